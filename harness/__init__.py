@@ -1,0 +1,45 @@
+"""Evaluation and data-quality harness for fine-tuning language models.
+
+The public API; the command line (``harness``) is a thin layer over it.
+"""
+
+from harness.errors import (
+    ConfigError,
+    HarnessError,
+    InputError,
+    InputFileError,
+    ModelError,
+    RegistryError,
+    SchemaError,
+)
+from harness.records import (
+    ChatRecord,
+    PreferenceRecord,
+    RatingRecord,
+    SFTRecord,
+    iter_records,
+    read_rows,
+)
+from harness.validate import Finding, ValidationReport, validate_file
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ChatRecord",
+    "ConfigError",
+    "Finding",
+    "HarnessError",
+    "InputError",
+    "InputFileError",
+    "ModelError",
+    "PreferenceRecord",
+    "RatingRecord",
+    "RegistryError",
+    "SFTRecord",
+    "SchemaError",
+    "ValidationReport",
+    "__version__",
+    "iter_records",
+    "read_rows",
+    "validate_file",
+]

@@ -1,0 +1,140 @@
+"""The ``harness`` command line: one thin function per verb.
+
+Verbs that only read data (``validate``, ``agreement``) import neither torch nor transformers.
+Every :class:`~harness.errors.HarnessError` becomes a one-line message and exit code 2; pass
+``--debug`` for the traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from harness.errors import HarnessError
+
+app = typer.Typer(
+    name="harness",
+    help="Evaluation and data-quality harness for fine-tuning language models.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+console = Console(stderr=True)
+_state: dict[str, Any] = {"debug": False}
+
+
+class FailOn(StrEnum):
+    error = "error"
+    warning = "warning"
+
+
+class DataFormat(StrEnum):
+    jsonl = "jsonl"
+    csv = "csv"
+    parquet = "parquet"
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+) -> None:
+    """Validate data, check rater agreement, train, evaluate and gate fine-tuned models.
+
+    Exit codes: 0 pass · 1 fail · 2 bad usage or input · 3 inconclusive.
+    """
+    _state["debug"] = debug
+
+
+def _emit_json(doc: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+
+
+@app.command()
+def validate(
+    train: Annotated[Path, typer.Argument(help="Training data: JSONL, CSV or Parquet.")],
+    format: Annotated[DataFormat | None, typer.Option("--format", help="Force the file format.")] = None,
+    tokenizer: Annotated[
+        str | None, typer.Option(help="Count lengths in tokens of this tokenizer (model spec); words otherwise.")
+    ] = None,
+    max_length: Annotated[int | None, typer.Option(help="Flag examples longer than this (tokens or words).")] = None,
+    fail_on: Annotated[
+        FailOn, typer.Option(help="Exit 1 when findings at or above this severity exist.")
+    ] = FailOn.error,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the harness.validation/v1 document on stdout.")
+    ] = False,
+    out: Annotated[Path | None, typer.Option(help="Write validation.json and validation.md here.")] = None,
+) -> None:
+    """Check a training file: schema, duplicates, lengths, personal data, chat and preference audits."""
+    from harness.report import write_atomic, write_json
+    from harness.report.validation import print_summary, render_markdown
+    from harness.validate import default_checks, validate_file
+
+    count, unit = None, "words"
+    if tokenizer is not None:
+        from harness.models.tokenizers import token_counter
+
+        count, unit = token_counter(tokenizer), "tokens"
+    report = validate_file(
+        train,
+        format=format.value if format else None,
+        checks=default_checks(count=count, unit=unit, max_length=max_length),
+    )
+    doc = report.to_document()
+    doc["fail_on"] = fail_on.value
+    if out is not None:
+        write_json(out / "validation.json", doc)
+        write_atomic(out / "validation.md", render_markdown(report, fail_on=fail_on.value))
+    if as_json:
+        _emit_json(doc)
+    else:
+        print_summary(report, console, fail_on=fail_on.value)
+        if out is not None:
+            console.print(f"Reports written to {out}/validation.json and validation.md")
+    raise typer.Exit(1 if report.blocking(fail_on.value) else 0)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app, turning harness errors into exit code 2 without a traceback."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        rc = app(args=args, prog_name="harness", standalone_mode=False)
+    except HarnessError as exc:
+        if debug:
+            console.print_exception()
+        console.print(f"error: {exc}", style="bold red", highlight=False, markup=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        console.print("aborted", style="red")
+        sys.exit(130)
+    except Exception as exc:  # click's usage errors and anything unexpected
+        import click
+
+        if isinstance(exc, click.exceptions.UsageError):
+            exc.show()
+            sys.exit(2)
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if debug:
+            console.print_exception()
+        else:
+            console.print(
+                f"internal error: {type(exc).__name__}: {exc} (run with --debug for a traceback)",
+                style="bold red",
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
+        sys.exit(2)
+    sys.exit(rc if isinstance(rc, int) else 0)

@@ -1,0 +1,1 @@
+"""Model specs and generators. Importing this package does not import torch."""

@@ -1,0 +1,462 @@
+"""Dataset records and streaming loaders (JSONL, CSV, Parquet).
+
+Record contracts (DESIGN.md) follow the formats of common fine-tuning libraries:
+
+- prompt-completion: ``{"id"?, "prompt": str, "completion": str}``
+- chat: ``{"id"?, "messages": [{"role": "system"|"user"|"assistant", "content": str}, ...]}``
+- preference: ``{"id"?, "prompt": str | messages, "chosen": str | messages,
+  "rejected": str | messages}``
+- rating (long form): ``item_id, rater_id, score`` plus optional ``criterion``, ``gold``,
+  ``timestamp``, ``shown_order``.
+
+An example's identity is its ``id`` field, else ``L<line>`` (1-based line of its file; for
+Parquet the 1-based row).
+
+Loading is streaming: :func:`read_rows` yields one raw row at a time, whatever the file size, and
+:func:`iter_records` turns rows into records, yielding a :class:`RowProblem` (never raising) for a
+row that does not fit its contract, so a caller can collect every problem of a file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from harness.errors import InputError, InputFileError, check_choice
+
+FORMATS = ("jsonl", "csv", "parquet")
+KINDS = ("sft", "chat", "preference", "rating")
+ROLES = ("system", "user", "assistant")
+Format = Literal["jsonl", "csv", "parquet"]
+Kind = Literal["sft", "chat", "preference", "rating"]
+
+# csv's default field limit (128 KiB) would reject a legitimate long completion.
+csv.field_size_limit(2**31 - 1)
+
+
+class Message(BaseModel):
+    """One chat turn."""
+
+    model_config = ConfigDict(extra="allow")
+    role: str
+    content: str
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str
+    line: int = Field(description="1-based line (row for Parquet) where the record starts")
+
+
+class SFTRecord(_Record):
+    """A prompt-completion example."""
+
+    kind: Literal["sft"] = "sft"
+    prompt: str
+    completion: str
+
+
+class ChatRecord(_Record):
+    """A conversation; the assistant turns are the training targets."""
+
+    kind: Literal["chat"] = "chat"
+    messages: list[Message]
+
+
+class PreferenceRecord(_Record):
+    """A preference pair: the same prompt with a chosen and a rejected response."""
+
+    kind: Literal["preference"] = "preference"
+    prompt: str | list[Message]
+    chosen: str | list[Message]
+    rejected: str | list[Message]
+
+
+class RatingRecord(_Record):
+    """One rater's score of one item (long form)."""
+
+    kind: Literal["rating"] = "rating"
+    item_id: str
+    rater_id: str
+    score: str | float
+    criterion: str | None = None
+    gold: str | float | None = None
+    timestamp: str | None = None
+
+
+Record = SFTRecord | ChatRecord | PreferenceRecord | RatingRecord
+_MODELS: dict[str, type[_Record]] = {
+    "sft": SFTRecord,
+    "chat": ChatRecord,
+    "preference": PreferenceRecord,
+    "rating": RatingRecord,
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    """A raw row of a file, before schema validation."""
+
+    line: int
+    data: dict[str, Any] | None
+    problem: RowProblem | None = None
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """Why a row is not a valid record: check name, message, file line and field."""
+
+    check: str
+    message: str
+    line: int
+    field: str | None = None
+    id: str | None = None
+
+
+# ---------------------------------------------------------------------------- format detection
+def _check_path(path: Path) -> None:
+    if not path.exists():
+        raise InputFileError("no such file", file=path)
+    if path.is_dir():
+        raise InputFileError("is a directory, expected a data file", file=path)
+
+
+def detect_format(path: str | Path) -> Format:
+    """Detect the file format from its content (not its name).
+
+    Parquet files start with ``PAR1``; a first non-blank character ``{`` or ``[`` means JSON
+    lines; anything else is read as CSV.
+    """
+    path = Path(path)
+    _check_path(path)
+    with path.open("rb") as fh:
+        head = fh.read(4096)
+    if head[:4] == b"PAR1":
+        return "parquet"
+    text = head.lstrip(b"\xef\xbb\xbf").lstrip()
+    if not text:
+        raise InputError("file is empty: no records to read", file=path)
+    if text[:1] in (b"{", b"["):
+        return "jsonl"
+    return "csv"
+
+
+# ---------------------------------------------------------------------------- raw row readers
+def _iter_lines(path: Path) -> Iterator[tuple[int, str | None, bytes]]:
+    """Yield ``(line, text or None if undecodable, raw)`` per physical line, streaming."""
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                yield lineno, None, raw
+                continue
+            yield lineno, text.rstrip("\r\n"), raw
+
+
+def _read_jsonl(path: Path) -> Iterator[Row]:
+    for lineno, text, raw in _iter_lines(path):
+        if text is None:
+            bad = raw.decode("utf-8", errors="backslashreplace")[:60]
+            yield Row(lineno, None, RowProblem("schema.encoding", f"not valid UTF-8: {bad!r}", lineno))
+            continue
+        if not text.strip():
+            continue
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            yield Row(
+                lineno,
+                None,
+                RowProblem("schema.invalid_json", f"invalid JSON at column {exc.colno}: {exc.msg}", lineno),
+            )
+            continue
+        if not isinstance(obj, dict):
+            yield Row(
+                lineno,
+                None,
+                RowProblem(
+                    "schema.wrong_type",
+                    f"expected a JSON object per line, got {type(obj).__name__}",
+                    lineno,
+                ),
+            )
+            continue
+        yield Row(lineno, obj)
+
+
+def _maybe_json(value: str) -> Any:
+    """CSV cells holding messages are JSON arrays; decode those, leave other text alone."""
+    stripped = value.strip()
+    if stripped.startswith("[") and stripped.endswith("]"):
+        try:
+            return json.loads(stripped)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def _read_csv(path: Path) -> Iterator[Row]:
+    problems: list[RowProblem] = []
+
+    def decoded() -> Iterator[str]:
+        for lineno, text, raw in _iter_lines(path):
+            if text is None:
+                bad = raw.decode("utf-8", errors="backslashreplace")[:60]
+                problems.append(RowProblem("schema.encoding", f"not valid UTF-8: {bad!r}", lineno))
+                yield ""
+                continue
+            yield text + "\n"
+
+    reader = csv.reader(decoded())
+    header: list[str] | None = None
+    start = 1
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            yield Row(reader.line_num, None, RowProblem("schema.invalid_csv", str(exc), reader.line_num))
+            break
+        while problems:
+            p = problems.pop(0)
+            yield Row(p.line, None, p)
+        line = start
+        start = reader.line_num + 1
+        if not cells or all(not c.strip() for c in cells):
+            continue
+        if header is None:
+            header = [c.strip() for c in cells]
+            continue
+        if len(cells) != len(header):
+            yield Row(
+                line,
+                None,
+                RowProblem(
+                    "schema.invalid_csv",
+                    f"expected {len(header)} columns as in the header, got {len(cells)}",
+                    line,
+                ),
+            )
+            continue
+        yield Row(line, {k: _maybe_json(v) for k, v in zip(header, cells, strict=True) if k})
+    while problems:
+        p = problems.pop(0)
+        yield Row(p.line, None, p)
+
+
+def _read_parquet(path: Path) -> Iterator[Row]:
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises several types for corrupt files
+        raise InputError(f"cannot read Parquet: {exc}", file=path) from exc
+    row = 0
+    for batch in pf.iter_batches(batch_size=4096):
+        for obj in batch.to_pylist():
+            row += 1
+            yield Row(row, {k: _maybe_json(v) if isinstance(v, str) else v for k, v in obj.items()})
+
+
+def read_rows(path: str | Path, *, format: str | None = None) -> Iterator[Row]:
+    """Stream the raw rows of a data file.
+
+    Args:
+        path: a JSONL, CSV or Parquet file.
+        format: force a format (``jsonl``, ``csv``, ``parquet``); detected from content if None.
+
+    Raises:
+        InputFileError: the path is missing or a directory.
+        InputError: the file is empty or ``format`` is unknown.
+    """
+    path = Path(path)
+    _check_path(path)
+    fmt = detect_format(path) if format is None else check_choice(format, FORMATS, param="format", func="read_rows")
+    reader = {"jsonl": _read_jsonl, "csv": _read_csv, "parquet": _read_parquet}[fmt]
+    return reader(path)
+
+
+# ---------------------------------------------------------------------------- kind and records
+def detect_kind(data: dict[str, Any]) -> Kind | None:
+    """Guess the record kind from a row's keys; None when no kind fits."""
+    keys = set(data)
+    if "messages" in keys:
+        return "chat"
+    if {"chosen", "rejected"} & keys:
+        return "preference"
+    if {"item_id", "rater_id"} & keys:
+        return "rating"
+    if {"prompt", "completion"} & keys:
+        return "sft"
+    return None
+
+
+_REQUIRED = {
+    "sft": ("prompt", "completion"),
+    "chat": ("messages",),
+    "preference": ("prompt", "chosen", "rejected"),
+    "rating": ("item_id", "rater_id", "score"),
+}
+
+
+_EMPTY_SCORES = ("", "nan", "na", "n/a", "null", "none")
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _field_of(err: dict[str, Any]) -> str:
+    loc = [str(p) for p in err.get("loc", ()) if p not in ("str", "list[Message]", "float")]
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if part.isdigit() else (f".{part}" if out else part)
+    return out or "?"
+
+
+def to_record(row: Row, kind: Kind) -> Record | list[RowProblem]:
+    """Validate one raw row as a record of ``kind``; return the record or its problems."""
+    assert row.data is not None
+    data = dict(row.data)
+    rid = data.get("id")
+    rid = f"L{row.line}" if _is_missing(rid) or rid == "" else str(rid)
+    problems = [
+        RowProblem("schema.missing_field", f"missing required field '{name}'", row.line, name, rid)
+        for name in _REQUIRED[kind]
+        if name not in data or (kind != "rating" and _is_missing(data[name]))
+    ]
+    if kind == "rating" and "score" in data:
+        score = data["score"]
+        if _is_missing(score) or (isinstance(score, str) and score.strip().lower() in _EMPTY_SCORES):
+            problems.append(RowProblem("schema.missing_score", "score is empty or NaN", row.line, "score", rid))
+    if problems:
+        return problems
+    for key in ("item_id", "rater_id", "criterion", "timestamp"):
+        if key in data and not _is_missing(data[key]) and isinstance(data[key], int | float):
+            data[key] = str(data[key]) if not isinstance(data[key], float) else f"{data[key]:g}"
+    if kind == "rating" and _is_missing(data.get("gold")):
+        data.pop("gold", None)
+    data["id"] = rid
+    data["line"] = row.line
+    data.pop("kind", None)
+    try:
+        return _MODELS[kind].model_validate(data)
+    except ValidationError as exc:
+        out = []
+        for err in exc.errors()[:5]:
+            field = _field_of(err)
+            out.append(
+                RowProblem(
+                    "schema.wrong_type", f"{err['msg']} (got {type(err.get('input')).__name__})", row.line, field, rid
+                )
+            )
+        # Union types report one error per branch; keep one per field.
+        seen: set[str | None] = set()
+        return [p for p in out if not (p.field in seen or seen.add(p.field))]
+
+
+def iter_records(
+    path: str | Path, *, format: str | None = None, kind: str | None = None
+) -> Iterator[Record | RowProblem]:
+    """Stream records of a file, yielding a :class:`RowProblem` for each bad row.
+
+    The kind is taken from the first well-formed row unless given; a later row of another
+    shape is reported as a problem, not silently re-interpreted.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "d.jsonl"
+        >>> _ = p.write_text('{"prompt": "2+2?", "completion": "4"}\\n')
+        >>> [r.id for r in iter_records(p)]
+        ['L1']
+    """
+    if kind is not None:
+        check_choice(kind, KINDS, param="kind", func="iter_records")
+    resolved: Kind | None = kind  # type: ignore[assignment]
+    for row in read_rows(path, format=format):
+        if row.problem is not None:
+            yield row.problem
+            continue
+        assert row.data is not None
+        if resolved is None:
+            resolved = detect_kind(row.data)
+            if resolved is None:
+                yield RowProblem(
+                    "schema.unknown_kind",
+                    f"cannot tell the record kind from fields {sorted(row.data)}; expected "
+                    "prompt/completion, messages, prompt/chosen/rejected or item_id/rater_id/score",
+                    row.line,
+                )
+                continue
+        other = detect_kind(row.data)
+        if other is not None and other != resolved:
+            yield RowProblem(
+                "schema.mixed_kinds",
+                f"row looks like a {other} record, but the file holds {resolved} records",
+                row.line,
+                id=str(row.data.get("id") or f"L{row.line}"),
+            )
+            continue
+        result = to_record(row, resolved)
+        if isinstance(result, list):
+            yield from result
+        else:
+            yield result
+
+
+def read_table(path: str | Path, *, format: str | None = None) -> list[dict[str, Any]]:
+    """Read every well-formed row of a small file into memory (ratings, suite items)."""
+    out = []
+    for row in read_rows(path, format=format):
+        if row.problem is not None:
+            p = row.problem
+            raise InputError(p.message, file=path, line=p.line, field=p.field)
+        assert row.data is not None
+        out.append({**row.data, "_line": row.line})
+    return out
+
+
+def message_text(value: str | list[Message] | list[dict[str, Any]]) -> str:
+    """Flatten a string-or-messages value into plain text (for hashing, lengths, scanning)."""
+    if isinstance(value, str):
+        return value
+    parts = []
+    for m in value:
+        content = m.content if isinstance(m, Message) else str(m.get("content", ""))
+        parts.append(content)
+    return "\n".join(parts)
+
+
+def record_texts(record: Record) -> dict[str, str]:
+    """Every text field of a record by name (``prompt``, ``completion``, ``messages[2]``...)."""
+    if isinstance(record, SFTRecord):
+        return {"prompt": record.prompt, "completion": record.completion}
+    if isinstance(record, ChatRecord):
+        return {f"messages[{i}]": m.content for i, m in enumerate(record.messages)}
+    if isinstance(record, PreferenceRecord):
+        return {
+            "prompt": message_text(record.prompt),
+            "chosen": message_text(record.chosen),
+            "rejected": message_text(record.rejected),
+        }
+    return {}
+
+
+def dump_jsonl(rows: list[dict[str, Any]]) -> str:
+    """Serialise rows as JSON lines (UTF-8, no ASCII escaping)."""
+    buf = io.StringIO()
+    for r in rows:
+        buf.write(json.dumps(r, ensure_ascii=False) + "\n")
+    return buf.getvalue()

@@ -1,0 +1,33 @@
+"""Text normalisation shared by duplicate and leakage checks."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+_WS = re.compile(r"\s+")
+
+
+def normalize(text: str) -> str:
+    """Unicode NFKC, case-folded, whitespace collapsed and stripped.
+
+    >>> normalize("  Hello\\u00a0WORLD\\n")
+    'hello world'
+    """
+    return _WS.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+
+
+def digest(*parts: str) -> bytes:
+    """A 16-byte BLAKE2b digest of the parts (unambiguous joining)."""
+    h = hashlib.blake2b(digest_size=16)
+    for p in parts:
+        b = p.encode("utf-8", "surrogatepass")
+        h.update(len(b).to_bytes(8, "little"))
+        h.update(b)
+    return h.digest()
+
+
+def word_count(text: str) -> int:
+    """Number of whitespace-separated words."""
+    return len(text.split())

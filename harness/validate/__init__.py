@@ -1,0 +1,142 @@
+"""Validate a training file: every check in one streaming pass, findings collected.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "train.jsonl"
+    >>> _ = p.write_text('{"prompt": "Hi", "completion": "Hello!"}\\n{"prompt": "Hi", "completion": "hello! "}\\n')
+    >>> report = validate_file(p)
+    >>> [f.check for f in report.findings if f.severity != "info"]
+    ['duplicates.exact']
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from harness.records import RowProblem, detect_format, iter_records
+from harness.validate.checks import (
+    ChatStructure,
+    Check,
+    DuplicateIds,
+    EmptyFields,
+    ExactDuplicates,
+    Lengths,
+    PersonalData,
+)
+from harness.validate.findings import Finding, ValidationReport
+from harness.validate.preference import PreferenceAudit
+
+__all__ = ["Check", "Finding", "ValidationReport", "default_checks", "validate_file"]
+
+MAX_SCHEMA_ERRORS = 100
+MAX_FINDINGS_PER_CHECK = 500
+
+
+def default_checks(
+    *, count: Callable[[str], int] | None = None, unit: str = "words", max_length: int | None = None
+) -> list[Check]:
+    """The checks ``harness validate`` runs on every file."""
+    return [
+        DuplicateIds(),
+        EmptyFields(),
+        ExactDuplicates(),
+        ChatStructure(),
+        PersonalData(),
+        PreferenceAudit(),
+        Lengths(count or (lambda s: len(s.split())), unit, max_length),
+    ]
+
+
+def _problem_finding(p: RowProblem) -> Finding:
+    where = f"line {p.line}" + (f", field '{p.field}'" if p.field else "")
+    return Finding(
+        check=p.check,
+        severity="error",
+        message=f"{where}: {p.message}",
+        ids=[p.id] if p.id else [],
+        lines=[p.line],
+        data={"field": p.field} if p.field else None,
+    )
+
+
+def validate_file(
+    path: str | Path,
+    *,
+    format: str | None = None,
+    kind: str | None = None,
+    checks: Iterable[Check] | None = None,
+    extra_checks: Iterable[Check] = (),
+    max_schema_errors: int = MAX_SCHEMA_ERRORS,
+    max_findings_per_check: int = MAX_FINDINGS_PER_CHECK,
+) -> ValidationReport:
+    """Run checks over a training file in one pass and collect their findings.
+
+    Args:
+        path: JSONL, CSV or Parquet file of SFT, chat or preference records.
+        format: force the file format; detected from content when None.
+        kind: force the record kind; detected from the first row when None.
+        checks: the checks to run (``default_checks()`` when None).
+        extra_checks: further checks (leakage against holdouts plugs in here).
+        max_schema_errors: schema problems listed before the rest are only counted.
+        max_findings_per_check: findings listed per check name before the rest are only counted.
+
+    Raises:
+        InputFileError: the path is missing or a directory.
+        InputError: the file is empty or unreadable as the given format.
+    """
+    path = Path(path)
+    fmt = format or detect_format(path)
+    active = [*(default_checks() if checks is None else checks), *extra_checks]
+    findings: list[Finding] = []
+    per_check: Counter[str] = Counter()
+    truncated: Counter[str] = Counter()
+    kinds: Counter[str] = Counter()
+    n_records = n_rows = schema_errors = 0
+
+    def add(f: Finding) -> None:
+        per_check[f.check] += 1
+        if per_check[f.check] > max_findings_per_check:
+            truncated[f.check] += 1
+        else:
+            findings.append(f)
+
+    for item in iter_records(path, format=fmt, kind=kind):
+        n_rows += 1
+        if isinstance(item, RowProblem):
+            schema_errors += 1
+            if schema_errors <= max_schema_errors:
+                findings.append(_problem_finding(item))
+            else:
+                truncated[item.check] += 1
+            continue
+        n_records += 1
+        kinds[item.kind] += 1
+        for check in active:
+            for f in check.observe(item):
+                add(f)
+    for check in active:
+        for f in check.finish():
+            add(f)
+    if n_records == 0 and schema_errors == 0:
+        findings.append(Finding(check="schema.no_records", severity="error", message="no records in file"))
+    stats: dict[str, object] = {"kinds": dict(kinds)}
+    for check in active:
+        if isinstance(check, Lengths):
+            stats["length"] = check.stats()
+    by_check: dict[str, int] = defaultdict(int)
+    for name, n in per_check.items():
+        by_check[name] = n
+    stats["findings_by_check"] = dict(sorted(by_check.items()))
+    return ValidationReport(
+        file=str(path),
+        format=fmt,
+        kind=kinds.most_common(1)[0][0] if kinds else None,
+        n_records=n_records,
+        n_rows=n_rows,
+        checks=sorted({c.name for c in active}),
+        findings=findings,
+        truncated=dict(truncated),
+        stats=stats,
+    )

@@ -1,0 +1,66 @@
+"""Finding: one problem a check found, and the validation document that collects them."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+Severity = Literal["error", "warning", "info"]
+SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "error": 2}
+VALIDATION_SCHEMA = "harness.validation/v1"
+
+
+class Finding(BaseModel):
+    """One problem found by a check (contract ``harness.validation/v1``)."""
+
+    check: str = Field(description="dotted check name, e.g. 'duplicates.exact'")
+    severity: Severity
+    message: str
+    ids: list[str] = Field(default_factory=list, description="ids of the validated file's examples")
+    lines: list[int] = Field(default_factory=list, description="1-based lines of those examples")
+    holdout_ids: list[str] | None = None
+    holdout: str | None = None
+    data: dict[str, Any] | None = None
+
+    def at_least(self, severity: str) -> bool:
+        """Whether this finding is at or above ``severity``."""
+        return SEVERITY_RANK[self.severity] >= SEVERITY_RANK[severity]
+
+
+class ValidationReport(BaseModel):
+    """The result of validating one training file."""
+
+    file: str
+    format: str
+    kind: str | None
+    n_records: int
+    n_rows: int
+    checks: list[str]
+    findings: list[Finding]
+    truncated: dict[str, int] = Field(
+        default_factory=dict, description="check -> findings left out beyond the per-check cap"
+    )
+    stats: dict[str, Any] = Field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        """Number of findings per severity (always all three keys)."""
+        c = Counter(f.severity for f in self.findings)
+        for check, n in self.truncated.items():
+            sev = "error" if check.startswith("schema") else next(
+                (f.severity for f in self.findings if f.check == check), "info"
+            )
+            c[sev] += n
+        return {s: c.get(s, 0) for s in ("error", "warning", "info")}
+
+    def blocking(self, fail_on: str = "error") -> list[Finding]:
+        """Findings at or above ``fail_on``."""
+        return [f for f in self.findings if f.at_least(fail_on)]
+
+    def to_document(self) -> dict[str, Any]:
+        """The ``harness.validation/v1`` JSON document."""
+        doc = {"schema": VALIDATION_SCHEMA, **self.model_dump(mode="json")}
+        doc["counts"] = self.counts()
+        doc["findings"] = [f.model_dump(mode="json", exclude_none=True) for f in self.findings]
+        return doc
