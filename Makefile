@@ -29,8 +29,11 @@ setup: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# Until the end-to-end demo lands: validate the bundled examples. Exit 1 (planted findings
+# shown) is the expected outcome; exit 2 (unusable input) fails the target.
 demo: $(STAMP)
-	$(BIN)/python -m harness.demo
+	$(BIN)/harness validate examples/tickets_train.jsonl --out reports/tickets || test $$? -eq 1
+	$(BIN)/harness validate examples/preferences.jsonl --out reports/preferences || test $$? -eq 1
 
 bench: $(STAMP)
 	$(BIN)/pip install -e ".[dev,embed,bench]"
