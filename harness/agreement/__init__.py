@@ -1,0 +1,1 @@
+"""Inter-rater agreement (placeholder during development)."""
