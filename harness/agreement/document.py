@@ -40,8 +40,8 @@ class _Ctx:
 
     def entry(self, build: Callable[[], ItemStat] | None, reason: str | None = None) -> dict[str, Any]:
         """A coefficient entry: value, bootstrap interval, reason when undefined."""
-        if build is None:
-            return {"value": None, "ci": None, "reason": reason}
+        if build is None:  # not applicable to this group or level (as opposed to undefined for the data)
+            return {"value": None, "ci": None, "reason": reason, "applicable": False}
         stat = build()
         value = _num(stat.value())
         if value is None:
@@ -114,7 +114,7 @@ def _coefficients(g: Group, level: str, ctx: _Ctx) -> dict[str, dict[str, Any]]:
         try:
             out["gwet_ac2"] = ctx.entry(lambda: co.gwet_stat(x, weights=w, labels=labels, func="gwet_ac2"))
         except InputError as exc:
-            out["gwet_ac2"] = ctx.entry(None, exc.message)
+            out["gwet_ac2"] = {"value": None, "ci": None, "reason": exc.message}
         out["gwet_ac2"]["weights"] = f"{w} on category values"
     for form in ICC_FORMS:
         if level in ("interval", "ratio"):
