@@ -33,8 +33,8 @@ __all__ = [
     "OUTLIER_RULE",
     "consensus_agreement",
     "drift",
-    "item_disagreement",
     "item_diagnostics",
+    "item_disagreement",
     "loo_consensus",
     "pairwise_summary",
     "rater_diagnostics",
@@ -172,7 +172,7 @@ def item_disagreement(data: np.ndarray, *, level: str) -> np.ndarray:
         >>> item_disagreement(np.array([[1, 1, 1], [1, 2, 3], [2, 2, np.nan], [3, np.nan, np.nan]]), level="nominal")
         array([0.        , 1.47368421, 0.        ,        nan])
     """
-    x, pairable, _ = _level_values(np.asarray(data, dtype=float), level)
+    x, _, _ = _level_values(np.asarray(data, dtype=float), level)
     vals = x[~np.isnan(x)]
     n_dot = vals.size
     if n_dot < 2:
@@ -388,4 +388,3 @@ def pairwise_summary(data: np.ndarray, *, shown_first: np.ndarray, rater_ids: li
         entry["position_bias"] = _position((codes[:, j] == shown_first[:, j])[known[:, j]])
         out["raters"].append(entry)
     return out
-

@@ -148,9 +148,7 @@ def _group_doc(g: Group, level: str, ctx: _Ctx, min_alpha: float) -> dict[str, A
         "coefficients": coefs,
         "gate": gate_verdict(coefs["krippendorff_alpha"], min_alpha),
         "raters": rater_diagnostics(x, level=level, rater_ids=g.rater_ids, gold=gold),
-        "items": item_diagnostics(
-            x, level=level, item_ids=g.item_ids, rater_ids=g.rater_ids, show=show, gold=g.gold
-        ),
+        "items": item_diagnostics(x, level=level, item_ids=g.item_ids, rater_ids=g.rater_ids, show=show, gold=g.gold),
     }
     trend = drift(
         x,

@@ -201,7 +201,9 @@ def parse_scale(text: str) -> Scale:
         return Scale(tuple(float(v) for v in range(lo, hi + 1)), True, text.strip())
     parts = [p.strip() for p in text.split(",")]
     if len(parts) < 2 or any(not p for p in parts):
-        raise InputError(f"--scale {text!r}: give a range like 1-5 or two or more comma-separated labels", field="scale")
+        raise InputError(
+            f"--scale {text!r}: give a range like 1-5 or two or more comma-separated labels", field="scale"
+        )
     if len(set(parts)) != len(parts):
         raise InputError(f"--scale {text!r}: a label is repeated", field="scale")
     nums = [_as_number(p) for p in parts]
@@ -263,7 +265,9 @@ class _Coder:
             else:
                 self.categories = sorted({v for v in numbers if v is not None})
         if not self.numeric and level in ("interval", "ratio"):
-            raise InputError(f"the {level} level needs a numeric scale; got labels {self.categories[:5]}", field="scale")
+            raise InputError(
+                f"the {level} level needs a numeric scale; got labels {self.categories[:5]}", field="scale"
+            )
         self._index = {self._key(c): i for i, c in enumerate(self.categories)}
         if not self.numeric and self.pairwise:
             self._index = {c.lower(): i for i, c in enumerate(self.categories)}

@@ -133,17 +133,17 @@ def _md_items(g: dict[str, Any]) -> list[str]:
     out = ["", f"### Items to adjudicate (worst {len(worst)} of {g['n_items']})", ""]
     out += ["| item | disagreement | ratings | gold |", "| --- | --- | --- | --- |"]
     for i in worst:
-        out.append(
-            f"| {md_escape(i['item_id'], 60)} | {_v(i['disagreement'], 2)} | {md_escape(_fmt_ratings(i['ratings']), 200)} "
-            f"| {i.get('gold', '')} |"
-        )
+        shown = md_escape(_fmt_ratings(i["ratings"]), 200)
+        out.append(f"| {md_escape(i['item_id'], 60)} | {_v(i['disagreement'], 2)} | {shown} | {i.get('gold', '')} |")
     return out
 
 
 def _md_drift(d: dict[str, Any]) -> list[str]:
     out = ["", f"### Drift (by {d['by']} of the items' first rating)", ""]
     raters = sorted({r for p in d["periods"] for r in p.get("rater_consensus_agreement", {})})
-    out.append("| period | items | ratings | alpha | CI | " + " | ".join(md_escape(r, 30) for r in raters) + " | flag |")
+    out.append(
+        "| period | items | ratings | alpha | CI | " + " | ".join(md_escape(r, 30) for r in raters) + " | flag |"
+    )
     out.append("| --- " * (6 + len(raters)) + "|")
     for p in d["periods"]:
         per = " | ".join(_v(p.get("rater_consensus_agreement", {}).get(r), 2) for r in raters)
@@ -158,7 +158,12 @@ def _md_drift(d: dict[str, Any]) -> list[str]:
 
 def _md_pairwise(p: dict[str, Any]) -> list[str]:
     c = p["counts"]
-    out = ["", "### Pairwise preferences", "", f"A {c['A']}, B {c['B']}, tie {c['tie']} (tie rate {_v(p['tie_rate'], 2)})."]
+    out = [
+        "",
+        "### Pairwise preferences",
+        "",
+        f"A {c['A']}, B {c['B']}, tie {c['tie']} (tie rate {_v(p['tie_rate'], 2)}).",
+    ]
     pb = p["position_bias"]
     if pb is None:
         out.append(f"Position bias: not measured ({p.get('position_bias_reason')}).")
@@ -174,7 +179,9 @@ def _md_pairwise(p: dict[str, Any]) -> list[str]:
         wins = "—" if b is None else f"{b['first_shown_wins']}/{b['n_decisive']} ({b['rate']:.0%})"
         flag = "⚠️ position bias" if b and b["biased"] else ""
         p_text = "—" if b is None else f"{b['p_value']:.3g}"
-        out.append(f"| {md_escape(r['rater_id'], 40)} | {r['n']} | {_v(r['tie_rate'], 2)} | {wins} | {p_text} | {flag} |")
+        out.append(
+            f"| {md_escape(r['rater_id'], 40)} | {r['n']} | {_v(r['tie_rate'], 2)} | {wins} | {p_text} | {flag} |"
+        )
     return out
 
 
@@ -218,9 +225,14 @@ def print_summary(doc: dict[str, Any], console: Console) -> None:
         console.print(raters)
         worst = [i for i in g["items"] if i["disagreement"] is not None][:5]
         if worst:
-            console.print("[bold]Most disputed items[/]: " + "; ".join(
-                f"{escape(i['item_id'])} ({i['disagreement']:.2f}: {escape(_fmt_ratings(i['ratings']))})" for i in worst
-            ), highlight=False)
+            console.print(
+                "[bold]Most disputed items[/]: "
+                + "; ".join(
+                    f"{escape(i['item_id'])} ({i['disagreement']:.2f}: {escape(_fmt_ratings(i['ratings']))})"
+                    for i in worst
+                ),
+                highlight=False,
+            )
         if "drift" in g:
             console.print(
                 f"[bold]Drift by {g['drift']['by']}[/]: "
@@ -233,14 +245,18 @@ def print_summary(doc: dict[str, Any], console: Console) -> None:
             )
         if "pairwise" in g and g["pairwise"]["position_bias"] is not None:
             pb = g["pairwise"]["position_bias"]
-            biased = [r["rater_id"] for r in g["pairwise"]["raters"] if r["position_bias"] and r["position_bias"]["biased"]]
+            biased = [
+                r["rater_id"] for r in g["pairwise"]["raters"] if r["position_bias"] and r["position_bias"]["biased"]
+            ]
             console.print(
                 f"[bold]Position bias[/]: first shown wins {pb['rate']:.1%} of {pb['n_decisive']} "
                 f"(p = {pb['p_value']:.3g}){'; biased raters: ' + escape(', '.join(biased)) if biased else ''}",
                 highlight=False,
             )
         gate = g["gate"]
-        console.print(f"Gate: [{_STYLE[gate['verdict']]}]{gate['verdict']}[/] — {escape(gate['reason'])}", highlight=False)
+        console.print(
+            f"Gate: [{_STYLE[gate['verdict']]}]{gate['verdict']}[/] — {escape(gate['reason'])}", highlight=False
+        )
     console.print(
         f"[{_STYLE[doc['verdict']]}]{doc['verdict'].upper()}[/]: Krippendorff's alpha ({doc['level']}) "
         f"vs floor {doc['min_alpha']}",
