@@ -100,7 +100,7 @@ def test_agreement_verb_imports_neither_torch_nor_transformers():
         "from harness.cli import app\n"
         f"try:\n    app(args={args!r}, standalone_mode=False)\n"
         "except BaseException:\n    pass\n"
-        "print('torch' in sys.modules, 'transformers' in sys.modules)\n"
+        "print('harness.agreement.document' in sys.modules, 'torch' in sys.modules, 'transformers' in sys.modules)\n"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
-    assert r.stdout.strip().splitlines()[-1] == "False False", r.stderr
+    assert r.stdout.strip().splitlines()[-1] == "True False False", r.stderr
