@@ -188,7 +188,8 @@ def gwet_weights(categories: np.ndarray, weights: str | None) -> np.ndarray:
 def gwet_stat(data: Any, *, weights: str | None = None, labels: Any = None, func: str = "gwet_ac1") -> ItemStat:
     """Sufficient statistics of :func:`gwet_ac1` (``weights=None``) or :func:`gwet_ac2`."""
     counts, cats = _counts(data, labels, func)
-    return ss.gwet_stat(counts, gwet_weights(cats, weights))
+    agree = gwet_weights(cats, weights) if len(cats) else np.eye(1)  # no rating at all: one empty category
+    return ss.gwet_stat(counts, agree)
 
 
 def krippendorff_alpha_stat(data: Any, *, level: str) -> ItemStat:
