@@ -27,6 +27,8 @@ Batch = Callable[[np.ndarray, np.ndarray], np.ndarray]
 MAX_CATEGORIES = 1000
 #: Above this many categories, interval alpha is computed from per-item moments instead of counts.
 _INTERVAL_BY_COUNTS = 64
+#: Up to this many categories, ordinal alpha carries the per-pattern coincidence matrices.
+_ORDINAL_DENSE = 16
 
 
 class ItemStat(NamedTuple):
@@ -358,25 +360,36 @@ def _alpha_ordinal(rows: np.ndarray, mult: np.ndarray, inverse: np.ndarray, reas
     """Ordinal alpha: the interval metric on mid-ranks ``r_c = sum_{g<c} n_g + n_c / 2``.
 
     The mid-ranks depend on the (resampled) category totals, so the batch function rebuilds
-    them per resample and needs ``r' O r`` with ``O`` the resampled coincidence matrix; it gets
-    that from per-pattern products ``N @ r`` without forming ``O``.
+    them per resample and needs ``r' O r`` with ``O`` the resampled coincidence matrix. With few
+    categories ``O`` itself is a linear statistic (per-pattern coincidences, ``q * q`` columns);
+    with many it comes from per-pattern products ``N @ r`` without forming ``O``.
     """
     m = rows.sum(axis=1)
+    q = rows.shape[1]
     with np.errstate(divide="ignore"):
         inv = np.where(m >= 2, 1.0 / np.maximum(m - 1, 1), 0.0)
-    S = np.column_stack([m, inv, rows])
+    small = q <= _ORDINAL_DENSE
+    if small:
+        coincidences = (rows[:, :, None] * rows[:, None, :] - rows[:, :, None] * np.eye(q)) * inv[:, None, None]
+        S = np.column_stack([m, inv, rows, coincidences.reshape(len(rows), q * q)])
+    else:
+        S = np.column_stack([m, inv, rows])
 
     def g(W: np.ndarray, S: np.ndarray) -> np.ndarray:
-        m, inv, N = S[:, 0], S[:, 1], S[:, 2:]
+        m, inv, N = S[:, 0], S[:, 1], S[:, 2 : 2 + q]
         n_c = W @ N
         n_dot = W @ m
         r = np.cumsum(n_c, axis=1) - n_c / 2
         with np.errstate(divide="ignore", invalid="ignore"):
             r = r - ((n_c * r).sum(axis=1) / n_dot)[:, None]  # centre: smaller terms, same differences
         r = np.nan_to_num(r)
-        nr = N @ r.T  # (P, B)
-        nr2 = N @ (r**2).T
-        r_o_r = np.einsum("bu,ub->b", W, (nr**2 - nr2) * inv[:, None])
+        if small:
+            o = (W @ S[:, 2 + q :]).reshape(-1, q, q)
+            r_o_r = np.einsum("bi,bij,bj->b", r, o, r)
+        else:
+            nr = N @ r.T  # (P, B)
+            nr2 = N @ (r**2).T
+            r_o_r = ((nr**2 - nr2) * inv[:, None] * W.T).sum(axis=0)
         s2 = (n_c * r**2).sum(axis=1)
         s1 = (n_c * r).sum(axis=1)
         do_num = _snap_zero(2 * s2 - 2 * r_o_r, 2 * s2)
