@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +90,7 @@ def _coefficients(g: Group, level: str, ctx: _Ctx) -> dict[str, dict[str, Any]]:
         elif w is not None and level == "nominal":
             out[key] = ctx.entry(None, ordered)
         else:
-            out[key] = ctx.entry(lambda w=w: co.cohen_kappa_stat(x[:, 0], x[:, 1], weights=w, labels=labels))
+            out[key] = ctx.entry(partial(co.cohen_kappa_stat, x[:, 0], x[:, 1], weights=w, labels=labels))
             if out[key]["value"] is not None:
                 se = cohen_kappa_se(x[:, 0], x[:, 1], weights=w, labels=labels, confidence=ctx.confidence)
                 out[key].update(se=_num(se.se), ci_analytic=[_num(se.ci_low), _num(se.ci_high)], n=se.n)
@@ -118,7 +119,7 @@ def _coefficients(g: Group, level: str, ctx: _Ctx) -> dict[str, dict[str, Any]]:
         out["gwet_ac2"]["weights"] = f"{w} on category values"
     for form in ICC_FORMS:
         if level in ("interval", "ratio"):
-            out[form] = ctx.entry(lambda form=form: co.icc_stat(x, form=form))
+            out[form] = ctx.entry(partial(co.icc_stat, x, form=form))
         else:
             out[form] = ctx.entry(None, f"ICC needs interval or ratio scores; the level is {level}")
     return out
