@@ -32,8 +32,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from harness.agreement import intraclass
 from harness.agreement import suffstats as ss
-from harness.agreement.suffstats import ICC_FORMS, ItemStat
+from harness.agreement.intraclass import ICC_FORMS
+from harness.agreement.suffstats import ItemStat
 from harness.errors import InputError, check_choice
 
 __all__ = [
@@ -214,7 +216,7 @@ def cohen_kappa_stat(a: Any, b: Any, *, weights: str | None = None, labels: Any 
 def icc_stat(data: Any, *, form: str = "icc2") -> ItemStat:
     """Sufficient statistics of :func:`icc`."""
     check_choice(form, ICC_FORMS, param="form", func="icc")
-    return ss.icc_stat(as_ratings(data, func="icc"), form)
+    return intraclass.icc_stat(as_ratings(data, func="icc"), form)
 
 
 # ---------------------------------------------------------------------------- public coefficients

@@ -20,8 +20,9 @@ from harness.agreement.diagnostics import (
     pairwise_summary,
     rater_diagnostics,
 )
+from harness.agreement.intraclass import ICC_FORMS
 from harness.agreement.ratings import Group, Rating, Ratings, Scale, build_groups, load_ratings, parse_scale
-from harness.agreement.suffstats import ICC_FORMS, ItemStat
+from harness.agreement.suffstats import ItemStat
 from harness.errors import InputError, check_choice
 
 __all__ = ["SCHEMA", "agreement_report", "gate_verdict"]
