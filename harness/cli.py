@@ -172,24 +172,14 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         console.print("aborted", style="red")
         sys.exit(130)
-    except Exception as exc:  # click's usage errors and anything unexpected
-        import click
-
-        if isinstance(exc, click.exceptions.UsageError):
+    except Exception as exc:  # click's usage errors (typer bundles its own click) and anything unexpected
+        if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()
-            sys.exit(2)
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+            sys.exit(exc.exit_code)  # 2 for every usage error
         if debug:
             console.print_exception()
         else:
-            console.print(
-                f"internal error: {type(exc).__name__}: {exc} (run with --debug for a traceback)",
-                style="bold red",
-                highlight=False,
-                markup=False,
-                soft_wrap=True,
-            )
+            console.print(f"internal error: {type(exc).__name__}: {exc} (run with --debug for a traceback)",
+                          style="bold red", highlight=False, markup=False, soft_wrap=True)
         sys.exit(2)
     sys.exit(rc if isinstance(rc, int) else 0)
