@@ -9,6 +9,9 @@ Writes:
   rater ``eli`` scores at random (the unreliable rater), rater ``chen`` rushes in the third week
   (drift), about 8% of ratings are missing, and 12 items carry a ``gold`` correctness score from
   an adjudicator.
+- ``examples/judge/outputs.jsonl`` and ``items.jsonl``: the rated outputs themselves (an
+  extraction of each ticket with ``5 - correctness`` fields wrong) and their tickets, so a judge
+  model can grade the same outputs and be calibrated against the raters' consensus;
 - ``examples/ratings_pairwise.csv``: four raters compare two responses (A / B / tie) on the same
   40 tickets with the order shown recorded (``shown_order`` AB or BA); rater ``dara`` tends to
   pick whichever response was shown first (position bias).
@@ -17,6 +20,7 @@ Writes:
 from __future__ import annotations
 
 import csv
+import json
 import random
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -40,10 +44,42 @@ def _noisy(rng: random.Random, truth: int, spread: float) -> int:
     return truth
 
 
+def _true_correctness(rng: random.Random) -> dict[str, int]:
+    """The adjudicated correctness (1-5) of each rated output; the first draws of the ratings' stream."""
+    return {item: rng.choice([1, 2, 3, 3, 4, 4, 5, 5]) for item in ITEMS}
+
+
+def rated_outputs(seed: int = 7) -> list[dict[str, object]]:
+    """The outputs the raters graded: an extraction of each held-out ticket with ``5 - correctness``
+    of its four fields wrong (correctness 1 and 2 both have every field wrong; 1 also breaks the JSON).
+    """
+    truth = _true_correctness(random.Random(seed))
+    rng = random.Random(seed + 1000)
+    refs = {r["id"]: json.loads(r["completion"]) for r in map(json.loads, (HERE / "tickets_eval.jsonl").open())}
+    wrong = {"category": ["billing", "technical", "account", "shipping", "other"],
+             "priority": ["low", "medium", "high", "urgent"]}
+    rows = []
+    for item in ITEMS:
+        out = dict(refs[item])
+        n_wrong = min(4, 5 - truth[item])
+        for field in rng.sample(["category", "priority", "product", "order_id"], n_wrong):
+            if field in wrong:
+                out[field] = rng.choice([v for v in wrong[field] if v != out[field]])
+            elif field == "product":
+                out[field] = "unknown product"
+            else:
+                out[field] = None if out[field] else f"ORD-{rng.randint(10000, 99999)}"
+        text = json.dumps(out)
+        if truth[item] == 1:
+            text = "Category: " + str(out["category"]) + ", priority " + str(out["priority"])
+        rows.append({"id": item, "output": text})
+    return rows
+
+
 def ratings_rows(seed: int = 7) -> list[dict[str, object]]:
     """Long-form rows: item_id, rater_id, criterion, score, gold, timestamp."""
     rng = random.Random(seed)
-    truth = {item: {"correctness": rng.choice([1, 2, 3, 3, 4, 4, 5, 5]), "helpfulness": 0} for item in ITEMS}
+    truth = {item: {"correctness": c, "helpfulness": 0} for item, c in _true_correctness(rng).items()}
     for t in truth.values():
         t["helpfulness"] = _clip(t["correctness"] + rng.choice([-1, 0, 0, 1]))
     gold_items = set(rng.sample(ITEMS, 12))
@@ -106,6 +142,13 @@ def main() -> None:
     """Write both example files."""
     _write(HERE / "ratings.csv", ratings_rows())
     _write(HERE / "ratings_pairwise.csv", pairwise_rows())
+    outputs = rated_outputs()
+    (HERE / "judge" / "outputs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in outputs))
+    items = [
+        {"id": r["id"], "prompt": r["prompt"], "reference": json.loads(r["completion"])}
+        for r in map(json.loads, (HERE / "tickets_eval.jsonl").open())
+    ]
+    (HERE / "judge" / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in items))
 
 
 if __name__ == "__main__":
