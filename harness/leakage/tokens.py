@@ -117,7 +117,7 @@ def hash_words(normal_texts: list[str]) -> TokenBatch:
     if n_docs == 0:
         return TokenBatch(empty, np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64))
     buf = np.frombuffer("\n".join(normal_texts).encode("utf-8"), dtype=np.uint8)
-    if buf.size == 0:
+    if not ((buf != 32) & (buf != 10)).any():  # no word at all
         return TokenBatch(empty, np.zeros(0, dtype=np.int64), np.zeros(n_docs + 1, dtype=np.int64))
     is_sep = (buf == 32) | (buf == 10)
     prev_sep = np.empty_like(is_sep)
