@@ -78,13 +78,13 @@ def test_bad_holdout_rows_name_file_line_and_field(tmp_path, content, error, whe
 def test_bad_suite_folders(tmp_path):
     with pytest.raises(InputFileError, match="no such holdout"):
         load_holdout(tmp_path / "nope")
-    with pytest.raises(InputFileError, match="no suite.yaml"):
+    with pytest.raises(InputFileError, match=r"no suite\.yaml"):
         load_holdout(tmp_path)
     (tmp_path / "suite.yaml").write_text("items: [1, 2]\n")
     with pytest.raises(ConfigError, match="field 'items'"):
         load_holdout(tmp_path)
     (tmp_path / "suite.yaml").write_text("items: missing.jsonl\n")
-    with pytest.raises(InputFileError, match="missing.jsonl"):
+    with pytest.raises(InputFileError, match=r"missing\.jsonl"):
         load_holdout(tmp_path)
     (tmp_path / "suite.yaml").write_text("name: [unclosed\n")
     with pytest.raises(ConfigError, match="invalid YAML"):
@@ -197,7 +197,7 @@ def test_within_train_near_duplicates(tmp_path):
         "so long jobs never starve short ones and every task eventually runs to completion."
     )
     words = base.split()
-    near = " ".join(words[:10] + ["quickly"] + words[11:])
+    near = " ".join([*words[:10], "quickly", *words[11:]])
     rows = [
         {"id": "a", "prompt": "Describe it.", "completion": base},
         {"id": "b", "prompt": "Describe it.", "completion": near},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,7 +31,7 @@ def test_normalisation_folds_case_width_and_punctuation():
 
 
 def test_word_hashes_equal_iff_words_equal():
-    vocab = sorted({w for w in _words(open(re.__file__, encoding="utf-8").read())})
+    vocab = sorted(set(_words(Path(re.__file__).read_text(encoding="utf-8"))))
     batch = hash_words([" ".join(vocab), " ".join(reversed(vocab))])
     first = batch.hashes[: len(vocab)]
     assert np.unique(first).size == len(vocab)  # no collision among distinct words

@@ -40,7 +40,7 @@ def _ngram_pairs(
     index: HoldoutIndex, grams: np.ndarray, start: np.ndarray, content: TokenBatch, orig: np.ndarray, n: int
 ) -> np.ndarray:
     """Matched (train text, holdout text) pairs with counts and their longest run of n-grams."""
-    qi, ki = lookup(index.ngram_keys, grams)
+    qi, ki = lookup(index.ngram_keys, grams, index.filter("ngram"))
     if qi.size == 0:
         return np.zeros((0, 8), dtype=np.int64)
     t_abs = start[qi]
@@ -107,9 +107,9 @@ def scan_texts(
     hits = ChunkHits(_Z, _Z, np.zeros((0, 8), dtype=np.int64), _Z, _Z, np.zeros(0))
     if index is not None:
         if "exact" in methods and index.exact_keys.size:
-            qi, ki = lookup(index.exact_keys, text_hashes(batch))
+            qi, ki = lookup(index.exact_keys, text_hashes(batch), index.filter("exact"))
             hits.exact_doc, hits.exact_text = qi, index.exact_text[ki]
-        covered = template_cover(batch, index.template, opts.template_n)
+        covered = template_cover(batch, index.template, opts.template_n, index.filter("template"))
         content, orig = compress(batch, covered)
         if "ngram" in methods and index.ngram_keys.size:
             grams, start = ngram_hashes(content, opts.n)
@@ -141,7 +141,7 @@ def _near(index: HoldoutIndex, content: TokenBatch, n_docs: int, opts: LeakageOp
     ok = np.flatnonzero(has & (np.diff(content.offsets) >= opts.min_words))
     if ok.size == 0:
         return
-    qi, ki = lookup(index.band_keys, band_keys(sig[ok], opts.bands, opts.rows).ravel())
+    qi, ki = lookup(index.band_keys, band_keys(sig[ok], opts.bands, opts.rows).ravel(), index.filter("band"))
     if qi.size == 0:
         return
     n_texts = index.words.size

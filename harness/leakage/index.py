@@ -18,6 +18,7 @@ from harness.leakage.tokens import (
     TokenBatch,
     coverage,
     hash_words,
+    key_filter,
     lookup,
     ngram_hashes,
     normal_form,
@@ -57,6 +58,19 @@ class HoldoutIndex:
     band_text: np.ndarray
     content: list[str] = field(default_factory=list)  # non-template words per text, for embedding
     skipped: dict[str, int] = field(default_factory=dict)
+    filters: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def filter(self, name: str) -> np.ndarray:
+        """The bitmap pre-filter of a key array (``exact``, ``ngram``, ``band``, ``template``), built on first use."""
+        if name not in self.filters:
+            keys = {
+                "exact": self.exact_keys,
+                "ngram": self.ngram_keys,
+                "band": self.band_keys,
+                "template": self.template,
+            }
+            self.filters[name] = key_filter(keys[name])
+        return self.filters[name]
 
     def nbytes(self) -> int:
         """Bytes held by the index's arrays (the text itself not counted)."""
@@ -77,12 +91,14 @@ class HoldoutIndex:
         return int(sum(a.nbytes for a in arrays))
 
 
-def member(sorted_keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
-    """Boolean mask: which queries occur in a sorted key array."""
+def member(sorted_keys: np.ndarray, queries: np.ndarray, bitmap: np.ndarray | None = None) -> np.ndarray:
+    """Boolean mask: which queries occur in a sorted key array (``bitmap``: see :func:`key_filter`)."""
+    out = np.zeros(queries.size, dtype=bool)
     if sorted_keys.size == 0 or queries.size == 0:
-        return np.zeros(queries.size, dtype=bool)
-    idx = np.minimum(np.searchsorted(sorted_keys, queries), sorted_keys.size - 1)
-    return sorted_keys[idx] == queries
+        return out
+    qi, _ = lookup(sorted_keys, queries, bitmap)
+    out[qi] = True
+    return out
 
 
 def template_grams(
@@ -107,12 +123,12 @@ def template_grams(
     return np.unique(g[starts[df >= opts.template_min_items]])
 
 
-def template_cover(batch: TokenBatch, template: np.ndarray, n: int) -> np.ndarray:
+def template_cover(batch: TokenBatch, template: np.ndarray, n: int, bitmap: np.ndarray | None = None) -> np.ndarray:
     """Boolean mask over the batch's words: covered by a template n-gram."""
     if template.size == 0:
         return np.zeros(batch.hashes.size, dtype=bool)
     grams, start = ngram_hashes(batch, n)
-    return coverage(start[member(template, grams)], n, batch.hashes.size)
+    return coverage(start[member(template, grams, bitmap)], n, batch.hashes.size)
 
 
 def compress(batch: TokenBatch, covered: np.ndarray) -> tuple[TokenBatch, np.ndarray]:

@@ -27,6 +27,7 @@ from harness.leakage.tokens import U64, TokenBatch, constants, mix64, ngram_hash
 EMPTY = U64(1 << 63)  # larger than any bin value (values are 32-bit)
 _LOW32 = U64(0xFFFFFFFF)
 _MAX_PROBES = 256
+_BLOCK = 8  # probes tested together (8 booleans = one uint64)
 
 
 def _probes(num_perm: int) -> np.ndarray:
@@ -56,33 +57,43 @@ def signatures(shingles: np.ndarray, group: np.ndarray, n_groups: int, *, num_pe
 
 
 def _densify(sig: np.ndarray, num_perm: int) -> np.ndarray:
+    """Fill empty bins: bin ``j`` takes the value of the first non-empty bin of its probe sequence."""
     empty = sig == EMPTY
-    need = empty & ~empty.all(axis=1, keepdims=True)
-    if not need.any():
+    need = np.flatnonzero(empty.any(axis=1) & ~empty.all(axis=1))
+    if need.size == 0:
         return sig
     probes = _PROBE_CACHE.get(num_perm)
     if probes is None:
         probes = _PROBE_CACHE[num_perm] = _probes(num_perm)
+    s, e = sig[need], empty[need]
     out = sig.copy()
-    rows = np.flatnonzero(need.any(axis=1))
-    s, e, nd, o = sig[rows], empty[rows], need[rows], out[rows]
-    for attempt in range(_MAX_PROBES):
-        src = probes[attempt]
-        take = nd & ~e[:, src]
-        if take.any():
-            o[take] = s[:, src][take]
-            nd &= ~take
-            if not nd.any():
-                break
-    if nd.any():  # very sparse sets: fall back to the next non-empty bin to the right
-        for shift in range(1, num_perm):
-            src = (np.arange(num_perm) + shift) % num_perm
-            take = nd & ~e[:, src]
-            o[take] = s[:, src][take]
-            nd &= ~take
-            if not nd.any():
-                break
-    out[rows] = o
+    o = s.copy()
+    # The first _BLOCK probes of every bin at once: (rows, probes, bins) booleans, first hit by argmax.
+    # The first 8 probes of every bin at once: 8 booleans per cell read as one little-endian
+    # uint64, whose lowest set byte is the first probe that hits a non-empty bin.
+    block = probes[:_BLOCK].T  # (bins, 8)
+    hit = np.ascontiguousarray(~e[:, block]).view(np.uint64)[:, :, 0]
+    lowest = hit & (~hit + U64(1))
+    first = (np.log2(np.maximum(lowest, U64(1)).astype(np.float64)) // 8).astype(np.intp)
+    src = block[np.arange(num_perm), first]
+    fill = e & (hit != 0)
+    o[fill] = np.take_along_axis(s, src, axis=1)[fill]
+    rows, bins = np.nonzero(e & ~fill)
+    for attempt in range(_BLOCK, _MAX_PROBES):  # the rare cells still empty: probe on, one step at a time
+        if rows.size == 0:
+            break
+        src1 = probes[attempt, bins]
+        found = ~e[rows, src1]
+        o[rows[found], bins[found]] = s[rows[found], src1[found]]
+        rows, bins = rows[~found], bins[~found]
+    for shift in range(1, num_perm):  # very sparse sets: the next non-empty bin to the right
+        if rows.size == 0:
+            break
+        src1 = (bins + shift) % num_perm
+        found = ~e[rows, src1]
+        o[rows[found], bins[found]] = s[rows[found], src1[found]]
+        rows, bins = rows[~found], bins[~found]
+    out[need] = o
     return out
 
 

@@ -140,7 +140,7 @@ class Scanner:
             self._collect()
 
     def _start_pool(self) -> None:
-        slim = replace(self.index, texts=[], content=[]) if self.index is not None else None
+        slim = replace(self.index, texts=[], content=[], filters={}) if self.index is not None else None
         ctx = multiprocessing.get_context("spawn")
         self.pool = ctx.Pool(self.workers, initializer=init_worker, initargs=(slim, self.opts, self.within))
 
@@ -187,7 +187,7 @@ class Scanner:
             return
         normal = [normal_form(t) for t in c.texts]
         batch = hash_words(normal)
-        covered = template_cover(batch, self.index.template, self.opts.template_n)
+        covered = template_cover(batch, self.index.template, self.opts.template_n, self.index.filter("template"))
         win_texts: list[str] = []
         win_doc: list[int] = []
         for i, text in enumerate(normal):

@@ -23,6 +23,8 @@ from typing import NamedTuple
 import numpy as np
 
 _WORD = re.compile(r"\w+")
+# For ASCII text, \w is [A-Za-z0-9_]: every other ASCII character separates words.
+_ASCII_SEP = str.maketrans({chr(c): " " for c in range(128) if not (chr(c).isalnum() or chr(c) == "_")})
 U64 = np.uint64
 MASK64 = (1 << 64) - 1
 _BASE = 0x100000001B3  # FNV-1a 64-bit prime: odd, so its powers never vanish mod 2**64
@@ -34,6 +36,8 @@ def normal_words(text: str) -> list[str]:
     >>> normal_words("Re-cased,  re-SPACED.")
     ['re', 'cased', 're', 'spaced']
     """
+    if text.isascii():  # the same words as the regular expression, several times faster
+        return text.lower().translate(_ASCII_SEP).split()
     return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
 
 
@@ -43,7 +47,9 @@ def normal_form(text: str) -> str:
     >>> normal_form("  The QUICK, brown fox!")
     'the quick brown fox'
     """
-    return " ".join(normal_words(text))
+    if text.isascii():
+        return " ".join(text.lower().translate(_ASCII_SEP).split())
+    return " ".join(_WORD.findall(unicodedata.normalize("NFKC", text).casefold()))
 
 
 def word_spans(text: str) -> list[tuple[int, int]] | None:
@@ -196,20 +202,41 @@ def coverage(starts: np.ndarray, width: int, size: int) -> np.ndarray:
     return np.cumsum(diff[:size]) > 0
 
 
-def lookup(sorted_keys: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+FILTER_BITS = 22
+
+
+def key_filter(sorted_keys: np.ndarray) -> np.ndarray:
+    """A bitmap over the top ``FILTER_BITS`` bits of the keys: a cheap first test before a binary search."""
+    bitmap = np.zeros(1 << FILTER_BITS, dtype=bool)
+    bitmap[(sorted_keys >> U64(64 - FILTER_BITS)).astype(np.intp)] = True
+    return bitmap
+
+
+def lookup(
+    sorted_keys: np.ndarray, queries: np.ndarray, bitmap: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """All matches of ``queries`` in a sorted key array: (query index, key index) pairs.
+
+    With ``bitmap`` (from :func:`key_filter`), queries whose top bits match no key are dropped
+    first, so the binary search runs on the few that may match.
 
     Example:
         >>> q, k = lookup(np.array([1, 3, 3, 7], dtype=np.uint64), np.array([3, 5, 7], dtype=np.uint64))
         >>> q.tolist(), k.tolist()
         ([0, 0, 2], [1, 2, 3])
     """
+    z = np.zeros(0, dtype=np.int64)
+    if sorted_keys.size == 0 or queries.size == 0:
+        return z, z.copy()
+    if bitmap is not None:
+        maybe = np.flatnonzero(bitmap.take((queries >> U64(64 - FILTER_BITS)).astype(np.intp)))
+        qi, ki = lookup(sorted_keys, queries[maybe])
+        return maybe[qi], ki
     lo = np.searchsorted(sorted_keys, queries, side="left")
     hi = np.searchsorted(sorted_keys, queries, side="right")
     counts = hi - lo
     hit = np.flatnonzero(counts)
     if hit.size == 0:
-        z = np.zeros(0, dtype=np.int64)
         return z, z.copy()
     counts = counts[hit]
     qi = np.repeat(hit, counts)
