@@ -27,7 +27,8 @@ from harness.leakage.tokens import U64, TokenBatch, constants, mix64, ngram_hash
 EMPTY = U64(1 << 63)  # larger than any bin value (values are 32-bit)
 _LOW32 = U64(0xFFFFFFFF)
 _MAX_PROBES = 256
-_BLOCK = 8  # probes tested together (8 booleans = one uint64)
+_BLOCK = 8  # probes tested together, as the bits of one byte
+_LOWEST_BIT = np.array([(v & -v).bit_length() - 1 if v else 0 for v in range(256)], dtype=np.intp)
 
 
 def _probes(num_perm: int) -> np.ndarray:
@@ -65,35 +66,39 @@ def _densify(sig: np.ndarray, num_perm: int) -> np.ndarray:
     probes = _PROBE_CACHE.get(num_perm)
     if probes is None:
         probes = _PROBE_CACHE[num_perm] = _probes(num_perm)
-    s, e = sig[need], empty[need]
-    out = sig.copy()
+    # Bins x texts layout: following a probe is then a gather of whole rows.
+    s = np.ascontiguousarray(sig[need].T)
+    e = s == EMPTY
+    n = need.size
+    # The first 8 probes of every bin at once: bit a of ``hits`` says probe a lands on a non-empty
+    # bin; the lowest set bit is the probe to take.
+    hits = np.zeros(e.shape, dtype=np.uint8)
+    for a in range(_BLOCK - 1, -1, -1):
+        hits <<= 1
+        hits |= ~e[probes[a]]
+    first = _LOWEST_BIT.take(hits)
+    src = probes[:_BLOCK].T[np.arange(num_perm)[:, None], first]
+    fill = e & (hits != 0)
+    cols = np.broadcast_to(np.arange(n), e.shape)
     o = s.copy()
-    # The first _BLOCK probes of every bin at once: (rows, probes, bins) booleans, first hit by argmax.
-    # The first 8 probes of every bin at once: 8 booleans per cell read as one little-endian
-    # uint64, whose lowest set byte is the first probe that hits a non-empty bin.
-    block = probes[:_BLOCK].T  # (bins, 8)
-    hit = np.ascontiguousarray(~e[:, block]).view(np.uint64)[:, :, 0]
-    lowest = hit & (~hit + U64(1))
-    first = (np.log2(np.maximum(lowest, U64(1)).astype(np.float64)) // 8).astype(np.intp)
-    src = block[np.arange(num_perm), first]
-    fill = e & (hit != 0)
-    o[fill] = np.take_along_axis(s, src, axis=1)[fill]
-    rows, bins = np.nonzero(e & ~fill)
+    o[fill] = s.ravel().take(src[fill] * n + cols[fill])
+    bins, rows = np.nonzero(e & ~fill)
     for attempt in range(_BLOCK, _MAX_PROBES):  # the rare cells still empty: probe on, one step at a time
         if rows.size == 0:
             break
         src1 = probes[attempt, bins]
-        found = ~e[rows, src1]
-        o[rows[found], bins[found]] = s[rows[found], src1[found]]
+        found = ~e[src1, rows]
+        o[bins[found], rows[found]] = s[src1[found], rows[found]]
         rows, bins = rows[~found], bins[~found]
     for shift in range(1, num_perm):  # very sparse sets: the next non-empty bin to the right
         if rows.size == 0:
             break
         src1 = (bins + shift) % num_perm
-        found = ~e[rows, src1]
-        o[rows[found], bins[found]] = s[rows[found], src1[found]]
+        found = ~e[src1, rows]
+        o[bins[found], rows[found]] = s[src1[found], rows[found]]
         rows, bins = rows[~found], bins[~found]
-    out[need] = o
+    out = sig.copy()
+    out[need] = o.T
     return out
 
 

@@ -82,18 +82,18 @@ def constants(n: int, seed: int) -> np.ndarray:
     return rng.integers(0, 2**63, size=n, dtype=np.uint64) * U64(2) + U64(1)
 
 
-_POW_CACHE: list[np.ndarray] = [np.ones(1, dtype=np.uint64)]
+_INV_BASE = pow(_BASE, -1, 1 << 64)
+_POW_CACHE: dict[str, np.ndarray] = {}
 
 
-def _powers(n: int) -> np.ndarray:
-    if len(_POW_CACHE[0]) < n:
-        size = max(n, 2 * len(_POW_CACHE[0]), 64)
-        vals, p = [], 1
-        for _ in range(size):
-            vals.append(p)
-            p = (p * _BASE) & MASK64
-        _POW_CACHE[0] = np.array(vals, dtype=np.uint64)
-    return _POW_CACHE[0][:n]
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``BASE**i`` and ``BASE**-i`` modulo 2**64 for ``i < n`` (cached, grown by doubling)."""
+    have = _POW_CACHE.get("pow")
+    if have is None or have.size < n:
+        size = max(n, 2 * (0 if have is None else have.size), 1 << 16)
+        _POW_CACHE["pow"] = np.cumprod(np.full(size, _BASE, dtype=np.uint64)) * U64(_INV_BASE)
+        _POW_CACHE["inv"] = np.cumprod(np.full(size, _INV_BASE, dtype=np.uint64)) * U64(_BASE)
+    return _POW_CACHE["pow"][:n], _POW_CACHE["inv"][:n]
 
 
 class TokenBatch(NamedTuple):
@@ -125,20 +125,16 @@ def hash_words(normal_texts: list[str]) -> TokenBatch:
     buf = np.frombuffer("\n".join(normal_texts).encode("utf-8"), dtype=np.uint8)
     if not ((buf != 32) & (buf != 10)).any():  # no word at all
         return TokenBatch(empty, np.zeros(0, dtype=np.int64), np.zeros(n_docs + 1, dtype=np.int64))
+    # Word [a, b) hashes to sum(buf[i] * BASE**(i - a)) from prefix sums of buf[i] * BASE**i.
     is_sep = (buf == 32) | (buf == 10)
-    prev_sep = np.empty_like(is_sep)
-    prev_sep[0] = True
-    prev_sep[1:] = is_sep[:-1]
-    word_start = ~is_sep & prev_sep
-    starts = np.flatnonzero(word_start)
-    pos = np.flatnonzero(~is_sep)
-    word_of_pos = np.cumsum(word_start)[pos] - 1
-    rel = pos - starts[word_of_pos]
-    vals = buf[pos].astype(np.uint64) * _powers(int(rel.max()) + 1)[rel]
-    first = np.flatnonzero(rel == 0)
-    h = np.add.reduceat(vals, first)
-    lengths = np.diff(np.append(first, pos.size)).astype(np.uint64)
-    h ^= lengths * U64(0x9E3779B97F4A7C15)
+    edge = np.diff(np.concatenate(([1], is_sep.view(np.int8), [1])).astype(np.int8))
+    starts = np.flatnonzero(edge == -1)
+    ends = np.flatnonzero(edge == 1)
+    pw, inv = _powers(buf.size + 1)
+    prefix = np.zeros(buf.size + 1, dtype=np.uint64)
+    np.cumsum(buf * pw[: buf.size], out=prefix[1:])
+    h = (prefix[ends] - prefix[starts]) * inv[starts]
+    h ^= (ends - starts).astype(np.uint64) * U64(0x9E3779B97F4A7C15)
     h = mix64(h)
     newlines = np.flatnonzero(buf == 10)
     doc = np.searchsorted(newlines, starts).astype(np.int64)
