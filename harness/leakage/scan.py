@@ -9,6 +9,7 @@ hashing methods.
 from __future__ import annotations
 
 import multiprocessing
+import sys
 from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -21,6 +22,7 @@ from harness.leakage.index import HoldoutIndex, template_cover
 from harness.leakage.options import LeakageOptions
 from harness.leakage.tokens import hash_words, normal_form
 
+EMBED_CACHE = 4096  # texts whose embeddings are kept for reuse
 METHOD_RANK = {"exact": 0, "ngram": 1, "near_duplicate": 2, "paraphrase": 3}
 
 
@@ -97,6 +99,7 @@ class Scanner:
         self.store = WithinStore()
         self.closed = False
         self._holdout_emb: np.ndarray | None = None
+        self._emb_cache: dict[str, np.ndarray] = {}
         self._holdout_emb_text: np.ndarray | None = None
         if embedder is not None and index is not None:
             ok = np.flatnonzero(index.content_words >= opts.min_words)
@@ -140,8 +143,14 @@ class Scanner:
             self._collect()
 
     def _start_pool(self) -> None:
-        slim = replace(self.index, texts=[], content=[], filters={}) if self.index is not None else None
-        ctx = multiprocessing.get_context("spawn")
+        # fork on Linux: workers inherit the index without a copy and need no import of the caller's
+        # main module (a script without an ``if __name__ == "__main__"`` guard still works). The
+        # workers run numpy only, never torch, so a parent that loaded the embedding model is safe.
+        method = "fork" if sys.platform.startswith("linux") else "spawn"
+        slim = self.index
+        if method != "fork" and self.index is not None:
+            slim = replace(self.index, texts=[], content=[], filters={})
+        ctx = multiprocessing.get_context(method)
         self.pool = ctx.Pool(self.workers, initializer=init_worker, initargs=(slim, self.opts, self.within))
 
     def _collect(self) -> None:
@@ -202,10 +211,16 @@ class Scanner:
                 win_doc.append(i)
         if not win_texts:
             return
-        # Repeated texts (a system prompt in every chat) are embedded once.
-        unique = list(dict.fromkeys(win_texts))
-        where = {t: i for i, t in enumerate(unique)}
-        emb = self.embedder.encode(unique)[[where[t] for t in win_texts]]
+        # Repeated texts (a system prompt in every chat) are embedded once: within the batch, and
+        # across batches through a small cache of the most recent texts.
+        cache = self._emb_cache
+        todo = [t for t in dict.fromkeys(win_texts) if t not in cache]
+        if todo:
+            for t, v in zip(todo, self.embedder.encode(todo), strict=True):
+                cache[t] = v
+        emb = np.stack([cache[t] for t in win_texts])
+        while len(cache) > EMBED_CACHE:
+            cache.pop(next(iter(cache)))
         sims = emb @ self._holdout_emb.T
         wi, hj = np.nonzero(sims >= self.opts.paraphrase_threshold)
         best: dict[tuple[int, int], float] = {}
