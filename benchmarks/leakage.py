@@ -104,7 +104,7 @@ def m_paraphrase(folder: Path, n: int) -> dict[str, Any]:
 
     prep = prepare([folder / "holdout.jsonl"], make_options(methods=("paraphrase",), paraphrase=True, workers=1))
     t0 = time.perf_counter()
-    scanner = Scanner(prep.index, prep.options, embedder=prep.embedder)  # embeds the holdout
+    scanner = Scanner(prep.holdout_index, prep.options, embedder=prep.embedder)  # embeds the holdout
     t1 = time.perf_counter()
     count = 0
     for rid, line, texts in _rows(folder / "train.jsonl"):
@@ -128,7 +128,7 @@ def m_datasketch(folder: Path) -> dict[str, Any]:
     opts = LeakageOptions(paraphrase=False, methods=("near_duplicate",))
     t = time.perf_counter()
     prep = prepare([folder / "holdout.jsonl"], opts)
-    index, k, thr = prep.index, opts.shingle, opts.threshold
+    index, k, thr = prep.holdout_index, opts.shingle, opts.threshold
 
     def content_shingles(texts: list[str]) -> list[list[bytes]]:
         normal = [normal_form(x) for x in texts]

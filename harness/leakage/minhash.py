@@ -53,8 +53,7 @@ def signatures(shingles: np.ndarray, group: np.ndarray, n_groups: int, *, num_pe
         bins = ((shingles >> U64(32)) * U64(num_perm)) >> U64(32)
         key = group.astype(np.int64) * num_perm + bins.astype(np.int64)
         np.minimum.at(sig, key, shingles & _LOW32)
-    sig = sig.reshape(n_groups, num_perm)
-    return _densify(sig, num_perm)
+    return _densify(sig.reshape(n_groups, num_perm), num_perm)
 
 
 def _densify(sig: np.ndarray, num_perm: int) -> np.ndarray:

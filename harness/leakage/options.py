@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from harness.errors import InputError, did_you_mean
 
-METHODS = ("exact", "ngram", "near_duplicate", "paraphrase")
 Method = Literal["exact", "ngram", "near_duplicate", "paraphrase"]
+METHODS: tuple[Method, ...] = ("exact", "ngram", "near_duplicate", "paraphrase")
 
 
 class LeakageOptions(BaseModel):

@@ -225,9 +225,9 @@ class Scanner:
         wi, hj = np.nonzero(sims >= self.opts.paraphrase_threshold)
         best: dict[tuple[int, int], float] = {}
         assert self._holdout_emb_text is not None
-        for w, j in zip(wi.tolist(), hj.tolist(), strict=True):
-            key = (win_doc[w], int(self._holdout_emb_text[j]))
-            best[key] = max(best.get(key, -1.0), float(sims[w, j]))
+        for wrow, j in zip(wi.tolist(), hj.tolist(), strict=True):
+            key = (win_doc[wrow], int(self._holdout_emb_text[j]))
+            best[key] = max(best.get(key, -1.0), float(sims[wrow, j]))
         for (doc, ht), cos in best.items():
             self.hits.append(_pair(c, base, doc, ht, "paraphrase", cos, {"cosine": round(cos, 4)}))
 
