@@ -1,0 +1,172 @@
+"""Scanning one batch of training texts against the holdout index (runs in worker processes).
+
+All work is vectorised over the batch: the texts' words are hashed together, their n-grams looked
+up in sorted holdout arrays, their MinHash signatures computed in one pass. Only the pairs that
+match come back, so what crosses between processes is small.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from harness.leakage.index import HoldoutIndex, compress, member, template_cover
+from harness.leakage.minhash import band_keys, pair_similarity, shingle_hashes, signatures
+from harness.leakage.options import LeakageOptions
+from harness.leakage.tokens import TokenBatch, hash_words, lookup, ngram_hashes, normal_form, text_hashes
+from harness.text import digest, normalize
+
+_Z = np.zeros(0, dtype=np.int64)
+
+
+@dataclass
+class ChunkHits:
+    """What one batch matched. Pair arrays index the batch's texts and the index's texts."""
+
+    exact_doc: np.ndarray
+    exact_text: np.ndarray
+    ngram: np.ndarray  # rows: doc, holdout text, matched, longest run, train word span, holdout word span
+    near_doc: np.ndarray
+    near_text: np.ndarray
+    near_sim: np.ndarray
+    record_sig: np.ndarray | None = None  # within-train: low 8 bits of each record's signature
+    record_bands: np.ndarray | None = None  # within-train: 32-bit LSH band keys
+    record_digest: np.ndarray | None = None  # within-train: exact-duplicate key (normalised text)
+    record_ok: np.ndarray | None = None  # within-train: records with at least one shingle
+
+
+def _ngram_pairs(
+    index: HoldoutIndex, grams: np.ndarray, start: np.ndarray, content: TokenBatch, orig: np.ndarray, n: int
+) -> np.ndarray:
+    """Matched (train text, holdout text) pairs with counts and their longest run of n-grams."""
+    qi, ki = lookup(index.ngram_keys, grams, index.filter("ngram"))
+    if qi.size == 0:
+        return np.zeros((0, 8), dtype=np.int64)
+    t_abs = start[qi]
+    doc = content.doc[t_abs]
+    tpos = t_abs - content.offsets[doc]
+    ht = index.ngram_text[ki]
+    hpos = index.ngram_pos[ki]
+    n_texts = index.words.size
+    pair = doc * n_texts + ht
+    # Distinct holdout n-grams matched per pair (the containment numerator).
+    span = int(hpos.max()) + 1
+    pairs, matched = np.unique(np.unique(pair * span + hpos) // span, return_counts=True)
+    # Longest run of consecutive n-grams on one diagonal (train pos - holdout pos constant).
+    diag = tpos - hpos
+    order = np.lexsort((tpos, diag, pair))
+    p, d, t, h = pair[order], diag[order], tpos[order], hpos[order]
+    brk = np.ones(p.size, dtype=bool)
+    brk[1:] = (p[1:] != p[:-1]) | (d[1:] != d[:-1]) | (t[1:] != t[:-1] + 1)
+    run_start = np.flatnonzero(brk)
+    run_len = np.diff(np.append(run_start, p.size))
+    run_pair = p[run_start]
+    o = np.lexsort((-run_len, run_pair))  # per pair, longest run first; pairs ascending like np.unique
+    first = np.ones(o.size, dtype=bool)
+    first[1:] = run_pair[o][1:] != run_pair[o][:-1]
+    best = o[first]
+    d_, h_ = pairs // n_texts, pairs % n_texts
+    ts, hs, rl = t[run_start[best]], h[run_start[best]], run_len[best]
+    last = rl + n - 2  # offset of the run's last word from its first, in non-template words
+    out = np.empty((pairs.size, 8), dtype=np.int64)
+    out[:, 0], out[:, 1], out[:, 2], out[:, 3] = d_, h_, matched, rl
+    # Word spans in the original texts: [start, end) of the run's words (template words inside kept).
+    tbase = content.offsets[d_]
+    out[:, 4] = orig[tbase + ts]
+    out[:, 5] = orig[tbase + ts + last] + 1
+    hbase = index.content_offsets[h_]
+    out[:, 6] = index.content_orig[hbase + hs]
+    out[:, 7] = index.content_orig[hbase + hs + last] + 1
+    return out
+
+
+def scan_texts(
+    index: HoldoutIndex | None,
+    texts: list[str],
+    owners: np.ndarray,
+    n_records: int,
+    opts: LeakageOptions,
+    *,
+    within: bool,
+) -> ChunkHits:
+    """Match a batch of training texts against the index.
+
+    Args:
+        index: the holdout index, or None for within-train signatures only.
+        texts: the batch's text fields.
+        owners: the record (``range(n_records)``) each text belongs to.
+        n_records: records in the batch.
+        opts: options (n, shingle, bands, thresholds...).
+        within: also return per-record signatures for within-train near duplicates.
+    """
+    normal = [normal_form(t) for t in texts]
+    batch = hash_words(normal)
+    n_docs = len(texts)
+    methods = set(opts.methods) if index is not None else set()
+    hits = ChunkHits(_Z, _Z, np.zeros((0, 8), dtype=np.int64), _Z, _Z, np.zeros(0))
+    if index is not None:
+        if "exact" in methods and index.exact_keys.size:
+            qi, ki = lookup(index.exact_keys, text_hashes(batch), index.filter("exact"))
+            hits.exact_doc, hits.exact_text = qi, index.exact_text[ki]
+        covered = template_cover(batch, index.template, opts.template_n, index.filter("template"))
+        content, orig = compress(batch, covered)
+        if "ngram" in methods and index.ngram_keys.size:
+            grams, start = ngram_hashes(content, opts.n)
+            hits.ngram = _ngram_pairs(index, grams, start, content, orig, opts.n)
+        if "near_duplicate" in methods and index.band_keys.size:
+            _near(index, content, n_docs, opts, hits)
+    if within:
+        sh, sstart = shingle_hashes(batch.hashes, batch.doc, opts.shingle)
+        sdoc = batch.doc[sstart]
+        rsig = signatures(sh, owners[sdoc], n_records, num_perm=opts.num_perm)
+        hits.record_ok = np.bincount(owners[sdoc], minlength=n_records)[:n_records] > 0
+        hits.record_sig = (rsig & np.uint64(0xFF)).astype(np.uint8)
+        hits.record_bands = (band_keys(rsig, opts.near_bands, opts.near_rows) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+        joined: list[list[str]] = [[] for _ in range(n_records)]
+        for owner, text in zip(owners.tolist(), texts, strict=True):
+            joined[owner].append(normalize(text))
+        hits.record_digest = np.array(
+            [int.from_bytes(digest("\x1f".join(parts))[:8], "little") for parts in joined], dtype=np.uint64
+        )
+    return hits
+
+
+def _near(index: HoldoutIndex, content: TokenBatch, n_docs: int, opts: LeakageOptions, hits: ChunkHits) -> None:
+    """MinHash LSH candidates over non-template shingles, kept at estimated Jaccard >= threshold."""
+    sh, sstart = shingle_hashes(content.hashes, content.doc, opts.shingle)
+    sdoc = content.doc[sstart]
+    sig = signatures(sh, sdoc, n_docs, num_perm=opts.num_perm)
+    has = np.bincount(sdoc, minlength=n_docs)[:n_docs] > 0
+    ok = np.flatnonzero(has & (np.diff(content.offsets) >= opts.min_words))
+    if ok.size == 0:
+        return
+    qi, ki = lookup(index.band_keys, band_keys(sig[ok], opts.bands, opts.rows).ravel(), index.filter("band"))
+    if qi.size == 0:
+        return
+    n_texts = index.words.size
+    cand = np.unique(ok[qi // opts.bands] * n_texts + index.band_text[ki])
+    cd, ct = cand // n_texts, cand % n_texts
+    sim = pair_similarity(sig[cd], index.sig[ct])
+    keep = sim >= opts.threshold
+    hits.near_doc, hits.near_text, hits.near_sim = cd[keep], ct[keep], sim[keep]
+
+
+# Worker-process state: the index is sent once per worker, not once per batch.
+_WORKER: dict[str, object] = {}
+
+
+def init_worker(index: HoldoutIndex | None, opts: LeakageOptions, within: bool) -> None:
+    """Pool initializer: keep the index in the worker."""
+    _WORKER["index"], _WORKER["opts"], _WORKER["within"] = index, opts, within
+
+
+def worker_scan(texts: list[str], owners: np.ndarray, n_records: int) -> ChunkHits:
+    """Pool task: scan one batch with the worker's index."""
+    index = _WORKER["index"]
+    opts = _WORKER["opts"]
+    assert isinstance(opts, LeakageOptions)
+    return scan_texts(index, texts, owners, n_records, opts, within=bool(_WORKER["within"]))  # type: ignore[arg-type]
+
+
+__all__ = ["ChunkHits", "init_worker", "member", "scan_texts", "worker_scan"]
