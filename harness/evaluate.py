@@ -108,7 +108,9 @@ def _mean_score(scores: list[Score], binary: bool) -> Score:
     )
 
 
-def summarize(values: Sequence[float | None], *, binary: bool, confidence: float = 0.95, seed: int = 0) -> CriterionSummary:
+def summarize(
+    values: Sequence[float | None], *, binary: bool, confidence: float = 0.95, seed: int = 0
+) -> CriterionSummary:
     """Mean, confidence interval and n of a criterion over items (None values are unscored).
 
     Wilson's interval when every value is 0 or 1 on a binary criterion; a percentile bootstrap
@@ -123,7 +125,13 @@ def summarize(values: Sequence[float | None], *, binary: bool, confidence: float
     unscored = len(values) - len(scored)
     if not scored:
         return CriterionSummary(
-            mean=None, ci=None, n=0, n_unscored=unscored, method="none", confidence=confidence, binary=binary,
+            mean=None,
+            ci=None,
+            n=0,
+            n_unscored=unscored,
+            method="none",
+            confidence=confidence,
+            binary=binary,
             reason="no scored items",
         )
     mean = sum(scored) / len(scored)
@@ -215,7 +223,13 @@ def _scorers(
     out = {}
     for c in suite.rubric.criteria:
         ctx = ScorerContext(
-            criterion=c, base_dir=base_dir, human_ratings=human, judge=judge, judge_factory=factory, cache=cache,
+            criterion=c,
+            base_dir=base_dir,
+            human_ratings=human,
+            judge=judge,
+            judge_factory=factory,
+            render_prompt=suite.request_prompt,
+            cache=cache,
             extra={"rubric_file": file},
         )
         out[c.id] = build_scorer(c, ctx)
@@ -339,7 +353,8 @@ def evaluate_suite(
             "rubric": suite_record["rubric_hash"],
             "model": model.get("fingerprint"),
             "adapter": model.get("adapter_hash"),
-            "judges": {cid: d.get("judge_fingerprint") for cid, d in judges.items() if "judge_fingerprint" in d} or None,
+            "judges": {cid: d.get("judge_fingerprint") for cid, d in judges.items() if "judge_fingerprint" in d}
+            or None,
             "human_ratings": (suite_record["human_ratings_file"] or {}).get("hash"),
         },
         "scorers": specs,

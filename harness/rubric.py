@@ -203,7 +203,9 @@ def parse_rubric(data: Any, *, file: str | Path, base_dir: Path | None = None, p
         raise ConfigError("a rubric must be a mapping with 'name' and 'criteria'", file=file, field=prefix or None)
     rubric = validate_config(Rubric, data, file=file, prefix=prefix)
     for i, c in enumerate(rubric.criteria):
-        validate_scorer_spec(c, file=file, key=f"{prefix + '.' if prefix else ''}criteria[{i}].scorer", base_dir=base_dir)
+        validate_scorer_spec(
+            c, file=file, key=f"{prefix + '.' if prefix else ''}criteria[{i}].scorer", base_dir=base_dir
+        )
     return rubric
 
 

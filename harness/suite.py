@@ -203,7 +203,10 @@ def load_items(path: str | Path) -> list[Item]:
             raise SchemaError(err["msg"].removeprefix("Value error, "), file=path, line=row.line, field=field) from exc
         if item.id in seen:
             raise SchemaError(
-                f"item id {item.id!r} is used twice (first on line {seen[item.id]})", file=path, line=row.line, field="id"
+                f"item id {item.id!r} is used twice (first on line {seen[item.id]})",
+                file=path,
+                line=row.line,
+                field="id",
             )
         seen[item.id] = row.line
         items.append(item)
@@ -252,7 +255,9 @@ def load_suite(path: str | Path) -> Suite:
     if spec.human_ratings is not None:
         human = base / spec.human_ratings
         if not human.is_file():
-            raise ConfigError(f"human_ratings file {str(human)!r} does not exist", file=yaml_path, field="human_ratings")
+            raise ConfigError(
+                f"human_ratings file {str(human)!r} does not exist", file=yaml_path, field="human_ratings"
+            )
     items_path = base / spec.items
     if not items_path.is_file():
         raise ConfigError(f"items file {str(items_path)!r} does not exist", file=yaml_path, field="items")

@@ -189,6 +189,4 @@ def make_generator(
         return OutputsGenerator(parsed.path)
     from harness.models.hf import HFGenerator
 
-    return HFGenerator(
-        parsed, batch_size=batch_size, allow_noop_adapter=allow_noop_adapter, allow_pickle=allow_pickle
-    )
+    return HFGenerator(parsed, batch_size=batch_size, allow_noop_adapter=allow_noop_adapter, allow_pickle=allow_pickle)

@@ -35,9 +35,7 @@ def worst_items(run: Run, n: int = 10) -> list[WorstItem]:
     out = []
     for r in sorted(run.items, key=key)[:n]:
         weak = [
-            cid
-            for cid in crit_ids
-            if cid in r.scores and (r.scores[cid].value is None or r.scores[cid].value < 1.0)
+            cid for cid in crit_ids if cid in r.scores and (r.scores[cid].value is None or r.scores[cid].value < 1.0)
         ]
         out.append(WorstItem(r, r.scores[OVERALL].value if OVERALL in r.scores else None, weak))
     return out
@@ -67,8 +65,13 @@ def render_run_markdown(run: Run, *, worst: int = 10) -> str:
             f"| {md_escape(cid)} | {mean} | {md_escape(ci)} | {summ.n} | {summ.n_unscored} | "
             f"{summ.method} {summ.confidence:.0%} |"
         )
-    lines += ["", f"## Worst {min(worst, len(run.items))} items", "", "| item | overall | weak criteria | output |",
-              "| --- | ---: | --- | --- |"]
+    lines += [
+        "",
+        f"## Worst {min(worst, len(run.items))} items",
+        "",
+        "| item | overall | weak criteria | output |",
+        "| --- | ---: | --- | --- |",
+    ]
     for w in worst_items(run, worst):
         v = "n/a" if w.score is None else f"{w.score:.3f}"
         why = "; ".join(f"{c}: {w.item.scores[c].explanation}" for c in w.weak[:3])
@@ -76,5 +79,9 @@ def render_run_markdown(run: Run, *, worst: int = 10) -> str:
     lines += ["", "## Manifest", "", "```json"]
     import json
 
-    lines += [json.dumps({k: man[k] for k in ("hashes", "libraries", "seed", "git_commit") if k in man}, indent=2), "```", ""]
+    lines += [
+        json.dumps({k: man[k] for k in ("hashes", "libraries", "seed", "git_commit") if k in man}, indent=2),
+        "```",
+        "",
+    ]
     return "\n".join(lines)

@@ -33,7 +33,7 @@ from harness.errors import ConfigError, RegistryError, did_you_mean
 
 if TYPE_CHECKING:
     from harness.cache import GenerationCache
-    from harness.models.base import Generator
+    from harness.models.base import Generator, Prompt
     from harness.rubric import Criterion
     from harness.scorers.human import HumanRatings
     from harness.suite import Item
@@ -76,6 +76,7 @@ class ScorerContext:
         judge_factory: builds a judge generator from ``(spec, endpoint)``; defaults to
             :func:`harness.models.base.make_generator`.
         cache: a generation cache that judge verdicts are stored in.
+        render_prompt: the prompt the model was sent for an item (the suite's template applied).
     """
 
     criterion: Criterion
@@ -84,6 +85,7 @@ class ScorerContext:
     judge: Generator | None = None
     judge_factory: Callable[[str, str | None], Generator] | None = None
     cache: GenerationCache | None = None
+    render_prompt: Callable[[Item], Prompt] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -186,7 +188,8 @@ def build_scorer(criterion: Criterion, ctx: ScorerContext) -> BaseScorer:
 
     Example:
         >>> from harness.rubric import Criterion
-        >>> c = Criterion.model_validate({"id": "ok", "scale": "binary", "scorer": {"type": "contains", "value": "Paris"}})
+        >>> spec = {"id": "ok", "scale": "binary", "scorer": {"type": "contains", "value": "Paris"}}
+        >>> c = Criterion.model_validate(spec)
         >>> build_scorer(c, ScorerContext(c)).score("It is Paris.", None).value
         1.0
     """

@@ -83,7 +83,9 @@ def _to_number(s: str | float, path: Path) -> float:
 
 class HumanOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    criterion: str | None = Field(default=None, description="the ratings' criterion name (default: this criterion's id)")
+    criterion: str | None = Field(
+        default=None, description="the ratings' criterion name (default: this criterion's id)"
+    )
     aggregate: Literal["auto", "majority", "median", "mean"] = "auto"
     min_raters: int = Field(default=1, ge=1)
 
@@ -133,6 +135,8 @@ class Human(BaseScorer):
         values = self.ratings.scores(item.id, name)
         if len(values) < self.options.min_raters:
             return RawScore(None, f"{len(values)} rating(s) for item {item.id!r}, criterion {name!r}")
+        if crit.scale.binary and any(v not in (0.0, 1.0) for v in values):
+            return RawScore(None, f"binary criterion {name!r} needs ratings 0/1 (yes/no), got {values}")
         value, how = consensus(values, crit.scale, self.options.aggregate)
         if value is None:
             return RawScore(None, how)

@@ -132,7 +132,7 @@ class Judge(BaseScorer):
         fields = {
             "{criterion}": f"{c.id}: {c.description}" if c.description else c.id,
             "{levels}": "\n".join(f"{lab}: {anchor}" for lab, _, anchor in self.levels),
-            "{prompt}": _prompt_text(item.prompt_value()) if item is not None else "",
+            "{prompt}": _prompt_text(self._rendered(item)) if item is not None else "",
             "{reference_block}": f"\nReference answer:\n{ref_text}\n" if ref_text is not None else "",
             "{reference}": ref_text or "",
             "{output}": output,
@@ -140,6 +140,9 @@ class Judge(BaseScorer):
         }
         text = o.prompt or DEFAULT_PROMPT
         return re.sub("|".join(re.escape(k) for k in fields), lambda m: fields[m.group(0)], text)
+
+    def _rendered(self, item: Item) -> Prompt:
+        return self.ctx.render_prompt(item) if self.ctx.render_prompt is not None else item.prompt_value()
 
     def score(self, output: str, item: Item | None) -> RawScore:
         """Grade one output."""
@@ -162,14 +165,18 @@ class Judge(BaseScorer):
             for i, r in zip(todo, fresh, strict=True):
                 results[i] = r
                 if cache is not None:
-                    cache.put(keys[i], json.dumps(r._asdict()), meta={"kind": "judge", "criterion": self.ctx.criterion.id})
+                    cache.put(
+                        keys[i], json.dumps(r._asdict()), meta={"kind": "judge", "criterion": self.ctx.criterion.id}
+                    )
         return [r for r in results if r is not None]
 
     def _key(self, prompt: str) -> str:
         from harness.cache import cache_key
 
         payload = json.dumps({"judge": prompt, "labels": self.labels, "method": self.method}, sort_keys=True)
-        return cache_key(self.judge.fingerprint, payload, {**self.settings.key(), "min_mass": self.options.min_label_mass})
+        return cache_key(
+            self.judge.fingerprint, payload, {**self.settings.key(), "min_mass": self.options.min_label_mass}
+        )
 
     def _grade(self, prompts: list[str]) -> list[RawScore]:
         if self.method == "logprobs":
@@ -224,7 +231,10 @@ class Judge(BaseScorer):
                     convs[i] = [
                         *convs[i],
                         {"role": "assistant", "content": reply},
-                        {"role": "user", "content": f"Answer with exactly one of {', '.join(self.labels)} and nothing else."},
+                        {
+                            "role": "user",
+                            "content": f"Answer with exactly one of {', '.join(self.labels)} and nothing else.",
+                        },
                     ]
                     still.append(i)
             pending = still

@@ -71,7 +71,9 @@ class JsonValidOptions(_Opts):
 
 
 def _type_ok(value: Any, want: str) -> bool:
-    return want == "any" or (want == "object" and isinstance(value, dict)) or (want == "array" and isinstance(value, list))
+    return (
+        want == "any" or (want == "object" and isinstance(value, dict)) or (want == "array" and isinstance(value, list))
+    )
 
 
 @scorer("json_valid")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from harness.errors import HarnessError
 from harness.scorers import (
     BaseScorer,
     RawScore,
@@ -171,7 +172,29 @@ _NUM = re.compile(r"(?<![\w.])[-−+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE
 _WORDS = {
     w: i
     for i, w in enumerate(
-        ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"]
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+            "twenty",
+        ]
     )
 }
 _WORDS.update({"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90})
@@ -229,7 +252,9 @@ class Numeric(BaseScorer):
         for v in cands:
             if math.isclose(v, target, rel_tol=o.rel_tol, abs_tol=o.abs_tol):
                 return RawScore(1.0, f"{v:g} matches {target:g}")
-        return RawScore(0.0, f"{o.pick} number {cands[0]:g} != {target:g}" if o.pick != "any" else f"{nums} != {target:g}")
+        return RawScore(
+            0.0, f"{o.pick} number {cands[0]:g} != {target:g}" if o.pick != "any" else f"{nums} != {target:g}"
+        )
 
 
 # -------------------------------------------------------------------------------------- choice
@@ -320,10 +345,15 @@ class Switch(BaseScorer):
         """Validate each case's scorer and options."""
         o: SwitchOptions = options  # type: ignore[assignment]
         for name, spec in [*o.cases.items(), *([("default", o.default)] if o.default else [])]:
-            sub = get_scorer_class(spec["type"])
+            try:
+                sub = get_scorer_class(spec["type"])
+                opts = parse_options(sub, _opts(spec), key=f"cases.{name}")
+            except HarnessError as exc:
+                where = f" ({exc.field})" if exc.field else ""
+                raise ValueError(f"case {name!r}: {exc.message}{where}") from exc
             if sub is Switch:
                 raise ValueError("a switch case cannot be another switch")
-            sub.check(parse_options(sub, _opts(spec), key=f"cases.{name}"), criterion, base_dir)
+            sub.check(opts, criterion, base_dir)
 
     def __init__(self, options: BaseModel, ctx: ScorerContext) -> None:
         super().__init__(options, ctx)
