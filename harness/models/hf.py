@@ -262,7 +262,7 @@ class HFGenerator:
             try:
                 outs = self._generate_batch([seqs[i] for i in chunk], settings, requests[chunk[0]].seed)
             except (RuntimeError, MemoryError) as exc:  # out of memory: halve the batch and retry
-                if bs == 1 or "out of memory" not in str(exc).lower() and not isinstance(exc, MemoryError):
+                if bs == 1 or ("out of memory" not in str(exc).lower() and not isinstance(exc, MemoryError)):
                     raise
                 bs = max(1, bs // 2)
                 self.last_batch_size = bs
