@@ -265,8 +265,10 @@ def evaluate_suite(
 
     Example:
         >>> from harness.models.fake import FakeGenerator
-        >>> suite = load_suite("suites/general")  # doctest: +SKIP
-        >>> run = evaluate_suite(suite, FakeGenerator(lambda r: "Paris"), limit=3)  # doctest: +SKIP
+        >>> suite = load_suite("suites/general")
+        >>> run = evaluate_suite(suite, FakeGenerator(lambda r: "Paris"), limit=3)
+        >>> run.summary["correct"].n, run.summary["correct"].mean
+        (3, 0.0)
     """
     if repeats < 1:
         raise InputError(f"The 'repeats' parameter of evaluate_suite must be >= 1; got {repeats}.")

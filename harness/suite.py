@@ -219,9 +219,9 @@ def load_suite(path: str | Path) -> Suite:
     """Load a suite folder (or its ``suite.yaml``), with its items and rubric, validated.
 
     Example:
-        >>> s = load_suite("suites/general")  # doctest: +SKIP
-        >>> s.rubric.ids  # doctest: +SKIP
-        ['correct']
+        >>> s = load_suite("suites/general")
+        >>> s.rubric.ids, len(s.items), s.gate.rules[0].require
+        (['correct'], 40, 'no_regression')
     """
     path = Path(path)
     yaml_path = path / "suite.yaml" if path.is_dir() else path
