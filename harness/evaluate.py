@@ -265,6 +265,7 @@ def evaluate_suite(
 
     Example:
         >>> from harness.models.fake import FakeGenerator
+        >>> from harness.suite import load_suite
         >>> suite = load_suite("suites/general")
         >>> run = evaluate_suite(suite, FakeGenerator(lambda r: "Paris"), limit=3)
         >>> run.summary["correct"].n, run.summary["correct"].mean
