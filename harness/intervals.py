@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from statistics import NormalDist
 from typing import NamedTuple
 
 import numpy as np
-from scipy.stats import norm
 
 
 class Interval(NamedTuple):
@@ -36,7 +36,7 @@ def wilson_interval(successes: int, n: int, *, confidence: float = 0.95) -> Inte
         raise ValueError(f"The 'successes' parameter of wilson_interval must be in [0, n]; got {successes}.")
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"The 'confidence' parameter of wilson_interval must be in (0, 1); got {confidence}.")
-    z = float(norm.ppf(1 - (1 - confidence) / 2))
+    z = NormalDist().inv_cdf(1 - (1 - confidence) / 2)
     p = successes / n
     denom = 1 + z * z / n
     center = (p + z * z / (2 * n)) / denom
