@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/pip install -e ".[dev,embed,bench]"
 	$(BIN)/python benchmarks/agreement.py
 	$(BIN)/python benchmarks/leakage.py
+	$(BIN)/python benchmarks/eval.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

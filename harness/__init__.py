@@ -3,6 +3,8 @@
 The public API; the command line (``harness``) is a thin layer over it.
 """
 
+# evaluation (issue 5); none of these imports torch
+from harness.cache import GenerationCache
 from harness.errors import (
     ConfigError,
     HarnessError,
@@ -13,6 +15,8 @@ from harness.errors import (
     SchemaError,
 )
 from harness.leakage import HoldoutItem, LeakageResult, load_holdout, scan_leakage
+from harness.evaluate import evaluate_suite, write_run
+from harness.models.base import GenerationSettings, Generator, make_generator
 from harness.records import (
     ChatRecord,
     PreferenceRecord,
@@ -21,6 +25,9 @@ from harness.records import (
     iter_records,
     read_rows,
 )
+from harness.rubric import Criterion, Rubric, load_rubric
+from harness.runs import Run, load_run
+from harness.suite import Item, Suite, load_suite
 from harness.validate import Finding, ValidationReport, validate_file
 
 __version__ = "0.1.0"
@@ -28,23 +35,37 @@ __version__ = "0.1.0"
 __all__ = [
     "ChatRecord",
     "ConfigError",
+    "Criterion",
     "Finding",
+    "GenerationCache",
+    "GenerationSettings",
+    "Generator",
     "HarnessError",
     "HoldoutItem",
     "InputError",
     "InputFileError",
     "LeakageResult",
+    "Item",
     "ModelError",
     "PreferenceRecord",
     "RatingRecord",
     "RegistryError",
+    "Rubric",
+    "Run",
     "SFTRecord",
     "SchemaError",
+    "Suite",
     "ValidationReport",
     "__version__",
+    "evaluate_suite",
     "iter_records",
     "load_holdout",
+    "load_rubric",
+    "load_run",
+    "load_suite",
+    "make_generator",
     "read_rows",
     "scan_leakage",
     "validate_file",
+    "write_run",
 ]
