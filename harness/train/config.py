@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from harness.errors import ConfigError, InputFileError, did_you_mean
 
@@ -137,6 +137,13 @@ class TrainConfig(_Strict):
         if self.method == "dpo" and not self.completion_only_loss:
             raise ValueError("method 'dpo' scores completions only; completion_only_loss: false has no meaning there")
         return self
+
+    _source: str = PrivateAttr("config")
+    _set_keys: frozenset[str] = PrivateAttr(frozenset())
+
+    def source_of(self, key: str) -> str:
+        """Where a top-level key was set: the config file, or ``--set``."""
+        return "--set" if key.split("[")[0].split(".")[0] in self._set_keys else self._source
 
     def to_yaml(self) -> str:
         """The resolved configuration as YAML (paths absolute)."""
@@ -265,15 +272,15 @@ def load_config(path: str | Path, *, overrides: Sequence[str] = ()) -> TrainConf
         from_set.add(".".join(keys))
     lines = _key_lines(text)
     try:
-        return TrainConfig.model_validate(data)
+        cfg = TrainConfig.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         key = _dotted(err["loc"])
         top = key.split("[")[0]
-        source = "--set" if key in from_set or top in from_set else path
+        source = "--set" if any(k == top or k.startswith(top + ".") for k in from_set) else path
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            msg = "unknown key" + did_you_mean(key.split(".")[-1], _fields_of(TrainConfig, key))
+            msg = "unknown key." + did_you_mean(key.split(".")[-1], _fields_of(TrainConfig, key))
         elif err["type"] == "missing":
             msg = "required key is missing"
         elif "input" in err and err["type"] != "value_error":
@@ -282,9 +289,12 @@ def load_config(path: str | Path, *, overrides: Sequence[str] = ()) -> TrainConf
         if source != "--set" and key in lines:
             line = lines[key]
         raise ConfigError(msg, file=source, line=line, field=key or None) from exc
+    cfg._source = str(path)
+    cfg._set_keys = frozenset(k.split(".")[0] for k in from_set)
+    return cfg
 
 
-def check_paths(cfg: TrainConfig, *, source: str | Path = "config") -> None:
+def check_paths(cfg: TrainConfig) -> None:
     """Fail clearly on a data file, holdout suite or template that does not exist.
 
     Raises:
@@ -299,8 +309,10 @@ def check_paths(cfg: TrainConfig, *, source: str | Path = "config") -> None:
     for key, p in items:
         if not p.exists():
             kind = "holdout suite folder" if key.startswith("holdouts") else "file"
-            raise InputFileError(f"{kind} {p} does not exist", file=source, field=key)
+            raise InputFileError(f"{kind} {p} does not exist", file=cfg.source_of(key), field=key)
         if key.startswith("holdouts") and not p.is_dir():
-            raise InputFileError(f"a holdout suite is a folder (suite.yaml + items.jsonl); {p} is not", file=source, field=key)
+            raise InputFileError(
+                f"a holdout suite is a folder (suite.yaml + items.jsonl); {p} is not", file=cfg.source_of(key), field=key
+            )
         if not key.startswith("holdouts") and p.is_dir():
-            raise InputFileError(f"{p} is a directory, expected a file", file=source, field=key)
+            raise InputFileError(f"{p} is a directory, expected a file", file=cfg.source_of(key), field=key)

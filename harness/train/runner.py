@@ -303,7 +303,7 @@ def train(
     """
     run_dir = Path(run_dir)
     started = time.time()
-    check_paths(cfg, source=config_source)
+    check_paths(cfg)
     _check_run_dir(run_dir, cfg, resume)
     # Every process has checked the folder before the first one writes into it.
     _barrier()
@@ -319,7 +319,7 @@ def train(
     from transformers import set_seed
 
     from harness.models.loading import load_tokenizer, weights_folder
-    from harness.train.trainers import CompletionTrainer, JsonlLogCallback, PreferenceTrainer
+    from harness.train.trainers import CompletionTrainer, ConsoleLogCallback, JsonlLogCallback, PreferenceTrainer
 
     tokenizer = load_tokenizer(cfg.base_model)
     template: TemplateChoice = resolve_chat_template(tokenizer, cfg.chat_template)
@@ -354,7 +354,7 @@ def train(
         "args": _training_args(cfg, run_dir, eval_set is not None),
         "train_dataset": train_set,
         "eval_dataset": eval_set,
-        "callbacks": [JsonlLogCallback(log_path)],
+        "callbacks": [JsonlLogCallback(log_path), ConsoleLogCallback()],
     }
     if cfg.method == "sft":
         trainer: Any = CompletionTrainer(data_collator=SFTCollator(pad_id), **common)
@@ -366,6 +366,9 @@ def train(
             label_smoothing=cfg.dpo.label_smoothing,
             **common,
         )
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # it prints to stdout, which --json keeps for the document
     t0 = time.time()
     output = trainer.train(resume_from_checkpoint=True if resume else None)
     train_seconds = time.time() - t0

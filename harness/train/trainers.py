@@ -9,6 +9,7 @@ language-model head over the trained columns only.
 from __future__ import annotations
 
 import json
+import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -177,3 +178,18 @@ class JsonlLogCallback(TrainerCallback):
         row = {"step": state.global_step, "epoch": state.epoch, **logs}
         with self.path.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(row, default=float) + "\n")
+
+
+class ConsoleLogCallback(TrainerCallback):
+    """One compact progress line per log event on stderr (stdout stays free for ``--json``)."""
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        """Print ``step N/M`` and the logged numbers."""
+        if not state.is_world_process_zero or not logs:
+            return
+        keys = [k for k in logs if k in _SHOWN or k.startswith(("rewards/acc", "rewards/mar", "eval_rewards/acc"))]
+        parts = [f"{k} {logs[k]:.4g}" for k in keys if isinstance(logs[k], int | float)]
+        print(f"step {state.global_step}/{state.max_steps}: " + ", ".join(parts), file=sys.stderr, flush=True)
+
+
+_SHOWN = ("loss", "eval_loss", "learning_rate", "grad_norm", "train_loss", "train_runtime")
