@@ -130,6 +130,8 @@ def train_cmd(
     result = train(
         cfg, run_dir, resume=resume, allow_findings=allow_findings, config_source=config, command=command.strip()
     )
+    if result.status == "trained" and result.manifest is None:
+        raise typer.Exit(0)  # a non-main process of a distributed run: the main one reports
     counts = result.preflight.counts()
     console.print(
         f"preflight: {counts['error']} errors, {counts['warning']} warnings, {counts['info']} notes "

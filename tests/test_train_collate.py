@@ -60,7 +60,9 @@ def test_eos_trained_even_when_pad_token_equals_eos(tiny_model_dir):
     t.pad_token = t.eos_token  # as for SmolLM2, whose pad is <|im_end|>
     resolve_chat_template(t, "auto")
     ex, _ = encode_sft(sft("Say yes", "yes"), t, max_length=512)
-    batch = SFTCollator(t.pad_token_id)([ex._asdict(), encode_sft(sft("Say", "a longer answer here"), t, max_length=512)[0]._asdict()])
+    batch = SFTCollator(t.pad_token_id)(
+        [ex._asdict(), encode_sft(sft("Say", "a longer answer here"), t, max_length=512)[0]._asdict()]
+    )
     eos = t.eos_token_id
     row = batch["labels"][0].tolist()
     assert row[-1] == eos, "the end-of-turn token must keep its label even though it is also the pad id"
@@ -153,8 +155,12 @@ def test_auto_template_requires_one(tiny_model_dir):
 def test_truncation_keeps_trained_tokens_or_drops_and_counts(tok):
     long_prompt = "The quick brown fox jumps over the lazy dog. " * 8
     n_prompt = len(
-        tok(tok.apply_chat_template([{"role": "user", "content": long_prompt}], tokenize=False, add_generation_prompt=True),
-            add_special_tokens=False)["input_ids"]
+        tok(
+            tok.apply_chat_template(
+                [{"role": "user", "content": long_prompt}], tokenize=False, add_generation_prompt=True
+            ),
+            add_special_tokens=False,
+        )["input_ids"]
     )
     ok, truncated = encode_sft(sft(long_prompt, "Paris is the capital"), tok, max_length=n_prompt + 2)
     assert truncated and len(ok.input_ids) == n_prompt + 2
@@ -196,9 +202,9 @@ _TEXT = st.text(alphabet="abcdefghij klmnop,.?!0123456789\n", min_size=1, max_si
 @given(prompt=_TEXT, completion=_TEXT)
 def test_trained_tokens_are_exactly_the_completion_and_end_of_turn(tok, prompt, completion):
     full = [{"role": "user", "content": prompt}, {"role": "assistant", "content": completion}]
-    p_ids = tok(tok.apply_chat_template(full[:1], tokenize=False, add_generation_prompt=True), add_special_tokens=False)[
-        "input_ids"
-    ]
+    p_ids = tok(
+        tok.apply_chat_template(full[:1], tokenize=False, add_generation_prompt=True), add_special_tokens=False
+    )["input_ids"]
     f_ids = tok(tok.apply_chat_template(full, tokenize=False), add_special_tokens=False)["input_ids"]
     try:
         ex, _ = encode_sft(sft(prompt, completion), tok, max_length=4096)

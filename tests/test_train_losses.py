@@ -17,7 +17,11 @@ from harness.train.losses import completion_nll, dpo_loss, logits_to_keep
 PAIRS = [
     ("What is the capital of France?", "Paris is the capital of France.", "I cannot help with that request."),
     ("How do I reset my password?", "Open settings and choose reset.", "no"),
-    ("I was charged twice for my order.", "Please refund the extra charge.", "The quick brown fox jumps over the lazy dog."),
+    (
+        "I was charged twice for my order.",
+        "Please refund the extra charge.",
+        "The quick brown fox jumps over the lazy dog.",
+    ),
 ]
 
 
@@ -58,8 +62,14 @@ def _trl_trainer(tiny_model_dir, tmp_path, loss_type: str, beta: float):
         ]
     )
     args = DPOConfig(
-        output_dir=str(tmp_path / "trl"), beta=beta, loss_type=[loss_type], report_to="none",
-        per_device_train_batch_size=len(PAIRS), max_length=None, bf16=False, use_cpu=True,
+        output_dir=str(tmp_path / "trl"),
+        beta=beta,
+        loss_type=[loss_type],
+        report_to="none",
+        per_device_train_batch_size=len(PAIRS),
+        max_length=None,
+        bf16=False,
+        use_cpu=True,
     )
     peft = LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules="all-linear", task_type="CAUSAL_LM")
     trainer = DPOTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer, peft_config=peft)
@@ -86,7 +96,13 @@ def _trl_batch(pairs):
         n = pair.chosen_mask.index(1)
         m = pair.rejected_mask.index(1)
         assert n == m and pair.chosen_ids[:n] == pair.rejected_ids[:n]
-        rows.append({"prompt_ids": pair.chosen_ids[:n], "chosen_ids": pair.chosen_ids[n:], "rejected_ids": pair.rejected_ids[m:]})
+        rows.append(
+            {
+                "prompt_ids": pair.chosen_ids[:n],
+                "chosen_ids": pair.chosen_ids[n:],
+                "rejected_ids": pair.rejected_ids[m:],
+            }
+        )
     return DataCollatorForPreference(pad_token_id=0)(rows)
 
 
@@ -97,7 +113,10 @@ def _our_loss(trainer, pairs, *, loss: str, beta: float, label_smoothing: float 
     ours = PreferenceTrainer.__new__(PreferenceTrainer)  # only the loss code, on TRL's accelerator and model
     ours.accelerator = trainer.accelerator
     ours.beta, ours.loss_name, ours.label_smoothing = beta, loss, label_smoothing
-    ours._metrics = {"train": __import__("collections").defaultdict(list), "eval": __import__("collections").defaultdict(list)}
+    ours._metrics = {
+        "train": __import__("collections").defaultdict(list),
+        "eval": __import__("collections").defaultdict(list),
+    }
     ours._trained_tokens = 0
     return ours.compute_loss(trainer.model, batch), ours
 
@@ -196,8 +215,14 @@ def test_completion_nll_matches_the_models_own_loss(tiny_model_dir, tok):
 @settings(max_examples=50, deadline=None)
 @given(
     st.lists(
-        st.tuples(st.floats(-50, 0), st.floats(-50, 0), st.floats(-50, 0), st.floats(-50, 0), st.integers(1, 30),
-                  st.integers(1, 30)),
+        st.tuples(
+            st.floats(-50, 0),
+            st.floats(-50, 0),
+            st.floats(-50, 0),
+            st.floats(-50, 0),
+            st.integers(1, 30),
+            st.integers(1, 30),
+        ),
         min_size=1,
         max_size=6,
     ),
@@ -211,8 +236,17 @@ def test_dpo_formulas_against_plain_python(rows, beta, eps):
         return -math.log1p(math.exp(-x)) if x > 0 else x - math.log1p(math.exp(x))
 
     for name in ("sigmoid", "cdpo", "ipo"):
-        out = dpo_loss(c, r, rc, rr, beta=beta, loss=name, label_smoothing=eps if name == "cdpo" else 0.0,
-                       chosen_lengths=lc, rejected_lengths=lr)
+        out = dpo_loss(
+            c,
+            r,
+            rc,
+            rr,
+            beta=beta,
+            loss=name,
+            label_smoothing=eps if name == "cdpo" else 0.0,
+            chosen_lengths=lc,
+            rejected_lengths=lr,
+        )
         for i, (a, b, ra, rb, la, lb) in enumerate(rows):
             h = (a - ra) - (b - rb)
             if name == "sigmoid":
@@ -227,7 +261,7 @@ def test_dpo_formulas_against_plain_python(rows, beta, eps):
 
 def test_dpo_loss_rejects_silent_changes_of_meaning():
     x = torch.zeros(2)
-    with pytest.raises(InputError, match="did you mean|Did you mean"):
+    with pytest.raises(InputError, match=r"[Dd]id you mean"):
         dpo_loss(x, x, x, x, loss="sigmod")
     with pytest.raises(ValueError, match="only defined for cdpo"):
         dpo_loss(x, x, x, x, loss="sigmoid", label_smoothing=0.1)

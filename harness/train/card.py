@@ -52,7 +52,7 @@ def render_card(manifest: dict[str, Any], cfg: TrainConfig, preflight: Preflight
         "",
         "## Checks before training",
         "",
-        f"`harness validate` ran on the training data"
+        "`harness validate` ran on the training data"
         + (f" against {len(preflight.holdouts)} holdout suite(s)" if preflight.leakage_checked else "")
         + f": {pf['counts']['error']} errors, {pf['counts']['warning']} warnings, {pf['counts']['info']} notes "
         f"(blocking at {pf['fail_on']}: {pf['blocking']}).",
@@ -80,7 +80,9 @@ def render_card(manifest: dict[str, Any], cfg: TrainConfig, preflight: Preflight
         "",
         "| setting | value |",
         "| --- | --- |",
-        f"| method | {cfg.method}" + (f" (loss `{cfg.dpo.loss}`, β={cfg.dpo.beta})" if cfg.method == "dpo" else "") + " |",
+        f"| method | {cfg.method}"
+        + (f" (loss `{cfg.dpo.loss}`, β={cfg.dpo.beta})" if cfg.method == "dpo" else "")
+        + " |",
         f"| adapter | {cfg.adapter}"
         + (f" (r={cfg.lora.r}, alpha={cfg.lora.alpha}, dropout={cfg.lora.dropout})" if cfg.adapter != "full" else "")
         + " |",
@@ -96,8 +98,12 @@ def render_card(manifest: dict[str, Any], cfg: TrainConfig, preflight: Preflight
         "## Results",
         "",
         f"- Training loss: mean {_num(res['train_loss'])}, last logged {_num(res['final_train_loss'])}.",
-        f"- Eval loss on the eval split: {_num(res['eval_loss'])}"
-        + (" (mean over eval batches of the token-mean NLL)." if cfg.method == "sft" else " (DPO loss)."),
+        (
+            f"- Eval loss on the eval split: {_num(res['eval_loss'])}"
+            + (" (mean over eval batches of the token-mean NLL)." if cfg.method == "sft" else " (DPO loss).")
+            if manifest["eval_data"]
+            else "- No eval split configured: no eval loss."
+        ),
     ]
     if res.get("dpo"):
         d = res["dpo"]

@@ -264,7 +264,7 @@ def load_config(path: str | Path, *, overrides: Sequence[str] = ()) -> TrainConf
             if not isinstance(nxt, dict):
                 raise ConfigError(f"'{k}' is not a section", file="--set", field=".".join(keys))
             target = nxt
-        if len(keys) == 1 and keys[0] in _PATH_KEYS + ("base_model",):
+        if len(keys) == 1 and keys[0] in (*_PATH_KEYS, "base_model"):
             tmp = {keys[0]: value}
             _resolve_paths(tmp, Path.cwd())
             value = tmp[keys[0]]
@@ -312,7 +312,9 @@ def check_paths(cfg: TrainConfig) -> None:
             raise InputFileError(f"{kind} {p} does not exist", file=cfg.source_of(key), field=key)
         if key.startswith("holdouts") and not p.is_dir():
             raise InputFileError(
-                f"a holdout suite is a folder (suite.yaml + items.jsonl); {p} is not", file=cfg.source_of(key), field=key
+                f"a holdout suite is a folder (suite.yaml + items.jsonl); {p} is not",
+                file=cfg.source_of(key),
+                field=key,
             )
         if not key.startswith("holdouts") and p.is_dir():
             raise InputFileError(f"{p} is a directory, expected a file", file=cfg.source_of(key), field=key)

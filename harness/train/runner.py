@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -50,17 +49,6 @@ class TrainResult(BaseModel):
     run_dir: Path
     preflight: Preflight
     manifest: dict[str, Any] | None = None
-
-
-def _rank() -> int:
-    return int(os.environ.get("RANK", "0"))
-
-
-def _barrier() -> None:
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        from accelerate import PartialState
-
-        PartialState().wait_for_everyone()
 
 
 def _check_run_dir(run_dir: Path, cfg: TrainConfig, resume: bool) -> None:
@@ -143,9 +131,7 @@ def _dataset(cfg: TrainConfig, encoded: Encoded) -> Any:
             for e in encoded.examples
         ]
     else:
-        rows = [
-            {**e._asdict(), "length": max(len(e.chosen_ids), len(e.rejected_ids))} for e in encoded.examples
-        ]
+        rows = [{**e._asdict(), "length": max(len(e.chosen_ids), len(e.rejected_ids))} for e in encoded.examples]
     return datasets.Dataset.from_list(rows)
 
 
@@ -266,6 +252,7 @@ def _training_args(cfg: TrainConfig, run_dir: Path, has_eval: bool) -> Any:
         seed=cfg.seed,
         data_seed=cfg.seed,
         bf16=cfg.dtype == "bfloat16",
+        use_cpu=not torch.cuda.is_available(),  # also what makes torchrun on CPU use DDP over gloo
         activation_checkpointing=cfg.gradient_checkpointing,
         activation_checkpointing_kwargs={"use_reentrant": False} if cfg.gradient_checkpointing else None,
         dataloader_pin_memory=torch.cuda.is_available(),
@@ -304,10 +291,12 @@ def train(
     run_dir = Path(run_dir)
     started = time.time()
     check_paths(cfg)
+    # Creating the arguments sets up the process group under torchrun / accelerate launch.
+    args = _training_args(cfg, run_dir, cfg.eval_data is not None)
     _check_run_dir(run_dir, cfg, resume)
     # Every process has checked the folder before the first one writes into it.
-    _barrier()
-    main = _rank() == 0
+    args.distributed_state.wait_for_everyone()
+    main = args.process_index == 0
 
     preflight = run_preflight(cfg.train_data, cfg.holdouts, fail_on=cfg.preflight.fail_on)
     if main:
@@ -351,7 +340,7 @@ def train(
         write_log(log_path, [])
     common: dict[str, Any] = {
         "model": model,
-        "args": _training_args(cfg, run_dir, eval_set is not None),
+        "args": args,
         "train_dataset": train_set,
         "eval_dataset": eval_set,
         "callbacks": [JsonlLogCallback(log_path), ConsoleLogCallback()],
@@ -412,7 +401,7 @@ def train(
         },
         "versions": library_versions(),
         "git": git_commit(),
-        "world_size": int(os.environ.get("WORLD_SIZE", "1")),
+        "world_size": args.world_size,
         "device": str(trainer.args.device),
         "preflight": {
             "fail_on": preflight.fail_on,
