@@ -240,3 +240,24 @@ def test_cli_json_and_exit_codes(project):
     assert r.returncode == 1 and "schema.empty_field" in r.stderr and "--allow-findings" in r.stderr
     r = _cli("train", "sft.yaml", "--set", "lora.rank=4", cwd=project)
     assert r.returncode == 2 and "lora.rank" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_preflight_checks_leakage_into_holdout_suites(project):
+    suite = project / "suites" / "arith"
+    suite.mkdir(parents=True)
+    (suite / "suite.yaml").write_text("name: arith\nitems: items.jsonl\n")
+    (suite / "items.jsonl").write_text(
+        json.dumps({"id": "h1", "prompt": "What is 3 plus 3?", "reference": "6"}) + "\n"
+        + json.dumps({"id": "h2", "prompt": "Name a colour of the sky at noon.", "reference": "blue"}) + "\n"
+    )
+    cfg = load_config(project / "sft.yaml", overrides=[f"holdouts=[{suite}]", "max_steps=1", "eval_data=null"])
+    blocked = train(cfg, project / "leaky")
+    assert blocked.status == "blocked" and blocked.preflight.leakage_checked
+    doc = json.loads((project / "leaky" / "validation.json").read_text())
+    leaks = [f for f in doc["findings"] if f["check"].startswith("leakage.") and f["severity"] == "error"]
+    assert leaks and leaks[0]["ids"] == ["x3"] and leaks[0]["holdout_ids"] == ["h1"]
+    assert doc["holdouts"] == [str(suite)]
+    allowed = train(cfg, project / "leaky-allowed", allow_findings=True)
+    assert allowed.manifest["holdouts"] == [str(suite)] and allowed.manifest["preflight"]["leakage_checked"]
+    card = (project / "leaky-allowed" / "model_card.md").read_text()
+    assert str(suite) in card and "leakage" in card and "not checked" not in card

@@ -99,7 +99,9 @@ class TrainConfig(_Strict):
     lora: LoraOptions = Field(default_factory=LoraOptions)
     train_data: list[Path] = Field(description="JSONL/CSV/Parquet: prompt-completion or chat (sft), preference (dpo)")
     eval_data: Path | None = None
-    holdouts: list[Path] = Field(default_factory=list, description="suite folders checked for leakage in preflight")
+    holdouts: list[Path] = Field(
+        default_factory=list, description="suite folders (or JSONL item files) checked for leakage in preflight"
+    )
     chat_template: str = Field(
         "auto", description="'auto' (the base tokenizer's), 'plain' (prompt then completion then EOS) or a .jinja path"
     )
@@ -308,13 +310,7 @@ def check_paths(cfg: TrainConfig) -> None:
         items.append(("chat_template", Path(cfg.chat_template)))
     for key, p in items:
         if not p.exists():
-            kind = "holdout suite folder" if key.startswith("holdouts") else "file"
+            kind = "holdout (suite folder or items file)" if key.startswith("holdouts") else "file"
             raise InputFileError(f"{kind} {p} does not exist", file=cfg.source_of(key), field=key)
-        if key.startswith("holdouts") and not p.is_dir():
-            raise InputFileError(
-                f"a holdout suite is a folder (suite.yaml + items.jsonl); {p} is not",
-                file=cfg.source_of(key),
-                field=key,
-            )
         if not key.startswith("holdouts") and p.is_dir():
             raise InputFileError(f"{p} is a directory, expected a file", file=cfg.source_of(key), field=key)
