@@ -163,6 +163,13 @@ class PairExample(NamedTuple):
     rejected_mask: list[int]
 
 
+class Encoding(NamedTuple):
+    """One record's tokenisation: the example (None when dropped) and whether it was truncated."""
+
+    example: Any
+    truncated: bool
+
+
 class EncodeStats(BaseModel):
     """What tokenisation kept, truncated and dropped (reported in the manifest and model card)."""
 
@@ -199,8 +206,8 @@ def sft_messages(record: Record) -> list[dict[str, str]]:
 
 def encode_sft(
     record: Record, tokenizer: Any, *, max_length: int, completion_only: bool = True, source: str = "", ends: Any = None
-) -> tuple[SFTExample | None, bool]:
-    """Tokenise one SFT/chat record; return ``(example or None if dropped, truncated)``.
+) -> Encoding:
+    """Tokenise one SFT/chat record into ``Encoding(SFTExample or None if dropped, truncated)``.
 
     Raises:
         TemplateMismatchError: the tokenised prompt is not a prefix of the tokenised conversation.
@@ -223,8 +230,8 @@ def encode_sft(
     truncated = len(full) > max_length
     full, labels = full[:max_length], labels[:max_length]
     if not any(v != IGNORE for v in labels[1:]):
-        return None, truncated
-    return SFTExample(record.id, full, labels), truncated
+        return Encoding(None, truncated)
+    return Encoding(SFTExample(record.id, full, labels), truncated)
 
 
 def encode_sft_records(
@@ -252,8 +259,8 @@ def encode_sft_records(
 
 def encode_pair(
     record: PreferenceRecord, tokenizer: Any, *, max_length: int, source: str = "", ends: Any = None
-) -> tuple[PairExample | None, bool]:
-    """Tokenise one preference pair; return ``(pair or None if dropped, truncated)``."""
+) -> Encoding:
+    """Tokenise one preference pair into ``Encoding(PairExample or None if dropped, truncated)``."""
     where = Source(source, record.line, record.id)
     ends = ends or end_token_ids(tokenizer)
     prompt = _messages(record.prompt, "user")
@@ -273,10 +280,10 @@ def encode_pair(
         truncated |= len(full) > max_length
         full, mask = full[:max_length], mask[:max_length]
         if not any(mask[1:]):
-            return None, truncated
+            return Encoding(None, truncated)
         sides.append((full, mask))
     (c_ids, c_mask), (r_ids, r_mask) = sides
-    return PairExample(record.id, c_ids, c_mask, r_ids, r_mask), truncated
+    return Encoding(PairExample(record.id, c_ids, c_mask, r_ids, r_mask), truncated)
 
 
 def encode_pair_records(records: Iterable[Record], tokenizer: Any, *, max_length: int, source: str = "") -> Encoded:

@@ -11,7 +11,7 @@ import hashlib
 import importlib.util
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel
 
@@ -135,7 +135,14 @@ def _dataset(cfg: TrainConfig, encoded: Encoded) -> Any:
     return datasets.Dataset.from_list(rows)
 
 
-def load_model(cfg: TrainConfig) -> tuple[Any, Any]:
+class LoadedModel(NamedTuple):
+    """The model to train and the spec of its base."""
+
+    model: Any
+    spec: Any
+
+
+def load_model(cfg: TrainConfig) -> LoadedModel:
     """The model to train (with its LoRA adapter for lora/qlora) and the spec it came from.
 
     Raises:
@@ -198,7 +205,7 @@ def load_model(cfg: TrainConfig) -> tuple[Any, Any]:
             task_type="CAUSAL_LM",
         )
         model = get_peft_model(model, lora)
-    return model, spec
+    return LoadedModel(model, spec)
 
 
 def _precompute_reference(model: Any, dataset: Any, pad_id: int, batch_size: int) -> Any:
@@ -372,6 +379,8 @@ def train(
     from harness.train.card import render_card
 
     tokenizer.save_pretrained(run_dir)
+    if cfg.adapter == "full":
+        tokenizer.save_pretrained(weights_dir)  # model/ is then a complete Hugging Face folder too
     rows = trainer.state.log_history
     write_log(log_path, [{"step": r.get("step"), "epoch": r.get("epoch"), **r} for r in rows])
     plotted = plot_loss(read_log(log_path), run_dir / "loss.png", title=f"{cfg.method} {cfg.adapter}: {spec.label}")
