@@ -157,6 +157,14 @@ def train_cmd(
             + f"; run folder {run_dir}",
             highlight=False,
         )
+        data = result.manifest["data"]
+        if data["n_dropped"] or data["n_truncated"]:
+            console.print(
+                f"{data['n_truncated']} examples truncated to max_length; {data['n_dropped']} dropped "
+                "(no trained token left): see manifest.json 'data'",
+                style="yellow",
+                highlight=False,
+            )
         if as_json:
             _emit_json(result.manifest)
     raise typer.Exit(0)
