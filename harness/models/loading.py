@@ -72,6 +72,8 @@ def materialize_gguf(gguf: Path) -> Path:
 
 def weights_folder(spec: ModelSpec) -> Path:
     """The local folder holding a spec's full weights (the base's for adapters and runs)."""
+    if spec.kind == "run" and spec.path is not None and (spec.path / "model" / "config.json").is_file():
+        return spec.path / "model"  # a full fine-tuning run carries its own weights
     if spec.kind in ("adapter", "run"):
         assert spec.base is not None
         return weights_folder(spec.base)
@@ -121,7 +123,8 @@ def load_causal_lm(spec: ModelSpec | str, *, allow_pickle: bool = False, dtype: 
     model = AutoModelForCausalLM.from_pretrained(
         folder, dtype=dtype or torch.float32, use_safetensors=not allow_pickle, trust_remote_code=False
     )
-    if spec.kind in ("adapter", "run"):
+    full_run = spec.kind == "run" and spec.path is not None and folder == spec.path / "model"
+    if spec.kind == "adapter" or (spec.kind == "run" and not full_run):
         from peft import PeftModel
 
         assert spec.path is not None

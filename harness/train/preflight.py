@@ -1,0 +1,84 @@
+"""Preflight: validate the training data against the config's holdout suites before any training.
+
+Error findings (leakage, schema, empty fields...) stop the run unless the user allows them; the
+validation document is saved in the run folder either way, so what was checked is on record.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from harness.errors import HarnessError
+from harness.validate import ValidationReport, validate_file
+from harness.validate.findings import VALIDATION_SCHEMA
+
+
+class Preflight(BaseModel):
+    """The validation of every training file and what it means for the run."""
+
+    reports: list[ValidationReport]
+    fail_on: str
+    holdouts: list[str]
+    leakage_checked: bool
+
+    @property
+    def blocking(self) -> int:
+        """Number of findings at or above ``fail_on`` over all files."""
+        return sum(len(r.blocking(self.fail_on)) for r in self.reports)
+
+    def counts(self) -> dict[str, int]:
+        """Findings per severity over all files."""
+        out = {"error": 0, "warning": 0, "info": 0}
+        for r in self.reports:
+            for k, v in r.counts().items():
+                out[k] += v
+        return out
+
+    def to_document(self) -> dict[str, Any]:
+        """A ``harness.validation/v1`` document (one file), or one listing each file's document."""
+        docs = [r.to_document() for r in self.reports]
+        extra = {"fail_on": self.fail_on, "holdouts": self.holdouts, "leakage_checked": self.leakage_checked}
+        if len(docs) == 1:
+            return {**docs[0], **extra}
+        findings = []
+        for d in docs:
+            for f in d["findings"]:
+                findings.append({**f, "data": {**(f.get("data") or {}), "file": d["file"]}})
+        return {
+            "schema": VALIDATION_SCHEMA,
+            "file": [d["file"] for d in docs],
+            "findings": findings,
+            "counts": self.counts(),
+            "files": docs,
+            **extra,
+        }
+
+
+def _accepts_holdouts() -> bool:
+    return "holdouts" in inspect.signature(validate_file).parameters
+
+
+def run_preflight(train_files: Sequence[Path], holdouts: Sequence[Path], *, fail_on: str = "error") -> Preflight:
+    """Validate each training file (against the holdout suites when there are any).
+
+    Raises:
+        HarnessError: holdouts are configured but this build's validator has no leakage check.
+    """
+    kwargs: dict[str, Any] = {}
+    if holdouts:
+        if not _accepts_holdouts():
+            raise HarnessError(
+                "the config lists holdout suites but this build of harness.validate has no leakage check "
+                "(validate_file(..., holdouts=...)); remove 'holdouts' from the config to train without it",
+                field="holdouts",
+            )
+        kwargs["holdouts"] = [str(h) for h in holdouts]
+    reports = [validate_file(path, **kwargs) for path in train_files]
+    return Preflight(
+        reports=reports, fail_on=fail_on, holdouts=[str(h) for h in holdouts], leakage_checked=bool(holdouts)
+    )
