@@ -101,6 +101,63 @@ def validate(
     raise typer.Exit(1 if report.blocking(fail_on.value) else 0)
 
 
+@app.command()
+def compare(
+    base_run: Annotated[Path, typer.Argument(help="The base model's run.json (or its folder).")],
+    candidate_run: Annotated[Path, typer.Argument(help="The candidate's run.json (or its folder).")],
+    policy: Annotated[
+        Path | None, typer.Option(help="Policy YAML (rules); default: the suite's gate block recorded in the runs.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the harness.comparison/v1 document on stdout.")
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option(help="Write comparison.json, report.md and report.html here.")
+    ] = None,
+    junit: Annotated[Path | None, typer.Option(help="Write JUnit XML here (one test case per rule).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Bootstrap seed (default: the policy's, 0).")] = None,
+) -> None:
+    """Compare two runs of one suite: paired statistics, rules, verdict (exit 0 pass · 1 fail · 3 inconclusive)."""
+    from harness.compare import compare_runs, gate_result, load_policy, policy_of
+    from harness.report.comparison import print_summary, write_reports
+    from harness.runs import load_run
+
+    base = load_run(base_run)
+    cand = load_run(candidate_run)
+    pol = load_policy(policy) if policy is not None else policy_of(cand)
+    if seed is not None:
+        pol = pol.model_copy(update={"seed": seed})
+    comparison = compare_runs(base, cand, pol, base_path=str(base_run), candidate_path=str(candidate_run))
+    result = gate_result([comparison], manifest=_gate_manifest(["compare", str(base_run), str(candidate_run)]))
+    write_reports(result, out=out, junit=junit)
+    if as_json:
+        _emit_json(result.to_document())
+    else:
+        print_summary(result, console)
+        if out is not None:
+            console.print(f"Reports written to {out}/comparison.json, report.md and report.html")
+    raise typer.Exit(result.exit_code)
+
+
+def _gate_manifest(argv: list[str]) -> dict[str, Any]:
+    import platform
+    from datetime import UTC, datetime
+
+    import numpy
+    import scipy
+
+    from harness import __version__
+
+    return {
+        "command": ["harness", *argv],
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "harness": __version__,
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning harness errors into exit code 2 without a traceback."""
     args = sys.argv[1:] if argv is None else argv
