@@ -68,20 +68,24 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 
 def test_load_policy_from_suite_yaml(tmp_path: Path) -> None:
-    p = _write(tmp_path, "name: s\nitems: items.jsonl\ngate:\n  rules:\n    - {criterion: acc, require: at_least, value: 0.5}\n")
+    rule = "{criterion: acc, require: at_least, value: 0.5}"
+    p = _write(tmp_path, f"name: s\nitems: items.jsonl\ngate:\n  rules:\n    - {rule}\n")
     pol = load_policy(p)
     assert pol.rules[0].value == 0.5 and pol.source == str(p)
+
+
+R = "rules:\n  - "
 
 
 @pytest.mark.parametrize(
     ("text", "field", "message"),
     [
-        ("rules:\n  - {criterion: a, require: improvment}\n", "policy.rules[0].require", "Did you mean 'improvement'"),
-        ("rules:\n  - {criterion: a, require: no_regression, margn: 0.1}\n", "policy.rules[0].margn", "Did you mean 'margin'"),
-        ("rules:\n  - {criterion: a, require: at_least}\n", "policy.rules[0]", "needs 'value'"),
-        ("rules:\n  - {criterion: a, require: improvement, margin: 0.1}\n", "policy.rules[0]", "applies to require: no_regression"),
-        ("rules:\n  - {criterion: a, require: no_regression, margin: -1}\n", "policy.rules[0].margin", "greater than or equal"),
-        ("rules:\n  - {criterion: a, require: at_least, value: 80}\n", "policy.rules[0].value", "less than or equal"),
+        (R + "{criterion: a, require: improvment}\n", "policy.rules[0].require", "Did you mean 'improvement'"),
+        (R + "{criterion: a, require: no_regression, margn: 0.1}\n", "policy.rules[0].margn", "Did you mean 'margin'"),
+        (R + "{criterion: a, require: at_least}\n", "policy.rules[0]", "needs 'value'"),
+        (R + "{criterion: a, require: improvement, margin: 0.1}\n", "policy.rules[0]", "applies to require: no_reg"),
+        (R + "{criterion: a, require: no_regression, margin: -1}\n", "policy.rules[0].margin", "greater than or equal"),
+        (R + "{criterion: a, require: at_least, value: 80}\n", "policy.rules[0].value", "less than or equal"),
         ("confidence: 1.5\nrules:\n  - {criterion: a, require: improvement}\n", "policy.confidence", "less than 1"),
         ("confidense: 0.9\nrules: []\n", "policy.confidense", "Did you mean 'confidence'"),
         ("gate:\n  - {criterion: a, require: improvement}\n  - {criterion: a, require: improvement}\n", "gate.rules",
