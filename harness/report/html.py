@@ -208,7 +208,7 @@ def _leakage(c: Comparison) -> str:
         for f in lk.findings[:50]:
             rows.append(f"<tr><td>{escape(str(f.get('check', '')))}</td>"
                         f"<td>{escape(', '.join(map(str, f.get('holdout_ids', []))))}</td>"
-                        f"<td>{escape(', '.join(map(str, f.get('ids', []))[:5]))}</td>"
+                        f"<td>{escape(', '.join(map(str, list(f.get('ids', []))[:5])))}</td>"
                         f"<td>{escape(str(f.get('message', '')))}</td></tr>")
         if rows:
             out.append("<table><tr><th>check</th><th>suite items</th><th>training examples</th><th>evidence</th></tr>"
