@@ -158,6 +158,65 @@ def _gate_manifest(argv: list[str]) -> dict[str, Any]:
     }
 
 
+class Level(StrEnum):
+    nominal = "nominal"
+    ordinal = "ordinal"
+    interval = "interval"
+    ratio = "ratio"
+
+
+class GroupBy(StrEnum):
+    criterion = "criterion"
+
+
+@app.command()
+def agreement(
+    ratings: Annotated[Path, typer.Argument(help="Ratings: long form (item_id, rater_id, score, ...) or --wide.")],
+    level: Annotated[
+        Level, typer.Option("--level", help="Level of measurement (required: it decides what the numbers mean).")
+    ],
+    by: Annotated[GroupBy | None, typer.Option("--by", help="One group per criterion.")] = None,
+    scale: Annotated[
+        str | None, typer.Option(help="Declared scale: a range like 1-5 or ordered labels like low,mid,high.")
+    ] = None,
+    min_alpha: Annotated[
+        float, typer.Option(help="Floor for Krippendorff's alpha (0.667: tentative conclusions).")
+    ] = 0.667,
+    bootstrap: Annotated[int, typer.Option(min=0, help="Item resamples for the intervals; 0 skips them.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    wide: Annotated[bool, typer.Option("--wide", help="Wide form: an item_id column and a column per rater.")] = False,
+    format: Annotated[DataFormat | None, typer.Option("--format", help="Force the file format.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the harness.agreement/v1 document on stdout.")] = False,
+    out: Annotated[Path | None, typer.Option(help="Write agreement.json and agreement.md here.")] = None,
+) -> None:
+    """Inter-rater agreement with intervals and rater/item diagnostics; exit 0 pass, 1 fail, 3 inconclusive."""
+    from harness.agreement import agreement_report
+    from harness.report import write_atomic, write_json
+    from harness.report.agreement import print_summary, render_markdown
+
+    doc = agreement_report(
+        ratings,
+        level=level.value,
+        by=by.value if by else None,
+        bootstrap=bootstrap,
+        seed=seed,
+        scale=scale,
+        min_alpha=min_alpha,
+        wide=wide,
+        format=format.value if format else None,
+    )
+    if out is not None:
+        write_json(out / "agreement.json", doc)
+        write_atomic(out / "agreement.md", render_markdown(doc))
+    if as_json:
+        _emit_json(doc)
+    else:
+        print_summary(doc, console)
+        if out is not None:
+            console.print(f"Reports written to {out}/agreement.json and agreement.md")
+    raise typer.Exit({"pass": 0, "fail": 1, "inconclusive": 3}[doc["verdict"]])
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning harness errors into exit code 2 without a traceback."""
     args = sys.argv[1:] if argv is None else argv

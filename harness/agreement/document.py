@@ -1,0 +1,258 @@
+"""The ``harness.agreement/v1`` document: coefficients with intervals, diagnostics, the gate."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.agreement import coefficients as co
+from harness.agreement.analytic import cohen_kappa_se, fleiss_kappa_se
+from harness.agreement.bootstrap import bootstrap_values, percentile_interval
+from harness.agreement.diagnostics import (
+    OUTLIER_RULE,
+    drift,
+    item_diagnostics,
+    pairwise_summary,
+    rater_diagnostics,
+)
+from harness.agreement.ratings import Group, Rating, Ratings, Scale, build_groups, load_ratings, parse_scale
+from harness.agreement.suffstats import ICC_FORMS, ItemStat
+from harness.errors import InputError, check_choice
+
+__all__ = ["SCHEMA", "agreement_report", "gate_verdict"]
+
+SCHEMA = "harness.agreement/v1"
+DEFAULT_MIN_ALPHA = 0.667
+BOOTSTRAP_METHOD = "percentile interval; items resampled with replacement (exact multinomial over item patterns)"
+
+
+def _num(v: float | None) -> float | None:
+    return None if v is None or not math.isfinite(v) else float(v)
+
+
+class _Ctx:
+    def __init__(self, bootstrap: int, seed: int, confidence: float) -> None:
+        self.bootstrap, self.seed, self.confidence = bootstrap, seed, confidence
+
+    def entry(self, build: Callable[[], ItemStat] | None, reason: str | None = None) -> dict[str, Any]:
+        """A coefficient entry: value, bootstrap interval, reason when undefined."""
+        if build is None:  # not applicable to this group or level (as opposed to undefined for the data)
+            return {"value": None, "ci": None, "reason": reason, "applicable": False}
+        stat = build()
+        value = _num(stat.value())
+        if value is None:
+            return {"value": None, "ci": None, "reason": stat.reason or "undefined for these ratings"}
+        out: dict[str, Any] = {"value": value, "ci": None}
+        if self.bootstrap > 0:
+            values = bootstrap_values(stat, n_resamples=self.bootstrap, seed=self.seed)
+            lo, hi, undefined = percentile_interval(values, self.confidence)
+            out["ci"] = [lo, hi] if math.isfinite(lo) and math.isfinite(hi) else None
+            if undefined:
+                out["bootstrap_undefined"] = undefined
+        return out
+
+
+def gate_verdict(entry: dict[str, Any], min_alpha: float) -> dict[str, Any]:
+    """Pass when the interval's lower bound clears ``min_alpha``, fail when its upper bound is below, else inconclusive.
+
+    Example:
+        >>> gate_verdict({"value": 0.8, "ci": [0.7, 0.9]}, 0.667)["verdict"]
+        'pass'
+        >>> gate_verdict({"value": 0.7, "ci": [0.6, 0.8]}, 0.667)["verdict"]
+        'inconclusive'
+    """
+    out: dict[str, Any] = {"coefficient": "krippendorff_alpha", "min_alpha": min_alpha}
+    if entry["value"] is None:
+        return {**out, "verdict": "inconclusive", "reason": f"alpha is undefined: {entry.get('reason')}"}
+    if entry["ci"] is None:
+        return {**out, "verdict": "inconclusive", "reason": "no confidence interval (bootstrap skipped or undefined)"}
+    lo, hi = entry["ci"]
+    if hi < min_alpha:
+        return {**out, "verdict": "fail", "reason": f"the interval's upper bound {hi:.3f} is below {min_alpha}"}
+    if lo >= min_alpha:
+        return {**out, "verdict": "pass", "reason": f"the interval's lower bound {lo:.3f} clears {min_alpha}"}
+    return {**out, "verdict": "inconclusive", "reason": f"the interval [{lo:.3f}, {hi:.3f}] straddles {min_alpha}"}
+
+
+def _coefficients(g: Group, level: str, ctx: _Ctx) -> dict[str, dict[str, Any]]:
+    x, labels, r = g.data, g.labels, len(g.rater_ids)
+    out: dict[str, dict[str, Any]] = {"percent_agreement": ctx.entry(lambda: co.percent_agreement_stat(x))}
+    two = f"Cohen's kappa compares exactly two raters; this group has {r} (see fleiss_kappa)"
+    ordered = f"weighted kappa needs ordered categories; the level is {level}"
+    for key, w in (("cohen_kappa", None), ("cohen_kappa_linear", "linear"), ("cohen_kappa_quadratic", "quadratic")):
+        if r != 2:
+            out[key] = ctx.entry(None, two)
+        elif w is not None and level == "nominal":
+            out[key] = ctx.entry(None, ordered)
+        else:
+            out[key] = ctx.entry(lambda w=w: co.cohen_kappa_stat(x[:, 0], x[:, 1], weights=w, labels=labels))
+            if out[key]["value"] is not None:
+                se = cohen_kappa_se(x[:, 0], x[:, 1], weights=w, labels=labels, confidence=ctx.confidence)
+                out[key].update(se=_num(se.se), ci_analytic=[_num(se.ci_low), _num(se.ci_high)], n=se.n)
+            if w is not None:
+                out[key]["weights"] = f"{w} on category positions"
+    out["fleiss_kappa"] = ctx.entry(lambda: co.fleiss_kappa_stat(x, labels=labels))
+    m = (~np.isnan(x)).sum(axis=1)
+    rated = m[m >= 1]
+    out["fleiss_kappa"]["form"] = (
+        "Fleiss (1971)" if rated.size and (rated == rated[0]).all() else "generalised to unequal raters (Gwet 2014)"
+    )
+    if out["fleiss_kappa"]["value"] is not None:
+        fse = fleiss_kappa_se(x, labels=labels, confidence=ctx.confidence)
+        out["fleiss_kappa"].update(se=_num(fse.se), ci_analytic=[_num(fse.ci_low), _num(fse.ci_high)])
+    out["krippendorff_alpha"] = ctx.entry(lambda: co.krippendorff_alpha_stat(x, level=level))
+    out["krippendorff_alpha"]["level"] = level
+    out["gwet_ac1"] = ctx.entry(lambda: co.gwet_stat(x, labels=labels))
+    if level == "nominal":
+        out["gwet_ac2"] = ctx.entry(None, "AC2 weights need ordered categories; with nominal data AC2 is AC1")
+    else:
+        w = "ratio" if level == "ratio" else "quadratic"
+        try:
+            out["gwet_ac2"] = ctx.entry(lambda: co.gwet_stat(x, weights=w, labels=labels, func="gwet_ac2"))
+        except InputError as exc:
+            out["gwet_ac2"] = {"value": None, "ci": None, "reason": exc.message}
+        out["gwet_ac2"]["weights"] = f"{w} on category values"
+    for form in ICC_FORMS:
+        if level in ("interval", "ratio"):
+            out[form] = ctx.entry(lambda form=form: co.icc_stat(x, form=form))
+        else:
+            out[form] = ctx.entry(None, f"ICC needs interval or ratio scores; the level is {level}")
+    return out
+
+
+def _show(g: Group) -> Callable[[float], Any]:
+    if g.numeric:
+        return lambda v: int(v) if float(v).is_integer() else float(v)
+    return lambda v: g.categories[int(v)]
+
+
+def _group_doc(g: Group, level: str, ctx: _Ctx, min_alpha: float) -> dict[str, Any]:
+    x = g.data
+    n_ratings = int((~np.isnan(x)).sum())
+    coefs = _coefficients(g, level, ctx)
+    show = _show(g)
+    gold = g.gold if (~np.isnan(g.gold)).any() else None
+    doc: dict[str, Any] = {
+        "criterion": g.criterion,
+        "n_items": len(g.item_ids),
+        "n_raters": len(g.rater_ids),
+        "n_ratings": n_ratings,
+        "pairable_items": int(((~np.isnan(x)).sum(axis=1) >= 2).sum()),
+        "missing_share": 1 - n_ratings / x.size if x.size else None,
+        "categories": list(g.categories),
+        "duplicates_ignored": g.duplicates_ignored,
+        "coefficients": coefs,
+        "gate": gate_verdict(coefs["krippendorff_alpha"], min_alpha),
+        "raters": rater_diagnostics(x, level=level, rater_ids=g.rater_ids, gold=gold),
+        "items": item_diagnostics(x, level=level, item_ids=g.item_ids, rater_ids=g.rater_ids, show=show, gold=g.gold),
+    }
+    trend = drift(
+        x,
+        level=level,
+        timestamps=g.timestamps,
+        rater_ids=g.rater_ids,
+        lines=g.lines,
+        overall=coefs["krippendorff_alpha"]["value"] or float("nan"),
+        bootstrap=ctx.bootstrap,
+        seed=ctx.seed,
+        confidence=ctx.confidence,
+        file=g.file,
+    )
+    if trend is not None:
+        doc["drift"] = trend
+    if g.pairwise:
+        doc["pairwise"] = pairwise_summary(x, shown_first=g.shown_first, rater_ids=g.rater_ids)
+    return doc
+
+
+def agreement_report(
+    ratings: Ratings | str | Path | Sequence[Rating],
+    *,
+    level: str,
+    by: str | None = None,
+    bootstrap: int = 1000,
+    seed: int = 0,
+    scale: Scale | str | None = None,
+    min_alpha: float = DEFAULT_MIN_ALPHA,
+    confidence: float = 0.95,
+    wide: bool = False,
+    format: str | None = None,
+) -> dict[str, Any]:
+    """Measure inter-rater agreement and build the ``harness.agreement/v1`` document.
+
+    Args:
+        ratings: a ratings file (long form, or wide with ``wide=True``), loaded :class:`Ratings`,
+            or a list of :class:`Rating`.
+        level: level of measurement: ``"nominal"``, ``"ordinal"``, ``"interval"`` or ``"ratio"``
+            (no default: the level decides which coefficients mean anything).
+        by: ``"criterion"`` for one group per criterion.
+        bootstrap: item resamples for the confidence intervals (0 skips them).
+        seed: random seed of the bootstrap.
+        scale: the declared scale (``"1-5"``, ``"low,mid,high"`` or a :class:`Scale`); scores
+            off it are errors, and its unused points count for AC1/AC2 and weighted kappa.
+        min_alpha: the gate: Krippendorff's floor for tentative conclusions is 0.667.
+        confidence: interval level.
+        wide: read ``ratings`` as a wide file (a column per rater).
+        format: force the file format (``csv``, ``jsonl``, ``parquet``).
+
+    Returns:
+        The document: ``schema``, ``level``, ``verdict`` (pass / fail / inconclusive) and
+        ``groups`` (``criterion``, ``n_items``, ``n_raters``, ``coefficients``, ``raters``,
+        ``items``, ``gate`` and, when the data allow, ``drift`` and ``pairwise``).
+
+    Raises:
+        InputError: bad parameters or bad ratings (file, line and field in the message).
+
+    Example:
+        >>> from harness.agreement.ratings import Rating
+        >>> rows = [Rating(str(i), r, s) for i, (a, b) in enumerate([(1, 1), (2, 2), (3, 3), (1, 2)])
+        ...         for r, s in (("r1", a), ("r2", b))]
+        >>> doc = agreement_report(rows, level="ordinal", bootstrap=0)
+        >>> round(doc["groups"][0]["coefficients"]["krippendorff_alpha"]["value"], 4), doc["verdict"]
+        (0.79, 'inconclusive')
+    """
+    check_choice(level, co.LEVELS, param="level", func="agreement_report")
+    if by is not None:
+        check_choice(by, ("criterion",), param="by", func="agreement_report")
+    if not isinstance(bootstrap, int) or bootstrap < 0:
+        raise InputError(f"The 'bootstrap' parameter of agreement_report must be an integer >= 0; got {bootstrap!r}.")
+    if not (isinstance(min_alpha, int | float) and -1 <= min_alpha <= 1):
+        raise InputError(f"The 'min_alpha' parameter of agreement_report must be in [-1, 1]; got {min_alpha!r}.")
+    if not 0 < confidence < 1:
+        raise InputError(f"The 'confidence' parameter of agreement_report must be in (0, 1); got {confidence!r}.")
+    if isinstance(ratings, str | Path):
+        ratings = load_ratings(ratings, wide=wide, format=format)
+    elif not isinstance(ratings, Ratings):
+        ratings = Ratings(list(ratings))
+    if not ratings.ratings:
+        raise InputError("no ratings", file=ratings.file)
+    declared = parse_scale(scale) if isinstance(scale, str) else scale
+    groups = build_groups(ratings, level=level, scale=declared, by=by)
+    ctx = _Ctx(bootstrap, seed, confidence)
+    docs = [_group_doc(g, level, ctx, min_alpha) for g in groups]
+    verdicts = [d["gate"]["verdict"] for d in docs]
+    verdict = "fail" if "fail" in verdicts else "inconclusive" if "inconclusive" in verdicts else "pass"
+    return {
+        "schema": SCHEMA,
+        "level": level,
+        "file": ratings.file,
+        "form": ratings.form,
+        "by": by,
+        "scale": declared.text if declared is not None else None,
+        "n_ratings": len(ratings.ratings),
+        "bootstrap": {
+            "resamples": bootstrap,
+            "seed": seed,
+            "confidence": confidence,
+            "method": BOOTSTRAP_METHOD if bootstrap else None,
+        },
+        "analytic_ci": "Cohen: normal, Fleiss-Cohen-Everitt (1969) SE; Fleiss: t(n-1), Gwet (2014) SE",
+        "outlier_rule": OUTLIER_RULE,
+        "min_alpha": min_alpha,
+        "verdict": verdict,
+        "groups": docs,
+    }

@@ -1,0 +1,433 @@
+"""Ratings files for ``harness agreement``: long and wide form, scales, groups.
+
+Long form (the ``rating`` record of :mod:`harness.records`): one row per rating with
+``item_id, rater_id, score`` and optional ``criterion``, ``gold``, ``timestamp`` and, for pairwise
+preference ratings (``score`` in A / B / tie), ``shown_order`` (``AB`` or ``BA``: which response
+was shown first; ``A`` or ``B`` name the first one alone).
+
+Wide form (``--wide``): one row per item with an ``item_id`` (or ``id``) column, optional
+``criterion``, ``gold``, ``timestamp`` columns, and one column per rater; an empty cell is a
+missing rating.
+
+Bad input raises :class:`~harness.errors.InputError` naming file, line and field: a rater who
+rates an item twice with different values, a score off the declared scale, a non-numeric score at
+an ordered level, a single rater.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from harness.errors import InputError
+from harness.records import RatingRecord, RowProblem, iter_records, read_table
+
+__all__ = ["Group", "Rating", "Ratings", "Scale", "build_groups", "load_ratings", "parse_scale"]
+
+PAIRWISE = ("A", "B", "tie")
+_MISSING = frozenset({"", "nan", "na", "n/a", "null", "none"})
+_RESERVED_WIDE = ("item_id", "id", "criterion", "gold", "timestamp")
+
+
+class Rating(NamedTuple):
+    """One rating as read from a file (``line`` is 1-based; 0 when built in memory)."""
+
+    item_id: str
+    rater_id: str
+    score: str | float
+    criterion: str | None = None
+    gold: str | float | None = None
+    timestamp: str | None = None
+    shown_order: str | None = None
+    line: int = 0
+
+
+class Ratings(NamedTuple):
+    """The ratings of one file."""
+
+    ratings: list[Rating]
+    file: str | None = None
+    form: str = "long"
+
+
+class Scale(NamedTuple):
+    """A declared rating scale: ordered categories, numeric or text."""
+
+    categories: tuple[Any, ...]
+    numeric: bool
+    text: str
+
+    def describe(self) -> str:
+        """How the scale reads in messages."""
+        return self.text
+
+
+class Group(NamedTuple):
+    """The ratings of one group (criterion) as an items x raters matrix, ready for the coefficients."""
+
+    criterion: str | None
+    item_ids: list[str]
+    rater_ids: list[str]
+    data: np.ndarray  # values (numeric scales) or category indices (text labels); NaN missing
+    categories: list[Any]  # the category set in order (scale, else observed values)
+    labels: np.ndarray  # numeric code of each category, aligned with ``categories``
+    numeric: bool  # True when data holds the scores themselves
+    pairwise: bool
+    gold: np.ndarray  # per item, coded like data; NaN when none
+    timestamps: list[list[str | None]]  # per item, per rater
+    shown_first: np.ndarray  # per item x rater: 0 A shown first, 1 B first, -1 unknown
+    lines: np.ndarray  # per item x rater: the file line of the rating (0 when none)
+    duplicates_ignored: int
+    file: str | None = None
+
+
+# ---------------------------------------------------------------------------- reading
+def _missing(v: Any) -> bool:
+    if v is None:
+        return True
+    if isinstance(v, float) and math.isnan(v):
+        return True
+    return isinstance(v, str) and v.strip().lower() in _MISSING
+
+
+def _text(v: Any) -> str | None:
+    if _missing(v):
+        return None
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v).strip()
+
+
+def load_ratings(path: str | Path, *, wide: bool = False, format: str | None = None) -> Ratings:
+    """Read a ratings file in long form (default) or wide form.
+
+    Raises:
+        InputError: a malformed row (file, line, field), or no ratings at all.
+    """
+    ratings = _load_wide(path, format) if wide else _load_long(path, format)
+    if not ratings:
+        raise InputError("no ratings in file", file=path)
+    return Ratings(ratings, str(path), "wide" if wide else "long")
+
+
+def _load_long(path: str | Path, format: str | None) -> list[Rating]:
+    out: list[Rating] = []
+    problems: list[RowProblem] = []
+    for rec in iter_records(path, format=format, kind="rating"):
+        if isinstance(rec, RowProblem):
+            problems.append(rec)
+            continue
+        assert isinstance(rec, RatingRecord)
+        extra = rec.model_extra or {}
+        shown = extra.get("shown_order", extra.get("position"))
+        out.append(
+            Rating(
+                item_id=rec.item_id,
+                rater_id=rec.rater_id,
+                score=rec.score,
+                criterion=_text(rec.criterion),
+                gold=None if _missing(rec.gold) else rec.gold,
+                timestamp=_text(rec.timestamp),
+                shown_order=_text(shown),
+                line=rec.line,
+            )
+        )
+    if problems:
+        p = problems[0]
+        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        raise InputError(p.message + more, file=path, line=p.line, field=p.field)
+    return out
+
+
+def _load_wide(path: str | Path, format: str | None) -> list[Rating]:
+    rows = read_table(path, format=format)
+    if not rows:
+        return []
+    columns = [c for c in rows[0] if c != "_line"]
+    id_col = "item_id" if "item_id" in columns else "id" if "id" in columns else None
+    if id_col is None:
+        raise InputError("wide form needs an 'item_id' (or 'id') column", file=path, line=1, field="item_id")
+    raters = [c for c in columns if c not in _RESERVED_WIDE]
+    if not raters:
+        raise InputError("wide form needs one column per rater besides item_id", file=path, line=1)
+    out: list[Rating] = []
+    for row in rows:
+        line = int(row["_line"])
+        item = _text(row.get(id_col))
+        if item is None:
+            raise InputError("empty item id", file=path, line=line, field=id_col)
+        for rater in raters:
+            value = row.get(rater)
+            if _missing(value):
+                continue
+            out.append(
+                Rating(
+                    item_id=item,
+                    rater_id=rater,
+                    score=value,
+                    criterion=_text(row.get("criterion")),
+                    gold=None if _missing(row.get("gold")) else row.get("gold"),
+                    timestamp=_text(row.get("timestamp")),
+                    line=line,
+                )
+            )
+    return out
+
+
+# ---------------------------------------------------------------------------- scales and scores
+_RANGE = re.compile(r"^\s*(-?\d+)\s*(?:-|\.\.|:)\s*(-?\d+)\s*$")
+
+
+def parse_scale(text: str) -> Scale:
+    """Parse ``--scale``: an integer range ``1-5`` (or ``1..5``) or an ordered list ``a,b,c``.
+
+    Example:
+        >>> parse_scale("1-5").categories
+        (1.0, 2.0, 3.0, 4.0, 5.0)
+        >>> parse_scale("low, mid, high").categories
+        ('low', 'mid', 'high')
+    """
+    if m := _RANGE.match(text):
+        lo, hi = int(m.group(1)), int(m.group(2))
+        if hi <= lo:
+            raise InputError(f"--scale {text!r}: the range must go up (e.g. 1-5)", field="scale")
+        if hi - lo > 1000:
+            raise InputError(f"--scale {text!r}: more than 1000 points", field="scale")
+        return Scale(tuple(float(v) for v in range(lo, hi + 1)), True, text.strip())
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) < 2 or any(not p for p in parts):
+        raise InputError(
+            f"--scale {text!r}: give a range like 1-5 or two or more comma-separated labels", field="scale"
+        )
+    if len(set(parts)) != len(parts):
+        raise InputError(f"--scale {text!r}: a label is repeated", field="scale")
+    nums = [_as_number(p) for p in parts]
+    if all(v is not None for v in nums):
+        values = [float(v) for v in nums if v is not None]
+        if values != sorted(values):
+            raise InputError(f"--scale {text!r}: numeric points must be in increasing order", field="scale")
+        return Scale(tuple(values), True, text.strip())
+    return Scale(tuple(parts), False, text.strip())
+
+
+def _as_number(v: Any) -> float | None:
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        return float(v) if math.isfinite(v) else None
+    try:
+        out = float(str(v).strip())
+    except ValueError:
+        return None
+    return out if math.isfinite(out) else None
+
+
+def _is_pairwise(scores: list[Any]) -> bool:
+    return all(isinstance(s, str) and s.strip().lower() in ("a", "b", "tie") for s in scores)
+
+
+class _Coder:
+    """Turns raw scores (and gold values) into the numbers the coefficients read."""
+
+    def __init__(self, ratings: list[Rating], level: str, scale: Scale | None, file: str | None) -> None:
+        self.file = file
+        self.level = level
+        scores = [r.score for r in ratings]
+        declared = None if scale is None else {str(c).lower() for c in scale.categories}
+        self.pairwise = _is_pairwise(scores) and declared in (None, {"a", "b", "tie"})
+        if self.pairwise:
+            if level != "nominal":
+                raise InputError(
+                    f"pairwise preference ratings (A / B / tie) are nominal; got --level {level}", field="level"
+                )
+            scale = Scale(PAIRWISE, False, "A,B,tie")
+        self.scale = scale
+        if scale is not None:
+            self.numeric = scale.numeric
+            self.categories: list[Any] = list(scale.categories)
+        else:
+            numbers = [_as_number(s) for s in scores]
+            self.numeric = all(v is not None for v in numbers)
+            if not self.numeric:
+                bad = next(r for r, v in zip(ratings, numbers, strict=True) if v is None)
+                if level != "nominal":
+                    raise InputError(
+                        f"score {bad.score!r} is not a number; the {level} level needs numeric scores "
+                        "(or an ordered --scale of labels for the ordinal level)",
+                        file=file,
+                        line=bad.line or None,
+                        field="score",
+                    )
+                self.categories = sorted({str(s).strip() for s in scores})
+            else:
+                self.categories = sorted({v for v in numbers if v is not None})
+        if not self.numeric and level in ("interval", "ratio"):
+            raise InputError(
+                f"the {level} level needs a numeric scale; got labels {self.categories[:5]}", field="scale"
+            )
+        self._index = {self._key(c): i for i, c in enumerate(self.categories)}
+        if not self.numeric and self.pairwise:
+            self._index = {c.lower(): i for i, c in enumerate(self.categories)}
+
+    def _key(self, c: Any) -> Any:
+        return float(c) if self.numeric else str(c).strip()
+
+    def code(self, value: Any, *, line: int, field: str) -> float:
+        """The number for one score: its value (numeric scales) or its category index."""
+        if self.numeric:
+            v = _as_number(value)
+            if v is None:
+                raise InputError(
+                    f"{field} {value!r} is not a number (scale {self.describe()})",
+                    file=self.file,
+                    line=line or None,
+                    field=field,
+                )
+            if self.scale is not None and v not in self._index:
+                raise InputError(
+                    f"{field} {value!r} is off the declared scale {self.describe()}",
+                    file=self.file,
+                    line=line or None,
+                    field=field,
+                )
+            return v
+        key = str(value).strip()
+        if self.pairwise:
+            key = key.lower()
+        if key not in self._index:
+            raise InputError(
+                f"{field} {value!r} is off the declared scale {self.describe()}",
+                file=self.file,
+                line=line or None,
+                field=field,
+            )
+        return float(self._index[key])
+
+    def describe(self) -> str:
+        if self.scale is not None:
+            return self.scale.describe()
+        return "of observed values"
+
+    def labels(self) -> np.ndarray:
+        if self.numeric:
+            return np.asarray(self.categories, dtype=float)
+        return np.arange(len(self.categories), dtype=float)
+
+
+# ---------------------------------------------------------------------------- groups
+def _shown_first(value: str | None, *, file: str | None, line: int) -> int:
+    if value is None:
+        return -1
+    letters = re.sub(r"[^A-Za-z]", "", value).upper()
+    if letters in ("AB", "A"):
+        return 0
+    if letters in ("BA", "B"):
+        return 1
+    raise InputError(
+        f"shown_order {value!r} is not AB or BA (the order the two responses were shown)",
+        file=file,
+        line=line or None,
+        field="shown_order",
+    )
+
+
+def build_groups(ratings: Ratings, *, level: str, scale: Scale | None = None, by: str | None = None) -> list[Group]:
+    """Check the ratings and arrange them per group as items x raters matrices.
+
+    Args:
+        ratings: the loaded ratings.
+        level: the level of measurement (decides whether scores must be numeric).
+        scale: the declared scale (scores off it are errors); default: observed values.
+        by: ``"criterion"`` for one group per criterion; None pools all ratings (an error when
+            the file has more than one criterion).
+
+    Raises:
+        InputError: a duplicate rating with a different value, a score off the scale, a
+            conflicting gold value, a group with a single rater, several criteria without ``by``.
+    """
+    rows = ratings.ratings
+    file = ratings.file
+    criteria = sorted({r.criterion for r in rows if r.criterion is not None})
+    if by is None and len(criteria) > 1:
+        raise InputError(
+            f"the file holds {len(criteria)} criteria ({', '.join(criteria[:5])}): pass --by criterion "
+            "to measure agreement per criterion",
+            file=file,
+            field="criterion",
+        )
+    coder = _Coder(rows, level, scale, file)
+    grouped: dict[str | None, list[Rating]] = defaultdict(list)
+    for r in rows:
+        grouped[r.criterion if by == "criterion" else None].append(r)
+    groups = []
+    for crit in sorted(grouped, key=lambda c: (c is not None, c or "")):
+        groups.append(_group(crit, grouped[crit], coder, file))
+    return groups
+
+
+def _group(criterion: str | None, rows: list[Rating], coder: _Coder, file: str | None) -> Group:
+    items = list(dict.fromkeys(r.item_id for r in rows))
+    raters = list(dict.fromkeys(r.rater_id for r in rows))
+    where = f" (criterion {criterion!r})" if criterion else ""
+    if len(raters) < 2:
+        raise InputError(
+            f"only one rater ({raters[0]!r}){where}: agreement needs two or more raters",
+            file=file,
+            field="rater_id",
+        )
+    item_ix = {v: i for i, v in enumerate(items)}
+    rater_ix = {v: j for j, v in enumerate(raters)}
+    data = np.full((len(items), len(raters)), np.nan)
+    line_of = np.zeros(data.shape, dtype=np.int64)
+    gold = np.full(len(items), np.nan)
+    gold_line = np.zeros(len(items), dtype=np.int64)
+    stamps: list[list[str | None]] = [[None] * len(raters) for _ in items]
+    shown = np.full(data.shape, -1, dtype=np.int64)
+    duplicates = 0
+    for r in rows:
+        i, j = item_ix[r.item_id], rater_ix[r.rater_id]
+        value = coder.code(r.score, line=r.line, field="score")
+        if not np.isnan(data[i, j]):
+            if data[i, j] != value:
+                raise InputError(
+                    f"rater {r.rater_id!r} rated item {r.item_id!r}{where} twice with different scores "
+                    f"(also on line {line_of[i, j]})",
+                    file=file,
+                    line=r.line or None,
+                    field="score",
+                )
+            duplicates += 1
+            continue
+        data[i, j] = value
+        line_of[i, j] = r.line
+        stamps[i][j] = r.timestamp
+        shown[i, j] = _shown_first(r.shown_order, file=file, line=r.line)
+        if r.gold is not None:
+            g = coder.code(r.gold, line=r.line, field="gold")
+            if not np.isnan(gold[i]) and gold[i] != g:
+                raise InputError(
+                    f"item {r.item_id!r}{where} has two different gold values (also on line {gold_line[i]})",
+                    file=file,
+                    line=r.line or None,
+                    field="gold",
+                )
+            gold[i], gold_line[i] = g, r.line
+    return Group(
+        criterion=criterion,
+        item_ids=items,
+        rater_ids=raters,
+        data=data,
+        categories=list(coder.categories),
+        labels=coder.labels(),
+        numeric=coder.numeric,
+        pairwise=coder.pairwise,
+        gold=gold,
+        timestamps=stamps,
+        shown_first=shown,
+        lines=line_of,
+        duplicates_ignored=duplicates,
+        file=file,
+    )
