@@ -1,0 +1,69 @@
+"""YAML configuration files: safe loading and pydantic validation with the file and key in errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from harness.errors import ConfigError, InputFileError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_yaml(path: str | Path) -> Any:
+    """Read a YAML file with ``yaml.safe_load``; errors name the file and line.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "c.yaml"
+        >>> _ = p.write_text("name: x\\n")
+        >>> load_yaml(p)
+        {'name': 'x'}
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError("no such file", file=path)
+    if path.is_dir():
+        raise InputFileError("is a directory, expected a YAML file", file=path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text: {exc}", file=path) from exc
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"invalid YAML: {problem}", file=path, line=line) from exc
+
+
+def key_path(loc: tuple[int | str, ...] | list[int | str], prefix: str = "") -> str:
+    """Join a pydantic error location into a dotted key such as ``criteria[1].scorer.type``."""
+    out = prefix
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def raise_validation(exc: ValidationError, *, file: str | Path, prefix: str = "", line: int | None = None) -> NoReturn:
+    """Turn the first pydantic error into a :class:`ConfigError` naming the file and key."""
+    err = exc.errors()[0]
+    loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+    msg = err["msg"].removeprefix("Value error, ")
+    extra = f" (and {len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""
+    raise ConfigError(msg + extra, file=file, line=line, field=key_path(loc, prefix) or None) from exc
+
+
+def validate_config(model: type[M], data: Any, *, file: str | Path, prefix: str = "") -> M:
+    """Validate ``data`` against a pydantic model; errors name the file and key."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise_validation(exc, file=file, prefix=prefix)

@@ -1,0 +1,381 @@
+"""Evaluate: a suite × a generator → a :class:`~harness.runs.Run` (``harness.run/v1``).
+
+Generation goes through the cache item by item, then every criterion's scorer scores every
+output; ``overall`` is the rubric-weighted mean per output. With ``repeats`` each item is
+generated (and scored) several times; the item's score is the mean over attempts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from harness.cache import GenerationCache, cache_key
+from harness.errors import InputError
+from harness.intervals import bootstrap_mean_interval, wilson_interval
+from harness.models.base import Completion, GenerationRequest, Generator, request_payload
+from harness.report import write_atomic, write_json
+from harness.rubric import OVERALL, Criterion
+from harness.runs import Attempt, CriterionSummary, ItemResult, Run, Score
+from harness.scorers import BaseScorer, RawScore, ScorerContext, build_scorer
+from harness.suite import Item, Suite
+
+Progress = Callable[[str, int, int], None]
+LIBRARIES = ("harness", "torch", "transformers", "peft", "numpy", "scipy", "sacrebleu", "jsonschema", "httpx")
+
+
+def library_versions() -> dict[str, str | None]:
+    """Installed versions of the libraries a result depends on (without importing them)."""
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def git_commit() -> str | None:
+    """The commit of the harness source checkout, when it is one."""
+    try:
+        r = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return r.stdout.strip() or None if r.returncode == 0 else None
+
+
+def _hash(obj: Any) -> str:
+    return hashlib.blake2b(json.dumps(obj, sort_keys=True, ensure_ascii=False).encode(), digest_size=16).hexdigest()
+
+
+def to_score(raw: RawScore, criterion: Criterion, spec: dict[str, Any]) -> Score:
+    """Map a scorer's raw value onto the criterion's scale (binary: pass at the threshold)."""
+    if raw.value is None:
+        return Score(value=None, explanation=raw.explanation, scorer=spec)
+    v = float(raw.value)
+    if not 0.0 <= v <= 1.0:
+        raise ValueError(f"scorer {spec.get('type')!r} returned {v}, outside [0, 1], for criterion {criterion.id!r}")
+    scale = criterion.scale
+    if scale.binary:
+        passed = v >= scale.threshold
+        note = "" if v in (0.0, 1.0) else f" ({v:.3f} vs threshold {scale.threshold:g})"
+        return Score(value=float(passed), explanation=raw.explanation + note, scorer=spec, passed=passed)
+    level = raw.level
+    if scale.type == "levels" and level is None:
+        level = scale.nearest_level(v).name
+    return Score(value=v, explanation=raw.explanation, scorer=spec, level=level)
+
+
+def overall_score(scores: dict[str, Score], criteria: Sequence[Criterion]) -> Score:
+    """The weighted mean of the criteria with weight > 0; unscored when any of them is."""
+    weighted = [c for c in criteria if c.weight > 0]
+    missing = [c.id for c in weighted if scores[c.id].value is None]
+    spec = {"type": "weighted_mean", "weights": {c.id: c.weight for c in weighted}}
+    if missing:
+        return Score(value=None, explanation=f"unscored criteria: {', '.join(missing)}", scorer=spec)
+    total = sum(c.weight for c in weighted)
+    value = sum(c.weight * float(scores[c.id].value or 0.0) for c in weighted) / total
+    return Score(value=min(1.0, max(0.0, value)), explanation="weighted mean", scorer=spec)
+
+
+def _mean_score(scores: list[Score], binary: bool) -> Score:
+    """An item's score over its attempts: the mean of the scored ones."""
+    if len(scores) == 1:
+        return scores[0]
+    vals = [s.value for s in scores if s.value is not None]
+    spec = scores[0].scorer
+    if not vals:
+        return Score(value=None, explanation=f"unscored in all {len(scores)} attempts", scorer=spec)
+    mean = sum(vals) / len(vals)
+    passed = (mean == 1.0) if binary and mean in (0.0, 1.0) else None
+    return Score(
+        value=mean,
+        explanation=f"mean over {len(vals)} of {len(scores)} attempts",
+        scorer=spec,
+        passed=passed,
+        level=scores[0].level if len({s.level for s in scores}) == 1 else None,
+    )
+
+
+def summarize(
+    values: Sequence[float | None], *, binary: bool, confidence: float = 0.95, seed: int = 0
+) -> CriterionSummary:
+    """Mean, confidence interval and n of a criterion over items (None values are unscored).
+
+    Wilson's interval when every value is 0 or 1 on a binary criterion; a percentile bootstrap
+    (2000 resamples, seeded) otherwise. No scored item gives a null mean with a reason.
+
+    Example:
+        >>> s = summarize([1, 0, 1, 1, None], binary=True)
+        >>> s.mean, s.n, s.n_unscored, s.method
+        (0.75, 4, 1, 'wilson')
+    """
+    scored = [float(v) for v in values if v is not None]
+    unscored = len(values) - len(scored)
+    if not scored:
+        return CriterionSummary(
+            mean=None,
+            ci=None,
+            n=0,
+            n_unscored=unscored,
+            method="none",
+            confidence=confidence,
+            binary=binary,
+            reason="no scored items",
+        )
+    mean = sum(scored) / len(scored)
+    if binary and all(v in (0.0, 1.0) for v in scored):
+        lo, hi = wilson_interval(int(sum(scored)), len(scored), confidence=confidence)
+        method = "wilson"
+    else:
+        lo, hi = bootstrap_mean_interval(scored, confidence=confidence, seed=seed)
+        method = "bootstrap"
+    return CriterionSummary(
+        mean=mean, ci=[lo, hi], n=len(scored), n_unscored=unscored, method=method, confidence=confidence, binary=binary
+    )
+
+
+def _generate(
+    generator: Generator,
+    requests: list[GenerationRequest],
+    suite: Suite,
+    cache: GenerationCache | None,
+    progress: Progress | None,
+) -> tuple[list[Completion], list[bool], dict[str, Any]]:
+    """Outputs for all requests: cached ones first, the rest generated and stored one by one."""
+    settings = suite.generation
+    use_cache = cache is not None and generator.cacheable
+    fp = generator.fingerprint
+    keys = [cache_key(fp, request_payload(r, settings), settings.key()) for r in requests]
+    found = cache.get_many(keys) if use_cache and cache is not None else {}
+    results: list[Completion | None] = [None] * len(requests)
+    cached = [False] * len(requests)
+    for i, k in enumerate(keys):
+        if k in found:
+            e = found[k]
+            results[i] = Completion(e.text, e.seconds, e.tokens)
+            cached[i] = True
+    # one generation per distinct key (greedy repeats of an item share it)
+    todo: dict[str, list[int]] = {}
+    for i, k in enumerate(keys):
+        if results[i] is None:
+            todo.setdefault(k, []).append(i)
+    firsts = [idx[0] for idx in todo.values()]
+    total, done = len(set(keys)), len(set(keys)) - len(firsts)
+    if progress:
+        progress("generate", done, total)
+    t0 = time.perf_counter()
+    batch = [requests[i] for i in firsts]
+    for j, comp in generator.generate(batch, settings):
+        k = keys[firsts[j]]
+        if use_cache and cache is not None:
+            cache.put(k, comp.text, model=fp, seconds=comp.seconds, tokens=comp.tokens, meta={"item": batch[j].item_id})
+        for i in todo[k]:
+            results[i] = comp
+        done += 1
+        if progress:
+            progress("generate", done, total)
+    missing = [requests[i].item_id for i, r in enumerate(results) if r is None]
+    if missing:
+        raise InputError(f"the generator returned no output for items {missing[:5]}")
+    stats = {
+        "generated": len(firsts),
+        "cached": sum(cached),
+        "generation_seconds": round(time.perf_counter() - t0, 3),
+        "cache": str(cache.path) if use_cache and cache is not None else None,
+    }
+    return [r for r in results if r is not None], cached, stats
+
+
+def _scorers(
+    suite: Suite, cache: GenerationCache | None, judge: Generator | None, judge_factory: Any
+) -> dict[str, BaseScorer]:
+    human = None
+    if suite.human_ratings is not None:
+        from harness.scorers.human import HumanRatings
+
+        human = HumanRatings(suite.human_ratings)
+    base_dir = suite.rubric_path.parent if suite.rubric_path else suite.path.parent
+    file = str(suite.rubric_path or suite.path)
+    made_judges: dict[tuple[str, str | None], Generator] = {}
+
+    def factory(spec: str, endpoint: str | None) -> Generator:
+        if (spec, endpoint) not in made_judges:
+            if judge_factory is not None:
+                made_judges[(spec, endpoint)] = judge_factory(spec, endpoint)
+            else:
+                from harness.models.base import make_generator
+
+                made_judges[(spec, endpoint)] = make_generator(spec, endpoint=endpoint)
+        return made_judges[(spec, endpoint)]
+
+    out = {}
+    for c in suite.rubric.criteria:
+        ctx = ScorerContext(
+            criterion=c,
+            base_dir=base_dir,
+            human_ratings=human,
+            judge=judge,
+            judge_factory=factory,
+            render_prompt=suite.request_prompt,
+            cache=cache,
+            extra={"rubric_file": file},
+        )
+        out[c.id] = build_scorer(c, ctx)
+    return out
+
+
+def evaluate_suite(
+    suite: Suite,
+    generator: Generator,
+    *,
+    cache: GenerationCache | None = None,
+    repeats: int = 1,
+    limit: int | None = None,
+    progress: Progress | None = None,
+    judge: Generator | None = None,
+    judge_factory: Callable[[str, str | None], Generator] | None = None,
+) -> Run:
+    """Generate and score every item of a suite.
+
+    Args:
+        suite: the loaded suite.
+        generator: the model (a fake one in tests).
+        cache: where generations (and judge verdicts) are stored as they finish; None: not cached.
+        repeats: attempts per item (seeds ``generation.seed + k``); with greedy decoding they share
+            one generation.
+        limit: evaluate only the first ``limit`` items.
+        progress: called as ``progress(stage, done, total)`` for stages "generate" and "score".
+        judge: a generator used by every judge criterion (overrides their ``model`` option).
+        judge_factory: builds judge generators from ``(spec, endpoint)`` (tests pass fakes).
+
+    Returns:
+        The run, with per-item outputs and scores, the per-criterion summary and a manifest.
+
+    Example:
+        >>> from harness.models.fake import FakeGenerator
+        >>> suite = load_suite("suites/general")  # doctest: +SKIP
+        >>> run = evaluate_suite(suite, FakeGenerator(lambda r: "Paris"), limit=3)  # doctest: +SKIP
+    """
+    if repeats < 1:
+        raise InputError(f"The 'repeats' parameter of evaluate_suite must be >= 1; got {repeats}.")
+    if limit is not None and limit < 1:
+        raise InputError(f"The 'limit' parameter of evaluate_suite must be >= 1; got {limit}.")
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    items: list[Item] = suite.items[:limit] if limit else list(suite.items)
+    settings = suite.generation
+    scorers = _scorers(suite, cache, judge, judge_factory)
+    requests = [
+        GenerationRequest(it.id, suite.request_prompt(it), seed=settings.seed + k, attempt=k)
+        for it in items
+        for k in range(repeats)
+    ]
+    outputs, cached, gen_stats = _generate(generator, requests, suite, cache, progress)
+
+    t0 = time.perf_counter()
+    criteria = suite.rubric.criteria
+    raw: dict[str, list[RawScore]] = {}
+    att_items = [it for it in items for _ in range(repeats)]
+    texts = [c.text for c in outputs]
+    for n, c in enumerate(criteria):
+        if progress:
+            progress("score", n, len(criteria))
+        raw[c.id] = scorers[c.id].score_many(texts, att_items)
+        if len(raw[c.id]) != len(texts):
+            raise RuntimeError(f"scorer {c.scorer.type!r} returned {len(raw[c.id])} scores for {len(texts)} outputs")
+    if progress:
+        progress("score", len(criteria), len(criteria))
+    specs = {c.id: scorers[c.id].spec() for c in criteria}
+
+    results: list[ItemResult] = []
+    for i, it in enumerate(items):
+        attempts = []
+        for k in range(repeats):
+            j = i * repeats + k
+            scores = {c.id: to_score(raw[c.id][j], c, specs[c.id]) for c in criteria}
+            scores[OVERALL] = overall_score(scores, criteria)
+            attempts.append(Attempt(output=texts[j], scores=scores, seed=requests[j].seed, seconds=outputs[j].seconds))
+        ids = [*(c.id for c in criteria), OVERALL]
+        binary = {c.id: c.scale.binary for c in criteria} | {OVERALL: False}
+        item_scores = {cid: _mean_score([a.scores[cid] for a in attempts], binary[cid]) for cid in ids}
+        secs = [a.seconds for a in attempts if a.seconds is not None]
+        results.append(
+            ItemResult(
+                id=it.id,
+                prompt=requests[i * repeats].prompt,
+                reference=it.reference,
+                output=attempts[0].output,
+                scores=item_scores,
+                attempts=attempts if repeats > 1 else [],
+                seconds=round(sum(secs), 4) if secs else None,
+                cached=all(cached[i * repeats : (i + 1) * repeats]),
+            )
+        )
+    score_seconds = round(time.perf_counter() - t0, 3)
+
+    confidence = suite.gate.confidence
+    summary = {}
+    for c in [*criteria, None]:
+        cid = c.id if c is not None else OVERALL
+        summary[cid] = summarize(
+            [r.scores[cid].value for r in results], binary=c.scale.binary if c else False, confidence=confidence
+        )
+
+    suite_record = suite.to_record(items)
+    model = generator.describe()
+    model.setdefault("fingerprint", generator.fingerprint)
+    judges = {cid: s.describe() for cid, s in scorers.items() if s.describe()}
+    manifest = {
+        "created": started,
+        "harness_version": library_versions().get("harness"),
+        "git_commit": git_commit(),
+        "libraries": library_versions(),
+        "platform": platform.platform(),
+        "command": sys.argv if sys.argv and sys.argv[0] else None,
+        "seed": settings.seed,
+        "repeats": repeats,
+        "limit": limit,
+        "generation": settings.model_dump(mode="json"),
+        "generation_hash": _hash(settings.model_dump(mode="json")),
+        "hashes": {
+            "items": suite_record["items_hash"],
+            "rubric": suite_record["rubric_hash"],
+            "model": model.get("fingerprint"),
+            "adapter": model.get("adapter_hash"),
+            "judges": {cid: d.get("judge_fingerprint") for cid, d in judges.items() if "judge_fingerprint" in d}
+            or None,
+            "human_ratings": (suite_record["human_ratings_file"] or {}).get("hash"),
+        },
+        "scorers": specs,
+        "scorer_details": judges,
+        "timing": {**gen_stats, "scoring_seconds": score_seconds},
+    }
+    return Run(suite=suite_record, model=model, manifest=manifest, items=results, summary=summary)
+
+
+class RunFiles(NamedTuple):
+    """The files :func:`write_run` wrote."""
+
+    json: Path
+    markdown: Path
+
+
+def write_run(run: Run, out_dir: str | Path) -> RunFiles:
+    """Write ``run.json`` and ``run.md`` into ``out_dir`` (atomically)."""
+    from harness.report.run import render_run_markdown
+
+    out = Path(out_dir)
+    js = write_json(out / "run.json", run.to_document())
+    md = write_atomic(out / "run.md", render_run_markdown(run))
+    return RunFiles(js, md)

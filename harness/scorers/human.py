@@ -1,0 +1,152 @@
+"""The ``human`` scorer: the consensus of imported human ratings for an item and criterion.
+
+Ratings are the long form of DESIGN.md (``item_id, rater_id, score`` plus optional ``criterion``)
+in the file a suite names under ``human_ratings``. Consensus: the majority for binary criteria (a
+tie is unscored), the median level for level scales, the mean for continuous ones. The ratings are
+of whatever output the raters saw; evaluate that output (e.g. with ``outputs:<file>``) when the
+human scores are compared with a judge.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import statistics
+from collections import defaultdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from harness.errors import InputError
+from harness.records import RatingRecord, RowProblem, iter_records
+from harness.scorers import BaseScorer, RawScore, ScorerContext, scorer
+
+if TYPE_CHECKING:
+    from harness.rubric import Scale
+    from harness.suite import Item
+
+_TRUE = {"1", "yes", "true", "pass", "passed", "y"}
+_FALSE = {"0", "no", "false", "fail", "failed", "n"}
+
+
+class HumanRatings:
+    """Long-form ratings grouped by item and criterion.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "r.csv"
+        >>> _ = p.write_text("item_id,rater_id,score\\na,r1,4\\na,r2,5\\n")
+        >>> HumanRatings(p).scores("a", "helpful")
+        [4.0, 5.0]
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._by: dict[tuple[str, str | None], list[str | float]] = defaultdict(list)
+        self.criteria: set[str] = set()
+        for rec in iter_records(self.path, kind="rating"):
+            if isinstance(rec, RowProblem):
+                raise InputError(rec.message, file=self.path, line=rec.line, field=rec.field)
+            assert isinstance(rec, RatingRecord)
+            self._by[(rec.item_id, rec.criterion)].append(rec.score)
+            if rec.criterion is not None:
+                self.criteria.add(rec.criterion)
+        h = hashlib.blake2b(digest_size=16)
+        h.update(self.path.read_bytes())
+        self.content_hash = h.hexdigest()
+
+    def raw(self, item_id: str, criterion: str) -> list[str | float]:
+        """The raw scores for an item under a criterion (rows without a criterion apply to all)."""
+        return self._by.get((item_id, criterion), []) + self._by.get((item_id, None), [])
+
+    def scores(self, item_id: str, criterion: str) -> list[float]:
+        """The numeric scores for an item and criterion (yes/no, pass/fail read as 1/0)."""
+        out = []
+        for s in self.raw(item_id, criterion):
+            out.append(_to_number(s, self.path))
+        return out
+
+
+def _to_number(s: str | float, path: Path) -> float:
+    if isinstance(s, (int, float)):
+        return float(s)
+    t = s.strip().casefold()
+    if t in _TRUE:
+        return 1.0
+    if t in _FALSE:
+        return 0.0
+    try:
+        return float(t)
+    except ValueError:
+        raise InputError(f"rating {s!r} is not a number, yes/no or pass/fail", file=path, field="score") from None
+
+
+class HumanOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    criterion: str | None = Field(
+        default=None, description="the ratings' criterion name (default: this criterion's id)"
+    )
+    aggregate: Literal["auto", "majority", "median", "mean"] = "auto"
+    min_raters: int = Field(default=1, ge=1)
+
+
+def consensus(values: list[float], scale: Scale, aggregate: str = "auto") -> tuple[float | None, str]:
+    """The consensus rating on the scale's own units (None with a reason when there is none).
+
+    >>> from harness.rubric import Scale
+    >>> consensus([1, 1, 0], Scale(type="binary"))
+    (1.0, 'majority 2/3')
+    """
+    how = aggregate if aggregate != "auto" else {"binary": "majority", "levels": "median"}.get(scale.type, "mean")
+    if how == "majority":
+        pos = sum(v >= 0.5 for v in values)
+        if pos * 2 == len(values):
+            return None, f"raters tied {pos}/{len(values)}"
+        return (1.0 if pos * 2 > len(values) else 0.0), f"majority {max(pos, len(values) - pos)}/{len(values)}"
+    if how == "median":
+        return float(statistics.median(values)), f"median of {len(values)}"
+    return float(statistics.fmean(values)), f"mean of {len(values)}"
+
+
+@scorer("human")
+class Human(BaseScorer):
+    """The consensus of the suite's human ratings for the item (the output is not looked at)."""
+
+    Options = HumanOptions
+
+    def __init__(self, options: BaseModel, ctx: ScorerContext) -> None:
+        super().__init__(options, ctx)
+        if ctx.human_ratings is None:
+            raise InputError(
+                f"criterion {ctx.criterion.id!r} uses the human scorer, but the suite names no human_ratings file",
+                field="human_ratings",
+            )
+        self.ratings = ctx.human_ratings
+
+    def describe(self) -> dict[str, object]:
+        """The ratings file and its hash."""
+        return {"human_ratings": str(self.ratings.path), "human_ratings_hash": self.ratings.content_hash}
+
+    def score(self, output: str, item: Item | None) -> RawScore:
+        """Look up and combine the ratings."""
+        assert item is not None
+        crit = self.ctx.criterion
+        name = self.options.criterion or crit.id
+        values = self.ratings.scores(item.id, name)
+        if len(values) < self.options.min_raters:
+            return RawScore(None, f"{len(values)} rating(s) for item {item.id!r}, criterion {name!r}")
+        if crit.scale.binary and any(v not in (0.0, 1.0) for v in values):
+            return RawScore(None, f"binary criterion {name!r} needs ratings 0/1 (yes/no), got {values}")
+        value, how = consensus(values, crit.scale, self.options.aggregate)
+        if value is None:
+            return RawScore(None, how)
+        scale = crit.scale
+        if scale.type == "levels":
+            lo, hi = scale.levels[0].value, scale.levels[-1].value
+            if not lo <= value <= hi:
+                return RawScore(None, f"consensus {value:g} is outside the levels {lo:g}..{hi:g}")
+            frac = scale.level_fraction(value)
+            return RawScore(frac, f"{how}: {value:g}", scale.nearest_level(frac).name)
+        if not 0.0 <= value <= 1.0:
+            return RawScore(None, f"consensus {value:g} is outside [0, 1] for a {scale.type} criterion")
+        return RawScore(value, f"{how}: {value:g}")

@@ -1,0 +1,280 @@
+"""Suites: a folder with ``suite.yaml`` and ``items.jsonl``, validated when loaded.
+
+``suite.yaml`` (paths resolve relative to it)::
+
+    name: tickets
+    description: Support tickets to JSON.
+    items: items.jsonl                 # default
+    rubric: ../../rubrics/tickets.yaml # or an inline rubric mapping
+    prompt_template: "Extract ...\\n\\nTicket: {prompt}"   # optional; {prompt} is the item's prompt
+    generation: {max_new_tokens: 96, temperature: 0, chat_template: true}
+    gate:                              # read by compare/gate; a list of rules or {confidence, rules}
+      confidence: 0.95
+      rules:
+        - {criterion: field_accuracy, require: improvement}
+    human_ratings: ratings.csv         # optional long-form ratings for human scorers / judge calibration
+
+``items.jsonl``: one object per line with ``id``, ``prompt`` (text) or ``messages`` (chat),
+``reference`` and any other fields scorers read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from harness.configfile import load_yaml, raise_validation, validate_config
+from harness.errors import ConfigError, InputError, InputFileError, SchemaError
+from harness.models.base import GenerationSettings, Prompt
+from harness.records import ROLES, read_rows
+from harness.rubric import OVERALL, Rubric, load_rubric, parse_rubric
+
+REQUIREMENTS = ("improvement", "no_regression", "at_least", "no_new_failures")
+
+
+class Item(BaseModel):
+    """One suite item: a prompt (text or chat messages), a reference and any scorer fields."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str = Field(min_length=1)
+    prompt: str | None = None
+    messages: list[dict[str, Any]] | None = None
+    reference: Any = None
+
+    @model_validator(mode="after")
+    def _one_prompt(self) -> Item:
+        if (self.prompt is None) == (self.messages is None):
+            raise ValueError("give exactly one of 'prompt' (text) or 'messages' (chat)")
+        if self.prompt is not None and not self.prompt.strip():
+            raise ValueError("'prompt' is empty")
+        for i, m in enumerate(self.messages or []):
+            if not isinstance(m, dict) or not isinstance(m.get("content"), str) or m.get("role") not in ROLES:
+                raise ValueError(f"messages[{i}] needs 'role' ({', '.join(ROLES)}) and 'content' text")
+        return self
+
+    def prompt_value(self) -> Prompt:
+        """The prompt text, or the chat messages."""
+        return self.prompt if self.prompt is not None else [dict(m) for m in self.messages or []]
+
+    def to_record(self) -> dict[str, Any]:
+        """The item as JSON data."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class GateRule(BaseModel):
+    """One rule of a suite's gate (its semantics live in ``harness.compare``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    criterion: str = Field(min_length=1)
+    require: Literal["improvement", "no_regression", "at_least", "no_new_failures"]
+    margin: float | None = Field(default=None, ge=0.0)
+    value: float | None = None
+    max: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _options(self) -> GateRule:
+        if self.margin is not None and self.require != "no_regression":
+            raise ValueError("'margin' is only for require: no_regression")
+        if self.require == "no_regression" and self.margin is None:
+            self.margin = 0.0
+        if self.require == "at_least":
+            if self.value is None:
+                raise ValueError("require: at_least needs 'value'")
+        elif self.value is not None:
+            raise ValueError("'value' is only for require: at_least")
+        if self.max is not None and self.require != "no_new_failures":
+            raise ValueError("'max' is only for require: no_new_failures")
+        if self.require == "no_new_failures" and self.max is None:
+            self.max = 0
+        return self
+
+
+class GateBlock(BaseModel):
+    """A suite's gate: rules and the confidence of their intervals."""
+
+    model_config = ConfigDict(extra="forbid")
+    confidence: float = Field(default=0.95, gt=0.0, lt=1.0)
+    rules: list[GateRule] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _list(cls, data: Any) -> Any:
+        return {"rules": data} if isinstance(data, list) else data
+
+
+class _SuiteFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1)
+    description: str = ""
+    items: str = "items.jsonl"
+    rubric: str | dict[str, Any]
+    prompt_template: str | None = None
+    generation: GenerationSettings = Field(default_factory=GenerationSettings)
+    gate: GateBlock = Field(default_factory=GateBlock)
+    human_ratings: str | None = None
+
+    @model_validator(mode="after")
+    def _template(self) -> _SuiteFile:
+        if self.prompt_template is not None and "{prompt}" not in self.prompt_template:
+            raise ValueError("prompt_template must contain '{prompt}'")
+        return self
+
+
+class Suite(BaseModel):
+    """A loaded suite: items, rubric, generation settings, gate."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    name: str
+    description: str = ""
+    path: Path
+    items_path: Path
+    items: list[Item]
+    rubric: Rubric
+    rubric_path: Path | None = None
+    prompt_template: str | None = None
+    generation: GenerationSettings
+    gate: GateBlock
+    human_ratings: Path | None = None
+
+    def request_prompt(self, item: Item) -> Prompt:
+        """The prompt sent to the model: the item's prompt in the suite's template, or its messages."""
+        if item.prompt is not None and self.prompt_template is not None:
+            return self.prompt_template.replace("{prompt}", item.prompt)
+        return item.prompt_value()
+
+    def items_hash(self, items: list[Item] | None = None) -> str:
+        """BLAKE2b-128 of the items' canonical JSON (all items unless given)."""
+        h = hashlib.blake2b(digest_size=16)
+        for it in self.items if items is None else items:
+            h.update(json.dumps(it.to_record(), sort_keys=True, ensure_ascii=False).encode() + b"\n")
+        return h.hexdigest()
+
+    def to_record(self, items: list[Item] | None = None) -> dict[str, Any]:
+        """What a run records about its suite: enough for ``compare`` to work from run files alone."""
+        used = self.items if items is None else items
+        hr = None
+        if self.human_ratings is not None:
+            hr = {"path": str(self.human_ratings), "hash": _file_hash(self.human_ratings)}
+        return {
+            "name": self.name,
+            "description": self.description,
+            "path": str(self.path),
+            "items_path": str(self.items_path),
+            "items_hash": self.items_hash(used),
+            "all_items_hash": self.items_hash(),
+            "n_items": len(used),
+            "n_items_total": len(self.items),
+            "rubric": self.rubric.to_record(),
+            "rubric_hash": self.rubric.content_hash(),
+            "prompt_template": self.prompt_template,
+            "generation": self.generation.model_dump(mode="json"),
+            "gate": self.gate.model_dump(mode="json"),
+            "human_ratings": str(self.human_ratings) if self.human_ratings else None,
+            "human_ratings_file": hr,
+        }
+
+
+def _file_hash(path: Path) -> str:
+    return hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
+
+
+def load_items(path: str | Path) -> list[Item]:
+    """Read ``items.jsonl``: each error names the file, line and field."""
+    path = Path(path)
+    items: list[Item] = []
+    seen: dict[str, int] = {}
+    for row in read_rows(path, format="jsonl"):
+        if row.problem is not None:
+            raise SchemaError(row.problem.message, file=path, line=row.line, field=row.problem.field)
+        data = dict(row.data or {})
+        data.setdefault("id", f"L{row.line}")
+        if not isinstance(data["id"], (str, int)) or isinstance(data["id"], bool):
+            raise SchemaError("'id' must be a string", file=path, line=row.line, field="id")
+        data["id"] = str(data["id"])
+        try:
+            item = Item.model_validate(data)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(p) for p in err["loc"]) or None
+            raise SchemaError(err["msg"].removeprefix("Value error, "), file=path, line=row.line, field=field) from exc
+        if item.id in seen:
+            raise SchemaError(
+                f"item id {item.id!r} is used twice (first on line {seen[item.id]})",
+                file=path,
+                line=row.line,
+                field="id",
+            )
+        seen[item.id] = row.line
+        items.append(item)
+    if not items:
+        raise InputError("the suite has no items", file=path)
+    return items
+
+
+def load_suite(path: str | Path) -> Suite:
+    """Load a suite folder (or its ``suite.yaml``), with its items and rubric, validated.
+
+    Example:
+        >>> s = load_suite("suites/general")  # doctest: +SKIP
+        >>> s.rubric.ids  # doctest: +SKIP
+        ['correct']
+    """
+    path = Path(path)
+    yaml_path = path / "suite.yaml" if path.is_dir() else path
+    if path.is_dir() and not yaml_path.is_file():
+        raise InputFileError("not a suite: the folder has no suite.yaml", file=path)
+    data = load_yaml(yaml_path)
+    if not isinstance(data, dict):
+        raise ConfigError("a suite file must be a mapping (name, items, rubric, generation, gate)", file=yaml_path)
+    spec = validate_config(_SuiteFile, data, file=yaml_path)
+    base = yaml_path.parent
+    rubric_path: Path | None = None
+    if isinstance(spec.rubric, str):
+        rubric_path = base / spec.rubric
+        if not rubric_path.is_file():
+            raise ConfigError(f"rubric file {str(rubric_path)!r} does not exist", file=yaml_path, field="rubric")
+        rubric = load_rubric(rubric_path)
+    else:
+        rubric = parse_rubric({**spec.rubric, "path": str(yaml_path)}, file=yaml_path, base_dir=base, prefix="rubric")
+    known = {*rubric.ids, OVERALL}
+    for i, rule in enumerate(spec.gate.rules):
+        if rule.criterion not in known:
+            from harness.errors import did_you_mean
+
+            raise ConfigError(
+                f"gate rule names criterion {rule.criterion!r}, not in the rubric ({', '.join(sorted(known))})."
+                + did_you_mean(rule.criterion, known),
+                file=yaml_path,
+                field=f"gate.rules[{i}].criterion",
+            )
+    human = None
+    if spec.human_ratings is not None:
+        human = base / spec.human_ratings
+        if not human.is_file():
+            raise ConfigError(
+                f"human_ratings file {str(human)!r} does not exist", file=yaml_path, field="human_ratings"
+            )
+    items_path = base / spec.items
+    if not items_path.is_file():
+        raise ConfigError(f"items file {str(items_path)!r} does not exist", file=yaml_path, field="items")
+    items = load_items(items_path)
+    try:
+        return Suite(
+            name=spec.name,
+            description=spec.description,
+            path=yaml_path,
+            items_path=items_path,
+            items=items,
+            rubric=rubric,
+            rubric_path=rubric_path,
+            prompt_template=spec.prompt_template,
+            generation=spec.generation,
+            gate=spec.gate,
+            human_ratings=human,
+        )
+    except ValidationError as exc:  # pragma: no cover - the parts were validated above
+        raise_validation(exc, file=yaml_path)
