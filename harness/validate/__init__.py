@@ -12,9 +12,11 @@ Example:
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from harness.errors import InputError
 from harness.records import RowProblem, detect_format, iter_records
 from harness.validate.checks import (
     ChatStructure,
@@ -26,9 +28,13 @@ from harness.validate.checks import (
     PersonalData,
 )
 from harness.validate.findings import Finding, ValidationReport
+from harness.validate.leakage import LeakageCheck, NearDuplicates
 from harness.validate.preference import PreferenceAudit
 
-__all__ = ["Check", "Finding", "ValidationReport", "default_checks", "validate_file"]
+if TYPE_CHECKING:
+    from harness.leakage.options import LeakageOptions
+
+__all__ = ["Check", "Finding", "LeakageCheck", "NearDuplicates", "ValidationReport", "default_checks", "validate_file"]
 
 MAX_SCHEMA_ERRORS = 100
 MAX_FINDINGS_PER_CHECK = 500
@@ -70,6 +76,10 @@ def validate_file(
     extra_checks: Iterable[Check] = (),
     max_schema_errors: int = MAX_SCHEMA_ERRORS,
     max_findings_per_check: int = MAX_FINDINGS_PER_CHECK,
+    holdouts: Sequence[str | Path] = (),
+    paraphrase: bool | None = None,
+    leakage_options: LeakageOptions | None = None,
+    **leakage_overrides: Any,
 ) -> ValidationReport:
     """Run checks over a training file in one pass and collect their findings.
 
@@ -81,14 +91,51 @@ def validate_file(
         extra_checks: further checks (leakage against holdouts plugs in here).
         max_schema_errors: schema problems listed before the rest are only counted.
         max_findings_per_check: findings listed per check name before the rest are only counted.
+        holdouts: holdout files or suite folders; when given, leakage checks join the pass
+            (``leakage.*``, and a ``leakage.summary`` note saying which methods ran).
+        paraphrase: None: paraphrase detection on when the ``embed`` extra is installed (the
+            summary says so either way); True: required (error without the extra); False: off.
+        leakage_options: scan options (n, thresholds, workers...), see
+            :class:`~harness.leakage.options.LeakageOptions`.
+        **leakage_overrides: single options on top (``n=8``, ``threshold=0.5``...).
 
     Raises:
-        InputFileError: the path is missing or a directory.
-        InputError: the file is empty or unreadable as the given format.
+        InputFileError: the path (or a holdout) is missing or a directory.
+        InputError: the file is empty or unreadable as the given format; a bad holdout or option;
+            ``paraphrase=True`` without the ``embed`` extra.
     """
     path = Path(path)
     fmt = format or detect_format(path)
     active = [*(default_checks() if checks is None else checks), *extra_checks]
+    leak: LeakageCheck | None = None
+    if holdouts:
+        if paraphrase is not None:
+            leakage_overrides["paraphrase"] = paraphrase
+        leak = LeakageCheck(holdouts, options=leakage_options, **leakage_overrides)
+        near = next((c for c in active if isinstance(c, NearDuplicates)), None)
+        if near is not None:
+            leak.share_with(near)
+        active.append(leak)
+    elif leakage_overrides or leakage_options is not None:
+        raise InputError("leakage options were given without a holdout: pass holdouts=[...]", field="holdouts")
+    try:
+        return _run(path, fmt, kind, active, leak, max_schema_errors, max_findings_per_check)
+    finally:
+        for check in active:
+            stop = getattr(check, "close", None)
+            if stop is not None:
+                stop()
+
+
+def _run(
+    path: Path,
+    fmt: str,
+    kind: str | None,
+    active: list[Check],
+    leak: LeakageCheck | None,
+    max_schema_errors: int,
+    max_findings_per_check: int,
+) -> ValidationReport:
     findings: list[Finding] = []
     per_check: Counter[str] = Counter()
     truncated: Counter[str] = Counter()
@@ -129,6 +176,8 @@ def validate_file(
     for name, n in per_check.items():
         by_check[name] = n
     stats["findings_by_check"] = dict(sorted(by_check.items()))
+    if leak is not None and leak.summary is not None:
+        stats["leakage"] = leak.summary
     return ValidationReport(
         file=str(path),
         format=fmt,

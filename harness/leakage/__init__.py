@@ -1,0 +1,38 @@
+"""Leakage detection between training data and holdout sets, and within-train near duplicates.
+
+Four methods, all in one streaming pass over the training data:
+
+- ``exact``: identical after normalisation (NFKC, case folding, punctuation and spacing dropped);
+- ``ngram``: shared word 13-grams (the GPT-3 contamination analysis), with the share of the
+  holdout item's 13-grams found and the longest shared span;
+- ``near_duplicate``: MinHash (one-permutation hashing, densified) over word 3-gram shingles with
+  LSH banding, flagged at estimated Jaccard >= 0.4;
+- ``paraphrase``: all-MiniLM-L6-v2 sentence embeddings, cosine >= 0.8 (optional extra ``embed``).
+
+Example:
+    >>> import tempfile, pathlib, json
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> item = {"id": "h1", "prompt": "Name the three primary colours of light used by every television screen."}
+    >>> _ = (d / "holdout.jsonl").write_text(json.dumps(item) + "\\n")
+    >>> _ = (d / "train.jsonl").write_text(json.dumps({"prompt": item["prompt"], "completion": "RGB"}) + "\\n")
+    >>> result = scan_leakage(d / "train.jsonl", [d / "holdout.jsonl"], paraphrase=False)
+    >>> [(f.check, f.ids, f.holdout_ids) for f in result.findings]
+    [('leakage.exact', ['L1'], ['h1'])]
+"""
+
+from harness.leakage.api import scan_leakage
+from harness.leakage.embed import embed_available
+from harness.leakage.holdout import HoldoutItem, load_holdout
+from harness.leakage.options import METHODS, LeakageOptions, make_options
+from harness.leakage.result import LeakageResult
+
+__all__ = [
+    "METHODS",
+    "HoldoutItem",
+    "LeakageOptions",
+    "LeakageResult",
+    "embed_available",
+    "load_holdout",
+    "make_options",
+    "scan_leakage",
+]

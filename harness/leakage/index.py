@@ -1,0 +1,203 @@
+"""The holdout index: everything a training batch is looked up against, built once per scan.
+
+Its size depends on the holdouts only (a few bytes per holdout word), so memory stays bounded by
+it however long the training file is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from harness.leakage.holdout import HoldoutItem
+from harness.leakage.minhash import band_keys, shingle_hashes, signatures
+from harness.leakage.options import LeakageOptions
+from harness.leakage.tokens import (
+    TokenBatch,
+    coverage,
+    hash_words,
+    lookup,
+    ngram_hashes,
+    normal_form,
+    text_hashes,
+    window_counts,
+)
+
+
+class HoldoutText(NamedTuple):
+    """One text field of one holdout item."""
+
+    holdout: str
+    item_id: str
+    field: str
+    text: str
+
+
+@dataclass
+class HoldoutIndex:
+    """Sorted hash arrays over holdout texts (see :func:`build_index`)."""
+
+    options: LeakageOptions
+    texts: list[HoldoutText]
+    n_items: dict[str, int]
+    words: np.ndarray  # words per text
+    content_words: np.ndarray  # words outside templates per text
+    template: np.ndarray  # sorted template n-gram hashes
+    exact_keys: np.ndarray
+    exact_text: np.ndarray
+    ngram_keys: np.ndarray
+    ngram_text: np.ndarray
+    ngram_pos: np.ndarray
+    ngram_total: np.ndarray  # non-template n-grams per text (containment denominator)
+    sig: np.ndarray  # MinHash signatures of the non-template shingles, one row per text
+    band_keys: np.ndarray
+    band_text: np.ndarray
+    content: list[str] = field(default_factory=list)  # non-template words per text, for embedding
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def nbytes(self) -> int:
+        """Bytes held by the index's arrays (the text itself not counted)."""
+        arrays = (
+            self.template,
+            self.exact_keys,
+            self.exact_text,
+            self.ngram_keys,
+            self.ngram_text,
+            self.ngram_pos,
+            self.ngram_total,
+            self.sig,
+            self.band_keys,
+            self.band_text,
+        )
+        return int(sum(a.nbytes for a in arrays))
+
+
+def member(sorted_keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Boolean mask: which queries occur in a sorted key array."""
+    if sorted_keys.size == 0 or queries.size == 0:
+        return np.zeros(queries.size, dtype=bool)
+    idx = np.minimum(np.searchsorted(sorted_keys, queries), sorted_keys.size - 1)
+    return sorted_keys[idx] == queries
+
+
+def template_grams(batch: TokenBatch, item_of_text: np.ndarray, group_of_text: np.ndarray, opts: LeakageOptions) -> np.ndarray:
+    """Sorted hashes of template n-grams: in at least ``template_min_items`` items of one holdout."""
+    grams, start = ngram_hashes(batch, opts.template_n)
+    if grams.size == 0:
+        return np.zeros(0, dtype=np.uint64)
+    text = batch.doc[start]
+    item = item_of_text[text]
+    group = group_of_text[text]
+    order = np.lexsort((item, grams, group))
+    g, it, gr = grams[order], item[order], group[order]
+    new_pair = np.ones(g.size, dtype=bool)
+    new_pair[1:] = (g[1:] != g[:-1]) | (it[1:] != it[:-1]) | (gr[1:] != gr[:-1])
+    g, gr = g[new_pair], gr[new_pair]
+    new_gram = np.ones(g.size, dtype=bool)
+    new_gram[1:] = (g[1:] != g[:-1]) | (gr[1:] != gr[:-1])
+    starts = np.flatnonzero(new_gram)
+    df = np.diff(np.append(starts, g.size))
+    return np.unique(g[starts[df >= opts.template_min_items]])
+
+
+def template_cover(batch: TokenBatch, template: np.ndarray, n: int) -> np.ndarray:
+    """Boolean mask over the batch's words: covered by a template n-gram."""
+    if template.size == 0:
+        return np.zeros(batch.hashes.size, dtype=bool)
+    grams, start = ngram_hashes(batch, n)
+    return coverage(start[member(template, grams)], n, batch.hashes.size)
+
+
+def content_strings(normal: list[str], batch: TokenBatch, covered: np.ndarray) -> list[str]:
+    """Each text's normalised words outside templates, joined by spaces."""
+    if not covered.any():
+        return list(normal)
+    out = []
+    for i, text in enumerate(normal):
+        lo, hi = batch.offsets[i], batch.offsets[i + 1]
+        cov = covered[lo:hi]
+        out.append(text if not cov.any() else " ".join(w for w, c in zip(text.split(" "), cov, strict=True) if not c))
+    return out
+
+
+def build_index(holdouts: list[tuple[str, list[HoldoutItem]]], opts: LeakageOptions) -> HoldoutIndex:
+    """Index the text fields of every item of every holdout.
+
+    Args:
+        holdouts: (name shown in findings, items) per holdout.
+        opts: scan options.
+    """
+    texts: list[HoldoutText] = []
+    item_of: list[int] = []
+    group_of: list[int] = []
+    n_items: dict[str, int] = {}
+    item_no = 0
+    for g, (name, items) in enumerate(holdouts):
+        n_items[name] = n_items.get(name, 0) + len(items)
+        for item in items:
+            for fname, text in item.texts.items():
+                texts.append(HoldoutText(name, item.id, fname, text))
+                item_of.append(item_no)
+                group_of.append(g)
+            item_no += 1
+    normal = [normal_form(t.text) for t in texts]
+    batch = hash_words(normal)
+    n_texts = len(texts)
+    item_arr, group_arr = np.asarray(item_of, dtype=np.int64), np.asarray(group_of, dtype=np.int64)
+    template = template_grams(batch, item_arr, group_arr, opts)
+    covered = template_cover(batch, template, opts.template_n)
+    words = np.diff(batch.offsets)
+    content_words = np.bincount(batch.doc[~covered], minlength=n_texts)[:n_texts]
+    skipped = {
+        "short": int(np.sum(words < opts.min_words)),
+        "template_only": int(np.sum((words >= opts.min_words) & (content_words == 0))),
+    }
+
+    exact_ok = np.flatnonzero((words >= opts.min_words) & (content_words > 0))
+    th = text_hashes(batch)[exact_ok]
+    order = np.argsort(th, kind="stable")
+    exact_keys, exact_text = th[order], exact_ok[order]
+
+    grams, start = ngram_hashes(batch, opts.n)
+    keep = window_counts(~covered, opts.n)[start] > 0 if grams.size else np.zeros(0, dtype=bool)
+    grams, start = grams[keep], start[keep]
+    gtext = batch.doc[start]
+    order = np.argsort(grams, kind="stable")
+    ngram_keys, ngram_text = grams[order], gtext[order]
+    ngram_pos = (start - batch.offsets[gtext])[order]
+    ngram_total = np.bincount(gtext, minlength=n_texts)[:n_texts]
+
+    sh, sstart = shingle_hashes(batch.hashes, batch.doc, opts.shingle)
+    content_sh = window_counts(covered, opts.shingle)[sstart] == 0 if sh.size else np.zeros(0, dtype=bool)
+    sig = signatures(sh[content_sh], batch.doc[sstart[content_sh]], n_texts, num_perm=opts.num_perm)
+    has_sh = np.bincount(batch.doc[sstart[content_sh]], minlength=n_texts)[:n_texts] > 0
+    near_ok = np.flatnonzero(has_sh & (content_words >= opts.min_words))
+    keys = band_keys(sig[near_ok], opts.bands, opts.rows).ravel()
+    btext = np.repeat(near_ok, opts.bands)
+    order = np.argsort(keys, kind="stable")
+
+    content = content_strings(normal, batch, covered) if "paraphrase" in opts.methods else []
+    return HoldoutIndex(
+        options=opts,
+        texts=texts,
+        n_items=n_items,
+        words=words,
+        content_words=content_words,
+        template=template,
+        exact_keys=exact_keys,
+        exact_text=exact_text,
+        ngram_keys=ngram_keys,
+        ngram_text=ngram_text,
+        ngram_pos=ngram_pos,
+        ngram_total=ngram_total,
+        sig=sig,
+        band_keys=keys[order],
+        band_text=btext[order],
+        content=content,
+        skipped=skipped,
+    )
+
+
+__all__ = ["HoldoutIndex", "HoldoutText", "build_index", "lookup", "member", "template_cover"]

@@ -1,0 +1,95 @@
+"""Leakage scan options: one validated model shared by the check, ``scan_leakage`` and the CLI."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from harness.errors import InputError, did_you_mean
+
+METHODS = ("exact", "ngram", "near_duplicate", "paraphrase")
+Method = Literal["exact", "ngram", "near_duplicate", "paraphrase"]
+
+
+class LeakageOptions(BaseModel):
+    """How training text is compared with holdout text.
+
+    Defaults and why (measurements in README.md and benchmarks/RESULTS.md):
+
+    - ``n = 13``: word 13-grams after lower-casing and stripping punctuation, as in the GPT-3
+      contamination analysis (Brown et al. 2020, appendix C); any shared 13-gram flags a leak.
+    - ``min_words = 5``: holdout texts (or their non-template part) shorter than this are not
+      matched: a reference such as "Paris" or "4" in a training answer is not a leak.
+    - ``template_n = 8`` and ``template_min_items = 3``: a word 8-gram found in at least 3 items of
+      one holdout is template (an instruction every item repeats); template words are left out of
+      n-gram, near-duplicate and paraphrase matching, so training data that shares the template
+      but not the item is clean.
+    - MinHash over word ``shingle = 3``-grams with ``num_perm = 128``, ``bands = 32`` x ``rows = 4``
+      and a flag at estimated Jaccard >= ``threshold = 0.4``: chosen on the planted-leak set
+      (one word in eight replaced keeps Jaccard near 0.5; topic look-alikes stay below 0.15).
+    - ``paraphrase_threshold = 0.8``: cosine of all-MiniLM-L6-v2 sentence embeddings.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    methods: tuple[Method, ...] = Field(default=METHODS, description="methods to run")
+    n: int = Field(default=13, ge=2, le=64, description="word n-gram length for containment")
+    min_words: int = Field(default=5, ge=1, description="shortest holdout text (in words) that is matched")
+    template_n: int = Field(default=8, ge=2, le=64, description="n-gram length that detects holdout templates")
+    template_min_items: int = Field(default=3, ge=2, description="items of one holdout sharing a template n-gram")
+    shingle: int = Field(default=3, ge=1, le=16, description="word shingle length for MinHash")
+    num_perm: int = Field(default=128, ge=8, le=1024, description="MinHash signature length")
+    bands: int = Field(default=32, ge=1, description="LSH bands")
+    rows: int = Field(default=4, ge=1, description="MinHash values per LSH band")
+    threshold: float = Field(default=0.4, gt=0.0, le=1.0, description="near-duplicate estimated Jaccard")
+    paraphrase: bool | None = Field(default=None, description="None: on when the 'embed' extra is installed")
+    paraphrase_threshold: float = Field(default=0.8, gt=0.0, le=1.0, description="cosine similarity")
+    paraphrase_window: int = Field(default=128, ge=8, description="words per embedded window of a long text")
+    near_threshold: float = Field(default=0.8, gt=0.0, le=1.0, description="within-train duplicates.near Jaccard")
+    near_bands: int = Field(default=21, ge=1, description="LSH bands for within-train near duplicates")
+    near_rows: int = Field(default=6, ge=1, description="rows per band for within-train near duplicates")
+    severity: Literal["error", "warning", "info"] = Field(default="error", description="severity of a leak")
+    workers: int | None = Field(default=None, ge=1, description="worker processes; None: one per CPU core")
+    chunk_size: int = Field(default=1024, ge=1, description="training examples per batch")
+
+    @model_validator(mode="after")
+    def _check_bands(self) -> LeakageOptions:
+        if self.bands * self.rows > self.num_perm:
+            raise ValueError(f"bands x rows ({self.bands} x {self.rows}) must not exceed num_perm ({self.num_perm})")
+        if self.near_bands * self.near_rows > self.num_perm:
+            raise ValueError(
+                f"near_bands x near_rows ({self.near_bands} x {self.near_rows}) must not exceed num_perm "
+                f"({self.num_perm})"
+            )
+        return self
+
+    def n_workers(self) -> int:
+        """Worker processes to use: ``workers``, else one per available CPU core (at most 8)."""
+        if self.workers is not None:
+            return self.workers
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except AttributeError:  # not on Linux
+            cores = os.cpu_count() or 1
+        return max(1, min(cores, 8))
+
+
+def make_options(options: LeakageOptions | None = None, **overrides: Any) -> LeakageOptions:
+    """Validate options, with the project's message shape for unknown names and bad values.
+
+    >>> make_options(n=8).n
+    8
+    """
+    base = options.model_dump() if options is not None else {}
+    known = set(LeakageOptions.model_fields)
+    for key in overrides:
+        if key not in known:
+            raise InputError(f"unknown leakage option {key!r}.{did_you_mean(key, known)}")
+    try:
+        return LeakageOptions(**{**base, **overrides})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or None
+        raise InputError(f"invalid leakage option: {err['msg']}", field=field) from exc

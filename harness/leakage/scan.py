@@ -1,0 +1,237 @@
+"""The streaming scanner: batches training texts, fans them out to worker processes, keeps the hits.
+
+Training data are read once, in batches of ``chunk_size`` examples; at most two batches per worker
+are in flight, so memory is bounded by the holdout index and those batches, whatever the file
+size. Paraphrase embeddings (when on) are computed in the main process while the workers do the
+hashing methods.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections import deque
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from harness.leakage.chunk import ChunkHits, init_worker, scan_texts, worker_scan
+from harness.leakage.embed import Embedder, windows
+from harness.leakage.evidence import build_evidence
+from harness.leakage.index import HoldoutIndex, template_cover
+from harness.leakage.options import LeakageOptions
+from harness.leakage.tokens import hash_words, normal_form
+from harness.validate.findings import Finding
+
+METHOD_RANK = {"exact": 0, "ngram": 1, "near_duplicate": 2, "paraphrase": 3}
+
+
+@dataclass
+class _Chunk:
+    texts: list[str] = field(default_factory=list)
+    owners: list[int] = field(default_factory=list)
+    fields: list[str] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+
+
+@dataclass
+class PairHit:
+    """One training text matching one holdout text by one method."""
+
+    record: int  # index of the training record in scan order
+    record_id: str
+    line: int
+    field: str
+    text: str
+    holdout_text: int
+    method: str
+    score: float
+    detail: dict[str, Any]
+
+
+@dataclass
+class WithinStore:
+    """Per-record MinHash data for within-train near duplicates (compact: ~100 bytes a record)."""
+
+    sig: list[np.ndarray] = field(default_factory=list)
+    bands: list[np.ndarray] = field(default_factory=list)
+    digest: list[np.ndarray] = field(default_factory=list)
+    ok: list[np.ndarray] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+
+
+def _pair(c: _Chunk, base: int, doc: int, ht: int, method: str, score: float, detail: dict[str, Any]) -> PairHit:
+    owner = c.owners[doc]
+    return PairHit(base + owner, c.ids[owner], c.lines[owner], c.fields[doc], c.texts[doc], ht, method, score, detail)
+
+
+class Scanner:
+    """Scan training records against a holdout index (and/or collect within-train signatures).
+
+    Args:
+        index: the holdout index; None for within-train near duplicates only.
+        opts: options.
+        within: collect per-record signatures for ``duplicates.near``.
+        embedder: a sentence embedder for paraphrase detection, or None (off).
+    """
+
+    def __init__(
+        self,
+        index: HoldoutIndex | None,
+        opts: LeakageOptions,
+        *,
+        within: bool = False,
+        embedder: Embedder | None = None,
+    ) -> None:
+        self.index = index
+        self.opts = opts
+        self.within = within
+        self.embedder = embedder
+        self.workers = opts.n_workers()
+        self.chunk = _Chunk()
+        self.pending: deque[tuple[_Chunk, int, Any]] = deque()
+        self.pool: Any = None
+        self.n_records = 0
+        self.n_texts = 0
+        self.hits: list[PairHit] = []
+        self.store = WithinStore()
+        self.closed = False
+        self._holdout_emb: np.ndarray | None = None
+        self._holdout_emb_text: np.ndarray | None = None
+        if embedder is not None and index is not None:
+            ok = np.flatnonzero(index.content_words >= opts.min_words)
+            self._holdout_emb_text = ok
+            self._holdout_emb = embedder.encode([index.content[i] for i in ok])
+
+    # ------------------------------------------------------------------ feeding
+    def add(self, record_id: str, line: int, texts: dict[str, str]) -> None:
+        """Queue one training record's text fields."""
+        c = self.chunk
+        owner = len(c.ids)
+        c.ids.append(record_id)
+        c.lines.append(line)
+        for name, text in texts.items():
+            c.texts.append(text)
+            c.owners.append(owner)
+            c.fields.append(name)
+        if len(c.ids) >= self.opts.chunk_size:
+            self._submit()
+
+    def _submit(self) -> None:
+        c, self.chunk = self.chunk, _Chunk()
+        if not c.ids:
+            return
+        base = self.n_records
+        self.n_records += len(c.ids)
+        self.n_texts += len(c.texts)
+        owners = np.asarray(c.owners, dtype=np.int64)
+        if self.workers > 1 and (self.pool is not None or base > 0):
+            if self.pool is None:
+                self._start_pool()
+            res = self.pool.apply_async(worker_scan, (c.texts, owners, len(c.ids)))
+            self.pending.append((c, base, res))
+        else:
+            self.pending.append((c, base, scan_texts(self.index, c.texts, owners, len(c.ids), self.opts, within=self.within)))
+        if self.embedder is not None:
+            self._paraphrase(c, base)
+        while len(self.pending) > 2 * max(1, self.workers if self.pool is not None else 0):
+            self._collect()
+
+    def _start_pool(self) -> None:
+        slim = replace(self.index, texts=[], content=[]) if self.index is not None else None
+        ctx = multiprocessing.get_context("spawn")
+        self.pool = ctx.Pool(self.workers, initializer=init_worker, initargs=(slim, self.opts, self.within))
+
+    def _collect(self) -> None:
+        c, base, res = self.pending.popleft()
+        hits: ChunkHits = res if isinstance(res, ChunkHits) else res.get()
+        self._absorb(c, base, hits)
+
+    # ------------------------------------------------------------------ results
+    def _absorb(self, c: _Chunk, base: int, h: ChunkHits) -> None:
+        def hit(doc: int, ht: int, method: str, score: float, detail: dict[str, Any]) -> None:
+            self.hits.append(_pair(c, base, doc, ht, method, score, detail))
+
+        for doc, ht in zip(h.exact_doc.tolist(), h.exact_text.tolist(), strict=True):
+            hit(doc, ht, "exact", 1.0, {"similarity": 1.0})
+        if h.ngram.size and self.index is not None:
+            total = self.index.ngram_total
+            for doc, ht, matched, run, ts, hs in h.ngram.tolist():
+                frac = matched / max(1, int(total[ht]))
+                detail = {
+                    "containment": round(frac, 4),
+                    "matched_ngrams": matched,
+                    "holdout_ngrams": int(total[ht]),
+                    "n": self.opts.n,
+                    "run": run,
+                    "train_start": ts,
+                    "holdout_start": hs,
+                }
+                hit(doc, ht, "ngram", frac, detail)
+        for doc, ht, sim in zip(h.near_doc.tolist(), h.near_text.tolist(), h.near_sim.tolist(), strict=True):
+            hit(doc, ht, "near_duplicate", sim, {"similarity": round(sim, 4), "estimate": "minhash_jaccard"})
+        if self.within and h.record_sig is not None:
+            s = self.store
+            s.sig.append(h.record_sig)
+            s.bands.append(h.record_bands)  # type: ignore[arg-type]
+            s.digest.append(h.record_digest)  # type: ignore[arg-type]
+            s.ok.append(h.record_ok)  # type: ignore[arg-type]
+            s.ids.extend(c.ids)
+            s.lines.extend(c.lines)
+
+    def _paraphrase(self, c: _Chunk, base: int) -> None:
+        assert self.embedder is not None and self.index is not None
+        if self._holdout_emb is None or self._holdout_emb.size == 0:
+            return
+        normal = [normal_form(t) for t in c.texts]
+        batch = hash_words(normal)
+        covered = template_cover(batch, self.index.template, self.opts.template_n)
+        win_texts: list[str] = []
+        win_doc: list[int] = []
+        for i, text in enumerate(normal):
+            lo, hi = int(batch.offsets[i]), int(batch.offsets[i + 1])
+            words = text.split(" ") if hi > lo else []
+            cov = covered[lo:hi]
+            content = [w for w, cv in zip(words, cov, strict=True) if not cv] if cov.any() else words
+            if len(content) < self.opts.min_words:
+                continue
+            for w in windows(content, self.opts.paraphrase_window):
+                win_texts.append(w)
+                win_doc.append(i)
+        if not win_texts:
+            return
+        emb = self.embedder.encode(win_texts)
+        sims = emb @ self._holdout_emb.T
+        wi, hj = np.nonzero(sims >= self.opts.paraphrase_threshold)
+        best: dict[tuple[int, int], float] = {}
+        assert self._holdout_emb_text is not None
+        for w, j in zip(wi.tolist(), hj.tolist(), strict=True):
+            key = (win_doc[w], int(self._holdout_emb_text[j]))
+            best[key] = max(best.get(key, -1.0), float(sims[w, j]))
+        for (doc, ht), cos in best.items():
+            self.hits.append(_pair(c, base, doc, ht, "paraphrase", cos, {"cosine": round(cos, 4)}))
+
+    def close(self) -> None:
+        """Scan what is still buffered, wait for the workers and stop them (idempotent)."""
+        if self.closed:
+            return
+        try:
+            self._submit()
+            while self.pending:
+                self._collect()
+        finally:
+            self.closed = True
+            if self.pool is not None:
+                self.pool.close()
+                self.pool.join()
+                self.pool = None
+
+    def abort(self) -> None:
+        """Stop the workers without waiting for their results."""
+        self.closed = True
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+            self.pool = None

@@ -1,0 +1,218 @@
+"""Word normalisation and vectorised 64-bit hashing of words, n-grams and whole texts.
+
+Every leakage method sees text the same way: Unicode NFKC, case-folded, split into word
+characters (``\\w+``), so punctuation, case and spacing never hide a copy. Hashing is done on a
+whole batch of texts at once with numpy (no per-word Python work): each word becomes a 64-bit
+hash, an n-gram is a mix of its words' hashes, so lookups against a holdout index are sorted-array
+searches.
+
+Example:
+    >>> normal_words("Hello,   WORLD! It's")
+    ['hello', 'world', 'it', 's']
+    >>> b = hash_words(["a b c", "", "a b"])
+    >>> b.offsets.tolist(), bool(b.hashes[0] == b.hashes[3])
+    ([0, 3, 3, 5], True)
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import NamedTuple
+
+import numpy as np
+
+_WORD = re.compile(r"\w+")
+U64 = np.uint64
+MASK64 = (1 << 64) - 1
+_BASE = 0x100000001B3  # FNV-1a 64-bit prime: odd, so its powers never vanish mod 2**64
+
+
+def normal_words(text: str) -> list[str]:
+    """The words of a text after NFKC and case folding; punctuation and spacing dropped.
+
+    >>> normal_words("Re-cased,  re-SPACED.")
+    ['re', 'cased', 're', 'spaced']
+    """
+    return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+
+
+def normal_form(text: str) -> str:
+    """The normalised words joined by single spaces (what exact matching compares).
+
+    >>> normal_form("  The QUICK, brown fox!")
+    'the quick brown fox'
+    """
+    return " ".join(normal_words(text))
+
+
+def word_spans(text: str) -> list[tuple[int, int]] | None:
+    """Character spans of each normalised word in the original text, or None if they do not line up.
+
+    NFKC or case folding can change a word's length or split it (``"ﬁ"`` stays one word, but
+    ``"¼"`` becomes three characters); the spans are only returned when the words found in the
+    original text normalise one to one to :func:`normal_words`.
+    """
+    spans, words = [], []
+    for m in _WORD.finditer(text):
+        spans.append((m.start(), m.end()))
+        words.append(unicodedata.normalize("NFKC", m.group()).casefold())
+    return spans if words == normal_words(text) else None
+
+
+def mix64(x: np.ndarray) -> np.ndarray:
+    """The splitmix64 finaliser: a bijective mix of 64-bit values (array in, new array out)."""
+    x = x ^ (x >> U64(30))
+    x *= U64(0xBF58476D1CE4E5B9)
+    x ^= x >> U64(27)
+    x *= U64(0x94D049BB133111EB)
+    x ^= x >> U64(31)
+    return x
+
+
+def constants(n: int, seed: int) -> np.ndarray:
+    """``n`` fixed pseudo-random odd 64-bit constants (deterministic across processes and runs)."""
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 2**63, size=n, dtype=np.uint64) * U64(2) + U64(1)
+
+
+_POW_CACHE: list[np.ndarray] = [np.ones(1, dtype=np.uint64)]
+
+
+def _powers(n: int) -> np.ndarray:
+    if len(_POW_CACHE[0]) < n:
+        size = max(n, 2 * len(_POW_CACHE[0]), 64)
+        vals, p = [], 1
+        for _ in range(size):
+            vals.append(p)
+            p = (p * _BASE) & MASK64
+        _POW_CACHE[0] = np.array(vals, dtype=np.uint64)
+    return _POW_CACHE[0][:n]
+
+
+class TokenBatch(NamedTuple):
+    """Word hashes of a batch of texts, concatenated.
+
+    ``hashes[offsets[i]:offsets[i + 1]]`` are the words of text ``i``; ``doc[t]`` is the text of
+    word ``t``.
+    """
+
+    hashes: np.ndarray
+    doc: np.ndarray
+    offsets: np.ndarray
+
+    def count(self, i: int) -> int:
+        """Number of words in text ``i``."""
+        return int(self.offsets[i + 1] - self.offsets[i])
+
+
+def hash_words(normal_texts: list[str]) -> TokenBatch:
+    """Hash every word of already normalised texts (words separated by single spaces).
+
+    A word's hash is a polynomial hash of its UTF-8 bytes and length, finalised by
+    :func:`mix64`; equal words get equal hashes in every process.
+    """
+    n_docs = len(normal_texts)
+    empty = np.zeros(0, dtype=np.uint64)
+    if n_docs == 0:
+        return TokenBatch(empty, np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64))
+    buf = np.frombuffer("\n".join(normal_texts).encode("utf-8"), dtype=np.uint8)
+    if buf.size == 0:
+        return TokenBatch(empty, np.zeros(0, dtype=np.int64), np.zeros(n_docs + 1, dtype=np.int64))
+    is_sep = (buf == 32) | (buf == 10)
+    prev_sep = np.empty_like(is_sep)
+    prev_sep[0] = True
+    prev_sep[1:] = is_sep[:-1]
+    word_start = ~is_sep & prev_sep
+    starts = np.flatnonzero(word_start)
+    pos = np.flatnonzero(~is_sep)
+    word_of_pos = np.cumsum(word_start)[pos] - 1
+    rel = pos - starts[word_of_pos]
+    vals = buf[pos].astype(np.uint64) * _powers(int(rel.max()) + 1)[rel]
+    first = np.flatnonzero(rel == 0)
+    h = np.add.reduceat(vals, first)
+    lengths = np.diff(np.append(first, pos.size)).astype(np.uint64)
+    h ^= lengths * U64(0x9E3779B97F4A7C15)
+    h = mix64(h)
+    newlines = np.flatnonzero(buf == 10)
+    doc = np.searchsorted(newlines, starts).astype(np.int64)
+    offsets = np.searchsorted(doc, np.arange(n_docs + 1)).astype(np.int64)
+    return TokenBatch(h, doc, offsets)
+
+
+_NGRAM_C = constants(256, seed=13)
+
+
+def ngram_hashes(batch: TokenBatch, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hashes of every word n-gram that lies inside one text, and the index of its first word.
+
+    Example:
+        >>> b = hash_words(["a b c d", "a b c"])
+        >>> h, start = ngram_hashes(b, 3)
+        >>> start.tolist(), bool(h[0] == h[2])
+        ([0, 1, 4], True)
+    """
+    total = batch.hashes.size
+    if total < n:
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+    m = total - n + 1
+    coef = _NGRAM_C if n <= _NGRAM_C.size else constants(n, seed=13)
+    acc = batch.hashes[:m] * coef[0]
+    for i in range(1, n):
+        acc += batch.hashes[i : i + m] * coef[i]
+    start = np.flatnonzero(batch.doc[:m] == batch.doc[n - 1 :])
+    return mix64(acc[start] ^ U64(n)), start
+
+
+_TEXT_C = U64(0xD6E8FEB86659FD93)
+
+
+def text_hashes(batch: TokenBatch) -> np.ndarray:
+    """One 64-bit hash per text of its whole word sequence (equal normal forms, equal hashes)."""
+    n_docs = batch.offsets.size - 1
+    out = np.zeros(n_docs, dtype=np.uint64)
+    if batch.hashes.size:
+        rel = np.arange(batch.hashes.size) - batch.offsets[batch.doc]
+        weighted = mix64(batch.hashes + rel.astype(np.uint64) * _TEXT_C)
+        nonempty = np.flatnonzero(np.diff(batch.offsets) > 0)
+        out[nonempty] = np.add.reduceat(weighted, batch.offsets[nonempty])
+    counts = np.diff(batch.offsets).astype(np.uint64)
+    return mix64(out ^ (counts * U64(0x9E3779B97F4A7C15)))
+
+
+def window_counts(mask: np.ndarray, width: int) -> np.ndarray:
+    """For each start ``t``, how many of ``mask[t:t + width]`` are true (``len(mask) - width + 1`` values)."""
+    if mask.size < width:
+        return np.zeros(0, dtype=np.int64)
+    cs = np.concatenate(([0], np.cumsum(mask, dtype=np.int64)))
+    return cs[width:] - cs[: mask.size - width + 1]
+
+
+def coverage(starts: np.ndarray, width: int, size: int) -> np.ndarray:
+    """A boolean mask of length ``size`` of the words covered by windows starting at ``starts``."""
+    diff = np.zeros(size + 1, dtype=np.int64)
+    np.add.at(diff, starts, 1)
+    np.add.at(diff, np.minimum(starts + width, size), -1)
+    return np.cumsum(diff[:size]) > 0
+
+
+def lookup(sorted_keys: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All matches of ``queries`` in a sorted key array: (query index, key index) pairs.
+
+    Example:
+        >>> q, k = lookup(np.array([1, 3, 3, 7], dtype=np.uint64), np.array([3, 5, 7], dtype=np.uint64))
+        >>> q.tolist(), k.tolist()
+        ([0, 0, 2], [1, 2, 3])
+    """
+    lo = np.searchsorted(sorted_keys, queries, side="left")
+    hi = np.searchsorted(sorted_keys, queries, side="right")
+    counts = hi - lo
+    hit = np.flatnonzero(counts)
+    if hit.size == 0:
+        z = np.zeros(0, dtype=np.int64)
+        return z, z.copy()
+    counts = counts[hit]
+    qi = np.repeat(hit, counts)
+    base = np.repeat(lo[hit] - (np.cumsum(counts) - counts), counts)
+    ki = base + np.arange(int(counts.sum()))
+    return qi.astype(np.int64), ki.astype(np.int64)

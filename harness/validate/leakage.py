@@ -1,0 +1,126 @@
+"""Leakage and near-duplicate checks for ``validate_file``: thin views on the scanner in :mod:`harness.leakage`.
+
+- :class:`LeakageCheck` (``leakage.exact``, ``leakage.ngram``, ``leakage.near_duplicate``,
+  ``leakage.paraphrase``, plus one ``leakage.summary`` note) joins the single streaming pass
+  when holdouts are given.
+- :class:`NearDuplicates` (``duplicates.near``) runs on every file; with a :class:`LeakageCheck` in
+  the same pass both use one scanner, so each text is hashed once.
+
+The engine is imported lazily (it imports this package's findings module).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.records import Record, record_texts
+from harness.validate.findings import Finding
+
+if TYPE_CHECKING:
+    from harness.leakage.options import LeakageOptions
+    from harness.leakage.scan import Scanner
+
+__all__ = ["LeakageCheck", "NearDuplicates"]
+
+
+class NearDuplicates:
+    """Training records that are near duplicates of each other (MinHash LSH, estimated Jaccard >= 0.8).
+
+    Args:
+        options: shingle size, ``near_threshold``, ``near_bands`` x ``near_rows``, workers.
+    """
+
+    name = "duplicates.near"
+
+    def __init__(self, options: LeakageOptions | None = None) -> None:
+        from harness.leakage.options import LeakageOptions
+        from harness.leakage.scan import Scanner
+
+        self.options = options or LeakageOptions()
+        self.scanner: Scanner = Scanner(None, self.options, within=True)
+        self.owner = True
+
+    def attach(self, scanner: Scanner) -> None:
+        """Take signatures from another check's scanner instead of hashing the records again."""
+        scanner.within = True
+        self.scanner = scanner
+        self.owner = False
+
+    def observe(self, record: Record) -> Iterable[Finding]:
+        if self.owner:
+            self.scanner.add(record.id, record.line, record_texts(record))
+        return ()
+
+    def finish(self) -> Iterable[Finding]:
+        from harness.leakage.result import near_duplicate_findings
+
+        self.scanner.close()
+        return near_duplicate_findings(self.scanner.store, self.scanner.opts)
+
+    def close(self) -> None:
+        """Stop worker processes (after an error mid-pass)."""
+        if self.owner:
+            self.scanner.abort()
+
+
+class LeakageCheck:
+    """Training examples that leak holdout items: exact, n-gram, near-duplicate and paraphrase matches.
+
+    Args:
+        holdouts: JSONL files of items or suite folders.
+        options: scan options (:class:`~harness.leakage.options.LeakageOptions`).
+        **overrides: option overrides (``n=8``, ``paraphrase=False``...).
+
+    Raises:
+        InputError: a bad holdout, a bad option, or ``paraphrase=True`` without the ``embed`` extra.
+    """
+
+    name = "leakage"
+
+    def __init__(
+        self, holdouts: Sequence[str | Path], *, options: LeakageOptions | None = None, **overrides: Any
+    ) -> None:
+        from harness.leakage.api import prepare
+        from harness.leakage.options import make_options
+        from harness.leakage.scan import Scanner
+
+        self.prep = prepare(holdouts, make_options(options, **overrides))
+        self.scanner = Scanner(self.prep.index, self.prep.options, embedder=self.prep.embedder)
+        self.n_examples = 0
+        self.summary: dict[str, Any] | None = None
+
+    def share_with(self, near: NearDuplicates) -> None:
+        """Feed ``near`` from this check's scanner (one hashing pass for both)."""
+        near.attach(self.scanner)
+
+    def observe(self, record: Record) -> Iterable[Finding]:
+        self.n_examples += 1
+        self.scanner.add(record.id, record.line, record_texts(record))
+        return ()
+
+    def finish(self) -> Iterable[Finding]:
+        from harness.leakage.api import summary, summary_finding
+        from harness.leakage.result import leak_findings
+
+        self.scanner.close()
+        findings = leak_findings(self.scanner.hits, self.prep.index, self.prep.options)
+        self.summary = summary(self.prep, findings, self.n_examples, self.scanner.n_texts)
+        return [summary_finding(self.summary), *findings]
+
+    def close(self) -> None:
+        """Stop worker processes (after an error mid-pass)."""
+        self.scanner.abort()
+
+
+_REEXPORTS = ("HoldoutItem", "LeakageOptions", "LeakageResult", "load_holdout", "scan_leakage")
+
+
+def __getattr__(name: str) -> Any:
+    """Re-export the engine's public names (``from harness.validate.leakage import scan_leakage``)."""
+    if name in _REEXPORTS:
+        import harness.leakage
+
+        return getattr(harness.leakage, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
