@@ -134,16 +134,19 @@ def judge_agreement(
 
 
 def ratings_path_of(run: Run) -> Path | None:
-    """The human ratings file a run's suite names, resolved against the suite's folder."""
+    """The human ratings file a run's suite names: as recorded, else relative to the suite's folder."""
     raw = run.suite.get("human_ratings")
     if not raw:
         return None
     path = Path(str(raw))
-    if not path.is_absolute():
-        suite_path = run.suite.get("path")
-        if suite_path:
-            sp = Path(str(suite_path))
-            path = (sp if sp.is_dir() or not sp.suffix else sp.parent) / path
+    if path.is_file() or path.is_absolute():
+        return path
+    suite_path = run.suite.get("path")
+    if suite_path:
+        sp = Path(str(suite_path))
+        folder = sp.parent if sp.suffix in (".yaml", ".yml") else sp
+        if (folder / path).is_file():
+            return folder / path
     return path
 
 
