@@ -38,7 +38,7 @@ WORDS = (
     "pencil mirror rocket saddle tunnel candle forest marble ladder feather bridge anchor button desert orchid "
     "silver kettle canyon velvet comet barrel island lemon falcon glacier hammer jungle kitten lobster magnet "
     "needle oyster parrot quartz raven spider tomato umbrella walnut yogurt zebra beacon cactus dolphin ember"
-).split()
+).split(" ")
 
 
 def _prompt(i: int) -> str:
@@ -69,7 +69,10 @@ def cand_answer(req: GenerationRequest) -> str:
 
 
 def fakes(**over: FakeGenerator):
-    gens = {"base": FakeGenerator(base_answer, fingerprint="base"), "cand": FakeGenerator(cand_answer, fingerprint="cand")}
+    gens = {
+        "base": FakeGenerator(base_answer, fingerprint="base"),
+        "cand": FakeGenerator(cand_answer, fingerprint="cand"),
+    }
     gens.update(over)
     return gens.__getitem__
 
@@ -167,7 +170,8 @@ def _outputs(path: Path, answer) -> Path:
 
 
 def test_gate_cli_end_to_end_with_replayed_outputs(tmp_path: Path) -> None:
-    suite = make_suite(tmp_path / "suite", gate="gate:\n  rules:\n    - {criterion: correct, require: no_new_failures}\n")
+    gate = "gate:\n  rules:\n    - {criterion: correct, require: no_new_failures}\n"
+    suite = make_suite(tmp_path / "suite", gate=gate)
     base = _outputs(tmp_path / "base.jsonl", base_answer)
     cand = _outputs(tmp_path / "cand.jsonl", lambda r: "No idea." if r.item_id in ("q01", "q02") else cand_answer(r))
     out, junit = tmp_path / "out", tmp_path / "junit.xml"
