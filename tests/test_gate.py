@@ -33,12 +33,68 @@ criteria:
 """
 
 
-WORDS = (
-    "apple river stone cloud lantern meadow copper violin harbor pepper castle thunder basket window garden "
-    "pencil mirror rocket saddle tunnel candle forest marble ladder feather bridge anchor button desert orchid "
-    "silver kettle canyon velvet comet barrel island lemon falcon glacier hammer jungle kitten lobster magnet "
-    "needle oyster parrot quartz raven spider tomato umbrella walnut yogurt zebra beacon cactus dolphin ember"
-).split(" ")
+WORDS = [
+    "apple",
+    "river",
+    "stone",
+    "cloud",
+    "lantern",
+    "meadow",
+    "copper",
+    "violin",
+    "harbor",
+    "pepper",
+    "castle",
+    "thunder",
+    "basket",
+    "window",
+    "garden",
+    "pencil",
+    "mirror",
+    "rocket",
+    "saddle",
+    "tunnel",
+    "candle",
+    "forest",
+    "marble",
+    "ladder",
+    "feather",
+    "bridge",
+    "anchor",
+    "button",
+    "desert",
+    "orchid",
+    "silver",
+    "kettle",
+    "canyon",
+    "velvet",
+    "comet",
+    "barrel",
+    "island",
+    "lemon",
+    "falcon",
+    "glacier",
+    "hammer",
+    "jungle",
+    "kitten",
+    "lobster",
+    "magnet",
+    "needle",
+    "oyster",
+    "parrot",
+    "quartz",
+    "raven",
+    "spider",
+    "tomato",
+    "umbrella",
+    "walnut",
+    "yogurt",
+    "zebra",
+    "beacon",
+    "cactus",
+    "dolphin",
+    "ember",
+]
 
 
 def _prompt(i: int) -> str:
@@ -50,10 +106,7 @@ def make_suite(root: Path, gate: str = "gate: [{criterion: correct, require: imp
     root.mkdir(parents=True, exist_ok=True)
     (root / "rubric.yaml").write_text(RUBRIC)
     (root / "suite.yaml").write_text(f"name: codes\nrubric: rubric.yaml\n{gate}")
-    items = [
-        {"id": f"q{i:02d}", "prompt": _prompt(i), "reference": f"C{i:03d}"}
-        for i in range(N)
-    ]
+    items = [{"id": f"q{i:02d}", "prompt": _prompt(i), "reference": f"C{i:03d}"} for i in range(N)]
     (root / "items.jsonl").write_text("".join(json.dumps(i) + "\n" for i in items))
     return root
 
@@ -99,9 +152,15 @@ def test_gate_goes_through_the_cache(tmp_path: Path) -> None:
     def boom(req: GenerationRequest) -> str:
         raise AssertionError("generated although cached")
 
-    again = run_gate([suite], base="base", candidate="cand", cache=cache,
-                     make_generator=fakes(base=FakeGenerator(boom, fingerprint="base"),
-                                          cand=FakeGenerator(boom, fingerprint="cand")))
+    again = run_gate(
+        [suite],
+        base="base",
+        candidate="cand",
+        cache=cache,
+        make_generator=fakes(
+            base=FakeGenerator(boom, fingerprint="base"), cand=FakeGenerator(boom, fingerprint="cand")
+        ),
+    )
     assert again.verdict == first.verdict
     assert again.comparisons[0].criteria["correct"].delta == first.comparisons[0].criteria["correct"].delta
 
@@ -111,20 +170,29 @@ def test_leaked_items_fail_the_gate_unless_allowed(tmp_path: Path) -> None:
     items = [json.loads(line) for line in (suite / "items.jsonl").read_text().splitlines()]
     train = tmp_path / "train.jsonl"
     rows = [{"prompt": items[i]["prompt"], "completion": items[i]["reference"]} for i in (12, 13, 14)]
-    rows += [{"prompt": f"Unrelated question number {k} about gardening tools?", "completion": "A rake."}
-             for k in range(20)]
+    rows += [
+        {"prompt": f"Unrelated question number {k} about gardening tools?", "completion": "A rake."} for k in range(20)
+    ]
     train.write_text("".join(json.dumps(r) + "\n" for r in rows))
     opts = {"paraphrase": False}
-    failed = run_gate([suite], base="base", candidate="cand", train_data=[train], make_generator=fakes(),
-                      leakage_options=opts)
+    failed = run_gate(
+        [suite], base="base", candidate="cand", train_data=[train], make_generator=fakes(), leakage_options=opts
+    )
     comp = failed.comparisons[0]
     assert comp.leakage.checked and comp.leakage.leaked_ids == ["q12", "q13", "q14"]
     assert failed.verdict == "fail" and comp.rules[-1].criterion == "leakage" and comp.rules[-1].verdict == "fail"
     assert comp.n_paired == N - 3 and comp.with_leaked["n_paired"] == N
     assert comp.criteria["correct"].counts["fixed"] == 15
     assert comp.with_leaked["criteria"]["correct"]["counts"]["fixed"] == 18
-    allowed = run_gate([suite], base="base", candidate="cand", train_data=[train], allow_leakage=True,
-                       make_generator=fakes(), leakage_options=opts)
+    allowed = run_gate(
+        [suite],
+        base="base",
+        candidate="cand",
+        train_data=[train],
+        allow_leakage=True,
+        make_generator=fakes(),
+        leakage_options=opts,
+    )
     assert allowed.verdict == "pass" and allowed.comparisons[0].rules[-1].verdict == "pass"
 
 
@@ -138,8 +206,13 @@ def test_a_train_run_folder_supplies_its_training_data(tmp_path: Path) -> None:
         json.dumps({"kind": "harness.train/v1", "base_model": "base", "train_data": ["train.jsonl"]})
     )
     gens = fakes()
-    result = run_gate([suite], base="base", candidate=str(run_dir), leakage_options={"paraphrase": False},
-                      make_generator=lambda spec: gens("cand" if spec == str(run_dir) else spec))
+    result = run_gate(
+        [suite],
+        base="base",
+        candidate=str(run_dir),
+        leakage_options={"paraphrase": False},
+        make_generator=lambda spec: gens("cand" if spec == str(run_dir) else spec),
+    )
     assert result.comparisons[0].leakage.leaked_ids == ["q05"] and result.verdict == "fail"
     (run_dir / "train.jsonl").unlink()
     with pytest.raises(InputFileError, match="does not exist"):
@@ -175,9 +248,24 @@ def test_gate_cli_end_to_end_with_replayed_outputs(tmp_path: Path) -> None:
     base = _outputs(tmp_path / "base.jsonl", base_answer)
     cand = _outputs(tmp_path / "cand.jsonl", lambda r: "No idea." if r.item_id in ("q01", "q02") else cand_answer(r))
     out, junit = tmp_path / "out", tmp_path / "junit.xml"
-    cmd = [sys.executable, "-m", "harness", "gate", str(suite), "--base", f"outputs:{base}",
-           "--candidate", f"outputs:{cand}", "--out", str(out), "--junit", str(junit), "--json",
-           "--cache", str(tmp_path / "c.sqlite")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "harness",
+        "gate",
+        str(suite),
+        "--base",
+        f"outputs:{base}",
+        "--candidate",
+        f"outputs:{cand}",
+        "--out",
+        str(out),
+        "--junit",
+        str(junit),
+        "--json",
+        "--cache",
+        str(tmp_path / "c.sqlite"),
+    ]
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert r.returncode == 1, r.stderr
     doc = json.loads(r.stdout)
@@ -185,13 +273,40 @@ def test_gate_cli_end_to_end_with_replayed_outputs(tmp_path: Path) -> None:
     assert (out / "report.html").is_file() and (out / "runs" / "codes" / "candidate" / "run.json").is_file()
     assert "<failure" in junit.read_text()
     compare = subprocess.run(
-        [sys.executable, "-m", "harness", "compare", str(out / "runs/codes/base"), str(out / "runs/codes/candidate"),
-         "--json"], capture_output=True, text=True, cwd=ROOT, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "harness",
+            "compare",
+            str(out / "runs/codes/base"),
+            str(out / "runs/codes/candidate"),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
     )
     assert compare.returncode == 1 and json.loads(compare.stdout)["rules"][0]["counts"] == doc["rules"][0]["counts"]
 
 
 def test_gate_cli_bad_suite_exits_2(tmp_path: Path) -> None:
-    r = subprocess.run([sys.executable, "-m", "harness", "gate", str(tmp_path / "missing"), "--base", "a",
-                        "--candidate", "b", "--no-cache"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness",
+            "gate",
+            str(tmp_path / "missing"),
+            "--base",
+            "a",
+            "--candidate",
+            "b",
+            "--no-cache",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert r.returncode == 2 and "Traceback" not in r.stderr
