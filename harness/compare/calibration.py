@@ -119,7 +119,9 @@ def judge_agreement(
         level, labels, weights = "ordinal", [float(i) for i in range(n_levels)], "quadratic"
     else:
         jc, hc, level, labels = j, h, "interval", None
-    base = {"criterion": criterion, "floor": floor, "alpha_level": level, "n_items": n, "kappa_weights": weights}
+    base: dict[str, Any] = {
+        "criterion": criterion, "floor": floor, "alpha_level": level, "n_items": n, "kappa_weights": weights
+    }
     if n < 2:
         return Calibration(**base, status="undefined", reason=f"{n} rated output(s) paired with judge scores")
     alpha = _clean(krippendorff_alpha(np.column_stack([jc, hc]), level=level))
@@ -128,7 +130,7 @@ def judge_agreement(
         return Calibration(
             **base, kappa=kappa, status="undefined", reason="alpha is undefined (no variation in the ratings)"
         )
-    status = "calibrated" if alpha >= floor else "below_floor"
+    status: Literal["calibrated", "below_floor"] = "calibrated" if alpha >= floor else "below_floor"
     reason = None if status == "calibrated" else f"alpha {alpha:.3f} < floor {floor:g}"
     return Calibration(**base, alpha=alpha, kappa=kappa, status=status, reason=reason)
 
@@ -248,14 +250,14 @@ def calibrate_runs(
             output = extra.get("output")
             if isinstance(output, str):
                 text = output.strip()
-                side = next(
+                found = next(
                     (s for s in ("candidate", "base") if rec.item_id in runs[s]
                      and _judge_value(runs[s][rec.item_id], cid, text) is not None),
                     None,
                 )
-                if side is None:
+                if found is None:
                     continue
-                groups[(rec.item_id, side, text)].append(value)
+                groups[(rec.item_id, found, text)].append(value)
                 how.add("outputs matched by text")
                 continue
             model = extra.get("model")
@@ -272,11 +274,11 @@ def calibrate_runs(
             groups[(rec.item_id, side, None)].append(value)
         judge_v: list[float] = []
         human_v: list[float] = []
-        for (item_id, side, text), values in groups.items():
-            item = runs[side].get(item_id)
+        for (item_id, which, rated_text), values in groups.items():
+            item = runs[which].get(item_id)
             if item is None:
                 continue
-            j = _judge_value(item, cid, text)
+            j = _judge_value(item, cid, rated_text)
             c = _consensus(values, info)
             h = _to_fraction(c, info) if c is not None else None
             if j is None or h is None:

@@ -25,6 +25,8 @@ from harness.compare.models import (
     LeakageInfo,
     RuleResult,
     Side,
+    Statistic,
+    Verdict,
     combine_verdicts,
 )
 from harness.compare.policy import Policy, Rule, decide, policy_from_gate
@@ -66,8 +68,7 @@ def policy_of(run: Run) -> Policy:
 def _item_value(item: ItemResult, criterion: str) -> float | None:
     """The item's score on a criterion: the mean over scored attempts when there are repeats."""
     if len(item.attempts) > 1:
-        vals = [a.scores[criterion].value for a in item.attempts if criterion in a.scores]
-        vals = [v for v in vals if v is not None]
+        vals = [v for a in item.attempts if criterion in a.scores and (v := a.scores[criterion].value) is not None]
         if vals:
             return float(np.mean(vals))
         if any(criterion in a.scores for a in item.attempts):
@@ -164,10 +165,10 @@ def _criterion_stats(
             None,
             None,
         )
-    kw = {"resamples": policy.resamples, "method": policy.method}
-    diff = paired_bootstrap(x, y, seed=stable_seed(policy.seed, suite, crit, "delta"), **kw)
-    cb = bootstrap_mean(y, seed=stable_seed(policy.seed, suite, crit, "candidate"), **kw)
-    bb = bootstrap_mean(x, seed=stable_seed(policy.seed, suite, crit, "base"), **kw)
+    b_, m_ = policy.resamples, policy.method
+    diff = paired_bootstrap(x, y, seed=stable_seed(policy.seed, suite, crit, "delta"), resamples=b_, method=m_)
+    cb = bootstrap_mean(y, seed=stable_seed(policy.seed, suite, crit, "candidate"), resamples=b_, method=m_)
+    bb = bootstrap_mean(x, seed=stable_seed(policy.seed, suite, crit, "base"), resamples=b_, method=m_)
     mc = None
     if binary:
         r = mcnemar_exact(x, y)
@@ -212,6 +213,8 @@ def _rule_result(
     p: float | None = None
     how: str | None = None
     estimate: float | None
+    statistic: Statistic
+    ci: list[float] | None
     if rule.require == "no_new_failures":
         statistic, estimate, ci = "new_failures", float(counts.get("broken", 0)) if n else None, None
         decision = decide(rule, n=n, low=None, high=None, new_failures=counts.get("broken") if n else None)
@@ -230,7 +233,8 @@ def _rule_result(
             else:
                 p, how = boot.p_value(null), f"bootstrap_{policy.method}"
         decision = decide(rule, n=n, low=ci[0] if ci else None, high=ci[1] if ci else None)
-    verdict, reason = decision
+    verdict: Verdict = decision.verdict
+    reason = decision.reason
     if not counted:
         verdict = "inconclusive"
         reason = f"{reason}; does not count: {calibration['reason'] if calibration else 'judge not calibrated'}"
@@ -358,8 +362,7 @@ def _repeats(run: Run, ids: Collection[str], criteria: list[str], infos: Mapping
         per_item = []
         for it in items:
             per_item.append(
-                [(a.output, float(a.scores[crit].value)) for a in it.attempts
-                 if crit in a.scores and a.scores[crit].value is not None]
+                [(a.output, v) for a in it.attempts if crit in a.scores and (v := a.scores[crit].value) is not None]
             )
         info = infos.get(crit)
         deterministic = info is not None and info.scorer is not None and info.scorer not in MODEL_GRADED
@@ -496,6 +499,7 @@ def compare_runs(
 
 
 def _leakage_rule(suite: str, n_leaked: int, leakage: LeakageInfo, confidence: float) -> RuleResult:
+    verdict: Verdict
     if n_leaked == 0:
         verdict, reason = "pass", "no suite item found in the candidate's training data"
     elif leakage.allowed:

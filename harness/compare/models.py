@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -21,16 +22,18 @@ __all__ = [
     "LeakageInfo",
     "RuleResult",
     "Side",
+    "Statistic",
     "Verdict",
     "combine_verdicts",
 ]
 
 COMPARISON_SCHEMA = "harness.comparison/v1"
 Verdict = Literal["pass", "fail", "inconclusive"]
+Statistic = Literal["mean_difference", "candidate_mean", "new_failures", "leaked_items"]
 EXIT_CODES: dict[str, int] = {"pass": 0, "fail": 1, "inconclusive": 3}
 
 
-def combine_verdicts(verdicts: list[str]) -> Verdict:
+def combine_verdicts(verdicts: Sequence[str]) -> Verdict:
     """Fail if any fails, else inconclusive if any is, else pass; no verdicts at all is inconclusive.
 
     >>> combine_verdicts(["pass", "inconclusive", "pass"])
@@ -87,7 +90,7 @@ class RuleResult(BaseModel):
     margin: float | None = None
     value: float | None = None
     max: int | None = None
-    statistic: Literal["mean_difference", "candidate_mean", "new_failures", "leaked_items"]
+    statistic: Statistic
     estimate: float | None
     delta: float | None
     ci: list[float] | None = Field(description="interval of the rule's statistic at `confidence`")

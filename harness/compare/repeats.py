@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -94,7 +95,7 @@ def variance_split(
             sq += g.size**2
         df_gen += len(groups) - 1
         c_num += k_i - sq / k_i
-    base = {
+    base: dict[str, Any] = {
         "n_items": n_items,
         "attempts": total,
         "attempts_per_item": total / n_items,

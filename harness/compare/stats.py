@@ -192,8 +192,7 @@ class Bootstrap:
         b = self.resamples
         below = np.searchsorted(self.replicates, null, side="left")
         at_or_below = np.searchsorted(self.replicates, null, side="right")
-        q = (below + at_or_below) / (2.0 * b)
-        q = min(max(q, 1.0 / (b + 1)), b / (b + 1.0))
+        q = min(max(float(below + at_or_below) / (2.0 * b), 1.0 / (b + 1)), b / (b + 1.0))
         if self.method == "percentile" or self.degenerate:
             tail = q
         else:

@@ -42,8 +42,8 @@ def render_junit(result: GateResult, *, timestamp: datetime | None = None) -> st
 
     Example:
         >>> from harness.compare.models import GateResult
-        >>> render_junit(GateResult(verdict="inconclusive", comparisons=[])).splitlines()[1][:40]
-        '<testsuites name="harness gate" tests="0"'
+        >>> render_junit(GateResult(verdict="inconclusive", comparisons=[])).splitlines()[1]
+        '<testsuites name="harness gate" tests="0" failures="0" errors="0" time="0" />'
     """
     stamp = (timestamp or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S")
     rules = result.rules
@@ -53,7 +53,6 @@ def render_junit(result: GateResult, *, timestamp: datetime | None = None) -> st
         tests=str(len(rules)),
         failures=str(sum(r.verdict == "fail" for r in rules)),
         errors="0",
-        skipped=str(sum(r.verdict == "inconclusive" for r in rules)),
         time="0",
     )
     for c in result.comparisons:
