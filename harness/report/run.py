@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from harness.report import md_escape
 from harness.rubric import OVERALL
 from harness.runs import CriterionSummary, ItemResult, Run
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 class WorstItem(NamedTuple):
@@ -85,3 +88,29 @@ def render_run_markdown(run: Run, *, worst: int = 10) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def print_run(run: Run, console: Console, *, worst: int = 5) -> None:
+    """Print a run's per-criterion table and its worst items with rich."""
+    from rich.table import Table
+
+    man = run.manifest.get("timing", {})
+    title = f"{run.suite.get('name')} × {run.model.get('spec')}  ({len(run.items)} items"
+    title += f", {man.get('generated', 0)} generated, {man.get('cached', 0)} cached)"
+    t = Table(title=title, title_justify="left")
+    for col, just in [("criterion", "left"), ("mean", "right"), ("CI", "left"), ("n", "right"), ("method", "left")]:
+        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    for cid, s in run.summary.items():
+        mean, ci = fmt_summary(s)
+        extra = f" (+{s.n_unscored} unscored)" if s.n_unscored else ""
+        t.add_row(cid, mean, ci, f"{s.n}{extra}", f"{s.method} {s.confidence:.0%}")
+    console.print(t)
+    if worst > 0 and run.items:
+        w = Table(title=f"Worst {min(worst, len(run.items))} items", title_justify="left")
+        for col in ("item", "overall", "weak criteria", "output"):
+            w.add_column(col, overflow="fold")
+        for it in worst_items(run, worst):
+            why = "; ".join(f"{c}: {it.item.scores[c].explanation}" for c in it.weak[:2])
+            out = it.item.output.replace("\n", " ")
+            w.add_row(it.item.id, "n/a" if it.score is None else f"{it.score:.3f}", why[:120], out[:100])
+        console.print(w)
