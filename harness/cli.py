@@ -267,16 +267,20 @@ class GroupBy(StrEnum):
 def agreement(
     ratings: Annotated[Path, typer.Argument(help="Ratings: long form (item_id, rater_id, score, ...) or --wide.")],
     level: Annotated[
-        Level, typer.Option("--level", help="Level of measurement (required: it decides what the numbers mean).")
-    ],
-    by: Annotated[GroupBy | None, typer.Option("--by", help="One group per criterion.")] = None,
+        str | None,
+        typer.Option(
+            "--level",
+            help="Required: nominal, ordinal, interval or ratio (it decides what the numbers mean).",
+        ),
+    ] = None,
+    by: Annotated[str | None, typer.Option("--by", help="'criterion': one group per criterion.")] = None,
     scale: Annotated[
         str | None, typer.Option(help="Declared scale: a range like 1-5 or ordered labels like low,mid,high.")
     ] = None,
     min_alpha: Annotated[
         float, typer.Option(help="Floor for Krippendorff's alpha (0.667: tentative conclusions).")
     ] = 0.667,
-    bootstrap: Annotated[int, typer.Option(min=0, help="Item resamples for the intervals; 0 skips them.")] = 1000,
+    bootstrap: Annotated[int, typer.Option(help="Item resamples for the intervals; 0 skips them.")] = 1000,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     wide: Annotated[bool, typer.Option("--wide", help="Wide form: an item_id column and a column per rater.")] = False,
     format: Annotated[DataFormat | None, typer.Option("--format", help="Force the file format.")] = None,
@@ -285,13 +289,16 @@ def agreement(
 ) -> None:
     """Inter-rater agreement with intervals and rater/item diagnostics; exit 0 pass, 1 fail, 3 inconclusive."""
     from harness.agreement import agreement_report
+    from harness.errors import InputError
     from harness.report import write_atomic, write_json
     from harness.report.agreement import print_summary, render_markdown
 
+    if level is None:
+        raise InputError("--level is required: nominal, ordinal, interval or ratio", field="level")
     doc = agreement_report(
         ratings,
-        level=level.value,
-        by=by.value if by else None,
+        level=level,
+        by=by,
         bootstrap=bootstrap,
         seed=seed,
         scale=scale,

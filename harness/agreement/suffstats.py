@@ -36,12 +36,14 @@ class ItemStat(NamedTuple):
         S: ``(P, p)`` statistics of ``P`` distinct item patterns.
         mult: ``(P,)`` number of items sharing each pattern (sums to the number of items).
         g: ``g(W, S) -> (B,)`` the coefficient for each row of item-pattern weights ``W`` ``(B, P)``.
+        item_pattern: ``(n_items,)`` the pattern row of each item, in the data's item order.
         reason: why the coefficient is undefined for these data, when it is (else None).
     """
 
     S: np.ndarray
     mult: np.ndarray
     g: Batch
+    item_pattern: np.ndarray
     reason: str | None = None
 
     @property
@@ -110,26 +112,33 @@ def count_matrix(codes: np.ndarray, q: int) -> np.ndarray:
     return np.bincount(flat, minlength=n * q).reshape(n, q).astype(float)
 
 
-def compress_counts(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct rows of a count matrix and how many items share each (canonical order)."""
+class Patterns(NamedTuple):
+    """Distinct rows of a per-item matrix, how many items share each, and each item's row."""
+
+    rows: np.ndarray
+    mult: np.ndarray
+    inverse: np.ndarray
+
+
+def compress_counts(counts: np.ndarray) -> Patterns:
+    """Distinct rows of a count matrix (canonical order) and their multiplicities."""
     n, q = counts.shape
     if n == 0:
-        return counts.reshape(0, q), np.zeros(0)
+        return Patterns(counts.reshape(0, q), np.zeros(0), np.zeros(0, dtype=np.int64))
     base = int(counts.max()) + 1
     if q * np.log2(max(base, 2)) < 62:
         key = counts.astype(np.int64) @ (base ** np.arange(q, dtype=np.int64))
-        _, first, mult = np.unique(key, return_index=True, return_counts=True)
-        return counts[first], mult.astype(float)
-    rows, mult = np.unique(counts, axis=0, return_counts=True)
-    return rows, mult.astype(float)
+        _, first, inverse, mult = np.unique(key, return_index=True, return_inverse=True, return_counts=True)
+        return Patterns(counts[first], mult.astype(float), inverse.reshape(-1))
+    return compress_rows(counts)
 
 
-def compress_rows(S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def compress_rows(S: np.ndarray) -> Patterns:
     """Distinct rows of a statistics matrix and their multiplicities."""
     if S.shape[0] == 0:
-        return S, np.zeros(0)
-    rows, mult = np.unique(S, axis=0, return_counts=True)
-    return rows, mult.astype(float)
+        return Patterns(S, np.zeros(0), np.zeros(0, dtype=np.int64))
+    rows, inverse, mult = np.unique(S, axis=0, return_inverse=True, return_counts=True)
+    return Patterns(rows, mult.astype(float), inverse.reshape(-1))
 
 
 def _safe_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -162,7 +171,7 @@ def _undefined_reason(counts: np.ndarray) -> str | None:
 
 def percent_agreement_stat(counts: np.ndarray) -> ItemStat:
     """Mean share of agreeing rater pairs over pairable items."""
-    rows, mult = compress_counts(counts)
+    rows, mult, inverse = compress_counts(counts)
     pa, p2 = _pair_agreement(rows)
     S = np.column_stack([pa, p2])
 
@@ -171,7 +180,7 @@ def percent_agreement_stat(counts: np.ndarray) -> ItemStat:
         return _safe_ratio(T[:, 0], T[:, 1])
 
     reason = None if (counts.sum(axis=1) >= 2).any() else "no item has two or more ratings"
-    return ItemStat(S, mult, g, reason)
+    return ItemStat(S, mult, g, inverse, reason)
 
 
 def _proportions(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -189,7 +198,7 @@ def fleiss_stat(counts: np.ndarray) -> ItemStat:
     over items with at least one; ``pe = sum(pi**2)``. With the same number of raters on every
     item this is Fleiss (1971).
     """
-    rows, mult = compress_counts(counts)
+    rows, mult, inverse = compress_counts(counts)
     q = counts.shape[1]
     pa, p2 = _pair_agreement(rows)
     share, p1 = _proportions(rows)
@@ -202,7 +211,7 @@ def fleiss_stat(counts: np.ndarray) -> ItemStat:
         p_e = (pi**2).sum(axis=1)
         return _safe_ratio(p_o - p_e, 1 - p_e)
 
-    return ItemStat(S, mult, g, _undefined_reason(counts))
+    return ItemStat(S, mult, g, inverse, _undefined_reason(counts))
 
 
 def gwet_stat(counts: np.ndarray, weights: np.ndarray) -> ItemStat:
@@ -210,7 +219,7 @@ def gwet_stat(counts: np.ndarray, weights: np.ndarray) -> ItemStat:
 
     ``pe = sum(weights) / (q (q - 1)) * sum(pi (1 - pi))`` with ``q`` the number of categories.
     """
-    rows, mult = compress_counts(counts)
+    rows, mult, inverse = compress_counts(counts)
     q = counts.shape[1]
     pa, p2 = _pair_agreement(rows, weights)
     share, p1 = _proportions(rows)
@@ -233,7 +242,7 @@ def gwet_stat(counts: np.ndarray, weights: np.ndarray) -> ItemStat:
         reason = "the category set has a single value: Gwet's chance agreement is undefined"
     else:
         reason = None
-    return ItemStat(S, mult, g, reason)
+    return ItemStat(S, mult, g, inverse, reason)
 
 
 # ---------------------------------------------------------------------------- Krippendorff's alpha
@@ -284,9 +293,9 @@ def alpha_stat(x: np.ndarray, level: str) -> ItemStat:
             "(bin the scores, or use the interval level for continuous scores)"
         )
     counts = count_matrix(coded.codes, max(q, 1))
-    rows, mult = compress_counts(counts)
+    rows, mult, inverse = compress_counts(counts)
     if level == "ordinal":
-        return _alpha_ordinal(rows, mult, reason)
+        return _alpha_ordinal(rows, mult, inverse, reason)
     values = coded.categories
     if level == "interval" and q:
         values = values - np.average(values, weights=counts.sum(axis=0))
@@ -302,10 +311,10 @@ def alpha_stat(x: np.ndarray, level: str) -> ItemStat:
         de_num = ((n_c @ delta) * n_c).sum(axis=1)
         return _alpha_from_sums(T[:, 0], T[:, 1], de_num)
 
-    return ItemStat(S, mult, g, reason)
+    return ItemStat(S, mult, g, inverse, reason)
 
 
-def _alpha_ordinal(rows: np.ndarray, mult: np.ndarray, reason: str | None) -> ItemStat:
+def _alpha_ordinal(rows: np.ndarray, mult: np.ndarray, inverse: np.ndarray, reason: str | None) -> ItemStat:
     """Ordinal alpha: the interval metric on mid-ranks ``r_c = sum_{g<c} n_g + n_c / 2``.
 
     The mid-ranks depend on the (resampled) category totals, so the batch function rebuilds
@@ -334,7 +343,7 @@ def _alpha_ordinal(rows: np.ndarray, mult: np.ndarray, reason: str | None) -> It
         de_num = 2 * (n_dot * s2 - s1**2)
         return _alpha_from_sums(n_dot, do_num, de_num)
 
-    return ItemStat(S, mult, g, reason)
+    return ItemStat(S, mult, g, inverse, reason)
 
 
 def _alpha_interval_moments(xp: np.ndarray, pairable: np.ndarray, reason: str | None) -> ItemStat:
@@ -349,14 +358,14 @@ def _alpha_interval_moments(xp: np.ndarray, pairable: np.ndarray, reason: str | 
         ss_u = np.nansum((xc - mean_u[:, None]) ** 2, axis=1)
         d = np.where(m >= 2, 2 * m * ss_u / (m - 1), 0.0)
     S = np.column_stack([m, d, s1, s2])
-    rows, mult = compress_rows(S)
+    rows, mult, inverse = compress_rows(S)
 
     def g(W: np.ndarray, S: np.ndarray) -> np.ndarray:
         T = W @ S
         n_dot, do_num, t1, t2 = T[:, 0], T[:, 1], T[:, 2], T[:, 3]
         return _alpha_from_sums(n_dot, do_num, 2 * (n_dot * t2 - t1**2))
 
-    return ItemStat(rows, mult, g, reason)
+    return ItemStat(rows, mult, g, inverse, reason)
 
 
 # ---------------------------------------------------------------------------- Cohen's kappa
@@ -380,6 +389,9 @@ def cohen_stat(ca: np.ndarray, cb: np.ndarray, q: int, agree: np.ndarray) -> Ite
         if c < q * q:
             S[row, c] = 1.0
     mult = counts[present]
+    lut = np.full(q * q + 1, -1, dtype=np.int64)
+    lut[present] = np.arange(len(present))
+    inverse = lut[cell]
     flat_w = agree.reshape(-1)
 
     def g(W: np.ndarray, S: np.ndarray) -> np.ndarray:
@@ -398,7 +410,7 @@ def cohen_stat(ca: np.ndarray, cb: np.ndarray, q: int, agree: np.ndarray) -> Ite
         reason = "both raters used one and the same category: chance agreement is 1, so kappa is undefined (not 0)"
     else:
         reason = None
-    return ItemStat(S, mult, g, reason)
+    return ItemStat(S, mult, g, inverse, reason)
 
 
 # ---------------------------------------------------------------------------- ICC (Shrout & Fleiss)
@@ -440,7 +452,7 @@ def icc_stat(x: np.ndarray, form: str) -> ItemStat:
         xc = np.where(complete[:, None], xc - x[complete].mean(), 0.0)
     r = xc.sum(axis=1)
     S = np.column_stack([complete.astype(float), r, r**2 / max(k, 1), (xc**2).sum(axis=1), xc])
-    rows, mult = compress_rows(S)
+    rows, mult, inverse = compress_rows(S)
 
     def g(W: np.ndarray, S: np.ndarray) -> np.ndarray:
         T = W @ S
@@ -470,4 +482,4 @@ def icc_stat(x: np.ndarray, form: str) -> ItemStat:
         reason = "every rating has the same value: no variance, so the ICC is undefined (not 0)"
     else:
         reason = None
-    return ItemStat(rows, mult, g, reason)
+    return ItemStat(rows, mult, g, inverse, reason)
