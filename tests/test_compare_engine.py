@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.stats as sps
 import statsmodels.formula.api as smf
 from fixtures.runs import binary_rubric, make_run
 from statsmodels.stats.contingency_tables import mcnemar
@@ -134,16 +135,30 @@ def test_holm_adjusts_across_the_counted_rules_and_can_withhold_a_pass() -> None
     assert alone.rules[0].verdict == "pass"  # one test: no correction, p = 0.031 < 0.05
 
 
-def test_exact_test_guards_a_degenerate_bootstrap() -> None:
-    """Three fixed items and nothing else: the bootstrap interval is [0.1, 0.1]-ish narrow, McNemar p = 0.25."""
+def test_degenerate_bootstrap_gets_the_exact_interval_and_agrees_with_mcnemar() -> None:
+    """3 of 3 items fixed: the bootstrap alone says Δ = 1 for sure; the exact interval and McNemar say p = 0.25."""
     base = np.zeros(3)
     cand = np.ones(3)
     comp = compare_runs(make_run({"acc": base}, rubric=binary_rubric("acc")),
                         make_run({"acc": cand}, rubric=binary_rubric("acc")),
                         _policy({"criterion": "acc", "require": "improvement"}))
     r = comp.rules[0]
-    assert r.ci == [1.0, 1.0] and r.p_value == pytest.approx(mcnemar_exact(base, cand).p_value) == 0.25
-    assert r.verdict == "inconclusive"
+    share = sps.binomtest(0, 3).proportion_ci(confidence_level=0.95, method="exact").high
+    assert r.ci == pytest.approx([1.0 - 2.0 * share, 1.0])
+    assert r.p_value == pytest.approx(mcnemar_exact(base, cand).p_value) == 0.25
+    assert r.verdict == "inconclusive" and comp.criteria["acc"].degenerate
+
+
+@pytest.mark.parametrize(("n", "verdict"), [(8, "inconclusive"), (40, "pass")])
+def test_identical_runs_prove_no_regression_only_with_enough_items(n: int, verdict: str) -> None:
+    """No item changed: Δ lies within ±(upper bound of the share of items that could change)."""
+    vals = np.r_[np.ones(n // 2), np.zeros(n - n // 2)]
+    comp = compare_runs(make_run({"acc": vals}, rubric=binary_rubric("acc")),
+                        make_run({"acc": vals}, rubric=binary_rubric("acc")),
+                        _policy({"criterion": "acc", "require": "no_regression", "margin": 0.1}))
+    share = sps.binomtest(0, n).proportion_ci(confidence_level=0.95, method="exact").high
+    assert comp.rules[0].ci == pytest.approx([-share, share])
+    assert comp.rules[0].verdict == verdict
 
 
 def test_overall_is_the_weighted_score_when_the_run_has_none() -> None:

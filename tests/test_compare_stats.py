@@ -199,3 +199,22 @@ def test_transitions_counts_by_hand() -> None:
     assert t.fixed == 2 and t.broken == 2 and t.unchanged == 3
     assert (t.improved, t.worsened, t.tied) == (2, 2, 3)
     assert t.fixed + t.broken + t.unchanged == len(base)
+
+
+@pytest.mark.parametrize("n", [2, 5, 30])
+@pytest.mark.parametrize("v0", [0.0, 0.25, 1.0])
+def test_degenerate_sample_with_bounds_gets_the_exact_interval(n: int, v0: float) -> None:
+    b = bootstrap_mean(np.full(n, v0), resamples=500, bounds=(0.0, 1.0))
+    share = sps.binomtest(0, n).proportion_ci(confidence_level=0.9, method="exact").high
+    lo, hi = b.interval(0.9)
+    assert lo == pytest.approx(v0 - v0 * share) and hi == pytest.approx(v0 + (1 - v0) * share)
+    # The p-value inverts that interval: p < 0.1 exactly when the 90% interval excludes the null.
+    for null in np.linspace(0, 1, 41):
+        if min(abs(null - lo), abs(null - hi)) < 1e-9:
+            continue
+        assert (b.p_value(float(null)) < 0.1) == (null < lo or null > hi)
+
+
+def test_bounds_are_checked() -> None:
+    with pytest.raises(InputError, match="outside the given bounds"):
+        bootstrap_mean([0.5, 1.5], bounds=(0.0, 1.0))

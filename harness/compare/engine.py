@@ -165,10 +165,10 @@ def _criterion_stats(
             None,
             None,
         )
-    b_, m_ = policy.resamples, policy.method
-    diff = paired_bootstrap(x, y, seed=stable_seed(policy.seed, suite, crit, "delta"), resamples=b_, method=m_)
-    cb = bootstrap_mean(y, seed=stable_seed(policy.seed, suite, crit, "candidate"), resamples=b_, method=m_)
-    bb = bootstrap_mean(x, seed=stable_seed(policy.seed, suite, crit, "base"), resamples=b_, method=m_)
+    kw: dict[str, Any] = {"resamples": policy.resamples, "method": policy.method, "bounds": (0.0, 1.0)}
+    diff = paired_bootstrap(x, y, seed=stable_seed(policy.seed, suite, crit, "delta"), **kw)
+    cb = bootstrap_mean(y, seed=stable_seed(policy.seed, suite, crit, "candidate"), **kw)
+    bb = bootstrap_mean(x, seed=stable_seed(policy.seed, suite, crit, "base"), **kw)
     mc = None
     if binary:
         r = mcnemar_exact(x, y)
@@ -188,7 +188,7 @@ def _criterion_stats(
         p_method=how,
         mcnemar=mc,
         degenerate=diff.degenerate,
-        reason="all paired differences are equal: the interval is a point" if diff.degenerate else None,
+        reason="all paired differences are equal: exact interval from the score range" if diff.degenerate else None,
     )
     return stats, diff, cb
 

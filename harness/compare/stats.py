@@ -138,6 +138,7 @@ class Bootstrap:
         method: ``"bca"`` (bias-corrected and accelerated) or ``"percentile"``.
         z0: BCa bias correction (0 for the percentile method).
         acceleration: BCa acceleration from the jackknife (0 for the percentile method).
+        bounds: the range the values can take, when known (see :meth:`interval`).
     """
 
     estimate: float
@@ -146,6 +147,7 @@ class Bootstrap:
     method: str
     z0: float
     acceleration: float
+    bounds: tuple[float, float] | None = None
 
     @property
     def resamples(self) -> int:
@@ -168,8 +170,20 @@ class Bootstrap:
             out.append(float(ndtr(z0 + u / (1.0 - a * u))))
         return out[0], out[1]
 
+    def _exact_share(self, confidence: float) -> float:
+        # All n values equal v0: the share of the population that differs from v0 is below this,
+        # one-sided at (1 - confidence) / 2 (Clopper-Pearson for 0 of n).
+        return 1.0 - ((1.0 - confidence) / 2.0) ** (1.0 / self.n)
+
     def interval(self, confidence: float = 0.95) -> Interval:
         """The two-sided interval at ``confidence``.
+
+        When every value is equal (v0) the bootstrap interval is the point v0 and says nothing
+        about sampling error. With known ``bounds`` [L, U] the interval is then the exact one that
+        follows from them: the share p of the population not equal to v0 is below
+        1 − ((1 − confidence) / 2)^(1/n) (Clopper–Pearson for 0 of n), so the mean lies in
+        [v0 − (v0 − L)·p, v0 + (U − v0)·p]. For 3 of 3 binary items fixed this gives the same
+        p-value as McNemar's exact test (0.25).
 
         Example:
             >>> b = bootstrap_mean([0.0, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0], resamples=2000, seed=1)
@@ -178,6 +192,9 @@ class Bootstrap:
             True
         """
         confidence = _check_confidence(confidence, "Bootstrap.interval")
+        if self.degenerate and self.bounds is not None:
+            v0, (low, high), p = self.estimate, self.bounds, self._exact_share(confidence)
+            return Interval(float(v0 - (v0 - low) * p), float(v0 + (high - v0) * p))
         lo, hi = self._levels(confidence)
         q = np.quantile(self.replicates, [lo, hi])
         return Interval(float(q[0]), float(q[1]))
@@ -189,6 +206,8 @@ class Bootstrap:
         excludes ``null``" and "p < 0.05" agree up to the resolution of the resamples; p is never
         below 2 / (resamples + 1).
         """
+        if self.degenerate and self.bounds is not None:
+            return self._exact_p_value(null)
         b = self.resamples
         below = np.searchsorted(self.replicates, null, side="left")
         at_or_below = np.searchsorted(self.replicates, null, side="right")
@@ -204,12 +223,24 @@ class Bootstrap:
         return float(min(1.0, max(p, 2.0 / (b + 1))))
 
 
+    def _exact_p_value(self, null: float) -> float:
+        """The p-value that inverts the exact interval of a degenerate sample."""
+        assert self.bounds is not None
+        v0, (low, high) = self.estimate, self.bounds
+        if null == v0:
+            return 1.0
+        span = (v0 - low) if null < v0 else (high - v0)
+        r = abs(v0 - null) / span if span > 0 else 1.0
+        return float(min(1.0, 2.0 * (1.0 - r) ** self.n)) if r < 1.0 else 0.0
+
+
 def bootstrap_mean(
     values: np.ndarray | list[float],
     *,
     resamples: int = 10_000,
     seed: int | list[int] = 0,
     method: str = "bca",
+    bounds: tuple[float, float] | None = None,
 ) -> Bootstrap:
     """Bootstrap the mean of ``values`` (one value per item; items resampled with replacement).
 
@@ -218,6 +249,8 @@ def bootstrap_mean(
         resamples: number of bootstrap resamples.
         seed: seed (or seed sequence) of numpy's default generator; same seed, same result.
         method: ``"bca"`` or ``"percentile"``.
+        bounds: the range values can take (e.g. ``(0, 1)`` for scores); used when all values are
+            equal, where the bootstrap alone would claim certainty (see :meth:`Bootstrap.interval`).
 
     Returns:
         A :class:`Bootstrap` to read intervals and p-values from.
@@ -252,7 +285,11 @@ def bootstrap_mean(
         a = float(np.sum(u**3) / (6.0 * ss**1.5)) if ss > 0 else 0.0
         if not math.isfinite(z0):
             z0 = 0.0
-    return Bootstrap(estimate=estimate, replicates=reps, n=int(x.size), method=method, z0=z0, acceleration=a)
+    if bounds is not None and not (bounds[0] <= float(x.min()) and float(x.max()) <= bounds[1]):
+        raise InputError(f"bootstrap_mean: values outside the given bounds {bounds}.")
+    return Bootstrap(
+        estimate=estimate, replicates=reps, n=int(x.size), method=method, z0=z0, acceleration=a, bounds=bounds
+    )
 
 
 def paired_bootstrap(
@@ -262,6 +299,7 @@ def paired_bootstrap(
     resamples: int = 10_000,
     seed: int | list[int] = 0,
     method: str = "bca",
+    bounds: tuple[float, float] | None = None,
 ) -> Bootstrap:
     """Bootstrap the mean paired difference ``candidate − base`` (items resampled as pairs).
 
@@ -271,6 +309,7 @@ def paired_bootstrap(
         resamples: number of bootstrap resamples.
         seed: seed (or seed sequence); same seed, same result.
         method: ``"bca"`` or ``"percentile"``.
+        bounds: the range of one score (e.g. ``(0, 1)``); differences then lie in [L − U, U − L].
 
     Returns:
         A :class:`Bootstrap` of the mean difference.
@@ -286,7 +325,8 @@ def paired_bootstrap(
     y = _as_values(candidate, "candidate", "paired_bootstrap")
     if x.shape != y.shape:
         raise InputError(f"paired_bootstrap needs as many base as candidate scores; got {x.size} and {y.size}.")
-    return bootstrap_mean(y - x, resamples=resamples, seed=seed, method=method)
+    diff_bounds = None if bounds is None else (bounds[0] - bounds[1], bounds[1] - bounds[0])
+    return bootstrap_mean(y - x, resamples=resamples, seed=seed, method=method, bounds=diff_bounds)
 
 
 def mcnemar_exact(base: np.ndarray | list[float], candidate: np.ndarray | list[float]) -> McNemarResult:
