@@ -310,3 +310,23 @@ def test_gate_cli_bad_suite_exits_2(tmp_path: Path) -> None:
         timeout=300,
     )
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_gate_cli_on_two_tiny_local_models(tmp_path: Path, tiny_model_dir: Path) -> None:
+    """The real generator path (HF folders) on a bundled suite, a few items, no cache."""
+    from harness.models.tiny import build_tiny_model
+
+    other = build_tiny_model(tmp_path / "other", seed=1)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "harness", "gate", "suites/general", "--base", str(tiny_model_dir),
+           "--candidate", str(other), "--limit", "3", "--no-cache", "--out", str(out), "--json"]
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert r.returncode in (0, 1, 3), r.stderr[-3000:]
+    doc = json.loads(r.stdout)
+    assert doc["exit_code"] == r.returncode
+    comp = doc["comparisons"][0]
+    assert comp["suite"] == "general" and comp["n_paired"] == 3
+    assert comp["base"]["model"]["fingerprint"] != comp["candidate"]["model"]["fingerprint"]
+    assert (out / "runs" / "general" / "base" / "run.json").is_file() and (out / "report.html").is_file()
+    # Three items cannot prove anything: every interval rule is inconclusive or fails, none passes.
+    assert all(x["verdict"] != "pass" for x in doc["rules"] if x["require"] != "no_new_failures")

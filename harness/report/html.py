@@ -35,6 +35,7 @@ th { background: #f3f4f6; font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .muted { color: #6b7280; }
 .chart td { vertical-align: middle; }
+svg.chart { width: 100%; max-width: 400px; min-width: 220px; height: auto; display: block; }
 .cards { display: grid; grid-template-columns: 1fr; gap: 12px; }
 .card { background: #fff; border: 1px solid #e5e7eb; border-radius: 6px; padding: 10px 12px; }
 .card.broken { border-left: 5px solid #b91c1c; } .card.fixed { border-left: 5px solid #15803d; }
@@ -88,7 +89,7 @@ def _means_svg(s: CriterionStats) -> str:
     body += _bar(12, s.base_mean, s.base_ci, 0.0, 1.0, "#6b7280", f"base {fmt(s.base_mean)} {fmt_ci(s.base_ci)}")
     body += _bar(26, s.candidate_mean, s.candidate_ci, 0.0, 1.0, "#2563eb",
                  f"candidate {fmt(s.candidate_mean)} {fmt_ci(s.candidate_ci)}")
-    return (f'<svg width="400" height="{h}" viewBox="0 0 400 {h}" role="img" '
+    return (f'<svg width="400" height="{h}" viewBox="0 0 400 {h}" class="chart" role="img" '
             f'aria-label="base and candidate means with intervals">{body}</svg>')
 
 
@@ -119,7 +120,7 @@ def _delta_svg(s: CriterionStats, span: float, margins: list[float]) -> str:
     elif s.ci and s.ci[1] < 0:
         colour = "#b91c1c"
     body += _bar(14, s.delta, s.ci, lo, hi, colour, f"delta {fmt(s.delta)} {fmt_ci(s.ci)}")
-    return (f'<svg width="400" height="{h}" viewBox="0 0 400 {h}" role="img" '
+    return (f'<svg width="400" height="{h}" viewBox="0 0 400 {h}" class="chart" role="img" '
             f'aria-label="paired difference with interval">{body}</svg>')
 
 
