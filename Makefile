@@ -42,6 +42,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/pip install -e ".[dev,embed,bench]"
 	$(BIN)/python benchmarks/agreement.py
+	$(BIN)/python benchmarks/compare.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
