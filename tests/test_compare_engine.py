@@ -316,3 +316,15 @@ def test_repeats_use_item_means_and_report_the_split() -> None:
     split = comp.repeats["candidate"]["acc"]
     assert split.attempts_per_item == 2 and split.grading == 0.0 and split.grading_from == "deterministic scorer"
     assert split.generation == pytest.approx(0.5)
+
+
+def test_scores_outside_the_unit_interval_are_refused() -> None:
+    with pytest.raises(InputError) as err:
+        compare_runs(make_run({"a": [0.5, 3.0]}), make_run({"a": [0.5, 0.5]}))
+    assert "outside [0, 1]" in str(err.value) and err.value.field == "items[item-001].scores.a.value"
+
+
+def test_extreme_skew_keeps_bca_finite() -> None:
+    b = paired_bootstrap(np.zeros(3), np.array([0.0, 0.0, 1.0]), resamples=2000, seed=0)
+    lo, hi = b.interval(0.99)
+    assert np.isfinite(lo) and np.isfinite(hi) and lo <= b.estimate <= hi

@@ -112,6 +112,13 @@ def _pair(base: Run, cand: Run, suite: str) -> tuple[list[tuple[ItemResult, Item
     return pairs, excluded
 
 
+def _check_range(value: float | None, item: str, crit: str, side: str) -> float | None:
+    if value is not None and not (0.0 <= value <= 1.0 and np.isfinite(value)):
+        raise InputError(f"the {side} run scores item {item!r} on {crit!r} as {value!r}, outside [0, 1]",
+                         field=f"items[{item}].scores.{crit}.value")
+    return value
+
+
 class _Values:
     """Per criterion, the paired (base, candidate) values of the items both runs scored."""
 
@@ -126,6 +133,7 @@ class _Values:
                     x, y = _overall(b, infos["base"]), _overall(c, infos["candidate"])
                 else:
                     x, y = _item_value(b, crit), _item_value(c, crit)
+                x, y = _check_range(x, b.id, crit, "base"), _check_range(y, c.id, crit, "candidate")
                 if x is not None and y is not None:
                     bv.append(x)
                     cv.append(y)

@@ -167,7 +167,9 @@ class Bootstrap:
         out = []
         for z in (float(ndtri(alpha)), float(ndtri(1.0 - alpha))):
             u = z0 + z
-            out.append(float(ndtr(z0 + u / (1.0 - a * u))))
+            denom = 1.0 - a * u
+            # Past the pole of the BCa transform (extreme skew, tiny n) the level is an end of the range.
+            out.append(float(ndtr(z0 + u / denom)) if denom > 0 else (1.0 if u > 0 else 0.0))
         return out[0], out[1]
 
     def _exact_share(self, confidence: float) -> float:
