@@ -17,11 +17,9 @@ import numpy as np
 
 from harness.leakage.chunk import ChunkHits, init_worker, scan_texts, worker_scan
 from harness.leakage.embed import Embedder, windows
-from harness.leakage.evidence import build_evidence
 from harness.leakage.index import HoldoutIndex, template_cover
 from harness.leakage.options import LeakageOptions
 from harness.leakage.tokens import hash_words, normal_form
-from harness.validate.findings import Finding
 
 METHOD_RANK = {"exact": 0, "ngram": 1, "near_duplicate": 2, "paraphrase": 3}
 
@@ -103,7 +101,7 @@ class Scanner:
         if embedder is not None and index is not None:
             ok = np.flatnonzero(index.content_words >= opts.min_words)
             self._holdout_emb_text = ok
-            self._holdout_emb = embedder.encode([index.content[i] for i in ok])
+            self._holdout_emb = embedder.encode_cached([index.content[i] for i in ok])
 
     # ------------------------------------------------------------------ feeding
     def add(self, record_id: str, line: int, texts: dict[str, str]) -> None:
@@ -133,7 +131,9 @@ class Scanner:
             res = self.pool.apply_async(worker_scan, (c.texts, owners, len(c.ids)))
             self.pending.append((c, base, res))
         else:
-            self.pending.append((c, base, scan_texts(self.index, c.texts, owners, len(c.ids), self.opts, within=self.within)))
+            self.pending.append(
+                (c, base, scan_texts(self.index, c.texts, owners, len(c.ids), self.opts, within=self.within))
+            )
         if self.embedder is not None:
             self._paraphrase(c, base)
         while len(self.pending) > 2 * max(1, self.workers if self.pool is not None else 0):
@@ -158,7 +158,7 @@ class Scanner:
             hit(doc, ht, "exact", 1.0, {"similarity": 1.0})
         if h.ngram.size and self.index is not None:
             total = self.index.ngram_total
-            for doc, ht, matched, run, ts, hs in h.ngram.tolist():
+            for doc, ht, matched, run, ts, te, hs, he in h.ngram.tolist():
                 frac = matched / max(1, int(total[ht]))
                 detail = {
                     "containment": round(frac, 4),
@@ -166,8 +166,8 @@ class Scanner:
                     "holdout_ngrams": int(total[ht]),
                     "n": self.opts.n,
                     "run": run,
-                    "train_start": ts,
-                    "holdout_start": hs,
+                    "train_words": [ts, te],
+                    "holdout_words": [hs, he],
                 }
                 hit(doc, ht, "ngram", frac, detail)
         for doc, ht, sim in zip(h.near_doc.tolist(), h.near_text.tolist(), h.near_sim.tolist(), strict=True):
@@ -202,7 +202,10 @@ class Scanner:
                 win_doc.append(i)
         if not win_texts:
             return
-        emb = self.embedder.encode(win_texts)
+        # Repeated texts (a system prompt in every chat) are embedded once.
+        unique = list(dict.fromkeys(win_texts))
+        where = {t: i for i, t in enumerate(unique)}
+        emb = self.embedder.encode(unique)[[where[t] for t in win_texts]]
         sims = emb @ self._holdout_emb.T
         wi, hj = np.nonzero(sims >= self.opts.paraphrase_threshold)
         best: dict[tuple[int, int], float] = {}
