@@ -29,6 +29,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from harness.agreement.suffstats import ItemStat
 from harness.errors import InputError
@@ -37,6 +38,7 @@ __all__ = ["BootstrapCI", "bootstrap_ci", "bootstrap_values", "percentile_interv
 
 _POISSON_SPLIT_MIN_ITEMS = 1000
 _CHUNK_ENTRIES = 1 << 22
+_CHUNK_RESAMPLES = 128
 
 
 class BootstrapCI(NamedTuple):
@@ -93,11 +95,15 @@ def bootstrap_values(stat: ItemStat, *, n_resamples: int = 1000, seed: int = 0) 
         raise InputError(f"The 'n_resamples' parameter of bootstrap_values must be >= 1; got {n_resamples}.")
     rng = np.random.default_rng(seed)
     P = max(len(stat.mult), 1)
-    chunk = max(1, min(n_resamples, _CHUNK_ENTRIES // P))
+    # Blocks of at most 128 resamples keep memory bounded whatever the number of patterns.
+    chunk = max(1, min(n_resamples, _CHUNK_RESAMPLES, _CHUNK_ENTRIES // P))
     out = np.empty(n_resamples)
-    for start in range(0, n_resamples, chunk):
-        b = min(chunk, n_resamples - start)
-        out[start : start + b] = stat.batch(resample_counts(stat.mult, b, rng).astype(float))
+    # The products are small (resamples x patterns x a few statistics): BLAS threads only add
+    # start-up and contention cost, which dominates on a busy machine, so keep BLAS single-threaded.
+    with threadpool_limits(limits=1, user_api="blas"):
+        for start in range(0, n_resamples, chunk):
+            b = min(chunk, n_resamples - start)
+            out[start : start + b] = stat.batch(resample_counts(stat.mult, b, rng).astype(float))
     return out
 
 

@@ -32,8 +32,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from harness.agreement import intraclass
 from harness.agreement import suffstats as ss
-from harness.agreement.suffstats import ICC_FORMS, ItemStat
+from harness.agreement.intraclass import ICC_FORMS
+from harness.agreement.suffstats import ItemStat
 from harness.errors import InputError, check_choice
 
 __all__ = [
@@ -188,7 +190,8 @@ def gwet_weights(categories: np.ndarray, weights: str | None) -> np.ndarray:
 def gwet_stat(data: Any, *, weights: str | None = None, labels: Any = None, func: str = "gwet_ac1") -> ItemStat:
     """Sufficient statistics of :func:`gwet_ac1` (``weights=None``) or :func:`gwet_ac2`."""
     counts, cats = _counts(data, labels, func)
-    return ss.gwet_stat(counts, gwet_weights(cats, weights))
+    agree = gwet_weights(cats, weights) if len(cats) else np.eye(1)  # no rating at all: one empty category
+    return ss.gwet_stat(counts, agree)
 
 
 def krippendorff_alpha_stat(data: Any, *, level: str) -> ItemStat:
@@ -213,7 +216,7 @@ def cohen_kappa_stat(a: Any, b: Any, *, weights: str | None = None, labels: Any 
 def icc_stat(data: Any, *, form: str = "icc2") -> ItemStat:
     """Sufficient statistics of :func:`icc`."""
     check_choice(form, ICC_FORMS, param="form", func="icc")
-    return ss.icc_stat(as_ratings(data, func="icc"), form)
+    return intraclass.icc_stat(as_ratings(data, func="icc"), form)
 
 
 # ---------------------------------------------------------------------------- public coefficients

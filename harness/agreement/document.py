@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,9 @@ from harness.agreement.diagnostics import (
     pairwise_summary,
     rater_diagnostics,
 )
+from harness.agreement.intraclass import ICC_FORMS
 from harness.agreement.ratings import Group, Rating, Ratings, Scale, build_groups, load_ratings, parse_scale
-from harness.agreement.suffstats import ICC_FORMS, ItemStat
+from harness.agreement.suffstats import ItemStat
 from harness.errors import InputError, check_choice
 
 __all__ = ["SCHEMA", "agreement_report", "gate_verdict"]
@@ -89,7 +91,7 @@ def _coefficients(g: Group, level: str, ctx: _Ctx) -> dict[str, dict[str, Any]]:
         elif w is not None and level == "nominal":
             out[key] = ctx.entry(None, ordered)
         else:
-            out[key] = ctx.entry(lambda w=w: co.cohen_kappa_stat(x[:, 0], x[:, 1], weights=w, labels=labels))
+            out[key] = ctx.entry(partial(co.cohen_kappa_stat, x[:, 0], x[:, 1], weights=w, labels=labels))
             if out[key]["value"] is not None:
                 se = cohen_kappa_se(x[:, 0], x[:, 1], weights=w, labels=labels, confidence=ctx.confidence)
                 out[key].update(se=_num(se.se), ci_analytic=[_num(se.ci_low), _num(se.ci_high)], n=se.n)
@@ -118,7 +120,7 @@ def _coefficients(g: Group, level: str, ctx: _Ctx) -> dict[str, dict[str, Any]]:
         out["gwet_ac2"]["weights"] = f"{w} on category values"
     for form in ICC_FORMS:
         if level in ("interval", "ratio"):
-            out[form] = ctx.entry(lambda form=form: co.icc_stat(x, form=form))
+            out[form] = ctx.entry(partial(co.icc_stat, x, form=form))
         else:
             out[form] = ctx.entry(None, f"ICC needs interval or ratio scores; the level is {level}")
     return out

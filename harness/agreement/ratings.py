@@ -169,7 +169,9 @@ def _load_wide(path: str | Path, format: str | None) -> list[Rating]:
                 Rating(
                     item_id=item,
                     rater_id=rater,
-                    score=value,
+                    score=float(value)
+                    if isinstance(value, int | float) and not isinstance(value, bool)
+                    else str(value),
                     criterion=_text(row.get("criterion")),
                     gold=None if _missing(row.get("gold")) else row.get("gold"),
                     timestamp=_text(row.get("timestamp")),

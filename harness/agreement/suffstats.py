@@ -27,6 +27,8 @@ Batch = Callable[[np.ndarray, np.ndarray], np.ndarray]
 MAX_CATEGORIES = 1000
 #: Above this many categories, interval alpha is computed from per-item moments instead of counts.
 _INTERVAL_BY_COUNTS = 64
+#: Up to this many categories, ordinal alpha carries the per-pattern coincidence matrices.
+_ORDINAL_DENSE = 16
 
 
 class ItemStat(NamedTuple):
@@ -76,6 +78,10 @@ def code_categories(x: np.ndarray, labels: np.ndarray | None = None) -> Coded:
         labels: the category set (sorted, distinct); every value must be one of them.
     """
     mask = ~np.isnan(x)
+    if labels is None and mask.any():
+        fast = _code_small_integers(x, mask)
+        if fast is not None:
+            return fast
     vals = x[mask]
     if labels is not None:
         cats = labels
@@ -85,13 +91,6 @@ def code_categories(x: np.ndarray, labels: np.ndarray | None = None) -> Coded:
             off = vals[bad][0]
             raise InputError(f"value {off:g} is not one of the labels {[float(c) for c in cats]}")
         codes_vals = idx
-    elif vals.size and _small_integers(vals):
-        lo = int(vals.min())
-        shifted = (vals - lo).astype(np.int64)
-        present = np.bincount(shifted) > 0
-        cats = lo + np.flatnonzero(present).astype(float)
-        lut = np.cumsum(present) - 1
-        codes_vals = lut[shifted]
     else:
         cats, codes_vals = np.unique(vals, return_inverse=True)
     codes = np.full(x.shape, -1, dtype=np.int64)
@@ -99,17 +98,55 @@ def code_categories(x: np.ndarray, labels: np.ndarray | None = None) -> Coded:
     return Coded(codes, np.asarray(cats, dtype=float))
 
 
-def _small_integers(vals: np.ndarray) -> bool:
-    lo, hi = vals.min(), vals.max()
-    return bool(hi - lo < 65536 and np.all(vals == np.floor(vals)))
+def _code_small_integers(x: np.ndarray, mask: np.ndarray) -> Coded | None:
+    """Codes without sorting when every value is an integer in a small range (the common rating scale)."""
+    lo, hi = float(np.nanmin(x)), float(np.nanmax(x))
+    span = hi - lo
+    if span >= 65536 or not np.all((x == np.floor(x)) | ~mask):
+        return None
+    width = int(span) + 1
+    shifted = np.where(mask, x - lo, width).astype(np.int64)  # missing -> sentinel bin ``width``
+    present = np.bincount(shifted.reshape(-1), minlength=width + 1)[:width] > 0
+    lut = np.append(np.cumsum(present) - 1, -1)
+    return Coded(lut[shifted], lo + np.flatnonzero(present).astype(float))
+
+
+class Counts(NamedTuple):
+    """Items x categories counts (None when there are more categories than allowed) and the categories."""
+
+    counts: np.ndarray | None
+    categories: np.ndarray
+
+
+def category_counts(x: np.ndarray, max_categories: int = MAX_CATEGORIES) -> Counts:
+    """Items x categories counts of a float matrix (NaN missing) and its sorted distinct values.
+
+    Small-integer scales (the usual rating scale) are counted in one pass without sorting; with
+    more than ``max_categories`` distinct values the counts are not built (``counts`` is None).
+    """
+    mask = ~np.isnan(x)
+    n = x.shape[0]
+    if mask.any():
+        lo, hi = float(np.nanmin(x)), float(np.nanmax(x))
+        if hi - lo < max_categories and np.all((x == np.floor(x)) | ~mask):
+            width = int(hi - lo) + 1
+            shifted = np.where(mask, x - lo, width).astype(np.int64)  # missing -> sentinel column
+            flat = shifted + (width + 1) * np.arange(n)[:, None]
+            counts = np.bincount(flat.reshape(-1), minlength=n * (width + 1)).reshape(n, width + 1)[:, :width]
+            present = np.flatnonzero(counts.any(axis=0))
+            return Counts(counts[:, present].astype(float), lo + present.astype(float))
+    coded = code_categories(x)
+    q = len(coded.categories)
+    if q > max_categories:
+        return Counts(None, coded.categories)
+    return Counts(count_matrix(coded.codes, max(q, 1)), coded.categories)
 
 
 def count_matrix(codes: np.ndarray, q: int) -> np.ndarray:
     """Items x categories counts from a codes matrix (-1 missing)."""
     n = codes.shape[0]
-    rows, cols = np.nonzero(codes >= 0)
-    flat = rows * q + codes[rows, cols]
-    return np.bincount(flat, minlength=n * q).reshape(n, q).astype(float)
+    flat = np.where(codes >= 0, codes, q) + (q + 1) * np.arange(n)[:, None]
+    return np.bincount(flat.reshape(-1), minlength=n * (q + 1)).reshape(n, q + 1)[:, :q].astype(float)
 
 
 class Patterns(NamedTuple):
@@ -139,6 +176,11 @@ def compress_rows(S: np.ndarray) -> Patterns:
         return Patterns(S, np.zeros(0), np.zeros(0, dtype=np.int64))
     rows, inverse, mult = np.unique(S, axis=0, return_inverse=True, return_counts=True)
     return Patterns(rows, mult.astype(float), inverse.reshape(-1))
+
+
+def _snap_zero(x: np.ndarray, scale: np.ndarray, rel: float = 1e-12) -> np.ndarray:
+    """Zero a difference of large sums that is zero up to rounding (so 0/0 stays undefined, not +-1e40)."""
+    return np.where(np.abs(x) <= rel * np.abs(scale), 0.0, x)
 
 
 def _safe_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -282,21 +324,21 @@ def alpha_stat(x: np.ndarray, level: str) -> ItemStat:
     xp = np.where(pairable[:, None], x, np.nan)
     if level == "ratio" and np.nanmin(xp, initial=0.0) < 0:
         raise InputError("the ratio level needs non-negative values (a true zero); got a negative score")
-    coded = code_categories(xp)
-    q = len(coded.categories)
+    limit = _INTERVAL_BY_COUNTS if level == "interval" else MAX_CATEGORIES
+    counts, categories = category_counts(xp, limit)
+    q = len(categories)
     reason = _alpha_reason(m_all, q)
-    if level == "interval" and q > _INTERVAL_BY_COUNTS:
+    if counts is None and level == "interval":
         return _alpha_interval_moments(xp, pairable, reason)
-    if q > MAX_CATEGORIES:
+    if counts is None:
         raise InputError(
             f"{q} distinct values at the {level} level: at most {MAX_CATEGORIES} categories are supported "
             "(bin the scores, or use the interval level for continuous scores)"
         )
-    counts = count_matrix(coded.codes, max(q, 1))
     rows, mult, inverse = compress_counts(counts)
     if level == "ordinal":
         return _alpha_ordinal(rows, mult, inverse, reason)
-    values = coded.categories
+    values = categories
     if level == "interval" and q:
         values = values - np.average(values, weights=counts.sum(axis=0))
     delta = metric_matrix(values, level) if q else np.zeros((1, 1))
@@ -318,29 +360,40 @@ def _alpha_ordinal(rows: np.ndarray, mult: np.ndarray, inverse: np.ndarray, reas
     """Ordinal alpha: the interval metric on mid-ranks ``r_c = sum_{g<c} n_g + n_c / 2``.
 
     The mid-ranks depend on the (resampled) category totals, so the batch function rebuilds
-    them per resample and needs ``r' O r`` with ``O`` the resampled coincidence matrix; it gets
-    that from per-pattern products ``N @ r`` without forming ``O``.
+    them per resample and needs ``r' O r`` with ``O`` the resampled coincidence matrix. With few
+    categories ``O`` itself is a linear statistic (per-pattern coincidences, ``q * q`` columns);
+    with many it comes from per-pattern products ``N @ r`` without forming ``O``.
     """
     m = rows.sum(axis=1)
+    q = rows.shape[1]
     with np.errstate(divide="ignore"):
         inv = np.where(m >= 2, 1.0 / np.maximum(m - 1, 1), 0.0)
-    S = np.column_stack([m, inv, rows])
+    small = q <= _ORDINAL_DENSE
+    if small:
+        coincidences = (rows[:, :, None] * rows[:, None, :] - rows[:, :, None] * np.eye(q)) * inv[:, None, None]
+        S = np.column_stack([m, inv, rows, coincidences.reshape(len(rows), q * q)])
+    else:
+        S = np.column_stack([m, inv, rows])
 
     def g(W: np.ndarray, S: np.ndarray) -> np.ndarray:
-        m, inv, N = S[:, 0], S[:, 1], S[:, 2:]
+        m, inv, N = S[:, 0], S[:, 1], S[:, 2 : 2 + q]
         n_c = W @ N
         n_dot = W @ m
         r = np.cumsum(n_c, axis=1) - n_c / 2
         with np.errstate(divide="ignore", invalid="ignore"):
             r = r - ((n_c * r).sum(axis=1) / n_dot)[:, None]  # centre: smaller terms, same differences
         r = np.nan_to_num(r)
-        nr = N @ r.T  # (P, B)
-        nr2 = N @ (r**2).T
-        r_o_r = np.einsum("bu,ub->b", W, (nr**2 - nr2) * inv[:, None])
+        if small:
+            o = (W @ S[:, 2 + q :]).reshape(-1, q, q)
+            r_o_r = np.einsum("bi,bij,bj->b", r, o, r)
+        else:
+            nr = N @ r.T  # (P, B)
+            nr2 = N @ (r**2).T
+            r_o_r = ((nr**2 - nr2) * inv[:, None] * W.T).sum(axis=0)
         s2 = (n_c * r**2).sum(axis=1)
         s1 = (n_c * r).sum(axis=1)
-        do_num = 2 * s2 - 2 * r_o_r
-        de_num = 2 * (n_dot * s2 - s1**2)
+        do_num = _snap_zero(2 * s2 - 2 * r_o_r, 2 * s2)
+        de_num = _snap_zero(2 * (n_dot * s2 - s1**2), 2 * n_dot * s2)
         return _alpha_from_sums(n_dot, do_num, de_num)
 
     return ItemStat(S, mult, g, inverse, reason)
@@ -363,7 +416,7 @@ def _alpha_interval_moments(xp: np.ndarray, pairable: np.ndarray, reason: str | 
     def g(W: np.ndarray, S: np.ndarray) -> np.ndarray:
         T = W @ S
         n_dot, do_num, t1, t2 = T[:, 0], T[:, 1], T[:, 2], T[:, 3]
-        return _alpha_from_sums(n_dot, do_num, 2 * (n_dot * t2 - t1**2))
+        return _alpha_from_sums(n_dot, do_num, _snap_zero(2 * (n_dot * t2 - t1**2), 2 * n_dot * t2))
 
     return ItemStat(rows, mult, g, inverse, reason)
 
@@ -411,75 +464,3 @@ def cohen_stat(ca: np.ndarray, cb: np.ndarray, q: int, agree: np.ndarray) -> Ite
     else:
         reason = None
     return ItemStat(S, mult, g, inverse, reason)
-
-
-# ---------------------------------------------------------------------------- ICC (Shrout & Fleiss)
-ICC_FORMS = ("icc1", "icc2", "icc3", "icc1k", "icc2k", "icc3k")
-
-
-class MeanSquares(NamedTuple):
-    """Two-way ANOVA mean squares of an items x raters table (Shrout & Fleiss 1979 notation)."""
-
-    bms: np.ndarray  # between targets (items)
-    wms: np.ndarray  # within targets
-    jms: np.ndarray  # between judges (raters)
-    ems: np.ndarray  # residual
-    n: np.ndarray  # number of items
-    k: int  # number of raters
-
-
-def icc_from_mean_squares(ms: MeanSquares, form: str) -> np.ndarray:
-    """The six Shrout & Fleiss forms from mean squares (NaN where a denominator is 0)."""
-    bms, wms, jms, ems, n, k = ms
-    num, den = {
-        "icc1": (bms - wms, bms + (k - 1) * wms),
-        "icc2": (bms - ems, bms + (k - 1) * ems + k * (jms - ems) / n),
-        "icc3": (bms - ems, bms + (k - 1) * ems),
-        "icc1k": (bms - wms, bms),
-        "icc2k": (bms - ems, bms + (jms - ems) / n),
-        "icc3k": (bms - ems, bms),
-    }[form]
-    out = _safe_ratio(num, den)
-    return np.where((n >= 2) & (k >= 2), out, np.nan)
-
-
-def icc_stat(x: np.ndarray, form: str) -> ItemStat:
-    """ICC from the items rated by every rater (items with a missing rating are left out)."""
-    n_items, k = x.shape
-    complete = ~np.isnan(x).any(axis=1) if k else np.zeros(n_items, bool)
-    xc = np.where(complete[:, None], x, 0.0)
-    if complete.any():
-        xc = np.where(complete[:, None], xc - x[complete].mean(), 0.0)
-    r = xc.sum(axis=1)
-    S = np.column_stack([complete.astype(float), r, r**2 / max(k, 1), (xc**2).sum(axis=1), xc])
-    rows, mult, inverse = compress_rows(S)
-
-    def g(W: np.ndarray, S: np.ndarray) -> np.ndarray:
-        T = W @ S
-        n, g_sum, rows_sq, total_sq, cols = T[:, 0], T[:, 1], T[:, 2], T[:, 3], T[:, 4:]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            corr = g_sum**2 / (n * k)
-            ss_total = total_sq - corr
-            ss_rows = rows_sq - corr
-            ss_cols = (cols**2).sum(axis=1) / n - corr
-            ss_err = ss_total - ss_rows - ss_cols
-            ms = MeanSquares(
-                bms=ss_rows / (n - 1),
-                wms=(ss_total - ss_rows) / (n * (k - 1)),
-                jms=ss_cols / (k - 1),
-                ems=ss_err / ((n - 1) * (k - 1)),
-                n=n,
-                k=k,
-            )
-            return icc_from_mean_squares(ms, form)
-
-    n_complete = int(complete.sum())
-    if k < 2:
-        reason = "ICC needs at least two raters"
-    elif n_complete < 2:
-        reason = f"ICC needs two or more items rated by all {k} raters; {n_complete} are"
-    elif np.ptp(x[complete]) == 0:
-        reason = "every rating has the same value: no variance, so the ICC is undefined (not 0)"
-    else:
-        reason = None
-    return ItemStat(rows, mult, g, inverse, reason)
