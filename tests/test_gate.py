@@ -330,3 +330,15 @@ def test_gate_cli_on_two_tiny_local_models(tmp_path: Path, tiny_model_dir: Path)
     assert (out / "runs" / "general" / "base" / "run.json").is_file() and (out / "report.html").is_file()
     # Three items cannot prove anything: every interval rule is inconclusive or fails, none passes.
     assert all(x["verdict"] != "pass" for x in doc["rules"] if x["require"] != "no_new_failures")
+
+
+@pytest.mark.e2e
+def test_gate_on_the_bundled_model(tmp_path: Path) -> None:
+    """The bundled model against itself on two items of the general suite: nothing can be shown."""
+    cmd = [sys.executable, "-m", "harness", "gate", "suites/general", "--base", "smollm2-135m",
+           "--candidate", "smollm2-135m", "--limit", "2", "--cache", str(tmp_path / "c.sqlite"), "--json"]
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=900)
+    assert r.returncode == 3, r.stderr[-3000:]
+    comp = json.loads(r.stdout)["comparisons"][0]
+    assert comp["n_paired"] == 2 and comp["changes"] == []
+    assert all(c["delta"] == 0.0 for c in comp["criteria"].values())
