@@ -8,7 +8,6 @@ its boundary, and Holm's adjustment across the gate's counted tests.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -29,6 +28,7 @@ from harness.compare.models import (
     Verdict,
     combine_verdicts,
 )
+from harness.compare.pairing import PairedValues, pair_items, prompt_text
 from harness.compare.policy import Policy, Rule, decide, policy_from_gate
 from harness.compare.repeats import MODEL_GRADED, VarianceSplit, variance_split
 from harness.compare.stats import (
@@ -49,12 +49,6 @@ __all__ = ["compare_runs", "gate_result", "policy_of"]
 _MAX_CHANGES = 500
 
 
-def _prompt_text(item: ItemResult) -> str:
-    if isinstance(item.prompt, str):
-        return item.prompt
-    return json.dumps(item.prompt, ensure_ascii=False, sort_keys=True)
-
-
 def _suite_name(run: Run) -> str:
     return str(run.suite.get("name") or "suite")
 
@@ -63,83 +57,6 @@ def policy_of(run: Run) -> Policy:
     """The policy in a run's recorded suite ``gate`` block (empty when there is none)."""
     src = run.suite.get("path")
     return policy_from_gate(run.suite.get("gate"), source=f"{src}/suite.yaml" if src else None)
-
-
-def _item_value(item: ItemResult, criterion: str) -> float | None:
-    """The item's score on a criterion: the mean over scored attempts when there are repeats."""
-    if len(item.attempts) > 1:
-        vals = [v for a in item.attempts if criterion in a.scores and (v := a.scores[criterion].value) is not None]
-        if vals:
-            return float(np.mean(vals))
-        if any(criterion in a.scores for a in item.attempts):
-            return None
-    score = item.scores.get(criterion)
-    return None if score is None else score.value
-
-
-def _overall(item: ItemResult, infos: Mapping[str, CriterionInfo]) -> float | None:
-    """The rubric-weighted score, when the run did not record one: None if a weighted criterion is unscored."""
-    score = item.scores.get(OVERALL)
-    if score is not None or len(item.attempts) > 1:
-        return _item_value(item, OVERALL) if score is not None else None
-    weighted = [(i.weight, _item_value(item, c)) for c, i in infos.items() if i.weight > 0 and c in item.scores]
-    if not weighted or any(v is None for _, v in weighted):
-        return None
-    total = sum(w for w, _ in weighted)
-    return float(sum(w * v for w, v in weighted if v is not None) / total)
-
-
-def _pair(base: Run, cand: Run, suite: str) -> tuple[list[tuple[ItemResult, ItemResult]], list[Excluded]]:
-    def index(run: Run, side: str) -> dict[str, ItemResult]:
-        out: dict[str, ItemResult] = {}
-        for it in run.items:
-            if it.id in out:
-                raise InputError(f"item id {it.id!r} appears twice in the {side} run", field="items.id")
-            out[it.id] = it
-        return out
-
-    b, c = index(base, "base"), index(cand, "candidate")
-    pairs, excluded = [], []
-    for iid, bi in b.items():
-        ci = c.get(iid)
-        if ci is None:
-            excluded.append(Excluded(suite=suite, id=iid, reason="only_in_base"))
-        elif _prompt_text(bi) != _prompt_text(ci):
-            excluded.append(Excluded(suite=suite, id=iid, reason="prompt_differs", detail="same id, different prompt"))
-        else:
-            pairs.append((bi, ci))
-    excluded += [Excluded(suite=suite, id=iid, reason="only_in_candidate") for iid in c if iid not in b]
-    return pairs, excluded
-
-
-def _check_range(value: float | None, item: str, crit: str, side: str) -> float | None:
-    if value is not None and not (0.0 <= value <= 1.0 and np.isfinite(value)):
-        raise InputError(f"the {side} run scores item {item!r} on {crit!r} as {value!r}, outside [0, 1]",
-                         field=f"items[{item}].scores.{crit}.value")
-    return value
-
-
-class _Values:
-    """Per criterion, the paired (base, candidate) values of the items both runs scored."""
-
-    def __init__(self, pairs: list[tuple[ItemResult, ItemResult]], criteria: list[str], infos: dict) -> None:
-        self.ids = [b.id for b, _ in pairs]
-        self.by: dict[str, tuple[np.ndarray, np.ndarray, list[int]]] = {}
-        self.unscored: dict[str, int] = {}
-        for crit in criteria:
-            bv, cv, keep = [], [], []
-            for k, (b, c) in enumerate(pairs):
-                if crit == OVERALL:
-                    x, y = _overall(b, infos["base"]), _overall(c, infos["candidate"])
-                else:
-                    x, y = _item_value(b, crit), _item_value(c, crit)
-                x, y = _check_range(x, b.id, crit, "base"), _check_range(y, c.id, crit, "candidate")
-                if x is not None and y is not None:
-                    bv.append(x)
-                    cv.append(y)
-                    keep.append(k)
-            self.by[crit] = (np.array(bv, dtype=float), np.array(cv, dtype=float), keep)
-            self.unscored[crit] = len(pairs) - len(keep)
 
 
 def _mean(a: np.ndarray) -> float | None:
@@ -151,7 +68,7 @@ def _ci(b: Bootstrap | None, confidence: float) -> list[float] | None:
 
 
 def _criterion_stats(
-    crit: str, values: _Values, policy: Policy, suite: str, binary_declared: bool, judge: bool
+    crit: str, values: PairedValues, policy: Policy, suite: str, binary_declared: bool, judge: bool
 ) -> tuple[CriterionStats, Bootstrap | None, Bootstrap | None]:
     x, y, _ = values.by[crit]
     n = int(x.size)
@@ -206,7 +123,7 @@ def _rule_result(
     stats: CriterionStats,
     diff: Bootstrap | None,
     cand: Bootstrap | None,
-    values: _Values,
+    values: PairedValues,
     policy: Policy,
     suite: str,
     calibration: dict[str, Any] | None,
@@ -302,8 +219,8 @@ def _analyse(
     policy: Policy,
     suite: str,
     calibration: Mapping[str, Calibration],
-) -> tuple[dict[str, CriterionStats], list[RuleResult], _Values]:
-    values = _Values(pairs, criteria, infos)
+) -> tuple[dict[str, CriterionStats], list[RuleResult], PairedValues]:
+    values = PairedValues(pairs, criteria, infos)
     merged = {**infos["base"], **infos["candidate"]}
     stats: dict[str, CriterionStats] = {}
     boots: dict[str, tuple[Bootstrap | None, Bootstrap | None]] = {}
@@ -338,7 +255,7 @@ def _analyse(
 
 
 def _changes(
-    pairs: list[tuple[ItemResult, ItemResult]], values: _Values, criteria: list[str], leaked: set[str], thr: float
+    pairs: list[tuple[ItemResult, ItemResult]], values: PairedValues, criteria: list[str], leaked: set[str], thr: float
 ) -> list[Change]:
     by_id: dict[str, Change] = {}
     for crit in criteria:
@@ -351,7 +268,7 @@ def _changes(
             ch = by_id.get(b.id)
             if ch is None:
                 ch = by_id[b.id] = Change(
-                    id=b.id, prompt=_prompt_text(b), reference=b.reference, base_output=b.output,
+                    id=b.id, prompt=prompt_text(b), reference=b.reference, base_output=b.output,
                     candidate_output=c.output, leaked=b.id in leaked,
                     base_scores={n: s.value for n, s in b.scores.items()},
                     candidate_scores={n: s.value for n, s in c.scores.items()},
@@ -439,7 +356,7 @@ def compare_runs(
     if policy is None:
         policy = policy_of(candidate)
     infos = {"base": criteria_info(base), "candidate": criteria_info(candidate)}
-    pairs, excluded = _pair(base, candidate, suite)
+    pairs, excluded = pair_items(base, candidate, suite)
     seen_b = {n for b, _ in pairs for n in b.scores}
     seen_c = {n for _, c in pairs for n in c.scores}
     criteria = sorted(seen_b & seen_c - {OVERALL})
