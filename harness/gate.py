@@ -1,0 +1,226 @@
+"""The release gate: evaluate base and candidate on suites (through the cache), check leakage, compare.
+
+``harness gate SUITE... --base SPEC --candidate SPEC`` runs this. Models are loaded one at a
+time (every suite with the base, then every suite with the candidate), generations go through the
+SQLite cache so a killed gate resumes, and the comparison reads only the runs it produced.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.compare import Comparison, GateResult, LeakageInfo, Policy, compare_runs, gate_result, policy_of
+from harness.errors import InputError, InputFileError
+
+if TYPE_CHECKING:
+    from harness.cache import GenerationCache
+    from harness.models.base import Generator
+    from harness.runs import Run
+    from harness.suite import Suite
+
+__all__ = ["run_gate", "train_data_of"]
+
+Progress = Callable[[str, str, str, int, int], None]
+
+
+def train_data_of(spec: str) -> list[Path]:
+    """The training files a ``harness train`` run folder records (empty for any other spec).
+
+    Paths are taken as recorded, else relative to the run folder.
+
+    Raises:
+        InputFileError: when the run folder names a training file that does not exist.
+    """
+    folder = Path(spec)
+    manifest = folder / "manifest.json"
+    if not folder.is_dir() or not manifest.is_file():
+        return []
+    try:
+        doc = json.loads(manifest.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return []
+    if not isinstance(doc, dict) or doc.get("kind") != "harness.train/v1":
+        return []
+    raw = doc.get("train_data") or []
+    out = []
+    for p in [raw] if isinstance(raw, str) else raw:
+        path = Path(str(p))
+        if not path.is_file() and (folder / path).is_file():
+            path = folder / path
+        if not path.is_file():
+            raise InputFileError(
+                f"the candidate's run folder names training data {str(p)!r}, which does not exist; "
+                "pass --train-data FILE",
+                file=manifest,
+                field="train_data",
+            )
+        out.append(path)
+    return out
+
+
+def _leakage(suites: Sequence[Suite], train: Sequence[Path], allow: bool, options: dict[str, Any]) -> list[LeakageInfo]:
+    from harness.leakage import scan_leakage
+
+    holdouts = [str(s.path) for s in suites]
+    leaked: dict[str, set[str]] = {h: set() for h in holdouts}
+    findings: dict[str, list[dict[str, Any]]] = {h: [] for h in holdouts}
+    methods: dict[str, str] = {}
+    for file in train:
+        result = scan_leakage(file, holdouts, **options)
+        methods.update(result.methods)
+        for h in holdouts:
+            leaked[h] |= set(result.leaked_holdout_ids.get(h, set()))
+        for f in result.findings:
+            if f.holdout in findings:
+                findings[f.holdout].append({**f.model_dump(mode="json"), "train_file": str(file)})
+            else:  # a finding keyed by another spelling of the path: match by item ids
+                for h in holdouts:
+                    if set(f.holdout_ids or []) & leaked[h]:
+                        findings[h].append({**f.model_dump(mode="json"), "train_file": str(file)})
+    off = ", ".join(f"{m}: {why}" for m, why in sorted(methods.items()) if why != "on")
+    return [
+        LeakageInfo(
+            checked=True,
+            train_data=[str(t) for t in train],
+            leaked_ids=sorted(leaked[h]),
+            findings=findings[h],
+            allowed=allow,
+            note=f"methods off: {off}" if off else None,
+        )
+        for h in holdouts
+    ]
+
+
+def _progress_of(progress: Progress, side: str, suite: str) -> Callable[[str, int, int], None]:
+    def report(stage: str, done: int, total: int) -> None:
+        progress(side, suite, stage, done, total)
+
+    return report
+
+
+def _slug(name: str, used: set[str]) -> str:
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "suite"
+    base, k = slug, 2
+    while slug in used:
+        slug, k = f"{base}-{k}", k + 1
+    used.add(slug)
+    return slug
+
+
+def run_gate(
+    suites: Sequence[str | Path],
+    *,
+    base: str,
+    candidate: str,
+    out: str | Path | None = None,
+    policy: Policy | None = None,
+    train_data: Sequence[str | Path] = (),
+    allow_leakage: bool = False,
+    repeats: int = 1,
+    limit: int | None = None,
+    cache: GenerationCache | None = None,
+    make_generator: Callable[[str], Generator] | None = None,
+    judge_factory: Callable[[str, str | None], Generator] | None = None,
+    leakage_options: dict[str, Any] | None = None,
+    progress: Progress | None = None,
+    manifest: dict[str, Any] | None = None,
+    seed: int | None = None,
+) -> GateResult:
+    """Evaluate base and candidate on each suite, check leakage, and compare under each suite's gate.
+
+    Args:
+        suites: suite folders (or ``suite.yaml`` files).
+        base: the base model spec.
+        candidate: the candidate model spec; a ``harness train`` run folder also supplies its
+            training data for the leakage check.
+        out: where to write each run (``runs/<suite>/base/run.json`` ...); None: not written.
+        policy: rules for every suite (default: each suite's ``gate`` block).
+        train_data: the candidate's training files (checked for suite items; default: the ones
+            the candidate's run folder records, if any).
+        allow_leakage: gate anyway when suite items leaked (they are left out of the verdict).
+        repeats: attempts per item.
+        limit: evaluate only the first ``limit`` items of each suite.
+        cache: the generation cache (None: no cache).
+        make_generator: builds a generator from a spec (default :func:`harness.models.base.make_generator`;
+            tests pass fakes).
+        judge_factory: builds judge generators from ``(spec, endpoint)`` (default: the scorers' own).
+        leakage_options: options for :func:`harness.leakage.scan_leakage` (``paraphrase=False``...).
+        progress: called as ``progress(side, suite, stage, done, total)``.
+        manifest: extra facts for the gate's manifest (the command line...).
+        seed: the bootstrap seed (default: the policy's, 0).
+
+    Returns:
+        The :class:`~harness.compare.models.GateResult` (verdict, comparisons, manifest).
+
+    Raises:
+        InputError: for no suites, bad suites or options.
+        InputFileError: for a missing training file.
+    """
+    from harness.evaluate import evaluate_suite, write_run
+    from harness.suite import load_suite
+
+    if not suites:
+        raise InputError("harness gate needs at least one suite")
+    loaded = [load_suite(s) for s in suites]
+    names = [s.name for s in loaded]
+    if len(set(names)) != len(names):
+        raise InputError(f"suites must have distinct names; got {names}")
+    train = [Path(t) for t in train_data] or train_data_of(candidate)
+    for t in train:
+        if not t.is_file():
+            raise InputFileError("no such training data file", file=t, field="--train-data")
+    leakage = (
+        _leakage(loaded, train, allow_leakage, leakage_options or {}) if train else [LeakageInfo() for _ in loaded]
+    )
+    if make_generator is None:
+        from harness.models.base import make_generator as _make
+
+        make_generator = _make
+
+    runs: dict[str, list[Run]] = {}
+    for side, spec in (("base", base), ("candidate", candidate)):
+        gen = make_generator(spec)
+        side_runs = []
+        for suite in loaded:
+            cb = _progress_of(progress, side, suite.name) if progress is not None else None
+            side_runs.append(
+                evaluate_suite(
+                    suite, gen, cache=cache, repeats=repeats, limit=limit, progress=cb, judge_factory=judge_factory
+                )
+            )
+        runs[side] = side_runs
+        del gen
+        gc.collect()  # one model in memory at a time
+
+    comparisons: list[Comparison] = []
+    used: set[str] = set()
+    for k, suite in enumerate(loaded):
+        b, c = runs["base"][k], runs["candidate"][k]
+        paths: dict[str, str | None] = {"base": None, "candidate": None}
+        if out is not None:
+            slug = _slug(suite.name, used)
+            for side, run in (("base", b), ("candidate", c)):
+                paths[side] = str(write_run(run, Path(out) / "runs" / slug / side).json)
+        pol = policy if policy is not None else policy_of(c)
+        if seed is not None:
+            pol = pol.model_copy(update={"seed": seed})
+        comparisons.append(
+            compare_runs(b, c, pol, leakage=leakage[k], base_path=paths["base"], candidate_path=paths["candidate"])
+        )
+    facts = {
+        **(manifest or {}),
+        "base": base,
+        "candidate": candidate,
+        "suites": [str(s.path) for s in loaded],
+        "train_data": [str(t) for t in train],
+        "allow_leakage": allow_leakage,
+        "repeats": repeats,
+        "limit": limit,
+        "cache": str(cache.path) if cache is not None else None,
+    }
+    return gate_result(comparisons, manifest=facts)
