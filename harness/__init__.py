@@ -14,8 +14,8 @@ from harness.errors import (
     RegistryError,
     SchemaError,
 )
-from harness.leakage import HoldoutItem, LeakageResult, load_holdout, scan_leakage
 from harness.evaluate import evaluate_suite, write_run
+from harness.leakage import HoldoutItem, LeakageResult, load_holdout, scan_leakage
 from harness.models.base import GenerationSettings, Generator, make_generator
 from harness.records import (
     ChatRecord,
@@ -44,8 +44,8 @@ __all__ = [
     "HoldoutItem",
     "InputError",
     "InputFileError",
-    "LeakageResult",
     "Item",
+    "LeakageResult",
     "ModelError",
     "PreferenceRecord",
     "RatingRecord",
