@@ -5,8 +5,8 @@
 Writes:
 - ``examples/tickets_train.jsonl``: SFT examples for the demo task (support ticket -> JSON fields),
   with planted problems the validator must show: a re-cased duplicate, an empty completion,
-  a customer e-mail address and a card number, a chat-style row in a prompt-completion file is not
-  planted (that is a schema test, not a data story);
+  a customer e-mail address, phone and card number, and one item of the `suites/tickets` holdout
+  copied in (re-cased and re-spaced);
 - ``examples/tickets_eval.jsonl``: a held-out eval split for training loss (same generator,
   other seed, disjoint tickets);
 - ``examples/preferences.jsonl``: preference pairs for the same task, with planted problems:
@@ -133,6 +133,12 @@ def main() -> None:
             ),
         },
     )
+    # a held-out suite item copied into training data, lightly disguised (re-cased, re-spaced):
+    # the leak `harness validate --holdout suites/tickets` exists to catch
+    suite_items = [json.loads(line) for line in (HERE.parent / "suites" / "tickets" / "items.jsonl").open()]
+    leaked = suite_items[5]
+    disguised = "  ".join(leaked["prompt"].lower().split(" "))
+    train.insert(200, {"id": "t-leak-1", "prompt": INSTRUCTION + disguised, "completion": json.dumps(leaked["reference"])})
     (HERE / "tickets_train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in train))
     (HERE / "tickets_eval.jsonl").write_text("".join(json.dumps(r) + "\n" for r in evals))
 

@@ -88,8 +88,15 @@ def items_file(path: str | Path) -> Path:
 
 
 def _texts_of(value: Any, name: str, file: Path, line: int) -> dict[str, str]:
-    """Text fields of one value: a string, a list of strings, or chat messages."""
+    """Text fields of one value: a string, a list of strings, or chat messages.
+
+    Structured values (a JSON object such as an expected extraction, a number, a boolean) are
+    labels, not prose: many different items share the same small answer, so matching them would
+    flag every training example with that answer. They are not scanned; the item's prompt is.
+    """
     if value is None or (isinstance(value, float) and math.isnan(value)):
+        return {}
+    if isinstance(value, dict | bool | int | float):
         return {}
     if isinstance(value, str):
         return {name: value}
