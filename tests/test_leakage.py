@@ -149,6 +149,26 @@ def test_short_answers_are_not_leaks_but_short_questions_are(tmp_path, holdout):
     assert r.n_examples == 2 and r.n_texts == 4
 
 
+def test_short_structured_answers_need_n_words(tmp_path):
+    label = '{"category": "billing", "priority": "high", "product": "Aurora Desk Lamp", "order_id": null}'
+    essay = "The lamp draws power through a transformer that steps the mains voltage down to twelve volts."
+    hold = _jsonl(
+        tmp_path / "h.jsonl",
+        [
+            {"id": "a", "prompt": "Ticket: my lamp invoice is wrong, please fix it.", "reference": label},
+            {"id": "b", "prompt": "Explain how the desk lamp is powered.", "reference": essay},
+        ],
+    )
+    train = _jsonl(
+        tmp_path / "t.jsonl",
+        [{"prompt": "Ticket: charged twice for a lamp.", "completion": label}, {"prompt": "Why?", "completion": essay}],
+    )
+    report = validate_file(train, holdouts=[hold], paraphrase=False)
+    leaks = [(f.ids, f.holdout_ids, f.data["holdout_field"]) for f in report.findings if f.holdout_ids]
+    assert leaks == [(["L2"], ["b"], "reference")]  # the 11-word JSON label is no evidence; the essay is
+    assert report.stats["leakage"]["holdout_texts_not_matched"]["short_answer"] == 1
+
+
 def test_leaked_ids_are_keyed_by_each_holdout_as_given(tmp_path, holdout):
     other = _jsonl(
         tmp_path / "other.jsonl", [{"id": "z", "prompt": "A question nobody copied into the training data."}]

@@ -25,6 +25,8 @@ from harness.leakage.tokens import (
     text_hashes,
 )
 
+ANSWER_FIELDS = ("reference", "completion")
+
 
 class HoldoutText(NamedTuple):
     """One text field of one holdout item."""
@@ -44,6 +46,7 @@ class HoldoutIndex:
     n_items: dict[str, int]
     words: np.ndarray  # words per text
     content_words: np.ndarray  # words outside templates per text
+    fuzzy_ok: np.ndarray  # long enough for near-duplicate and paraphrase matching
     template: np.ndarray  # sorted template n-gram hashes
     exact_keys: np.ndarray
     exact_text: np.ndarray
@@ -181,12 +184,17 @@ def build_index(holdouts: list[tuple[str, list[HoldoutItem]]], opts: LeakageOpti
     covered = template_cover(batch, template, opts.template_n)
     words = np.diff(batch.offsets)
     content_words = np.bincount(batch.doc[~covered], minlength=n_texts)[:n_texts]
+    # Answers (reference, completion) need n words: a label, a number or a short JSON answer shared
+    # with a training example says nothing about the item having leaked.
+    is_answer = np.array([t.field.split("[")[0] in ANSWER_FIELDS for t in texts], dtype=bool)
+    min_len = np.where(is_answer, max(opts.n, opts.min_words), opts.min_words)
     skipped = {
-        "short": int(np.sum(words < opts.min_words)),
-        "template_only": int(np.sum((words >= opts.min_words) & (content_words == 0))),
+        "short_prompt": int(np.sum(~is_answer & (words < min_len))),
+        "short_answer": int(np.sum(is_answer & (words < min_len))),
+        "template_only": int(np.sum((words >= min_len) & (content_words == 0))),
     }
-
-    exact_ok = np.flatnonzero((words >= opts.min_words) & (content_words > 0))
+    fuzzy_ok = content_words >= min_len
+    exact_ok = np.flatnonzero((words >= min_len) & (content_words > 0))
     th = text_hashes(batch)[exact_ok]
     order = np.argsort(th, kind="stable")
     exact_keys, exact_text = th[order], exact_ok[order]
@@ -204,7 +212,7 @@ def build_index(holdouts: list[tuple[str, list[HoldoutItem]]], opts: LeakageOpti
     sdoc = cbatch.doc[sstart]
     sig = signatures(sh, sdoc, n_texts, num_perm=opts.num_perm)
     has_sh = np.bincount(sdoc, minlength=n_texts)[:n_texts] > 0
-    near_ok = np.flatnonzero(has_sh & (content_words >= opts.min_words))
+    near_ok = np.flatnonzero(has_sh & fuzzy_ok)
     keys = band_keys(sig[near_ok], opts.bands, opts.rows).ravel()
     btext = np.repeat(near_ok, opts.bands)
     order = np.argsort(keys, kind="stable")
@@ -216,6 +224,7 @@ def build_index(holdouts: list[tuple[str, list[HoldoutItem]]], opts: LeakageOpti
         n_items=n_items,
         words=words,
         content_words=content_words,
+        fuzzy_ok=fuzzy_ok,
         template=template,
         exact_keys=exact_keys,
         exact_text=exact_text,

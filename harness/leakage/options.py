@@ -20,8 +20,9 @@ class LeakageOptions(BaseModel):
 
     - ``n = 13``: word 13-grams after lower-casing and stripping punctuation, as in the GPT-3
       contamination analysis (Brown et al. 2020, appendix C); any shared 13-gram flags a leak.
-    - ``min_words = 5``: holdout texts (or their non-template part) shorter than this are not
-      matched: a reference such as "Paris" or "4" in a training answer is not a leak.
+    - ``min_words = 5``: holdout prompts (their non-template part) shorter than this are not
+      matched; answers (``reference``, ``completion``) need ``n`` words: a label, a number or a
+      short JSON answer that a training example shares is no evidence that the item leaked.
     - ``template_n = 8`` and ``template_min_items = 3``: a word 8-gram found in at least 3 items of
       one holdout is template (an instruction every item repeats); template words are left out of
       n-gram, near-duplicate and paraphrase matching, so training data that shares the template
@@ -38,7 +39,7 @@ class LeakageOptions(BaseModel):
 
     methods: tuple[Method, ...] = Field(default=METHODS, description="methods to run")
     n: int = Field(default=13, ge=2, le=64, description="word n-gram length for containment")
-    min_words: int = Field(default=5, ge=1, description="shortest holdout text (in words) that is matched")
+    min_words: int = Field(default=5, ge=1, description="shortest holdout prompt (in words) that is matched")
     template_n: int = Field(default=8, ge=2, le=64, description="n-gram length that detects holdout templates")
     template_min_items: int = Field(default=3, ge=2, description="items of one holdout sharing a template n-gram")
     shingle: int = Field(default=2, ge=1, le=16, description="word shingle length for MinHash")

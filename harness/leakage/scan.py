@@ -102,7 +102,7 @@ class Scanner:
         self._emb_cache: dict[str, np.ndarray] = {}
         self._holdout_emb_text: np.ndarray | None = None
         if embedder is not None and index is not None:
-            ok = np.flatnonzero(index.content_words >= opts.min_words)
+            ok = np.flatnonzero(index.fuzzy_ok)
             self._holdout_emb_text = ok
             self._holdout_emb = embedder.encode_cached([index.content[i] for i in ok])
 
