@@ -5,9 +5,10 @@ fails at once and is halved) and cut into batches whose padding is small. Greedy
 our own loop over the KV cache: the prompt prefix a batch shares (system prompt, suite template)
 is computed once and its cache copied to every row, and each sequence leaves the batch as soon as
 it ends (an end token or ``max_new_tokens``), so short answers do not pay for long ones. The
-outputs are those of ``model.generate`` (tests compare them); sampling uses ``model.generate``. Each batch's outputs are yielded as soon as it finishes (and cached by the
-caller). For adapters and ``harness train`` run folders the adapter is checked on a probe: its
-logits must differ from the base model's, or the adapter is refused as a no-op.
+outputs are those of ``model.generate`` (tests compare them); sampling uses ``model.generate``.
+Each batch's outputs are yielded as soon as it finishes (and cached by the caller). For adapters
+and ``harness train`` run folders the adapter is checked on a probe: its logits must differ from
+the base model's, or the adapter is refused as a no-op.
 """
 
 from __future__ import annotations
