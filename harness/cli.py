@@ -414,7 +414,8 @@ def eval_(
         allow_noop_adapter=allow_noop_adapter,
         batch_size="auto" if batch_size == "auto" else int(batch_size),
     )
-    judge_gen = make_generator(judge, endpoint=judge_endpoint) if judge else None
+    same_model = judge == model and judge_endpoint == endpoint
+    judge_gen = (gen if same_model else make_generator(judge, endpoint=judge_endpoint)) if judge else None
     store = None if no_cache else GenerationCache(cache or default_cache_path())
     docs = []
     try:

@@ -47,11 +47,11 @@ def tiny_gen(lively_model_dir):
     return make_generator(str(lively_model_dir), batch_size=2)
 
 
-def reference_outputs(gen, settings, eos_ids, bs):
+def reference_outputs(gen, settings, eos_ids, bs, prompts=PROMPTS):
     """transformers' own generate() on the same length-sorted, left-padded batches."""
     import torch
 
-    seqs = gen._encode([gen.render(r.prompt, settings) for r in reqs()])
+    seqs = gen._encode([gen.render(r.prompt, settings) for r in reqs(prompts)])
     order = sorted(range(len(seqs)), key=lambda i: (-len(seqs[i]), i))
     out = {}
     for s in range(0, len(order), bs):
@@ -197,3 +197,18 @@ def test_run_folder_uses_its_own_chat_template(tmp_path, tiny_model_dir):
     assert d["kind"] == "run" and d["tokenizer_folder"] == str(run) and d["base"] == str(tiny_model_dir)
     outs = list(gen.generate(reqs(PROMPTS[:2]), GenerationSettings(max_new_tokens=4)))
     assert len(outs) == 2
+
+
+def test_shared_prompt_prefix_runs_once_with_the_same_outputs(lively_model_dir):
+    prefix = "Extract the ticket fields as JSON with the keys category and priority. Ticket: "
+    prompts = [prefix + t for t in ["hi", "The quick brown fox", "0 1 2 3 4 5", "What is the capital of France?"]]
+    settings = GenerationSettings(max_new_tokens=10, system="You are a helpful assistant for support tickets.")
+    gen = make_generator(str(lively_model_dir), batch_size=4)
+    seqs = gen._encode([gen.render(p, settings) for p in prompts])
+    assert gen._shared_prefix(seqs) >= 20
+    shared = {i: c.text for i, c in gen.generate(reqs(prompts), settings)}
+    gen.share_prefix = False
+    assert gen._shared_prefix(seqs) == 0
+    full = {i: c.text for i, c in gen.generate(reqs(prompts), settings)}
+    assert shared == full == reference_outputs(gen, settings, gen.eos_ids, 4, prompts)
+    assert len(set(full.values())) == len(prompts)

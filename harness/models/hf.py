@@ -2,11 +2,13 @@
 
 Prompts are tokenised once, sorted by length (longest first, so a batch too large for memory
 fails at once and is halved) and cut into batches whose padding is small. Greedy decoding runs in
-our own loop over the KV cache that drops each sequence from the batch as soon as it ends (an end
-token or ``max_new_tokens``), so short answers do not pay for long ones; sampling uses
-``model.generate``. Each batch's outputs are yielded as soon as it finishes (and cached by the
-caller). For adapters and ``harness train`` run folders the adapter is checked on a probe: its
-logits must differ from the base model's, or the adapter is refused as a no-op.
+our own loop over the KV cache: the prompt prefix a batch shares (system prompt, suite template)
+is computed once and its cache copied to every row, and each sequence leaves the batch as soon as
+it ends (an end token or ``max_new_tokens``), so short answers do not pay for long ones. The
+outputs are those of ``model.generate`` (tests compare them); sampling uses ``model.generate``.
+Each batch's outputs are yielded as soon as it finishes (and cached by the caller). For adapters
+and ``harness train`` run folders the adapter is checked on a probe: its logits must differ from
+the base model's, or the adapter is refused as a no-op.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from harness.models.spec import ModelSpec
 NOOP_TOLERANCE = 1e-6
 PROBE = "Write one short sentence about the weather."
 _MAX_AUTO_BATCH = 64
+MIN_SHARED_PREFIX = 8
 
 
 def _files_hash(paths: Sequence[Path]) -> str:
@@ -63,6 +66,7 @@ class HFGenerator:
         batch_size: prompts per batch, or "auto" (from the KV-cache size and free memory).
         allow_noop_adapter: evaluate an adapter even when it does not change the logits.
         allow_pickle: allow ``.bin`` weights.
+        share_prefix: run the prompt prefix a batch shares once (greedy decoding).
     """
 
     def __init__(
@@ -72,6 +76,7 @@ class HFGenerator:
         batch_size: BatchSize = "auto",
         allow_noop_adapter: bool = False,
         allow_pickle: bool = False,
+        share_prefix: bool = True,
     ) -> None:
         import torch
         from transformers.utils import logging as hf_logging
@@ -81,6 +86,7 @@ class HFGenerator:
             raise ModelError(f"batch size must be a positive integer or 'auto'; got {batch_size!r}")
         self.spec = spec
         self.batch_size = batch_size
+        self.share_prefix = share_prefix
         self._torch = torch
         self.tokenizer = load_tokenizer(spec)
         self.tokenizer.padding_side = "left"
@@ -279,16 +285,30 @@ class HFGenerator:
         return self._sample(seqs, settings, seed)
 
     def _greedy(self, seqs: list[list[int]], max_new: int) -> list[list[int]]:
-        """Greedy decoding over the KV cache, dropping sequences from the batch as they finish."""
+        """Greedy decoding over the KV cache, dropping sequences from the batch as they finish.
+
+        The prompt prefix the whole batch shares (system prompt, suite template) is run once and
+        its KV cache copied to every row; each row's own suffix follows it after the padding.
+        """
         torch = self._torch
         from transformers import DynamicCache
 
-        ids, mask = self._pad(seqs)
+        cache = DynamicCache(config=self.model.config)
+        shared = self._shared_prefix(seqs)
+        if shared:
+            prefix = torch.tensor([seqs[0][:shared]], device=self.device)
+            with torch.inference_mode():
+                self.model(
+                    input_ids=prefix, position_ids=torch.arange(shared, device=self.device)[None, :],
+                    past_key_values=cache, use_cache=True, logits_to_keep=1,
+                )  # fmt: skip
+            cache.batch_repeat_interleave(len(seqs))
+        ids, suffix_mask = self._pad([s[shared:] for s in seqs])
+        pos = (suffix_mask.cumsum(-1) - 1).clamp(min=0) + shared
+        mask = torch.cat([suffix_mask.new_ones((len(seqs), shared)), suffix_mask], dim=-1)
         eos = torch.tensor(self.eos_ids, device=self.device)
         out: list[list[int]] = [[] for _ in seqs]
         alive = torch.arange(len(seqs), device=self.device)
-        cache = DynamicCache(config=self.model.config)
-        pos = (mask.cumsum(-1) - 1).clamp(min=0)
         with torch.inference_mode():
             logits = self.model(
                 input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True,
@@ -316,6 +336,19 @@ class HFGenerator:
                 ).logits[:, -1, :]  # fmt: skip
         eos_set = set(self.eos_ids)
         return [[t for t in o if t not in eos_set] for o in out]
+
+    def _shared_prefix(self, seqs: list[list[int]]) -> int:
+        """Tokens at the start of every prompt in the batch (0 when sharing is off or not worth it)."""
+        if not self.share_prefix or len(seqs) < 2:
+            return 0
+        n = min(len(s) for s in seqs) - 1  # every row keeps at least one token of its own
+        first = seqs[0]
+        for s in seqs[1:]:
+            i = 0
+            while i < n and s[i] == first[i]:
+                i += 1
+            n = i
+        return n if n >= MIN_SHARED_PREFIX else 0
 
     def _sample(self, seqs: list[list[int]], settings: GenerationSettings, seed: int) -> list[list[int]]:
         torch = self._torch

@@ -158,7 +158,7 @@ class Judge(BaseScorer):
         for i, k in enumerate(keys):
             if k in found:
                 d = json.loads(found[k].text)
-                results[i] = RawScore(d["value"], d["explanation"] + " (cached)", d.get("level"))
+                results[i] = RawScore(d["value"], d["explanation"], d.get("level"))
         todo = [i for i, r in enumerate(results) if r is None]
         if todo:
             fresh = self._grade([prompts[i] for i in todo])
