@@ -35,6 +35,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/pip install -e ".[dev,embed,bench]"
 	$(BIN)/python benchmarks/agreement.py
+	$(BIN)/python benchmarks/leakage.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

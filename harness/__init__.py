@@ -12,6 +12,7 @@ from harness.errors import (
     RegistryError,
     SchemaError,
 )
+from harness.leakage import HoldoutItem, LeakageResult, load_holdout, scan_leakage
 from harness.records import (
     ChatRecord,
     PreferenceRecord,
@@ -29,8 +30,10 @@ __all__ = [
     "ConfigError",
     "Finding",
     "HarnessError",
+    "HoldoutItem",
     "InputError",
     "InputFileError",
+    "LeakageResult",
     "ModelError",
     "PreferenceRecord",
     "RatingRecord",
@@ -40,6 +43,8 @@ __all__ = [
     "ValidationReport",
     "__version__",
     "iter_records",
+    "load_holdout",
     "read_rows",
+    "scan_leakage",
     "validate_file",
 ]

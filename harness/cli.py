@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, InputError
 
 app = typer.Typer(
     name="harness",
@@ -71,8 +71,41 @@ def validate(
         bool, typer.Option("--json", help="Print the harness.validation/v1 document on stdout.")
     ] = False,
     out: Annotated[Path | None, typer.Option(help="Write validation.json and validation.md here.")] = None,
+    holdout: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--holdout",
+            help="Holdout to scan for leakage: a JSONL file of items or a suite folder (repeatable).",
+        ),
+    ] = None,
+    ngram_n: Annotated[
+        int | None, typer.Option("--ngram-n", help="Word n-gram length for containment [default: 13].")
+    ] = None,
+    minhash_threshold: Annotated[
+        float | None,
+        typer.Option("--minhash-threshold", help="Near-duplicate leak: estimated Jaccard at least [default: 0.4]."),
+    ] = None,
+    paraphrase: Annotated[
+        bool | None,
+        typer.Option(
+            "--paraphrase/--no-paraphrase",
+            help="Sentence-embedding paraphrase check [default: on when the 'embed' extra is installed].",
+        ),
+    ] = None,
+    paraphrase_threshold: Annotated[
+        float | None, typer.Option(help="Paraphrase leak: cosine similarity at least [default: 0.8].")
+    ] = None,
+    near_dup_threshold: Annotated[
+        float | None,
+        typer.Option(help="Within-file duplicates.near: estimated Jaccard at least [default: 0.8]."),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes for hashing [default: one per CPU core].", min=1)
+    ] = None,
 ) -> None:
-    """Check a training file: schema, duplicates, lengths, personal data, chat and preference audits."""
+    """Check a training file: schema, duplicates, lengths, personal data, chat and preference audits,
+    and leakage of holdout items (--holdout)."""
+    from harness.leakage.options import make_options
     from harness.report import write_atomic, write_json
     from harness.report.validation import print_summary, render_markdown
     from harness.validate import default_checks, validate_file
@@ -82,10 +115,26 @@ def validate(
         from harness.models.tokenizers import token_counter
 
         count, unit = token_counter(tokenizer), "tokens"
+    given = {
+        "n": ngram_n,
+        "threshold": minhash_threshold,
+        "paraphrase_threshold": paraphrase_threshold,
+        "near_threshold": near_dup_threshold,
+        "workers": workers,
+    }
+    opts = make_options(**{k: v for k, v in given.items() if v is not None})
+    leak_only = ("n", "threshold", "paraphrase_threshold")
+    if not holdout and (paraphrase is not None or any(given[k] is not None for k in leak_only)):
+        raise InputError(
+            "--ngram-n, --minhash-threshold, --paraphrase-threshold and --[no-]paraphrase need --holdout"
+        )
     report = validate_file(
         train,
         format=format.value if format else None,
-        checks=default_checks(count=count, unit=unit, max_length=max_length),
+        checks=default_checks(count=count, unit=unit, max_length=max_length, near_options=opts),
+        holdouts=holdout or (),
+        paraphrase=paraphrase,
+        leakage_options=opts if holdout else None,
     )
     doc = report.to_document()
     doc["fail_on"] = fail_on.value

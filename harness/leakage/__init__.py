@@ -1,12 +1,13 @@
 """Leakage detection between training data and holdout sets, and within-train near duplicates.
 
-Four methods, all in one streaming pass over the training data:
+Four methods, all in one streaming pass over the training data, on the words outside holdout
+templates (an instruction repeated by 3 or more items of a holdout):
 
 - ``exact``: identical after normalisation (NFKC, case folding, punctuation and spacing dropped);
 - ``ngram``: shared word 13-grams (the GPT-3 contamination analysis), with the share of the
   holdout item's 13-grams found and the longest shared span;
-- ``near_duplicate``: MinHash (one-permutation hashing, densified) over word 3-gram shingles with
-  LSH banding, flagged at estimated Jaccard >= 0.4;
+- ``near_duplicate``: MinHash (one-permutation hashing, densified) over word 2-gram shingles with
+  LSH banding (42 bands x 3 rows of 128 values), flagged at estimated Jaccard >= 0.4;
 - ``paraphrase``: all-MiniLM-L6-v2 sentence embeddings, cosine >= 0.8 (optional extra ``embed``).
 
 Example:

@@ -22,7 +22,7 @@ TRAIN_FIELDS = ("prompt", "completion", "messages", "chosen", "rejected")
 class Prepared(NamedTuple):
     """Holdouts loaded and indexed, options resolved, the paraphrase decision made."""
 
-    index: HoldoutIndex
+    holdout_index: HoldoutIndex
     options: LeakageOptions
     holdouts: list[str]
     methods: dict[str, str]
@@ -65,12 +65,12 @@ def summary(prep: Prepared, findings: list[Finding], n_examples: int, n_texts: i
     """The leakage part of a validation summary (also ``LeakageResult`` fields)."""
     leaked = leaked_ids(findings, prep.holdouts)
     return {
-        "holdouts": dict(prep.index.n_items),
+        "holdouts": dict(prep.holdout_index.n_items),
         "methods": prep.methods,
         "n_examples": n_examples,
         "n_texts": n_texts,
         "leaked_items": {h: len(ids) for h, ids in leaked.items()},
-        "holdout_texts_not_matched": prep.index.skipped,
+        "holdout_texts_not_matched": prep.holdout_index.skipped,
         "options": prep.options.model_dump(mode="json"),
     }
 
@@ -98,8 +98,8 @@ def row_texts(data: dict[str, Any]) -> dict[str, str]:
         if isinstance(value, str):
             out[name] = value
         elif isinstance(value, list):
-            parts = [m.get("content") if isinstance(m, dict) else m for m in value]
-            parts = [p for p in parts if isinstance(p, str)]
+            contents = [m.get("content") if isinstance(m, dict) else m for m in value]
+            parts: list[str] = [p for p in contents if isinstance(p, str)]
             if name == "messages":
                 out.update({f"messages[{i}]": p for i, p in enumerate(parts)})
             else:
@@ -144,7 +144,7 @@ def scan_leakage(
     """
     opts = make_options(options, **overrides)
     prep = prepare(holdouts, opts)
-    scanner = Scanner(prep.index, prep.options, embedder=prep.embedder)
+    scanner = Scanner(prep.holdout_index, prep.options, embedder=prep.embedder)
     n_examples = 0
     try:
         for rid, line, texts in _rows(train):
@@ -153,7 +153,7 @@ def scan_leakage(
         scanner.close()
     finally:
         scanner.abort()
-    findings = leak_findings(scanner.hits, prep.index, prep.options)
+    findings = leak_findings(scanner.hits, prep.holdout_index, prep.options)
     summ = summary(prep, findings, n_examples, scanner.n_texts)
     return LeakageResult(
         findings=findings,

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.leakage.index import HoldoutIndex, member, template_cover
+from harness.leakage.index import HoldoutIndex, compress, member, template_cover
 from harness.leakage.minhash import band_keys, pair_similarity, shingle_hashes, signatures
 from harness.leakage.options import LeakageOptions
-from harness.leakage.tokens import hash_words, lookup, ngram_hashes, normal_form, text_hashes, window_counts
+from harness.leakage.tokens import TokenBatch, hash_words, lookup, ngram_hashes, normal_form, text_hashes
 from harness.text import digest, normalize
 
 _Z = np.zeros(0, dtype=np.int64)
@@ -26,7 +26,7 @@ class ChunkHits:
 
     exact_doc: np.ndarray
     exact_text: np.ndarray
-    ngram: np.ndarray  # rows: doc, holdout text, matched n-grams, longest run, train start, holdout start
+    ngram: np.ndarray  # rows: doc, holdout text, matched, longest run, train word span, holdout word span
     near_doc: np.ndarray
     near_text: np.ndarray
     near_sim: np.ndarray
@@ -36,21 +36,23 @@ class ChunkHits:
     record_ok: np.ndarray | None = None  # within-train: records with at least one shingle
 
 
-def _ngram_pairs(index: HoldoutIndex, grams: np.ndarray, start: np.ndarray, doc_of: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    qi, ki = lookup(index.ngram_keys, grams)
+def _ngram_pairs(
+    index: HoldoutIndex, grams: np.ndarray, start: np.ndarray, content: TokenBatch, orig: np.ndarray, n: int
+) -> np.ndarray:
+    """Matched (train text, holdout text) pairs with counts and their longest run of n-grams."""
+    qi, ki = lookup(index.ngram_keys, grams, index.filter("ngram"))
     if qi.size == 0:
-        return np.zeros((0, 6), dtype=np.int64)
+        return np.zeros((0, 8), dtype=np.int64)
     t_abs = start[qi]
-    doc = doc_of[t_abs]
-    tpos = t_abs - offsets[doc]
+    doc = content.doc[t_abs]
+    tpos = t_abs - content.offsets[doc]
     ht = index.ngram_text[ki]
     hpos = index.ngram_pos[ki]
     n_texts = index.words.size
     pair = doc * n_texts + ht
     # Distinct holdout n-grams matched per pair (the containment numerator).
     span = int(hpos.max()) + 1
-    up = np.unique(pair * span + hpos)
-    pairs, matched = np.unique(up // span, return_counts=True)
+    pairs, matched = np.unique(np.unique(pair * span + hpos) // span, return_counts=True)
     # Longest run of consecutive n-grams on one diagonal (train pos - holdout pos constant).
     diag = tpos - hpos
     order = np.lexsort((tpos, diag, pair))
@@ -60,19 +62,22 @@ def _ngram_pairs(index: HoldoutIndex, grams: np.ndarray, start: np.ndarray, doc_
     run_start = np.flatnonzero(brk)
     run_len = np.diff(np.append(run_start, p.size))
     run_pair = p[run_start]
-    # Best run per pair: sort runs by (pair, -len) and take the first of each pair.
-    o = np.lexsort((-run_len, run_pair))
+    o = np.lexsort((-run_len, run_pair))  # per pair, longest run first; pairs ascending like np.unique
     first = np.ones(o.size, dtype=bool)
     first[1:] = run_pair[o][1:] != run_pair[o][:-1]
     best = o[first]
-    # best runs are in pair order, as is np.unique's output
-    out = np.empty((pairs.size, 6), dtype=np.int64)
-    out[:, 0] = pairs // n_texts
-    out[:, 1] = pairs % n_texts
-    out[:, 2] = matched
-    out[:, 3] = run_len[best]
-    out[:, 4] = t[run_start[best]]
-    out[:, 5] = h[run_start[best]]
+    d_, h_ = pairs // n_texts, pairs % n_texts
+    ts, hs, rl = t[run_start[best]], h[run_start[best]], run_len[best]
+    last = rl + n - 2  # offset of the run's last word from its first, in non-template words
+    out = np.empty((pairs.size, 8), dtype=np.int64)
+    out[:, 0], out[:, 1], out[:, 2], out[:, 3] = d_, h_, matched, rl
+    # Word spans in the original texts: [start, end) of the run's words (template words inside kept).
+    tbase = content.offsets[d_]
+    out[:, 4] = orig[tbase + ts]
+    out[:, 5] = orig[tbase + ts + last] + 1
+    hbase = index.content_offsets[h_]
+    out[:, 6] = index.content_orig[hbase + hs]
+    out[:, 7] = index.content_orig[hbase + hs + last] + 1
     return out
 
 
@@ -99,39 +104,21 @@ def scan_texts(
     batch = hash_words(normal)
     n_docs = len(texts)
     methods = set(opts.methods) if index is not None else set()
-    exact_doc = exact_text = _Z
-    ngram = np.zeros((0, 6), dtype=np.int64)
-    near_doc = near_text = _Z
-    near_sim = np.zeros(0)
-    if "exact" in methods and index is not None and index.exact_keys.size:
-        qi, ki = lookup(index.exact_keys, text_hashes(batch))
-        exact_doc, exact_text = qi, index.exact_text[ki]
-    if "ngram" in methods and index is not None and index.ngram_keys.size:
-        grams, start = ngram_hashes(batch, opts.n)
-        ngram = _ngram_pairs(index, grams, start, batch.doc, batch.offsets)
-    need_near = "near_duplicate" in methods and index is not None and index.band_keys.size > 0
-    if need_near or within:
+    hits = ChunkHits(_Z, _Z, np.zeros((0, 8), dtype=np.int64), _Z, _Z, np.zeros(0))
+    if index is not None:
+        if "exact" in methods and index.exact_keys.size:
+            qi, ki = lookup(index.exact_keys, text_hashes(batch), index.filter("exact"))
+            hits.exact_doc, hits.exact_text = qi, index.exact_text[ki]
+        covered = template_cover(batch, index.template, opts.template_n, index.filter("template"))
+        content, orig = compress(batch, covered)
+        if "ngram" in methods and index.ngram_keys.size:
+            grams, start = ngram_hashes(content, opts.n)
+            hits.ngram = _ngram_pairs(index, grams, start, content, orig, opts.n)
+        if "near_duplicate" in methods and index.band_keys.size:
+            _near(index, content, n_docs, opts, hits)
+    if within:
         sh, sstart = shingle_hashes(batch.hashes, batch.doc, opts.shingle)
         sdoc = batch.doc[sstart]
-    if need_near and index is not None:
-        covered = template_cover(batch, index.template, opts.template_n)
-        content_words = np.bincount(batch.doc[~covered], minlength=n_docs)[:n_docs]
-        keep = window_counts(covered, opts.shingle)[sstart] == 0 if sh.size else np.zeros(0, dtype=bool)
-        sig = signatures(sh[keep], sdoc[keep], n_docs, num_perm=opts.num_perm)
-        has = np.bincount(sdoc[keep], minlength=n_docs)[:n_docs] > 0
-        ok = np.flatnonzero(has & (content_words >= opts.min_words))
-        if ok.size:
-            keys = band_keys(sig[ok], opts.bands, opts.rows).ravel()
-            qi, ki = lookup(index.band_keys, keys)
-            if qi.size:
-                n_texts = index.words.size
-                cand = np.unique(ok[qi // opts.bands] * n_texts + index.band_text[ki])
-                cd, ct = cand // n_texts, cand % n_texts
-                sim = pair_similarity(sig[cd], index.sig[ct])
-                hit = sim >= opts.threshold
-                near_doc, near_text, near_sim = cd[hit], ct[hit], sim[hit]
-    hits = ChunkHits(exact_doc, exact_text, ngram, near_doc, near_text, near_sim)
-    if within:
         rsig = signatures(sh, owners[sdoc], n_records, num_perm=opts.num_perm)
         hits.record_ok = np.bincount(owners[sdoc], minlength=n_records)[:n_records] > 0
         hits.record_sig = (rsig & np.uint64(0xFF)).astype(np.uint8)
@@ -143,6 +130,26 @@ def scan_texts(
             [int.from_bytes(digest("\x1f".join(parts))[:8], "little") for parts in joined], dtype=np.uint64
         )
     return hits
+
+
+def _near(index: HoldoutIndex, content: TokenBatch, n_docs: int, opts: LeakageOptions, hits: ChunkHits) -> None:
+    """MinHash LSH candidates over non-template shingles, kept at estimated Jaccard >= threshold."""
+    sh, sstart = shingle_hashes(content.hashes, content.doc, opts.shingle)
+    sdoc = content.doc[sstart]
+    sig = signatures(sh, sdoc, n_docs, num_perm=opts.num_perm)
+    has = np.bincount(sdoc, minlength=n_docs)[:n_docs] > 0
+    ok = np.flatnonzero(has & (np.diff(content.offsets) >= opts.min_words))
+    if ok.size == 0:
+        return
+    qi, ki = lookup(index.band_keys, band_keys(sig[ok], opts.bands, opts.rows).ravel(), index.filter("band"))
+    if qi.size == 0:
+        return
+    n_texts = index.words.size
+    cand = np.unique(ok[qi // opts.bands] * n_texts + index.band_text[ki])
+    cd, ct = cand // n_texts, cand % n_texts
+    sim = pair_similarity(sig[cd], index.sig[ct])
+    keep = sim >= opts.threshold
+    hits.near_doc, hits.near_text, hits.near_sim = cd[keep], ct[keep], sim[keep]
 
 
 # Worker-process state: the index is sent once per worker, not once per batch.

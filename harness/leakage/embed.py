@@ -8,6 +8,7 @@ sentence-transformers pipeline does (the tests check the two agree).
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,10 @@ def resolve_paraphrase(paraphrase: bool | None) -> tuple[bool, str]:
     return False, "off: " + missing_extra_message()
 
 
+_CACHE: dict[str, np.ndarray] = {}
+_MODELS: dict[str, Any] = {}
+
+
 class Embedder:
     """all-MiniLM-L6-v2 sentence embeddings on the CPU (or a given torch device).
 
@@ -79,16 +84,39 @@ class Embedder:
         try:
             import torch
             from transformers import AutoModel, AutoTokenizer
+            from transformers.utils import logging as hf_logging
 
             self._torch = torch
-            self.tokenizer: Any = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-            self.model: Any = AutoModel.from_pretrained(folder, local_files_only=True).to(device).eval()
+            if device not in _MODELS:  # loaded once per process and device
+                bar = hf_logging.is_progress_bar_enabled()
+                hf_logging.disable_progress_bar()  # a progress bar per load is noise in a validation run
+                try:
+                    tok = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+                    model = AutoModel.from_pretrained(folder, local_files_only=True).to(device).eval()
+                finally:
+                    if bar:
+                        hf_logging.enable_progress_bar()
+                _MODELS[device] = (tok, model)
+            self.tokenizer: Any = _MODELS[device][0]
+            self.model: Any = _MODELS[device][1]
         except (OSError, ValueError) as exc:
             raise ModelError(f"cannot load the paraphrase model from {folder}: {exc}") from exc
         self.device = device
         self.batch_size = batch_size
         self.max_length = max_length
         self.dim = int(self.model.config.hidden_size)
+
+    def encode_cached(self, texts: list[str]) -> np.ndarray:
+        """:meth:`encode`, remembering the result for the same list of texts (a holdout scanned again)."""
+        h = hashlib.blake2b(digest_size=16)
+        for t in texts:
+            h.update(t.encode("utf-8", "surrogatepass") + b"\x00")
+        key = h.hexdigest()
+        if key not in _CACHE:
+            if len(_CACHE) >= 8:
+                _CACHE.pop(next(iter(_CACHE)))
+            _CACHE[key] = self.encode(texts)
+        return _CACHE[key]
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """L2-normalised embeddings (``len(texts)`` x 384, float32), in input order."""

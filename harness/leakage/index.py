@@ -18,11 +18,11 @@ from harness.leakage.tokens import (
     TokenBatch,
     coverage,
     hash_words,
+    key_filter,
     lookup,
     ngram_hashes,
     normal_form,
     text_hashes,
-    window_counts,
 )
 
 
@@ -50,12 +50,27 @@ class HoldoutIndex:
     ngram_keys: np.ndarray
     ngram_text: np.ndarray
     ngram_pos: np.ndarray
-    ngram_total: np.ndarray  # non-template n-grams per text (containment denominator)
+    ngram_total: np.ndarray  # n-grams of the non-template words per text (containment denominator)
+    content_offsets: np.ndarray  # per text: where its non-template words start in content_orig
+    content_orig: np.ndarray  # position in its text of each non-template word
     sig: np.ndarray  # MinHash signatures of the non-template shingles, one row per text
     band_keys: np.ndarray
     band_text: np.ndarray
     content: list[str] = field(default_factory=list)  # non-template words per text, for embedding
     skipped: dict[str, int] = field(default_factory=dict)
+    filters: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def filter(self, name: str) -> np.ndarray:
+        """The bitmap pre-filter of a key array (``exact``, ``ngram``, ``band``, ``template``), built on first use."""
+        if name not in self.filters:
+            keys = {
+                "exact": self.exact_keys,
+                "ngram": self.ngram_keys,
+                "band": self.band_keys,
+                "template": self.template,
+            }
+            self.filters[name] = key_filter(keys[name])
+        return self.filters[name]
 
     def nbytes(self) -> int:
         """Bytes held by the index's arrays (the text itself not counted)."""
@@ -67,6 +82,8 @@ class HoldoutIndex:
             self.ngram_text,
             self.ngram_pos,
             self.ngram_total,
+            self.content_offsets,
+            self.content_orig,
             self.sig,
             self.band_keys,
             self.band_text,
@@ -74,15 +91,19 @@ class HoldoutIndex:
         return int(sum(a.nbytes for a in arrays))
 
 
-def member(sorted_keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
-    """Boolean mask: which queries occur in a sorted key array."""
+def member(sorted_keys: np.ndarray, queries: np.ndarray, bitmap: np.ndarray | None = None) -> np.ndarray:
+    """Boolean mask: which queries occur in a sorted key array (``bitmap``: see :func:`key_filter`)."""
+    out = np.zeros(queries.size, dtype=bool)
     if sorted_keys.size == 0 or queries.size == 0:
-        return np.zeros(queries.size, dtype=bool)
-    idx = np.minimum(np.searchsorted(sorted_keys, queries), sorted_keys.size - 1)
-    return sorted_keys[idx] == queries
+        return out
+    qi, _ = lookup(sorted_keys, queries, bitmap)
+    out[qi] = True
+    return out
 
 
-def template_grams(batch: TokenBatch, item_of_text: np.ndarray, group_of_text: np.ndarray, opts: LeakageOptions) -> np.ndarray:
+def template_grams(
+    batch: TokenBatch, item_of_text: np.ndarray, group_of_text: np.ndarray, opts: LeakageOptions
+) -> np.ndarray:
     """Sorted hashes of template n-grams: in at least ``template_min_items`` items of one holdout."""
     grams, start = ngram_hashes(batch, opts.template_n)
     if grams.size == 0:
@@ -102,12 +123,22 @@ def template_grams(batch: TokenBatch, item_of_text: np.ndarray, group_of_text: n
     return np.unique(g[starts[df >= opts.template_min_items]])
 
 
-def template_cover(batch: TokenBatch, template: np.ndarray, n: int) -> np.ndarray:
+def template_cover(batch: TokenBatch, template: np.ndarray, n: int, bitmap: np.ndarray | None = None) -> np.ndarray:
     """Boolean mask over the batch's words: covered by a template n-gram."""
     if template.size == 0:
         return np.zeros(batch.hashes.size, dtype=bool)
     grams, start = ngram_hashes(batch, n)
-    return coverage(start[member(template, grams)], n, batch.hashes.size)
+    return coverage(start[member(template, grams, bitmap)], n, batch.hashes.size)
+
+
+def compress(batch: TokenBatch, covered: np.ndarray) -> tuple[TokenBatch, np.ndarray]:
+    """The batch without its template words, and each kept word's position in its original text."""
+    keep = ~covered
+    doc = batch.doc[keep]
+    n_docs = batch.offsets.size - 1
+    offsets = np.searchsorted(doc, np.arange(n_docs + 1)).astype(np.int64)
+    orig = np.flatnonzero(keep) - batch.offsets[doc]
+    return TokenBatch(batch.hashes[keep], doc, offsets), orig
 
 
 def content_strings(normal: list[str], batch: TokenBatch, covered: np.ndarray) -> list[str]:
@@ -160,19 +191,19 @@ def build_index(holdouts: list[tuple[str, list[HoldoutItem]]], opts: LeakageOpti
     order = np.argsort(th, kind="stable")
     exact_keys, exact_text = th[order], exact_ok[order]
 
-    grams, start = ngram_hashes(batch, opts.n)
-    keep = window_counts(~covered, opts.n)[start] > 0 if grams.size else np.zeros(0, dtype=bool)
-    grams, start = grams[keep], start[keep]
-    gtext = batch.doc[start]
+    # n-grams and shingles are taken over the words outside templates.
+    cbatch, corig = compress(batch, covered)
+    grams, start = ngram_hashes(cbatch, opts.n)
+    gtext = cbatch.doc[start]
     order = np.argsort(grams, kind="stable")
     ngram_keys, ngram_text = grams[order], gtext[order]
-    ngram_pos = (start - batch.offsets[gtext])[order]
+    ngram_pos = (start - cbatch.offsets[gtext])[order]
     ngram_total = np.bincount(gtext, minlength=n_texts)[:n_texts]
 
-    sh, sstart = shingle_hashes(batch.hashes, batch.doc, opts.shingle)
-    content_sh = window_counts(covered, opts.shingle)[sstart] == 0 if sh.size else np.zeros(0, dtype=bool)
-    sig = signatures(sh[content_sh], batch.doc[sstart[content_sh]], n_texts, num_perm=opts.num_perm)
-    has_sh = np.bincount(batch.doc[sstart[content_sh]], minlength=n_texts)[:n_texts] > 0
+    sh, sstart = shingle_hashes(cbatch.hashes, cbatch.doc, opts.shingle)
+    sdoc = cbatch.doc[sstart]
+    sig = signatures(sh, sdoc, n_texts, num_perm=opts.num_perm)
+    has_sh = np.bincount(sdoc, minlength=n_texts)[:n_texts] > 0
     near_ok = np.flatnonzero(has_sh & (content_words >= opts.min_words))
     keys = band_keys(sig[near_ok], opts.bands, opts.rows).ravel()
     btext = np.repeat(near_ok, opts.bands)
@@ -192,6 +223,8 @@ def build_index(holdouts: list[tuple[str, list[HoldoutItem]]], opts: LeakageOpti
         ngram_text=ngram_text,
         ngram_pos=ngram_pos,
         ngram_total=ngram_total,
+        content_offsets=cbatch.offsets,
+        content_orig=corig,
         sig=sig,
         band_keys=keys[order],
         band_text=btext[order],
@@ -200,4 +233,4 @@ def build_index(holdouts: list[tuple[str, list[HoldoutItem]]], opts: LeakageOpti
     )
 
 
-__all__ = ["HoldoutIndex", "HoldoutText", "build_index", "lookup", "member", "template_cover"]
+__all__ = ["HoldoutIndex", "HoldoutText", "build_index", "compress", "lookup", "member", "template_cover"]

@@ -27,6 +27,8 @@ from harness.leakage.tokens import U64, TokenBatch, constants, mix64, ngram_hash
 EMPTY = U64(1 << 63)  # larger than any bin value (values are 32-bit)
 _LOW32 = U64(0xFFFFFFFF)
 _MAX_PROBES = 256
+_BLOCK = 8  # probes tested together, as the bits of one byte
+_LOWEST_BIT = np.array([(v & -v).bit_length() - 1 if v else 0 for v in range(256)], dtype=np.intp)
 
 
 def _probes(num_perm: int) -> np.ndarray:
@@ -51,38 +53,51 @@ def signatures(shingles: np.ndarray, group: np.ndarray, n_groups: int, *, num_pe
         bins = ((shingles >> U64(32)) * U64(num_perm)) >> U64(32)
         key = group.astype(np.int64) * num_perm + bins.astype(np.int64)
         np.minimum.at(sig, key, shingles & _LOW32)
-    sig = sig.reshape(n_groups, num_perm)
-    return _densify(sig, num_perm)
+    return _densify(sig.reshape(n_groups, num_perm), num_perm)
 
 
 def _densify(sig: np.ndarray, num_perm: int) -> np.ndarray:
+    """Fill empty bins: bin ``j`` takes the value of the first non-empty bin of its probe sequence."""
     empty = sig == EMPTY
-    need = empty & ~empty.all(axis=1, keepdims=True)
-    if not need.any():
+    need = np.flatnonzero(empty.any(axis=1) & ~empty.all(axis=1))
+    if need.size == 0:
         return sig
     probes = _PROBE_CACHE.get(num_perm)
     if probes is None:
         probes = _PROBE_CACHE[num_perm] = _probes(num_perm)
+    # Bins x texts layout: following a probe is then a gather of whole rows.
+    s = np.ascontiguousarray(sig[need].T)
+    e = s == EMPTY
+    n = need.size
+    # The first 8 probes of every bin at once: bit a of ``hits`` says probe a lands on a non-empty
+    # bin; the lowest set bit is the probe to take.
+    hits = np.zeros(e.shape, dtype=np.uint8)
+    for a in range(_BLOCK - 1, -1, -1):
+        hits <<= 1
+        hits |= ~e[probes[a]]
+    first = _LOWEST_BIT.take(hits)
+    src = probes[:_BLOCK].T[np.arange(num_perm)[:, None], first]
+    fill = e & (hits != 0)
+    cols = np.broadcast_to(np.arange(n), e.shape)
+    o = s.copy()
+    o[fill] = s.ravel().take(src[fill] * n + cols[fill])
+    bins, rows = np.nonzero(e & ~fill)
+    for attempt in range(_BLOCK, _MAX_PROBES):  # the rare cells still empty: probe on, one step at a time
+        if rows.size == 0:
+            break
+        src1 = probes[attempt, bins]
+        found = ~e[src1, rows]
+        o[bins[found], rows[found]] = s[src1[found], rows[found]]
+        rows, bins = rows[~found], bins[~found]
+    for shift in range(1, num_perm):  # very sparse sets: the next non-empty bin to the right
+        if rows.size == 0:
+            break
+        src1 = (bins + shift) % num_perm
+        found = ~e[src1, rows]
+        o[bins[found], rows[found]] = s[src1[found], rows[found]]
+        rows, bins = rows[~found], bins[~found]
     out = sig.copy()
-    rows = np.flatnonzero(need.any(axis=1))
-    s, e, nd, o = sig[rows], empty[rows], need[rows], out[rows]
-    for attempt in range(_MAX_PROBES):
-        src = probes[attempt]
-        take = nd & ~e[:, src]
-        if take.any():
-            o[take] = s[:, src][take]
-            nd &= ~take
-            if not nd.any():
-                break
-    if nd.any():  # very sparse sets: fall back to the next non-empty bin to the right
-        for shift in range(1, num_perm):
-            src = (np.arange(num_perm) + shift) % num_perm
-            take = nd & ~e[:, src]
-            o[take] = s[:, src][take]
-            nd &= ~take
-            if not nd.any():
-                break
-    out[rows] = o
+    out[need] = o.T
     return out
 
 

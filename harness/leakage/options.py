@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from harness.errors import InputError, did_you_mean
 
-METHODS = ("exact", "ngram", "near_duplicate", "paraphrase")
 Method = Literal["exact", "ngram", "near_duplicate", "paraphrase"]
+METHODS: tuple[Method, ...] = ("exact", "ngram", "near_duplicate", "paraphrase")
 
 
 class LeakageOptions(BaseModel):
@@ -26,9 +26,11 @@ class LeakageOptions(BaseModel):
       one holdout is template (an instruction every item repeats); template words are left out of
       n-gram, near-duplicate and paraphrase matching, so training data that shares the template
       but not the item is clean.
-    - MinHash over word ``shingle = 3``-grams with ``num_perm = 128``, ``bands = 32`` x ``rows = 4``
-      and a flag at estimated Jaccard >= ``threshold = 0.4``: chosen on the planted-leak set
-      (one word in eight replaced keeps Jaccard near 0.5; topic look-alikes stay below 0.15).
+    - MinHash over word ``shingle = 2``-grams, ``num_perm = 128`` values, ``bands = 42`` x
+      ``rows = 3`` and a flag at estimated Jaccard >= ``threshold = 0.4``, measured on the
+      planted-leak set (``benchmarks/leakage_threshold.py``): with one word in eight replaced a
+      leak keeps Jaccard >= 0.50 (median 0.62), clean rows stay <= 0.36 (look-alikes <= 0.26);
+      42 x 3 bands make a pair at 0.5 a candidate with probability 0.996.
     - ``paraphrase_threshold = 0.8``: cosine of all-MiniLM-L6-v2 sentence embeddings.
     """
 
@@ -39,10 +41,10 @@ class LeakageOptions(BaseModel):
     min_words: int = Field(default=5, ge=1, description="shortest holdout text (in words) that is matched")
     template_n: int = Field(default=8, ge=2, le=64, description="n-gram length that detects holdout templates")
     template_min_items: int = Field(default=3, ge=2, description="items of one holdout sharing a template n-gram")
-    shingle: int = Field(default=3, ge=1, le=16, description="word shingle length for MinHash")
+    shingle: int = Field(default=2, ge=1, le=16, description="word shingle length for MinHash")
     num_perm: int = Field(default=128, ge=8, le=1024, description="MinHash signature length")
-    bands: int = Field(default=32, ge=1, description="LSH bands")
-    rows: int = Field(default=4, ge=1, description="MinHash values per LSH band")
+    bands: int = Field(default=42, ge=1, description="LSH bands")
+    rows: int = Field(default=3, ge=1, description="MinHash values per LSH band")
     threshold: float = Field(default=0.4, gt=0.0, le=1.0, description="near-duplicate estimated Jaccard")
     paraphrase: bool | None = Field(default=None, description="None: on when the 'embed' extra is installed")
     paraphrase_threshold: float = Field(default=0.8, gt=0.0, le=1.0, description="cosine similarity")

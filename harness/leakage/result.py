@@ -48,7 +48,8 @@ def _describe(method: str, detail: dict[str, Any]) -> str:
     if method == "ngram":
         return (
             f"{detail['matched_ngrams']} of {detail['holdout_ngrams']} word {detail['n']}-grams of the item "
-            f"({100 * detail['containment']:.0f}%), longest shared span {detail['run'] + detail['n'] - 1} words"
+            f"({100 * detail['containment']:.0f}%), longest shared span "
+            f"{detail['train_words'][1] - detail['train_words'][0]} words"
         )
     if method == "near_duplicate":
         return f"near duplicate, estimated Jaccard similarity {detail['similarity']:.2f}"
@@ -69,10 +70,14 @@ def leak_findings(hits: list[PairHit], index: HoldoutIndex, opts: LeakageOptions
         methods: dict[str, float] = {}
         for h in group:
             methods[h.method] = max(methods.get(h.method, 0.0), round(h.score, 4))
-        ev = build_evidence(best.method, best.text, ht.text, best.detail, opts.n)
+        ev = build_evidence(best.method, best.text, ht.text, best.detail)
         matches = [
-            {"field": h.field, "holdout_field": index.texts[h.holdout_text].field, "method": h.method,
-             "score": round(h.score, 4)}
+            {
+                "field": h.field,
+                "holdout_field": index.texts[h.holdout_text].field,
+                "method": h.method,
+                "score": round(h.score, 4),
+            }
             for h in group[:MAX_MATCHES_LISTED]
         ]
         data = {
@@ -176,8 +181,12 @@ def near_duplicate_findings(store: WithinStore, opts: LeakageOptions) -> list[Fi
                 f"{', '.join(map(str, lines[:8]))}{' ...' if len(lines) > 8 else ''}",
                 ids=ids,
                 lines=lines,
-                data={"similarity_min": round(lo, 4), "similarity_max": round(hi, 4),
-                      "threshold": opts.near_threshold, "shingle": opts.shingle},
+                data={
+                    "similarity_min": round(lo, 4),
+                    "similarity_max": round(hi, 4),
+                    "threshold": opts.near_threshold,
+                    "shingle": opts.shingle,
+                },
             )
         )
     return out

@@ -9,6 +9,7 @@ hashing methods.
 from __future__ import annotations
 
 import multiprocessing
+import sys
 from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -17,12 +18,11 @@ import numpy as np
 
 from harness.leakage.chunk import ChunkHits, init_worker, scan_texts, worker_scan
 from harness.leakage.embed import Embedder, windows
-from harness.leakage.evidence import build_evidence
 from harness.leakage.index import HoldoutIndex, template_cover
 from harness.leakage.options import LeakageOptions
 from harness.leakage.tokens import hash_words, normal_form
-from harness.validate.findings import Finding
 
+EMBED_CACHE = 4096  # texts whose embeddings are kept for reuse
 METHOD_RANK = {"exact": 0, "ngram": 1, "near_duplicate": 2, "paraphrase": 3}
 
 
@@ -99,11 +99,12 @@ class Scanner:
         self.store = WithinStore()
         self.closed = False
         self._holdout_emb: np.ndarray | None = None
+        self._emb_cache: dict[str, np.ndarray] = {}
         self._holdout_emb_text: np.ndarray | None = None
         if embedder is not None and index is not None:
             ok = np.flatnonzero(index.content_words >= opts.min_words)
             self._holdout_emb_text = ok
-            self._holdout_emb = embedder.encode([index.content[i] for i in ok])
+            self._holdout_emb = embedder.encode_cached([index.content[i] for i in ok])
 
     # ------------------------------------------------------------------ feeding
     def add(self, record_id: str, line: int, texts: dict[str, str]) -> None:
@@ -133,15 +134,23 @@ class Scanner:
             res = self.pool.apply_async(worker_scan, (c.texts, owners, len(c.ids)))
             self.pending.append((c, base, res))
         else:
-            self.pending.append((c, base, scan_texts(self.index, c.texts, owners, len(c.ids), self.opts, within=self.within)))
+            self.pending.append(
+                (c, base, scan_texts(self.index, c.texts, owners, len(c.ids), self.opts, within=self.within))
+            )
         if self.embedder is not None:
             self._paraphrase(c, base)
         while len(self.pending) > 2 * max(1, self.workers if self.pool is not None else 0):
             self._collect()
 
     def _start_pool(self) -> None:
-        slim = replace(self.index, texts=[], content=[]) if self.index is not None else None
-        ctx = multiprocessing.get_context("spawn")
+        # fork on Linux: workers inherit the index without a copy and need no import of the caller's
+        # main module (a script without an ``if __name__ == "__main__"`` guard still works). The
+        # workers run numpy only, never torch, so a parent that loaded the embedding model is safe.
+        method = "fork" if sys.platform.startswith("linux") else "spawn"
+        slim = self.index
+        if method != "fork" and self.index is not None:
+            slim = replace(self.index, texts=[], content=[], filters={})
+        ctx = multiprocessing.get_context(method)
         self.pool = ctx.Pool(self.workers, initializer=init_worker, initargs=(slim, self.opts, self.within))
 
     def _collect(self) -> None:
@@ -158,7 +167,7 @@ class Scanner:
             hit(doc, ht, "exact", 1.0, {"similarity": 1.0})
         if h.ngram.size and self.index is not None:
             total = self.index.ngram_total
-            for doc, ht, matched, run, ts, hs in h.ngram.tolist():
+            for doc, ht, matched, run, ts, te, hs, he in h.ngram.tolist():
                 frac = matched / max(1, int(total[ht]))
                 detail = {
                     "containment": round(frac, 4),
@@ -166,8 +175,8 @@ class Scanner:
                     "holdout_ngrams": int(total[ht]),
                     "n": self.opts.n,
                     "run": run,
-                    "train_start": ts,
-                    "holdout_start": hs,
+                    "train_words": [ts, te],
+                    "holdout_words": [hs, he],
                 }
                 hit(doc, ht, "ngram", frac, detail)
         for doc, ht, sim in zip(h.near_doc.tolist(), h.near_text.tolist(), h.near_sim.tolist(), strict=True):
@@ -187,7 +196,7 @@ class Scanner:
             return
         normal = [normal_form(t) for t in c.texts]
         batch = hash_words(normal)
-        covered = template_cover(batch, self.index.template, self.opts.template_n)
+        covered = template_cover(batch, self.index.template, self.opts.template_n, self.index.filter("template"))
         win_texts: list[str] = []
         win_doc: list[int] = []
         for i, text in enumerate(normal):
@@ -202,14 +211,23 @@ class Scanner:
                 win_doc.append(i)
         if not win_texts:
             return
-        emb = self.embedder.encode(win_texts)
+        # Repeated texts (a system prompt in every chat) are embedded once: within the batch, and
+        # across batches through a small cache of the most recent texts.
+        cache = self._emb_cache
+        todo = [t for t in dict.fromkeys(win_texts) if t not in cache]
+        if todo:
+            for t, v in zip(todo, self.embedder.encode(todo), strict=True):
+                cache[t] = v
+        emb = np.stack([cache[t] for t in win_texts])
+        while len(cache) > EMBED_CACHE:
+            cache.pop(next(iter(cache)))
         sims = emb @ self._holdout_emb.T
         wi, hj = np.nonzero(sims >= self.opts.paraphrase_threshold)
         best: dict[tuple[int, int], float] = {}
         assert self._holdout_emb_text is not None
-        for w, j in zip(wi.tolist(), hj.tolist(), strict=True):
-            key = (win_doc[w], int(self._holdout_emb_text[j]))
-            best[key] = max(best.get(key, -1.0), float(sims[w, j]))
+        for wrow, j in zip(wi.tolist(), hj.tolist(), strict=True):
+            key = (win_doc[wrow], int(self._holdout_emb_text[j]))
+            best[key] = max(best.get(key, -1.0), float(sims[wrow, j]))
         for (doc, ht), cos in best.items():
             self.hits.append(_pair(c, base, doc, ht, "paraphrase", cos, {"cosine": round(cos, 4)}))
 

@@ -23,6 +23,8 @@ from typing import NamedTuple
 import numpy as np
 
 _WORD = re.compile(r"\w+")
+# For ASCII text, \w is [A-Za-z0-9_]: every other ASCII character separates words.
+_ASCII_SEP = str.maketrans({chr(c): " " for c in range(128) if not (chr(c).isalnum() or chr(c) == "_")})
 U64 = np.uint64
 MASK64 = (1 << 64) - 1
 _BASE = 0x100000001B3  # FNV-1a 64-bit prime: odd, so its powers never vanish mod 2**64
@@ -34,6 +36,8 @@ def normal_words(text: str) -> list[str]:
     >>> normal_words("Re-cased,  re-SPACED.")
     ['re', 'cased', 're', 'spaced']
     """
+    if text.isascii():  # the same words as the regular expression, several times faster
+        return text.lower().translate(_ASCII_SEP).split()
     return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
 
 
@@ -43,7 +47,9 @@ def normal_form(text: str) -> str:
     >>> normal_form("  The QUICK, brown fox!")
     'the quick brown fox'
     """
-    return " ".join(normal_words(text))
+    if text.isascii():
+        return " ".join(text.lower().translate(_ASCII_SEP).split())
+    return " ".join(_WORD.findall(unicodedata.normalize("NFKC", text).casefold()))
 
 
 def word_spans(text: str) -> list[tuple[int, int]] | None:
@@ -76,18 +82,18 @@ def constants(n: int, seed: int) -> np.ndarray:
     return rng.integers(0, 2**63, size=n, dtype=np.uint64) * U64(2) + U64(1)
 
 
-_POW_CACHE: list[np.ndarray] = [np.ones(1, dtype=np.uint64)]
+_INV_BASE = pow(_BASE, -1, 1 << 64)
+_POW_CACHE: dict[str, np.ndarray] = {}
 
 
-def _powers(n: int) -> np.ndarray:
-    if len(_POW_CACHE[0]) < n:
-        size = max(n, 2 * len(_POW_CACHE[0]), 64)
-        vals, p = [], 1
-        for _ in range(size):
-            vals.append(p)
-            p = (p * _BASE) & MASK64
-        _POW_CACHE[0] = np.array(vals, dtype=np.uint64)
-    return _POW_CACHE[0][:n]
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``BASE**i`` and ``BASE**-i`` modulo 2**64 for ``i < n`` (cached, grown by doubling)."""
+    have = _POW_CACHE.get("pow")
+    if have is None or have.size < n:
+        size = max(n, 2 * (0 if have is None else have.size), 1 << 16)
+        _POW_CACHE["pow"] = np.cumprod(np.full(size, _BASE, dtype=np.uint64)) * U64(_INV_BASE)
+        _POW_CACHE["inv"] = np.cumprod(np.full(size, _INV_BASE, dtype=np.uint64)) * U64(_BASE)
+    return _POW_CACHE["pow"][:n], _POW_CACHE["inv"][:n]
 
 
 class TokenBatch(NamedTuple):
@@ -117,22 +123,18 @@ def hash_words(normal_texts: list[str]) -> TokenBatch:
     if n_docs == 0:
         return TokenBatch(empty, np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64))
     buf = np.frombuffer("\n".join(normal_texts).encode("utf-8"), dtype=np.uint8)
-    if buf.size == 0:
+    if not ((buf != 32) & (buf != 10)).any():  # no word at all
         return TokenBatch(empty, np.zeros(0, dtype=np.int64), np.zeros(n_docs + 1, dtype=np.int64))
+    # Word [a, b) hashes to sum(buf[i] * BASE**(i - a)) from prefix sums of buf[i] * BASE**i.
     is_sep = (buf == 32) | (buf == 10)
-    prev_sep = np.empty_like(is_sep)
-    prev_sep[0] = True
-    prev_sep[1:] = is_sep[:-1]
-    word_start = ~is_sep & prev_sep
-    starts = np.flatnonzero(word_start)
-    pos = np.flatnonzero(~is_sep)
-    word_of_pos = np.cumsum(word_start)[pos] - 1
-    rel = pos - starts[word_of_pos]
-    vals = buf[pos].astype(np.uint64) * _powers(int(rel.max()) + 1)[rel]
-    first = np.flatnonzero(rel == 0)
-    h = np.add.reduceat(vals, first)
-    lengths = np.diff(np.append(first, pos.size)).astype(np.uint64)
-    h ^= lengths * U64(0x9E3779B97F4A7C15)
+    edge = np.diff(np.concatenate(([1], is_sep.view(np.int8), [1])).astype(np.int8))
+    starts = np.flatnonzero(edge == -1)
+    ends = np.flatnonzero(edge == 1)
+    pw, inv = _powers(buf.size + 1)
+    prefix = np.zeros(buf.size + 1, dtype=np.uint64)
+    np.cumsum(buf * pw[: buf.size], out=prefix[1:])
+    h = (prefix[ends] - prefix[starts]) * inv[starts]
+    h ^= (ends - starts).astype(np.uint64) * U64(0x9E3779B97F4A7C15)
     h = mix64(h)
     newlines = np.flatnonzero(buf == 10)
     doc = np.searchsorted(newlines, starts).astype(np.int64)
@@ -196,20 +198,41 @@ def coverage(starts: np.ndarray, width: int, size: int) -> np.ndarray:
     return np.cumsum(diff[:size]) > 0
 
 
-def lookup(sorted_keys: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+FILTER_BITS = 22
+
+
+def key_filter(sorted_keys: np.ndarray) -> np.ndarray:
+    """A bitmap over the top ``FILTER_BITS`` bits of the keys: a cheap first test before a binary search."""
+    bitmap = np.zeros(1 << FILTER_BITS, dtype=bool)
+    bitmap[(sorted_keys >> U64(64 - FILTER_BITS)).astype(np.intp)] = True
+    return bitmap
+
+
+def lookup(
+    sorted_keys: np.ndarray, queries: np.ndarray, bitmap: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """All matches of ``queries`` in a sorted key array: (query index, key index) pairs.
+
+    With ``bitmap`` (from :func:`key_filter`), queries whose top bits match no key are dropped
+    first, so the binary search runs on the few that may match.
 
     Example:
         >>> q, k = lookup(np.array([1, 3, 3, 7], dtype=np.uint64), np.array([3, 5, 7], dtype=np.uint64))
         >>> q.tolist(), k.tolist()
         ([0, 0, 2], [1, 2, 3])
     """
+    z = np.zeros(0, dtype=np.int64)
+    if sorted_keys.size == 0 or queries.size == 0:
+        return z, z.copy()
+    if bitmap is not None:
+        maybe = np.flatnonzero(bitmap.take((queries >> U64(64 - FILTER_BITS)).astype(np.intp)))
+        qi, ki = lookup(sorted_keys, queries[maybe])
+        return maybe[qi], ki
     lo = np.searchsorted(sorted_keys, queries, side="left")
     hi = np.searchsorted(sorted_keys, queries, side="right")
     counts = hi - lo
     hit = np.flatnonzero(counts)
     if hit.size == 0:
-        z = np.zeros(0, dtype=np.int64)
         return z, z.copy()
     counts = counts[hit]
     qi = np.repeat(hit, counts)

@@ -41,13 +41,21 @@ MAX_FINDINGS_PER_CHECK = 500
 
 
 def default_checks(
-    *, count: Callable[[str], int] | None = None, unit: str = "words", max_length: int | None = None
+    *,
+    count: Callable[[str], int] | None = None,
+    unit: str = "words",
+    max_length: int | None = None,
+    near_options: LeakageOptions | None = None,
 ) -> list[Check]:
-    """The checks ``harness validate`` runs on every file."""
+    """The checks ``harness validate`` runs on every file.
+
+    ``near_options`` configures ``duplicates.near`` (shingle size, ``near_threshold``, workers).
+    """
     return [
         DuplicateIds(),
         EmptyFields(),
         ExactDuplicates(),
+        NearDuplicates(near_options),
         ChatStructure(),
         PersonalData(),
         PreferenceAudit(),

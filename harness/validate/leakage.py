@@ -87,7 +87,7 @@ class LeakageCheck:
         from harness.leakage.scan import Scanner
 
         self.prep = prepare(holdouts, make_options(options, **overrides))
-        self.scanner = Scanner(self.prep.index, self.prep.options, embedder=self.prep.embedder)
+        self.scanner = Scanner(self.prep.holdout_index, self.prep.options, embedder=self.prep.embedder)
         self.n_examples = 0
         self.summary: dict[str, Any] | None = None
 
@@ -105,7 +105,7 @@ class LeakageCheck:
         from harness.leakage.result import leak_findings
 
         self.scanner.close()
-        findings = leak_findings(self.scanner.hits, self.prep.index, self.prep.options)
+        findings = leak_findings(self.scanner.hits, self.prep.holdout_index, self.prep.options)
         self.summary = summary(self.prep, findings, self.n_examples, self.scanner.n_texts)
         return [summary_finding(self.summary), *findings]
 
