@@ -261,3 +261,24 @@ def test_preflight_checks_leakage_into_holdout_suites(project):
     assert allowed.manifest["holdouts"] == [str(suite)] and allowed.manifest["preflight"]["leakage_checked"]
     card = (project / "leaky-allowed" / "model_card.md").read_text()
     assert str(suite) in card and "leakage" in card and "not checked" not in card
+
+
+def test_gradient_accumulation_weighs_every_token_alike(project):
+    """Batch 4 in one step and 2 x 2 accumulated give the same loss and gradient norm."""
+
+    def first_step(run: str, *overrides: str) -> dict:
+        cfg = load_config(project / "sft.yaml", overrides=["eval_data=null", "max_steps=1", *overrides])
+        train(cfg, project / run)
+        return next(json.loads(x) for x in (project / run / "train_log.jsonl").read_text().splitlines())
+
+    # Examples of different completion lengths, so a per-micro-batch mean would weigh tokens unequally.
+    rows = [
+        {"id": f"v{i}", "prompt": f"Count to {i}.", "completion": " ".join(str(k) for k in range(i + 1))}
+        for i in range(8)
+    ]
+    (project / "uneven.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    data = f"train_data={project / 'uneven.jsonl'}", "lora.dropout=0"  # no dropout: no randomness
+    whole = first_step("ga1", *data, "batch_size=4", "gradient_accumulation_steps=1")
+    split = first_step("ga2", *data, "batch_size=2", "gradient_accumulation_steps=2")
+    assert split["loss"] == pytest.approx(whole["loss"], rel=1e-5)
+    assert split["grad_norm"] == pytest.approx(whole["grad_norm"], rel=1e-4)
