@@ -36,11 +36,10 @@ browser:
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
-# Until the end-to-end demo lands: validate the bundled examples. Exit 1 (planted findings
-# shown) is the expected outcome; exit 2 (unusable input) fails the target.
+# The whole story on the bundled model and data: validate, agreement and judge calibration,
+# LoRA training, gate; the HTML report lands in reports/demo/report.html.
 demo: $(STAMP)
-	$(BIN)/harness validate examples/tickets_train.jsonl --out reports/tickets || test $$? -eq 1
-	$(BIN)/harness validate examples/preferences.jsonl --out reports/preferences || test $$? -eq 1
+	$(BIN)/python -m harness.demo
 
 bench: $(STAMP)
 	$(BIN)/pip install -e ".[dev,embed,bench]"

@@ -218,6 +218,9 @@ def gate(
     allow_noop_adapter: Annotated[
         bool, typer.Option(help="Evaluate an adapter even when it does not change the model's outputs.")
     ] = False,
+    allow_pickle: Annotated[
+        bool, typer.Option("--allow-pickle", help="Load .bin (pickle) weights: only for sources you trust.")
+    ] = False,
     no_paraphrase: Annotated[
         bool, typer.Option("--no-paraphrase", help="Leakage check without the embedding (paraphrase) method.")
     ] = False,
@@ -241,7 +244,10 @@ def gate(
         from harness.models.base import make_generator
 
         return make_generator(
-            spec, endpoint=endpoint if spec.startswith("openai:") else None, allow_noop_adapter=allow_noop_adapter
+            spec,
+            endpoint=endpoint if spec.startswith("openai:") else None,
+            allow_noop_adapter=allow_noop_adapter,
+            allow_pickle=allow_pickle,
         )
 
     bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console)
@@ -388,6 +394,9 @@ def eval_(
     allow_noop_adapter: Annotated[
         bool, typer.Option("--allow-noop-adapter", help="Evaluate an adapter even if it does not change the logits.")
     ] = False,
+    allow_pickle: Annotated[
+        bool, typer.Option("--allow-pickle", help="Load .bin (pickle) weights: only for sources you trust.")
+    ] = False,
     judge: Annotated[str | None, typer.Option(help="Judge model spec for every judge criterion.")] = None,
     judge_endpoint: Annotated[str | None, typer.Option(help="Endpoint for an openai:<m> judge.")] = None,
     worst: Annotated[int, typer.Option(min=0, help="Show this many worst items.")] = 5,
@@ -412,6 +421,7 @@ def eval_(
         model,
         endpoint=endpoint,
         allow_noop_adapter=allow_noop_adapter,
+        allow_pickle=allow_pickle,
         batch_size="auto" if batch_size == "auto" else int(batch_size),
     )
     same_model = judge == model and judge_endpoint == endpoint

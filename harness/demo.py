@@ -85,6 +85,7 @@ def judge_calibration(out: Path, *, limit: int | None) -> None:
 
     from harness.compare.calibration import judge_agreement
     from harness.records import iter_records
+    from harness.report import write_json
     from harness.runs import load_run
 
     args = ["eval", "examples/judge", "--model", "outputs:examples/judge/outputs.jsonl", "--out", str(out)]
@@ -110,7 +111,13 @@ def judge_calibration(out: Path, *, limit: int | None) -> None:
         f"{alpha}, Cohen kappa ({cal.kappa_weights}) {kappa} → [{style}]{cal.status}[/]"
         + (f" ({cal.reason}): its grades would not count in a gate" if cal.reason else "")
     )
-    (out / "calibration.json").write_text(json.dumps(cal.model_dump(mode="json"), indent=2) + "\n")
+    doc = cal.model_dump(mode="json")
+    doc.update(
+        n_ratings=sum(len(people[i.id]) for i in run.items if i.id in people),
+        rated="examples/judge/outputs.jsonl",
+        ratings_file="examples/ratings.csv",
+    )
+    write_json(out / "calibration.json", doc)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,17 +135,32 @@ def main(argv: list[str] | None = None) -> int:
     _stage(1, "Validate the training data against the holdout suites")
     holdouts = [a for s in SUITES for a in ("--holdout", s)]
     raw = "examples/tickets_train.jsonl"
-    r = _harness("validate", raw, *holdouts, "--out", str(out / "validation"), ok=(0, 1))
+    _harness("validate", raw, *holdouts, "--out", str(out / "validation"), ok=(0, 1))
     doc = json.loads((out / "validation" / "validation.json").read_text())
     clean = out / "tickets_train.clean.jsonl"
     kept, dropped = clean_training_data(doc, ROOT / raw, clean)
-    console.print(f"Dropped {dropped} example(s) named by error, exact-duplicate and personal-data findings; "
-                  f"{kept} remain in {clean.relative_to(ROOT) if clean.is_relative_to(ROOT) else clean}")
+    console.print(
+        f"Dropped {dropped} example(s) named by error, exact-duplicate and personal-data findings; "
+        f"{kept} remain in {clean.relative_to(ROOT) if clean.is_relative_to(ROOT) else clean}"
+    )
     _harness("validate", str(clean), *holdouts, "--out", str(out / "validation-clean"))
 
     _stage(2, "Check the raters, then the judge against the raters")
-    _harness("agreement", "examples/ratings.csv", "--level", "ordinal", "--by", "criterion", "--scale", "1-5",
-             "--bootstrap", "200" if opts.quick else "1000", "--out", str(out / "agreement"), ok=(0, 1, 3))
+    _harness(
+        "agreement",
+        "examples/ratings.csv",
+        "--level",
+        "ordinal",
+        "--by",
+        "criterion",
+        "--scale",
+        "1-5",
+        "--bootstrap",
+        "200" if opts.quick else "1000",
+        "--out",
+        str(out / "agreement"),
+        ok=(0, 1, 3),
+    )
     judge_calibration(out / "judge", limit=limit)
 
     _stage(3, "LoRA-train SmolLM2-135M-Instruct on the cleaned data")
@@ -149,8 +171,18 @@ def main(argv: list[str] | None = None) -> int:
     _harness("train", "examples/train_tickets.yaml", "--out", str(run_dir), *sets)
 
     _stage(4, "Gate the candidate against the base")
-    gate_args = ["gate", *SUITES, "--base", "smollm2-135m", "--candidate", str(run_dir), "--out", str(out),
-                 "--junit", str(out / "junit.xml")]
+    gate_args = [
+        "gate",
+        *SUITES,
+        "--base",
+        "smollm2-135m",
+        "--candidate",
+        str(run_dir),
+        "--out",
+        str(out),
+        "--junit",
+        str(out / "junit.xml"),
+    ]
     if limit:
         gate_args += ["--limit", str(limit)]
     rc = _harness(*gate_args, ok=(0, 1, 3)).returncode
@@ -159,8 +191,10 @@ def main(argv: list[str] | None = None) -> int:
     verdict = {0: "[bold green]PASS[/]", 1: "[bold red]FAIL[/]", 3: "[bold yellow]INCONCLUSIVE[/]"}[rc]
     console.print(f"Verdict: {verdict} (exit code {rc}); took {(time.monotonic() - started) / 60:.1f} min")
     console.print(f"HTML report: [bold]{out / 'report.html'}[/]")
-    console.print(f"Also: {out / 'report.md'}, {out / 'comparison.json'}, {out / 'junit.xml'}, "
-                  f"model card {run_dir / 'model_card.md'}")
+    console.print(
+        f"Also: {out / 'report.md'}, {out / 'comparison.json'}, {out / 'junit.xml'}, "
+        f"model card {run_dir / 'model_card.md'}"
+    )
     return rc
 
 
