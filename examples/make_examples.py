@@ -138,7 +138,9 @@ def main() -> None:
     suite_items = [json.loads(line) for line in (HERE.parent / "suites" / "tickets" / "items.jsonl").open()]
     leaked = suite_items[5]
     disguised = "  ".join(leaked["prompt"].lower().split(" "))
-    train.insert(200, {"id": "t-leak-1", "prompt": INSTRUCTION + disguised, "completion": json.dumps(leaked["reference"])})
+    train.insert(
+        200, {"id": "t-leak-1", "prompt": INSTRUCTION + disguised, "completion": json.dumps(leaked["reference"])}
+    )
     (HERE / "tickets_train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in train))
     (HERE / "tickets_eval.jsonl").write_text("".join(json.dumps(r) + "\n" for r in evals))
 
