@@ -104,7 +104,7 @@ class HFGenerator:
         self.eos_ids = self._eos_ids()
         self.has_chat_template = bool(getattr(self.tokenizer, "chat_template", None))
         self.adapter_probe: dict[str, Any] | None = None
-        if spec.kind in ("adapter", "run"):
+        if spec.kind in ("adapter", "run") and hasattr(self.model, "disable_adapter"):
             self.adapter_probe = self._check_adapter(allow_noop_adapter)
         self._fingerprint = self._compute_fingerprint()
         self.last_batch_size: int | None = None
@@ -119,7 +119,8 @@ class HFGenerator:
     def _adapter_dir(self) -> Path | None:
         if self.spec.kind not in ("adapter", "run") or self.spec.path is None:
             return None
-        return self.spec.path / "adapter" if (self.spec.path / "adapter").is_dir() else self.spec.path
+        folder = self.spec.path / "adapter" if (self.spec.path / "adapter").is_dir() else self.spec.path
+        return folder if (folder / "adapter_config.json").is_file() else None  # a run may hold full weights
 
     def _compute_fingerprint(self) -> str:
         base = self.spec.base if self.spec.kind in ("adapter", "run") else self.spec
