@@ -125,10 +125,10 @@ class HFGenerator:
     def _compute_fingerprint(self) -> str:
         base = self.spec.base if self.spec.kind in ("adapter", "run") else self.spec
         assert base is not None
-        if base.kind == "gguf" and base.path is not None:
+        folder = weights_folder(self.spec)  # a run folder may hold its own full weights
+        if base.kind == "gguf" and base.path is not None and folder == weights_folder(base):
             weights = "gguf:" + file_hash(base.path)
         else:
-            folder = weights_folder(base)
             files = [*folder.glob("*.safetensors"), *folder.glob("*.bin"), folder / "config.json"]
             weights = "hf:" + _files_hash([f for f in files if f.is_file()])
         tok_dir = self._tokenizer_folder()
