@@ -212,3 +212,23 @@ def test_shared_prompt_prefix_runs_once_with_the_same_outputs(lively_model_dir):
     full = {i: c.text for i, c in gen.generate(reqs(prompts), settings)}
     assert shared == full == reference_outputs(gen, settings, gen.eos_ids, 4, prompts)
     assert len(set(full.values())) == len(prompts)
+
+
+def test_schedule_keeps_templates_apart_and_sorts_by_length(tiny_gen):
+    a = [list(range(40)) + [100 + k] * (k + 1) for k in range(5)]  # template A, 5 prompts
+    b = [list(range(50, 90)) + [200 + k] * (k + 1) for k in range(3)]  # template B, 3 prompts
+    singles = [[7, 8, 9], [300, 301], [5] * 12]
+    seqs = a + b + singles
+    batches = tiny_gen.schedule(seqs, 2)
+    assert sorted(i for bt in batches for i in bt) == list(range(len(seqs)))
+    group_of = {i: "a" for i in range(5)} | {i: "b" for i in range(5, 8)} | {i: "s" for i in range(8, 11)}
+    for bt in batches:
+        assert len(bt) <= 2 and len({group_of[i] for i in bt}) == 1
+        assert [len(seqs[i]) for i in bt] == sorted((len(seqs[i]) for i in bt), reverse=True)
+    assert len(batches) == 3 + 2 + 2
+    tiny_gen.share_prefix = False
+    try:
+        flat = [i for bt in tiny_gen.schedule(seqs, 4) for i in bt]
+        assert [len(seqs[i]) for i in flat] == sorted((len(s) for s in seqs), reverse=True)
+    finally:
+        tiny_gen.share_prefix = True

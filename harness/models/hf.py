@@ -37,6 +37,15 @@ NOOP_TOLERANCE = 1e-6
 PROBE = "Write one short sentence about the weather."
 _MAX_AUTO_BATCH = 64
 MIN_SHARED_PREFIX = 8
+GROUP_PREFIX = 32
+
+
+def _lcp(a: Sequence[int], b: Sequence[int]) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
 
 
 def _files_hash(paths: Sequence[Path]) -> str:
@@ -95,7 +104,7 @@ class HFGenerator:
         self.eos_ids = self._eos_ids()
         self.has_chat_template = bool(getattr(self.tokenizer, "chat_template", None))
         self.adapter_probe: dict[str, Any] | None = None
-        if spec.kind in ("adapter", "run"):
+        if spec.kind in ("adapter", "run") and hasattr(self.model, "disable_adapter"):
             self.adapter_probe = self._check_adapter(allow_noop_adapter)
         self._fingerprint = self._compute_fingerprint()
         self.last_batch_size: int | None = None
@@ -110,15 +119,16 @@ class HFGenerator:
     def _adapter_dir(self) -> Path | None:
         if self.spec.kind not in ("adapter", "run") or self.spec.path is None:
             return None
-        return self.spec.path / "adapter" if (self.spec.path / "adapter").is_dir() else self.spec.path
+        folder = self.spec.path / "adapter" if (self.spec.path / "adapter").is_dir() else self.spec.path
+        return folder if (folder / "adapter_config.json").is_file() else None  # a run may hold full weights
 
     def _compute_fingerprint(self) -> str:
         base = self.spec.base if self.spec.kind in ("adapter", "run") else self.spec
         assert base is not None
-        if base.kind == "gguf" and base.path is not None:
+        folder = weights_folder(self.spec)  # a run folder may hold its own full weights
+        if base.kind == "gguf" and base.path is not None and folder == weights_folder(base):
             weights = "gguf:" + file_hash(base.path)
         else:
-            folder = weights_folder(base)
             files = [*folder.glob("*.safetensors"), *folder.glob("*.bin"), folder / "config.json"]
             weights = "hf:" + _files_hash([f for f in files if f.is_file()])
         tok_dir = self._tokenizer_folder()
@@ -250,34 +260,62 @@ class HFGenerator:
         return max(1, min(n, cap, budget // max(per_seq, 1)))
 
     # --------------------------------------------------------------------------- generation
+    def schedule(self, seqs: Sequence[Sequence[int]], batch_size: int) -> list[list[int]]:
+        """Cut prompts into batches: prompts sharing a long prefix together, each batch length-sorted.
+
+        Prompts whose token sequences share at least ``GROUP_PREFIX`` leading tokens with a
+        neighbour in lexicographic order form a group (a suite's template), so a batch never mixes
+        templates and its shared prefix is long; the rest are pooled. Within a group or the pool,
+        prompts are sorted longest first and cut into batches; batches run longest first.
+        """
+        lex = sorted(range(len(seqs)), key=lambda i: (list(seqs[i]), i))
+        groups: list[list[int]] = []
+        prev: Sequence[int] | None = None
+        for i in lex:
+            s = seqs[i]
+            if prev is not None and self.share_prefix and _lcp(prev, s) >= GROUP_PREFIX:
+                groups[-1].append(i)
+            else:
+                groups.append([i])
+            prev = s
+        pool = [i for g in groups if len(g) == 1 for i in g]
+        parts = [g for g in groups if len(g) > 1] + ([pool] if pool else [])
+        batches = []
+        for part in parts:
+            part = sorted(part, key=lambda i: (-len(seqs[i]), i))
+            batches += [part[k : k + batch_size] for k in range(0, len(part), batch_size)]
+        return sorted(batches, key=lambda b: (-len(seqs[b[0]]), b[0]))
+
     def generate(
         self, requests: Sequence[GenerationRequest], settings: GenerationSettings
     ) -> Iterator[tuple[int, Completion]]:
-        """Generate in length-sorted, left-padded batches; yield each batch's outputs as it ends."""
+        """Generate batch by batch (see :meth:`schedule`); yield each batch's outputs as it ends.
+
+        A batch that runs out of memory is split in two and retried.
+        """
         if not requests:
             return
         templated = settings.chat_template and self.has_chat_template
         seqs = self._encode([self.render(r.prompt, settings) for r in requests], templated=templated)
-        order = sorted(range(len(seqs)), key=lambda i: (-len(seqs[i]), i))
-        bs = self.resolve_batch_size(len(seqs), len(seqs[order[0]]), settings.max_new_tokens)
+        bs = self.resolve_batch_size(len(seqs), max(len(s) for s in seqs), settings.max_new_tokens)
         self.last_batch_size = bs
-        start = 0
-        while start < len(order):
-            chunk = order[start : start + bs]
+        todo = list(reversed(self.schedule(seqs, bs)))
+        while todo:
+            chunk = todo.pop()
             t0 = time.perf_counter()
             try:
                 outs = self._generate_batch([seqs[i] for i in chunk], settings, requests[chunk[0]].seed)
-            except (RuntimeError, MemoryError) as exc:  # out of memory: halve the batch and retry
-                if bs == 1 or ("out of memory" not in str(exc).lower() and not isinstance(exc, MemoryError)):
+            except (RuntimeError, MemoryError) as exc:  # out of memory: split the batch and retry
+                if len(chunk) == 1 or ("out of memory" not in str(exc).lower() and not isinstance(exc, MemoryError)):
                     raise
-                bs = max(1, bs // 2)
-                self.last_batch_size = bs
+                half = len(chunk) // 2
+                todo += [chunk[half:], chunk[:half]]
+                self.last_batch_size = half
                 continue
             per = (time.perf_counter() - t0) / len(chunk)
             for i, toks in zip(chunk, outs, strict=True):
                 text = self.tokenizer.decode(toks, skip_special_tokens=True)
                 yield i, Completion(cut_at_stop(text, settings.stop), round(per, 4), len(toks))
-            start += len(chunk)
 
     def _generate_batch(self, seqs: list[list[int]], settings: GenerationSettings, seed: int) -> list[list[int]]:
         if settings.greedy:
@@ -342,12 +380,8 @@ class HFGenerator:
         if not self.share_prefix or len(seqs) < 2:
             return 0
         n = min(len(s) for s in seqs) - 1  # every row keeps at least one token of its own
-        first = seqs[0]
         for s in seqs[1:]:
-            i = 0
-            while i < n and s[i] == first[i]:
-                i += 1
-            n = i
+            n = min(n, _lcp(seqs[0], s))
         return n if n >= MIN_SHARED_PREFIX else 0
 
     def _sample(self, seqs: list[list[int]], settings: GenerationSettings, seed: int) -> list[list[int]]:
