@@ -168,7 +168,6 @@ def compare(
 ) -> None:
     """Compare two runs of one suite: paired statistics, rules, verdict (exit 0 pass · 1 fail · 3 inconclusive)."""
     from harness.compare import compare_runs, gate_result, load_policy, policy_of
-    from harness.report.comparison import print_summary, write_reports
     from harness.runs import load_run
 
     base = load_run(base_run)
@@ -178,14 +177,7 @@ def compare(
         pol = pol.model_copy(update={"seed": seed})
     comparison = compare_runs(base, cand, pol, base_path=str(base_run), candidate_path=str(candidate_run))
     result = gate_result([comparison], manifest=_gate_manifest(["compare", str(base_run), str(candidate_run)]))
-    write_reports(result, out=out, junit=junit)
-    if as_json:
-        _emit_json(result.to_document())
-    else:
-        print_summary(result, console)
-        if out is not None:
-            console.print(f"Reports written to {out}/comparison.json, report.md and report.html")
-    raise typer.Exit(result.exit_code)
+    _finish_comparison(result, out=out, junit=junit, as_json=as_json, runs=False)
 
 
 @app.command()
@@ -231,7 +223,6 @@ def gate(
 
     from harness.compare import load_policy
     from harness.gate import run_gate
-    from harness.report.comparison import print_summary, write_reports
 
     pol = load_policy(policy) if policy is not None else None
     gen_cache = None
@@ -278,13 +269,21 @@ def gate(
             manifest=_gate_manifest(argv),
             seed=seed,
         )
+    _finish_comparison(result, out=out, junit=junit, as_json=as_json, runs=True)
+
+
+def _finish_comparison(result: Any, *, out: Path | None, junit: Path | None, as_json: bool, runs: bool) -> None:
+    """Write the comparison reports, print the document or the summary, exit with the verdict's code."""
+    from harness.report.comparison import print_summary, write_reports
+
     write_reports(result, out=out, junit=junit)
     if as_json:
         _emit_json(result.to_document())
     else:
         print_summary(result, console)
         if out is not None:
-            console.print(f"Reports written to {out}/comparison.json, report.md and report.html; runs in {out}/runs")
+            where = f"; runs in {out}/runs" if runs else ""
+            console.print(f"Reports written to {out}/comparison.json, report.md and report.html{where}")
     raise typer.Exit(result.exit_code)
 
 

@@ -428,6 +428,31 @@ def read_table(path: str | Path, *, format: str | None = None) -> list[dict[str,
     return out
 
 
+_YES = frozenset({"1", "yes", "true", "pass", "passed", "y"})
+_NO = frozenset({"0", "no", "false", "fail", "failed", "n"})
+
+
+def rating_number(raw: str | float, *, file: str | Path | None = None, line: int | None = None) -> float:
+    """A rating's score as a number: numerals as they are, yes/pass/true as 1 and no/fail/false as 0.
+
+    >>> rating_number("4"), rating_number("Pass"), rating_number(0.5)
+    (4.0, 1.0, 0.5)
+    """
+    if isinstance(raw, int | float):
+        return float(raw)
+    t = raw.strip().casefold()
+    if t in _YES:
+        return 1.0
+    if t in _NO:
+        return 0.0
+    try:
+        return float(t)
+    except ValueError:
+        raise InputError(
+            f"rating {raw!r} is not a number, yes/no or pass/fail", file=file, line=line, field="score"
+        ) from None
+
+
 def message_text(value: str | list[Message] | list[dict[str, Any]]) -> str:
     """Flatten a string-or-messages value into plain text (for hashing, lengths, scanning)."""
     if isinstance(value, str):

@@ -32,6 +32,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from harness.errors import InputError
+from harness.records import rating_number
 
 if TYPE_CHECKING:
     from harness.compare.criteria import CriterionInfo
@@ -39,8 +40,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Calibration", "calibrate_runs", "judge_agreement", "ratings_path_of"]
 
-_TRUE = {"1", "yes", "true", "pass", "passed", "y"}
-_FALSE = {"0", "no", "false", "fail", "failed", "n"}
 
 
 class Calibration(BaseModel):
@@ -152,21 +151,6 @@ def ratings_path_of(run: Run) -> Path | None:
     return path
 
 
-def _number(raw: str | float, *, file: Path, line: int) -> float:
-    if isinstance(raw, (int, float)):
-        return float(raw)
-    t = raw.strip().casefold()
-    if t in _TRUE:
-        return 1.0
-    if t in _FALSE:
-        return 0.0
-    try:
-        return float(t)
-    except ValueError:
-        msg = f"rating {raw!r} is not a number, yes/no or pass/fail"
-        raise InputError(msg, file=file, line=line, field="score") from None
-
-
 def _to_fraction(value: float, info: CriterionInfo) -> float | None:
     if info.scale == "levels" and len(info.levels) >= 2:
         values = sorted(float(lv["value"]) for lv in info.levels if "value" in lv)
@@ -236,7 +220,7 @@ def calibrate_runs(
         if isinstance(rec, RowProblem):
             raise InputError(rec.message, file=path, line=rec.line, field=rec.field)
         assert isinstance(rec, RatingRecord)
-        rows.append((rec, _number(rec.score, file=path, line=rec.line)))
+        rows.append((rec, rating_number(rec.score, file=path, line=rec.line)))
     for cid, info in judges.items():
         floor = info.calibration_floor if info.calibration_floor is not None else 0.667
         groups: dict[tuple[str, str, str | None], list[float]] = defaultdict(list)

@@ -18,15 +18,13 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.errors import InputError
-from harness.records import RatingRecord, RowProblem, iter_records
+from harness.records import RatingRecord, RowProblem, iter_records, rating_number
 from harness.scorers import BaseScorer, RawScore, ScorerContext, scorer
 
 if TYPE_CHECKING:
     from harness.rubric import Scale
     from harness.suite import Item
 
-_TRUE = {"1", "yes", "true", "pass", "passed", "y"}
-_FALSE = {"0", "no", "false", "fail", "failed", "n"}
 
 
 class HumanRatings:
@@ -63,22 +61,8 @@ class HumanRatings:
         """The numeric scores for an item and criterion (yes/no, pass/fail read as 1/0)."""
         out = []
         for s in self.raw(item_id, criterion):
-            out.append(_to_number(s, self.path))
+            out.append(rating_number(s, file=self.path))
         return out
-
-
-def _to_number(s: str | float, path: Path) -> float:
-    if isinstance(s, (int, float)):
-        return float(s)
-    t = s.strip().casefold()
-    if t in _TRUE:
-        return 1.0
-    if t in _FALSE:
-        return 0.0
-    try:
-        return float(t)
-    except ValueError:
-        raise InputError(f"rating {s!r} is not a number, yes/no or pass/fail", file=path, field="score") from None
 
 
 class HumanOptions(BaseModel):
