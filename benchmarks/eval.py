@@ -8,7 +8,9 @@ string, greedy decoding, the same ``max_new_tokens``. Steps:
 1. harness: ``evaluate_suite`` with an empty cache (length-sorted, left-padded batches; greedy
    loop that drops finished sequences);
 2. lm-eval: ``HFLM.generate_until`` (stop sequence: the end-of-turn token) at the same batch size;
-   steps 1 and 2 alternate for ``--rounds`` rounds (the machine may be shared) and medians count;
+   steps 1 and 2 run ``--rounds`` times, their order alternating (the machine may be shared), and
+   the median and minimum count; one torch thread by default, as thread barriers stall badly when
+   other processes compete for the cores;
 3. harness again on the last round's cache: the cached re-run;
 4. optionally lm-eval once at its default batch size 1 (``--lm-eval-default``).
 
@@ -16,7 +18,8 @@ It checks that the greedy outputs are identical, and prints times, the ratio lm-
 (target >= 1.5), the cached re-run as a share of the first (target <= 5%) and the peak resident
 memory added during each phase (sampled every 20 ms).
 
-    python benchmarks/eval.py [--items 100] [--max-new-tokens 48] [--batch-size auto] [--rounds 3] [--lm-eval-default]
+    python benchmarks/eval.py [--items 100] [--max-new-tokens 48] [--batch-size auto] [--rounds 5] [--threads 1]
+                              [--lm-eval-default]
 """
 
 from __future__ import annotations
@@ -115,12 +118,15 @@ def main() -> None:
     ap.add_argument("--max-new-tokens", type=int, default=48)
     ap.add_argument("--batch-size", default="auto", help="harness batch size: N or auto")
     ap.add_argument("--lm-eval-batch-size", type=int, default=None, help="default: the harness's resolved size")
-    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians are reported")
+    ap.add_argument("--rounds", type=int, default=5, help="rounds, the order of the two sides alternating")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (1: stable timings on a shared machine)")
     ap.add_argument("--lm-eval-default", action="store_true", help="also run lm-eval once at its default batch size 1")
     args = ap.parse_args()
 
     import torch
     from lm_eval.models.huggingface import HFLM
+
+    torch.set_num_threads(args.threads)
 
     from harness.cache import GenerationCache
     from harness.evaluate import evaluate_suite
@@ -153,20 +159,23 @@ def main() -> None:
     outputs_l: list[list[str]] = []
     cache = None
     for r in range(args.rounds):
-        cache = GenerationCache(tmp / f"cache-{r}.sqlite")
-        with PeakRSS() as m:
-            t0, c0 = time.perf_counter(), cpu_seconds()
-            run = evaluate_suite(suite, gen, cache=cache)
-            t_h.append(time.perf_counter() - t0)
-            c_h.append(cpu_seconds() - c0)
-        mem_h.append(m.added_mib)
-        outputs_h.append([it.output for it in run.items])
-        with PeakRSS() as m:
-            t0, c0 = time.perf_counter(), cpu_seconds()
-            outputs_l.append(run_lm_eval(lm, contexts, args.max_new_tokens))
-            t_l.append(time.perf_counter() - t0)
-            c_l.append(cpu_seconds() - c0)
-        mem_l.append(m.added_mib)
+        for side in ("harness", "lm-eval") if r % 2 == 0 else ("lm-eval", "harness"):
+            if side == "harness":
+                cache = GenerationCache(tmp / f"cache-{r}.sqlite")
+                with PeakRSS() as m:
+                    t0, c0 = time.perf_counter(), cpu_seconds()
+                    run = evaluate_suite(suite, gen, cache=cache)
+                    t_h.append(time.perf_counter() - t0)
+                    c_h.append(cpu_seconds() - c0)
+                mem_h.append(m.added_mib)
+                outputs_h.append([it.output for it in run.items])
+            else:
+                with PeakRSS() as m:
+                    t0, c0 = time.perf_counter(), cpu_seconds()
+                    outputs_l.append(run_lm_eval(lm, contexts, args.max_new_tokens))
+                    t_l.append(time.perf_counter() - t0)
+                    c_l.append(cpu_seconds() - c0)
+                mem_l.append(m.added_mib)
         print(f"round {r + 1}: harness {t_h[-1]:.1f} s, lm-eval {t_l[-1]:.1f} s", flush=True)
     assert cache is not None
     t0 = time.perf_counter()
@@ -194,22 +203,25 @@ def main() -> None:
     print(
         f"lm-eval {version('lm_eval')}, transformers {version('transformers')}, torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads; {len(ours)} prompts, max_new_tokens {args.max_new_tokens}, "
-        f"{tokens} output tokens, greedy; {args.rounds} alternating rounds, medians"
+        f"{tokens} output tokens, greedy; {args.rounds} rounds (order alternating): median and minimum"
     )
     print(f"identical outputs harness vs lm-eval (batch {lm_bs}): {same}/{len(ours)}; stable across rounds: {stable}")
     for rid, a, b in diff[:3]:
         print(f"  differs {rid}: harness {a[:70]!r} | lm-eval {b[:70]!r}")
     print()
-    print("| run | batch size | wall s | CPU s | output tokens/s | peak RSS added MiB | lm-eval / harness (wall) |")
+    print(
+        "| run | batch size | wall s, median (min) | CPU s, median | output tokens/s | peak RSS added MiB | "
+        "lm-eval / harness, median (min) |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- |")
     h, lw = med(t_h), med(t_l)
     print(
-        f"| harness, empty cache | {bs} ({resolved}) | {h:.1f} | {med(c_h):.1f} | {tokens / h:.1f} | "
-        f"{max(mem_h):.0f} | 1.00 |"
+        f"| harness, empty cache | {bs} ({resolved}) | {h:.1f} ({min(t_h):.1f}) | {med(c_h):.1f} | "
+        f"{tokens / h:.1f} | {max(mem_h):.0f} | 1.00 |"
     )
     print(
-        f"| lm-eval generate_until | {lm_bs} | {lw:.1f} | {med(c_l):.1f} | {tokens / lw:.1f} | "
-        f"{max(mem_l):.0f} | {lw / h:.2f} |"
+        f"| lm-eval generate_until | {lm_bs} | {lw:.1f} ({min(t_l):.1f}) | {med(c_l):.1f} | {tokens / lw:.1f} | "
+        f"{max(mem_l):.0f} | {lw / h:.2f} ({min(t_l) / min(t_h):.2f}) |"
     )
     if t_d is not None:
         print(f"| lm-eval generate_until, default batch | 1 | {t_d:.1f} | - | {tokens / t_d:.1f} | - | {t_d / h:.2f} |")
