@@ -18,6 +18,7 @@ MODULES = [
     "harness.rubric",
     "harness.scorers",
     "harness.scorers.human",
+    "harness.scorers.refusal",
     "harness.scorers.structured",
     "harness.scorers.text",
     "harness.suite",

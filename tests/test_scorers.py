@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from harness.errors import ConfigError, RegistryError
 from harness.rubric import Criterion
 from harness.scorers import BaseScorer, RawScore, ScorerContext, build_scorer, scorer, scorer_names
+from harness.scorers.refusal import detect_refusal
 from harness.scorers.structured import extract_json, fields_equal
-from harness.scorers.text import detect_refusal, extract_numbers
+from harness.scorers.text import extract_numbers
 from harness.suite import Item
 
 

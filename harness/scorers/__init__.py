@@ -13,8 +13,8 @@ a run says exactly what scored it::
             ratio = sum(c.isupper() for c in output) / max(len(output), 1)
             return RawScore(float(ratio >= self.options.min_ratio), f"upper-case ratio {ratio:.2f}")
 
-Built-in scorers: exact, contains, regex, numeric, choice, switch, length, refusal, chrf
-(text.py); json_valid, json_schema, json_field (structured.py); similarity (embedding.py, needs the
+Built-in scorers: exact, contains, regex, numeric, choice, switch, length, chrf (text.py);
+refusal (refusal.py); json_valid, json_schema, json_field (structured.py); similarity (embedding.py, needs the
 ``embed`` extra); judge (judge.py); human (human.py).
 """
 
@@ -121,7 +121,7 @@ class BaseScorer:
 
 
 _REGISTRY: dict[str, type[BaseScorer]] = {}
-_BUILTIN_MODULES = ("text", "structured", "embedding", "judge", "human")
+_BUILTIN_MODULES = ("text", "refusal", "structured", "embedding", "judge", "human")
 S = TypeVar("S", bound=type[BaseScorer])
 
 
