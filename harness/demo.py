@@ -126,7 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("reports/demo"), help="where reports and the run go")
     parser.add_argument("--quick", action="store_true", help="reduced size: few steps and items (for tests)")
     opts = parser.parse_args(argv)
-    out = opts.out if opts.out.is_absolute() else ROOT / opts.out
+    # Every stage runs from the project root; paths under it are shown relative, as a user types them.
+    os.chdir(ROOT)
+    out = opts.out.resolve()
+    out = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
     out.mkdir(parents=True, exist_ok=True)
     limit = 6 if opts.quick else None
     started = time.monotonic()
@@ -141,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     kept, dropped = clean_training_data(doc, ROOT / raw, clean)
     console.print(
         f"Dropped {dropped} example(s) named by error, exact-duplicate and personal-data findings; "
-        f"{kept} remain in {clean.relative_to(ROOT) if clean.is_relative_to(ROOT) else clean}"
+        f"{kept} remain in {clean}"
     )
     _harness("validate", str(clean), *holdouts, "--out", str(out / "validation-clean"))
 
@@ -165,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
 
     _stage(3, "LoRA-train SmolLM2-135M-Instruct on the cleaned data")
     run_dir = out / "run"
-    sets = ["--set", f"train_data={clean}"]
+    sets = ["--set", f"train_data={clean.resolve()}"]  # a relative path would resolve against the config's folder
     if opts.quick:
         sets += ["--set", "max_steps=2", "--set", "save_steps=2", "--set", "batch_size=2", "--set", "eval_data=null"]
     _harness("train", "examples/train_tickets.yaml", "--out", str(run_dir), *sets)

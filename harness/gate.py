@@ -82,7 +82,8 @@ def _leakage(suites: Sequence[Suite], train: Sequence[Path], allow: bool, option
                 for h in holdouts:
                     if set(f.holdout_ids or []) & leaked[h]:
                         findings[h].append({**f.model_dump(mode="json"), "train_file": str(file)})
-    off = ", ".join(f"{m}: {why}" for m, why in sorted(methods.items()) if why != "on")
+    # A status reads "on" or "on (details)" for a method that ran; anything else says why it did not.
+    off = ", ".join(f"{m}: {why}" for m, why in sorted(methods.items()) if not why.startswith("on"))
     return [
         LeakageInfo(
             checked=True,

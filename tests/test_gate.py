@@ -182,6 +182,9 @@ def test_leaked_items_fail_the_gate_unless_allowed(tmp_path: Path) -> None:
     assert comp.leakage.checked and comp.leakage.leaked_ids == ["q12", "q13", "q14"]
     assert failed.verdict == "fail" and comp.rules[-1].criterion == "leakage" and comp.rules[-1].verdict == "fail"
     assert comp.n_paired == N - 3 and comp.with_leaked["n_paired"] == N
+    # the note names the method that did not run, not those that ran with their settings
+    assert comp.leakage.note is not None and comp.leakage.note.startswith("methods off: paraphrase: off")
+    assert "ngram" not in comp.leakage.note and "near_duplicate" not in comp.leakage.note
     assert comp.criteria["correct"].counts["fixed"] == 15
     assert comp.with_leaked["criteria"]["correct"]["counts"]["fixed"] == 18
     allowed = run_gate(

@@ -13,6 +13,9 @@ import hashlib
 import os
 import shutil
 import tempfile
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +115,18 @@ def load_tokenizer(spec: ModelSpec | str) -> Any:
     return tok
 
 
+@contextmanager
+def peft_wrapping() -> Iterator[None]:
+    """Silence the deprecation warning peft triggers in transformers when it wraps a model.
+
+    peft reads ``is_gradient_checkpointing``, which transformers 5 deprecates; the warning is about
+    their code, not the user's, so it is not shown. Other warnings pass through.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*deprecated", category=FutureWarning)
+        yield
+
+
 def load_causal_lm(spec: ModelSpec | str, *, allow_pickle: bool = False, dtype: Any = None) -> Any:
     """Load a causal LM for a local spec; adapters and run folders come back as PEFT models."""
     import torch
@@ -129,6 +144,7 @@ def load_causal_lm(spec: ModelSpec | str, *, allow_pickle: bool = False, dtype: 
 
         assert spec.path is not None
         adapter_dir = spec.path / "adapter" if (spec.path / "adapter").is_dir() else spec.path
-        model = PeftModel.from_pretrained(model, adapter_dir)
+        with peft_wrapping():
+            model = PeftModel.from_pretrained(model, adapter_dir)
     model.eval()
     return model

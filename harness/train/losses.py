@@ -67,17 +67,21 @@ def token_logps(logits: Tensor, input_ids: Tensor, mask: Tensor) -> Tensor:
     return picked.new_zeros(targets.shape).masked_scatter(keep, values)
 
 
-def sequence_logps(model: Any, batch: dict[str, Tensor], mask: Tensor) -> Tensor:
-    """Summed log-probabilities of the trained tokens of each row under ``model``."""
-    k = logits_to_keep(mask)
+def _trained_logps(model: Any, batch: dict[str, Tensor], mask: Tensor) -> Tensor:
+    """Per-token log-probabilities of the trained tokens, the head run over their columns only."""
     out = model(
         input_ids=batch["input_ids"],
         attention_mask=batch["attention_mask"],
         position_ids=batch.get("position_ids"),
-        logits_to_keep=k,
+        logits_to_keep=logits_to_keep(mask),
         use_cache=False,
     )
-    return token_logps(out.logits, batch["input_ids"], mask).sum(dim=1)
+    return token_logps(out.logits, batch["input_ids"], mask)
+
+
+def sequence_logps(model: Any, batch: dict[str, Tensor], mask: Tensor) -> Tensor:
+    """Summed log-probabilities of the trained tokens of each row under ``model``."""
+    return _trained_logps(model, batch, mask).sum(dim=1)
 
 
 class NLL(NamedTuple):
@@ -91,15 +95,7 @@ def completion_nll(model: Any, batch: dict[str, Tensor]) -> NLL:
     """Negative log-likelihood of the labelled tokens (``labels != -100``) of a left-padded batch."""
     mask = batch["labels"] != -100
     mask[:, 0] = False
-    k = logits_to_keep(mask)
-    out = model(
-        input_ids=batch["input_ids"],
-        attention_mask=batch["attention_mask"],
-        position_ids=batch.get("position_ids"),
-        logits_to_keep=k,
-        use_cache=False,
-    )
-    logps = token_logps(out.logits, batch["input_ids"], mask)
+    logps = _trained_logps(model, batch, mask)
     return NLL(-logps.sum(), mask.sum())
 
 

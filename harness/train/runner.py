@@ -151,7 +151,7 @@ def load_model(cfg: TrainConfig) -> LoadedModel:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from harness.models.loading import load_causal_lm, weights_folder
+    from harness.models.loading import load_causal_lm, peft_wrapping, weights_folder
     from harness.models.spec import parse_spec
 
     spec = parse_spec(cfg.base_model)
@@ -204,7 +204,8 @@ def load_model(cfg: TrainConfig) -> LoadedModel:
             bias=cfg.lora.bias,
             task_type="CAUSAL_LM",
         )
-        model = get_peft_model(model, lora)
+        with peft_wrapping():
+            model = get_peft_model(model, lora)
     return LoadedModel(model, spec)
 
 

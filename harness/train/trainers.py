@@ -34,6 +34,15 @@ class _Counting(Trainer):
         total = torch.tensor([self._trained_tokens], device=self.args.device)
         return int(self.accelerator.reduce(total, reduction="sum").item())
 
+    def prediction_step(
+        self, model: Any, inputs: dict[str, Any], prediction_loss_only: bool, ignore_keys: Any = None
+    ) -> tuple[Any, None, None]:
+        """Evaluation computes the loss only (DPO's reward metrics are logged by its compute_loss)."""
+        inputs = self._prepare_inputs(inputs)
+        with torch.no_grad():
+            loss = self.compute_loss(model, inputs)
+        return loss.detach(), None, None
+
 
 class CompletionTrainer(_Counting):
     """SFT: token-level negative log-likelihood of the labelled tokens.
@@ -59,15 +68,6 @@ class CompletionTrainer(_Counting):
                 # DDP averages gradients over processes; the global token count already did.
                 loss = loss * self.accelerator.num_processes
         return (loss, {"loss": loss}) if return_outputs else loss
-
-    def prediction_step(
-        self, model: Any, inputs: dict[str, Any], prediction_loss_only: bool, ignore_keys: Any = None
-    ) -> tuple[Any, None, None]:
-        """Evaluation computes the loss only."""
-        inputs = self._prepare_inputs(inputs)
-        with torch.no_grad():
-            loss = self.compute_loss(model, inputs)
-        return loss.detach(), None, None
 
 
 class PreferenceTrainer(_Counting):
@@ -146,15 +146,6 @@ class PreferenceTrainer(_Counting):
         m["logps/chosen"].append(gather(chosen.detach()).mean().item())
         m["logps/rejected"].append(gather(rejected.detach()).mean().item())
         return (loss, {"loss": loss}) if return_outputs else loss
-
-    def prediction_step(
-        self, model: Any, inputs: dict[str, Any], prediction_loss_only: bool, ignore_keys: Any = None
-    ) -> tuple[Any, None, None]:
-        """Evaluation computes the loss (and reward metrics) only."""
-        inputs = self._prepare_inputs(inputs)
-        with torch.no_grad():
-            loss = self.compute_loss(model, inputs)
-        return loss.detach(), None, None
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         """Add the averaged reward metrics since the last log line."""
