@@ -28,6 +28,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.panel import Panel
+from rich.table import Table
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITES = ["suites/tickets", "suites/general", "suites/safety"]
@@ -36,9 +37,27 @@ DROP_CHECKS = ("schema.", "duplicates.exact", "duplicates.conflicting", "pii.", 
 console = Console(stderr=True)
 
 
+_STARTS: list[tuple[str, float]] = []  # (stage title, monotonic start) for the closing time table
+
+
 def _stage(n: int, title: str) -> None:
+    if _STARTS:
+        console.print(f"[dim]stage {len(_STARTS)} took {time.monotonic() - _STARTS[-1][1]:.0f} s[/]")
+    _STARTS.append((f"{n}. {title}", time.monotonic()))
     console.print()
     console.print(Panel.fit(f"[bold]Stage {n}[/] · {title}", border_style="cyan"))
+
+
+def _stage_times() -> Table:
+    """Wall time of each stage so far (the last one up to now)."""
+    table = Table(title="Time per stage", title_justify="left")
+    table.add_column("stage")
+    table.add_column("seconds", justify="right")
+    ends = [t for _, t in _STARTS[1:]] + [time.monotonic()]
+    for (title, start), end in zip(_STARTS, ends, strict=True):
+        table.add_row(title, f"{end - start:.0f}")
+    table.add_row("[bold]total[/]", f"[bold]{ends[-1] - _STARTS[0][1]:.0f}[/]")
+    return table
 
 
 def _harness(*args: str, ok: tuple[int, ...] = (0,), capture: bool = False) -> subprocess.CompletedProcess[str]:
@@ -192,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
 
     _stage(5, "Reports")
     verdict = {0: "[bold green]PASS[/]", 1: "[bold red]FAIL[/]", 3: "[bold yellow]INCONCLUSIVE[/]"}[rc]
+    console.print(_stage_times())
     console.print(f"Verdict: {verdict} (exit code {rc}); took {(time.monotonic() - started) / 60:.1f} min")
     console.print(f"HTML report: [bold]{out / 'report.html'}[/]")
     console.print(
