@@ -122,7 +122,7 @@ def validate(
         "near_threshold": near_dup_threshold,
         "workers": workers,
     }
-    opts = make_options(**{k: v for k, v in given.items() if v is not None})
+    opts = make_options(None, **{k: v for k, v in given.items() if v is not None})
     leak_only = ("n", "threshold", "paraphrase_threshold")
     if not holdout and (paraphrase is not None or any(given[k] is not None for k in leak_only)):
         raise InputError(
@@ -557,9 +557,10 @@ def main(argv: list[str] | None = None) -> None:
         console.print("aborted", style="red")
         sys.exit(130)
     except Exception as exc:  # click's usage errors (typer bundles its own click) and anything unexpected
-        if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
+        exit_code = getattr(exc, "exit_code", None)
+        if hasattr(exc, "show") and isinstance(exit_code, int):
             exc.show()
-            sys.exit(exc.exit_code)  # 2 for every usage error
+            sys.exit(exit_code)  # 2 for every usage error
         if debug:
             console.print_exception()
         else:

@@ -329,10 +329,10 @@ def evaluate_suite(
 
     confidence = suite.gate.confidence
     summary = {}
-    for c in [*criteria, None]:
-        cid = c.id if c is not None else OVERALL
+    for crit in [*criteria, None]:
+        cid = crit.id if crit is not None else OVERALL
         summary[cid] = summarize(
-            [r.scores[cid].value for r in results], binary=c.scale.binary if c else False, confidence=confidence
+            [r.scores[cid].value for r in results], binary=crit.scale.binary if crit else False, confidence=confidence
         )
 
     suite_record = suite.to_record(items)

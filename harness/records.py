@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import ErrorDetails
 
 from harness.errors import InputError, InputFileError, check_choice
 
@@ -93,7 +94,7 @@ class RatingRecord(_Record):
 
 
 Record = SFTRecord | ChatRecord | PreferenceRecord | RatingRecord
-_MODELS: dict[str, type[_Record]] = {
+_MODELS: dict[str, type[Record]] = {
     "sft": SFTRecord,
     "chat": ChatRecord,
     "preference": PreferenceRecord,
@@ -318,7 +319,7 @@ def _is_missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _field_of(err: dict[str, Any]) -> str:
+def _field_of(err: ErrorDetails) -> str:
     loc = [str(p) for p in err.get("loc", ()) if p not in ("str", "list[Message]", "float")]
     out = ""
     for part in loc:
@@ -364,7 +365,12 @@ def to_record(row: Row, kind: Kind) -> Record | list[RowProblem]:
             )
         # Union types report one error per branch; keep one per field.
         seen: set[str | None] = set()
-        return [p for p in out if not (p.field in seen or seen.add(p.field))]
+        unique = []
+        for p in out:
+            if p.field not in seen:
+                seen.add(p.field)
+                unique.append(p)
+        return unique
 
 
 def iter_records(

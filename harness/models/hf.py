@@ -134,9 +134,9 @@ class HFGenerator:
         tok_dir = self._tokenizer_folder()
         tok_files = [tok_dir / n for n in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja")]
         parts = [weights, "tok:" + _files_hash([f for f in tok_files if f.is_file()])]
-        adapter = self._adapter_dir()
-        if adapter is not None:
-            parts.append("adapter:" + self.adapter_hash)
+        adapter_hash = self.adapter_hash  # None without an adapter
+        if adapter_hash is not None:
+            parts.append("adapter:" + adapter_hash)
         return hashlib.blake2b("|".join(parts).encode(), digest_size=16).hexdigest()
 
     @property

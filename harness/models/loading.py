@@ -135,7 +135,7 @@ def load_causal_lm(spec: ModelSpec | str, *, allow_pickle: bool = False, dtype: 
     spec = parse_spec(spec) if isinstance(spec, str) else spec
     folder = weights_folder(spec)
     _check_no_pickle(folder, allow_pickle)
-    model = AutoModelForCausalLM.from_pretrained(
+    model: Any = AutoModelForCausalLM.from_pretrained(  # a PeftModel for an adapter or run (below)
         folder, dtype=dtype or torch.float32, use_safetensors=not allow_pickle, trust_remote_code=False
     )
     full_run = spec.kind == "run" and spec.path is not None and folder == spec.path / "model"

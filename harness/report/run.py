@@ -27,6 +27,11 @@ def fmt_summary(s: CriterionSummary) -> tuple[str, str]:
     return f"{s.mean:.3f}", f"[{s.ci[0]:.3f}, {s.ci[1]:.3f}]"
 
 
+def _below_full(value: float | None) -> bool:
+    """Whether a criterion score is unscored or short of full marks."""
+    return value is None or value < 1.0
+
+
 def worst_items(run: Run, n: int = 10) -> list[WorstItem]:
     """The ``n`` items with the lowest overall score (unscored ones first), with their weak criteria."""
     crit_ids = [cid for cid in run.summary if cid != OVERALL]
@@ -37,9 +42,7 @@ def worst_items(run: Run, n: int = 10) -> list[WorstItem]:
 
     out = []
     for r in sorted(run.items, key=key)[:n]:
-        weak = [
-            cid for cid in crit_ids if cid in r.scores and (r.scores[cid].value is None or r.scores[cid].value < 1.0)
-        ]
+        weak = [cid for cid in crit_ids if cid in r.scores and _below_full(r.scores[cid].value)]
         out.append(WorstItem(r, r.scores[OVERALL].value if OVERALL in r.scores else None, weak))
     return out
 

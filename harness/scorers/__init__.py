@@ -2,12 +2,15 @@
 
 A scorer is a small class registered with :func:`scorer`; its options are a pydantic model
 checked when the rubric loads, and :meth:`BaseScorer.spec` records the name and every option, so
-a run says exactly what scored it::
+a run says exactly what scored it. ``BaseScorer`` is generic over the options model, so
+``self.options`` has that type::
+
+    class ShoutyOptions(BaseModel):
+        min_ratio: float = 0.5
 
     @scorer("shouty")
-    class Shouty(BaseScorer):
-        class Options(BaseModel):
-            min_ratio: float = 0.5
+    class Shouty(BaseScorer[ShoutyOptions]):
+        Options = ShoutyOptions
 
         def score(self, output, item):
             ratio = sum(c.isupper() for c in output) / max(len(output), 1)
@@ -24,7 +27,7 @@ import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -89,18 +92,25 @@ class ScorerContext:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class BaseScorer:
-    """Base class of scorers: options in, :class:`RawScore` out."""
+OptionsT = TypeVar("OptionsT", bound=BaseModel)
+
+
+class BaseScorer(Generic[OptionsT]):
+    """Base class of scorers: options in, :class:`RawScore` out.
+
+    A subclass names its options model twice: as the type parameter (``BaseScorer[MyOptions]``, so
+    ``self.options`` is typed) and as ``Options`` (the class that validates a rubric's options).
+    """
 
     name: ClassVar[str] = ""
     Options: ClassVar[type[BaseModel]] = NoOptions
 
-    def __init__(self, options: BaseModel, ctx: ScorerContext) -> None:
-        self.options = options
+    def __init__(self, options: OptionsT, ctx: ScorerContext) -> None:
+        self.options: OptionsT = options
         self.ctx = ctx
 
     @classmethod
-    def check(cls, options: BaseModel, criterion: Criterion, base_dir: Path | None) -> None:
+    def check(cls, options: OptionsT, criterion: Criterion, base_dir: Path | None) -> None:
         """Load-time checks beyond the options model (raise ``ValueError`` with the reason)."""
 
     def spec(self) -> dict[str, Any]:
@@ -111,18 +121,18 @@ class BaseScorer:
         """Extra facts for the run manifest (e.g. the judge model's fingerprint)."""
         return {}
 
-    def score(self, output: str, item: Item) -> RawScore:
+    def score(self, output: str, item: Item | None) -> RawScore:
         """Score one output of one item."""
         raise NotImplementedError
 
-    def score_many(self, outputs: Sequence[str], items: Sequence[Item]) -> list[RawScore]:
+    def score_many(self, outputs: Sequence[str], items: Sequence[Item | None]) -> list[RawScore]:
         """Score several outputs (scorers that batch model calls override this)."""
         return [self.score(o, it) for o, it in zip(outputs, items, strict=True)]
 
 
-_REGISTRY: dict[str, type[BaseScorer]] = {}
+_REGISTRY: dict[str, type[BaseScorer[Any]]] = {}
 _BUILTIN_MODULES = ("text", "refusal", "structured", "embedding", "judge", "human")
-S = TypeVar("S", bound=type[BaseScorer])
+S = TypeVar("S", bound=type[BaseScorer[Any]])
 
 
 def scorer(name: str) -> Callable[[S], S]:
@@ -149,7 +159,7 @@ def scorer_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def get_scorer_class(name: str) -> type[BaseScorer]:
+def get_scorer_class(name: str) -> type[BaseScorer[Any]]:
     """The scorer class registered under ``name``; a miss raises with "did you mean ...?"."""
     _load_builtins()
     try:
@@ -161,7 +171,7 @@ def get_scorer_class(name: str) -> type[BaseScorer]:
 
 
 def parse_options(
-    cls: type[BaseScorer], options: dict[str, Any], *, file: str | Path | None = None, key: str = "scorer"
+    cls: type[BaseScorer[Any]], options: dict[str, Any], *, file: str | Path | None = None, key: str = "scorer"
 ) -> BaseModel:
     """Validate a scorer's options; errors name the file and key."""
     try:
@@ -183,7 +193,7 @@ def validate_scorer_spec(criterion: Criterion, *, file: str | Path, key: str, ba
         raise ConfigError(str(exc), file=file, field=key) from exc
 
 
-def build_scorer(criterion: Criterion, ctx: ScorerContext) -> BaseScorer:
+def build_scorer(criterion: Criterion, ctx: ScorerContext) -> BaseScorer[Any]:
     """Instantiate the scorer of a criterion.
 
     Example:

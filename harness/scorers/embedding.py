@@ -56,21 +56,21 @@ class SimilarityOptions(BaseModel):
 
 
 @scorer("similarity")
-class Similarity(BaseScorer):
+class Similarity(BaseScorer[SimilarityOptions]):
     """Cosine similarity of output and reference embeddings, clipped to [0, 1] (best over references)."""
 
     Options = SimilarityOptions
 
     @classmethod
-    def check(cls, options: BaseModel, criterion: Criterion, base_dir: Path | None) -> None:
+    def check(cls, options: SimilarityOptions, criterion: Criterion, base_dir: Path | None) -> None:
         """The embedding model must be available (the ``embed`` extra)."""
-        if options.model_dir is None:  # type: ignore[attr-defined]
+        if options.model_dir is None:
             try:
                 embedding_model_dir()
             except ModelError as exc:
                 raise ValueError(exc.message) from exc
 
-    def __init__(self, options: BaseModel, ctx: ScorerContext) -> None:
+    def __init__(self, options: SimilarityOptions, ctx: ScorerContext) -> None:
         super().__init__(options, ctx)
         md = self.options.model_dir
         self._dir = (ctx.base_dir / md if ctx.base_dir and not Path(md).is_absolute() else Path(md)) if md else None

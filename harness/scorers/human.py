@@ -93,12 +93,12 @@ def consensus(values: list[float], scale: Scale, aggregate: str = "auto") -> tup
 
 
 @scorer("human")
-class Human(BaseScorer):
+class Human(BaseScorer[HumanOptions]):
     """The consensus of the suite's human ratings for the item (the output is not looked at)."""
 
     Options = HumanOptions
 
-    def __init__(self, options: BaseModel, ctx: ScorerContext) -> None:
+    def __init__(self, options: HumanOptions, ctx: ScorerContext) -> None:
         super().__init__(options, ctx)
         if ctx.human_ratings is None:
             raise InputError(

@@ -76,20 +76,20 @@ def _prompt_text(prompt: Prompt) -> str:
 
 
 @scorer("judge")
-class Judge(BaseScorer):
+class Judge(BaseScorer[JudgeOptions]):
     """Model-graded score on the criterion's levels (see the module docstring)."""
 
     Options = JudgeOptions
 
     @classmethod
-    def check(cls, options: BaseModel, criterion: Criterion, base_dir: Path | None) -> None:
+    def check(cls, options: JudgeOptions, criterion: Criterion, base_dir: Path | None) -> None:
         """A judge needs a binary or levels scale."""
         if criterion.scale.type == "continuous":
             raise ValueError("a judge criterion needs a 'binary' or 'levels' scale (the judge picks a level)")
 
-    def __init__(self, options: BaseModel, ctx: ScorerContext) -> None:
+    def __init__(self, options: JudgeOptions, ctx: ScorerContext) -> None:
         super().__init__(options, ctx)
-        o: JudgeOptions = self.options  # type: ignore[assignment]
+        o = self.options
         if ctx.judge is not None:
             self.judge: Generator = ctx.judge
         elif o.model:
@@ -125,7 +125,7 @@ class Judge(BaseScorer):
 
     def build_prompt(self, output: str, item: Item | None) -> str:
         """The grading prompt for one output."""
-        o: JudgeOptions = self.options  # type: ignore[assignment]
+        o = self.options
         c = self.ctx.criterion
         ref = item_field(item, "reference") if o.include_reference else None
         ref_text = ref if isinstance(ref, str) else json.dumps(ref, ensure_ascii=False) if ref is not None else None

@@ -77,7 +77,7 @@ def _type_ok(value: Any, want: str) -> bool:
 
 
 @scorer("json_valid")
-class JsonValid(BaseScorer):
+class JsonValid(BaseScorer[JsonValidOptions]):
     """1 when the output holds valid JSON of the wanted type (strict: is nothing but that JSON)."""
 
     Options = JsonValidOptions
@@ -125,23 +125,23 @@ def _load_schema(o: JsonSchemaOptions, base_dir: Path | None) -> dict[str, Any]:
 
 
 @scorer("json_schema")
-class JsonSchema(BaseScorer):
+class JsonSchema(BaseScorer[JsonSchemaOptions]):
     """1 when the output's JSON validates against a JSON Schema (Draft 2020-12)."""
 
     Options = JsonSchemaOptions
 
     @classmethod
-    def check(cls, options: BaseModel, criterion: Criterion, base_dir: Path | None) -> None:
+    def check(cls, options: JsonSchemaOptions, criterion: Criterion, base_dir: Path | None) -> None:
         """The schema must exist and be a valid JSON Schema."""
         import jsonschema
 
-        schema = _load_schema(options, base_dir)  # type: ignore[arg-type]
+        schema = _load_schema(options, base_dir)
         try:
             jsonschema.Draft202012Validator.check_schema(schema)
         except jsonschema.SchemaError as exc:
             raise ValueError(f"invalid JSON Schema: {exc.message}") from exc
 
-    def __init__(self, options: BaseModel, ctx: ScorerContext) -> None:
+    def __init__(self, options: JsonSchemaOptions, ctx: ScorerContext) -> None:
         super().__init__(options, ctx)
         import jsonschema
 
@@ -208,7 +208,7 @@ def fields_equal(got: Any, want: Any, *, case_sensitive: bool = False) -> bool:
 
 
 @scorer("json_field")
-class JsonField(BaseScorer):
+class JsonField(BaseScorer[JsonFieldOptions]):
     """The share of expected fields the output's JSON object gets right (mode all: 1 only if every one)."""
 
     Options = JsonFieldOptions

@@ -72,7 +72,7 @@ class ExactOptions(_Opts):
 
 
 @scorer("exact")
-class Exact(BaseScorer):
+class Exact(BaseScorer[ExactOptions]):
     """1 when the output equals an expected answer (case, spacing and outer punctuation ignored)."""
 
     Options = ExactOptions
@@ -101,7 +101,7 @@ class ContainsOptions(_Opts):
 
 
 @scorer("contains")
-class Contains(BaseScorer):
+class Contains(BaseScorer[ContainsOptions]):
     """1 when the output contains any (or all) of the expected strings (or, with absent, none)."""
 
     Options = ContainsOptions
@@ -149,12 +149,12 @@ class RegexOptions(_Opts):
 
 
 @scorer("regex")
-class Regex(BaseScorer):
+class Regex(BaseScorer[RegexOptions]):
     """1 when the pattern matches the output (or, with expect_match false, when it does not)."""
 
     Options = RegexOptions
 
-    def __init__(self, options: BaseModel, ctx: ScorerContext) -> None:
+    def __init__(self, options: RegexOptions, ctx: ScorerContext) -> None:
         super().__init__(options, ctx)
         o = self.options
         flags = (re.IGNORECASE if o.ignore_case else 0) | (re.DOTALL if o.dotall else 0)
@@ -230,7 +230,7 @@ class NumericOptions(_Opts):
 
 
 @scorer("numeric")
-class Numeric(BaseScorer):
+class Numeric(BaseScorer[NumericOptions]):
     """1 when the number in the output (first, last or any) is within tolerance of the reference."""
 
     Options = NumericOptions
@@ -265,7 +265,7 @@ class ChoiceOptions(_Opts):
 
 
 @scorer("choice")
-class Choice(BaseScorer):
+class Choice(BaseScorer[ChoiceOptions]):
     """1 when the output picks the reference choice, by its letter or, failing that, its text.
 
     Letters count only in answer form ("C", "(C)", "C)", "C.", "answer: C", "the answer is C"), so
@@ -335,15 +335,15 @@ class SwitchOptions(_Opts):
 
 
 @scorer("switch")
-class Switch(BaseScorer):
+class Switch(BaseScorer[SwitchOptions]):
     """Score each item with the scorer its ``field`` names, e.g. numeric, choice or contains answers."""
 
     Options = SwitchOptions
 
     @classmethod
-    def check(cls, options: BaseModel, criterion: Criterion, base_dir: Path | None) -> None:
+    def check(cls, options: SwitchOptions, criterion: Criterion, base_dir: Path | None) -> None:
         """Validate each case's scorer and options."""
-        o: SwitchOptions = options  # type: ignore[assignment]
+        o = options
         for name, spec in [*o.cases.items(), *([("default", o.default)] if o.default else [])]:
             try:
                 sub = get_scorer_class(spec["type"])
@@ -355,9 +355,9 @@ class Switch(BaseScorer):
                 raise ValueError("a switch case cannot be another switch")
             sub.check(opts, criterion, base_dir)
 
-    def __init__(self, options: BaseModel, ctx: ScorerContext) -> None:
+    def __init__(self, options: SwitchOptions, ctx: ScorerContext) -> None:
         super().__init__(options, ctx)
-        o: SwitchOptions = self.options  # type: ignore[assignment]
+        o = self.options
         self._cases = {name: self._build(spec) for name, spec in o.cases.items()}
         self._default = self._build(o.default) if o.default else None
 
@@ -399,17 +399,19 @@ class LengthOptions(_Opts):
 
 
 @scorer("length")
-class Length(BaseScorer):
+class Length(BaseScorer[LengthOptions]):
     """1 when the output's length (words, tokens or characters) is within the bounds."""
 
     Options = LengthOptions
 
-    def __init__(self, options: BaseModel, ctx: ScorerContext) -> None:
+    def __init__(self, options: LengthOptions, ctx: ScorerContext) -> None:
         super().__init__(options, ctx)
         o = self.options
         if o.unit == "tokens":
             from harness.models.tokenizers import token_counter
 
+            if o.tokenizer is None:  # LengthOptions already rejects this; the check narrows the type
+                raise ValueError("unit 'tokens' needs 'tokenizer'")
             self._count = token_counter(o.tokenizer)
         elif o.unit == "chars":
             self._count = len
@@ -435,17 +437,18 @@ class ChrfOptions(_Opts):
 
 
 @scorer("chrf")
-class Chrf(BaseScorer):
+class Chrf(BaseScorer[ChrfOptions]):
     """sacrebleu's sentence chrF (character n-gram F-score) against the reference(s), divided by 100."""
 
     Options = ChrfOptions
 
-    def __init__(self, options: BaseModel, ctx: ScorerContext) -> None:
+    def __init__(self, options: ChrfOptions, ctx: ScorerContext) -> None:
         super().__init__(options, ctx)
         from sacrebleu.metrics import CHRF
 
         o = self.options
-        self._chrf = CHRF(char_order=o.char_order, word_order=o.word_order, beta=o.beta)
+        # sacrebleu annotates beta as int, but only squares it: a float beta (e.g. 0.5) works as documented.
+        self._chrf = CHRF(char_order=o.char_order, word_order=o.word_order, beta=o.beta)  # type: ignore[arg-type]
 
     def score(self, output: str, item: Item | None) -> RawScore:
         """Sentence chrF of the output."""

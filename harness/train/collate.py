@@ -175,8 +175,8 @@ class EncodeStats(BaseModel):
 
     n_records: int = 0
     n_kept: int = 0
-    n_truncated: int = Field(0, description="kept examples that lost tokens to max_length")
-    n_dropped: int = Field(0, description="examples with no trained token left after truncation")
+    n_truncated: int = Field(default=0, description="kept examples that lost tokens to max_length")
+    n_dropped: int = Field(default=0, description="examples with no trained token left after truncation")
     dropped_ids: list[str] = Field(default_factory=list, description="the first 50 dropped ids")
     n_tokens: int = 0
     n_trained_tokens: int = 0

@@ -43,11 +43,11 @@ class _Strict(BaseModel):
 class LoraOptions(_Strict):
     """PEFT LoRA options (used by ``adapter: lora`` and ``adapter: qlora``)."""
 
-    r: int = Field(16, gt=0, description="rank of the update matrices")
-    alpha: float = Field(32, gt=0, description="scaling numerator: the update is scaled by alpha / r")
-    dropout: float = Field(0.05, ge=0, lt=1)
+    r: int = Field(default=16, gt=0, description="rank of the update matrices")
+    alpha: float = Field(default=32, gt=0, description="scaling numerator: the update is scaled by alpha / r")
+    dropout: float = Field(default=0.05, ge=0, lt=1)
     target_modules: str | list[str] = Field(
-        "all-linear", description="module names, or 'all-linear' (every linear layer but the output head)"
+        default="all-linear", description="module names, or 'all-linear' (every linear layer but the output head)"
     )
     bias: Literal["none", "all", "lora_only"] = "none"
 
@@ -65,11 +65,11 @@ class DPOOptions(_Strict):
       log-ratios (the length-normalised form the IPO authors use; TRL's ``ipo``).
     """
 
-    beta: float = Field(0.1, gt=0)
+    beta: float = Field(default=0.1, gt=0)
     loss: DPOLossName = "sigmoid"
-    label_smoothing: float = Field(0.0, ge=0, lt=0.5)
+    label_smoothing: float = Field(default=0.0, ge=0, lt=0.5)
     precompute_reference: bool = Field(
-        False, description="compute reference log-probs once before training (always on for adapter: full)"
+        default=False, description="compute reference log-probs once before training (always on for adapter: full)"
     )
 
     @model_validator(mode="after")

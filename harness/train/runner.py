@@ -155,6 +155,7 @@ def load_model(cfg: TrainConfig) -> LoadedModel:
     from harness.models.spec import parse_spec
 
     spec = parse_spec(cfg.base_model)
+    model: Any  # a transformers model, wrapped by peft for lora/qlora
     if spec.kind not in ("hf", "gguf"):
         raise ModelError(
             f"base_model must be a full local model (alias, Hugging Face folder or .gguf); {cfg.base_model!r} "
@@ -198,7 +199,8 @@ def load_model(cfg: TrainConfig) -> LoadedModel:
 
         lora = LoraConfig(
             r=cfg.lora.r,
-            lora_alpha=cfg.lora.alpha,
+            # peft annotates lora_alpha as int, but only divides by it: the config's float alpha (e.g. 16.5) works.
+            lora_alpha=cfg.lora.alpha,  # type: ignore[arg-type]
             lora_dropout=cfg.lora.dropout,
             target_modules=cfg.lora.target_modules,
             bias=cfg.lora.bias,

@@ -12,7 +12,7 @@ import json
 import sys
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from transformers import Trainer, TrainerCallback
@@ -40,7 +40,8 @@ class _Counting(Trainer):
         """Evaluation computes the loss only (DPO's reward metrics are logged by its compute_loss)."""
         inputs = self._prepare_inputs(inputs)
         with torch.no_grad():
-            loss = self.compute_loss(model, inputs)
+            # Without return_outputs, compute_loss returns the loss tensor alone (not a tuple).
+            loss = cast(torch.Tensor, self.compute_loss(model, inputs))
         return loss.detach(), None, None
 
 

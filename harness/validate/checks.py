@@ -24,7 +24,7 @@ from harness.records import (
     record_texts,
 )
 from harness.text import digest, normalize
-from harness.validate.findings import Finding
+from harness.validate.findings import Finding, Severity
 from harness.validate.pii import find_pii
 
 
@@ -161,13 +161,13 @@ def _role_finding(role: str, rid: str, line: int, field: str) -> Finding:
 
 
 def _chat_findings(messages: list[Any], rid: str, line: int, field: str) -> Iterable[Finding]:
-    def f(check: str, severity: str, msg: str, **data: Any) -> Finding:
+    def f(check: str, severity: Severity, msg: str, **data: Any) -> Finding:
         return Finding(
             check=check,
             severity=severity,
             message=f"line {line}: {msg}",
             ids=[rid],
-            lines=[line],  # type: ignore[arg-type]
+            lines=[line],
             data=data or None,
         )
 

@@ -48,7 +48,7 @@ class ValidationReport(BaseModel):
         """Number of findings per severity (always all three keys)."""
         c = Counter(f.severity for f in self.findings)
         for check, n in self.truncated.items():
-            sev = "error" if check.startswith("schema") else next(
+            sev: Severity = "error" if check.startswith("schema") else next(
                 (f.severity for f in self.findings if f.check == check), "info"
             )
             c[sev] += n
