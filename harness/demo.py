@@ -113,7 +113,7 @@ def judge_calibration(out: Path, *, limit: int | None) -> None:
     people: dict[str, list[float]] = {}
     for r in iter_records(ROOT / "examples" / "ratings.csv"):
         if getattr(r, "criterion", None) == "correctness":
-            people.setdefault(r.item_id, []).append(float(r.score))  # type: ignore[union-attr, arg-type]
+            people.setdefault(r.item_id, []).append(float(r.score))  # type: ignore[union-attr]
     judge, consensus = [], []
     for item in run.items:
         score = item.scores.get("correctness")
