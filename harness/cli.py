@@ -165,9 +165,27 @@ def compare(
     ] = None,
     junit: Annotated[Path | None, typer.Option(help="Write JUnit XML here (one test case per rule).")] = None,
     seed: Annotated[int | None, typer.Option(help="Bootstrap seed (default: the policy's, 0).")] = None,
+    train_data: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--train-data",
+            help="The candidate's training data: suite items found there fail the comparison "
+            "(default: the training data of the candidate's harness train run folder, if it was one).",
+        ),
+    ] = None,
+    suite: Annotated[
+        Path | None, typer.Option(help="The suite folder for the leakage check (default: the path the run records).")
+    ] = None,
+    allow_leakage: Annotated[
+        bool, typer.Option(help="Compare anyway when suite items leaked into training data (they are left out).")
+    ] = False,
+    no_paraphrase: Annotated[
+        bool, typer.Option("--no-paraphrase", help="Leakage check without the embedding (paraphrase) method.")
+    ] = False,
 ) -> None:
     """Compare two runs of one suite: paired statistics, rules, verdict (exit 0 pass · 1 fail · 3 inconclusive)."""
     from harness.compare import compare_runs, gate_result, load_policy, policy_of
+    from harness.gate import run_leakage
     from harness.runs import load_run
 
     base = load_run(base_run)
@@ -175,8 +193,19 @@ def compare(
     pol = load_policy(policy) if policy is not None else policy_of(cand)
     if seed is not None:
         pol = pol.model_copy(update={"seed": seed})
-    comparison = compare_runs(base, cand, pol, base_path=str(base_run), candidate_path=str(candidate_run))
-    result = gate_result([comparison], manifest=_gate_manifest(["compare", str(base_run), str(candidate_run)]))
+    leakage = run_leakage(
+        cand,
+        train_data or (),
+        suite=suite,
+        allow=allow_leakage,
+        options={"paraphrase": False} if no_paraphrase else None,
+    )
+    comparison = compare_runs(
+        base, cand, pol, leakage=leakage, base_path=str(base_run), candidate_path=str(candidate_run)
+    )
+    argv = ["compare", str(base_run), str(candidate_run)]
+    argv += [a for t in train_data or () for a in ("--train-data", str(t))]
+    result = gate_result([comparison], manifest={**_gate_manifest(argv), "train_data": leakage.train_data})
     _finish_comparison(result, out=out, junit=junit, as_json=as_json, runs=False)
 
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from harness.runs import Run
     from harness.suite import Suite
 
-__all__ = ["run_gate", "train_data_of"]
+__all__ = ["run_gate", "run_leakage", "train_data_of"]
 
 Progress = Callable[[str, str, str, int, int], None]
 
@@ -61,6 +61,50 @@ def train_data_of(spec: str) -> list[Path]:
             )
         out.append(path)
     return out
+
+
+def run_leakage(
+    run: Run,
+    train_data: Sequence[str | Path] = (),
+    *,
+    suite: str | Path | None = None,
+    allow: bool = False,
+    options: dict[str, Any] | None = None,
+) -> LeakageInfo:
+    """The leakage check of a comparison of existing runs (``harness compare``).
+
+    The suite is the one the run records (its ``path``, read relative to the working folder), or
+    ``suite`` when given; it must still hold the items the run evaluated (same items hash). The
+    training files are ``train_data``, else those of the candidate's ``harness train`` run folder.
+    With no training data known the check is not run (``LeakageInfo(checked=False)``).
+
+    Raises:
+        InputFileError: a training file or the suite is missing.
+        InputError: the suite's items changed since the run.
+    """
+    from harness.suite import load_suite
+
+    train = [Path(t) for t in train_data] or train_data_of(str(run.model.get("spec", "")))
+    if not train:
+        return LeakageInfo()
+    for t in train:
+        if not t.is_file():
+            raise InputFileError("no such training data file", file=t, field="--train-data")
+    where = Path(suite) if suite is not None else Path(str(run.suite.get("path", "")))
+    if not where.exists():
+        raise InputFileError(
+            "the suite the run records is not here, so its items cannot be checked for leakage; pass --suite DIR",
+            file=where,
+            field="suite.path",
+        )
+    loaded = load_suite(where)
+    recorded = run.suite.get("all_items_hash")
+    if recorded is not None and loaded.items_hash() != recorded:
+        raise InputError(
+            f"the suite at {where} is not the one the run evaluated: its items changed (hash "
+            f"{loaded.items_hash()} vs {recorded} in the run); pass --suite with the suite as it was"
+        )
+    return _leakage([loaded], train, allow, options or {})[0]
 
 
 def _leakage(suites: Sequence[Suite], train: Sequence[Path], allow: bool, options: dict[str, Any]) -> list[LeakageInfo]:
