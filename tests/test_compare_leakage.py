@@ -3,52 +3,15 @@
 from __future__ import annotations
 
 import json
-import random
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from fixtures.prompts import code_prompt
 
 ROOT = Path(__file__).parent.parent
 N = 24
-WORDS = [
-    "apple",
-    "river",
-    "stone",
-    "cloud",
-    "lantern",
-    "meadow",
-    "copper",
-    "violin",
-    "harbor",
-    "pepper",
-    "castle",
-    "thunder",
-    "basket",
-    "window",
-    "garden",
-    "pencil",
-    "mirror",
-    "rocket",
-    "saddle",
-    "tunnel",
-    "candle",
-    "forest",
-    "marble",
-    "ladder",
-    "feather",
-    "bridge",
-    "anchor",
-    "button",
-    "desert",
-    "orchid",
-]
-
-
-def _prompt(i: int) -> str:
-    # every item its own words, so no item shares a long span with another
-    return f"Item {i}: which code opens the box with {' '.join(random.Random(i).sample(WORDS, 12))}?"
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -68,7 +31,7 @@ def runs(tmp_path: Path) -> dict[str, Path]:
     (suite / "suite.yaml").write_text(
         "name: codes\nrubric: rubric.yaml\ngate:\n  rules: [{criterion: correct, require: improvement}]\n"
     )
-    items = [{"id": f"q{i:02d}", "prompt": _prompt(i), "reference": f"C{i:03d}"} for i in range(N)]
+    items = [{"id": f"q{i:02d}", "prompt": code_prompt(i, 12), "reference": f"C{i:03d}"} for i in range(N)]
     (suite / "items.jsonl").write_text("".join(json.dumps(x) + "\n" for x in items))
     paths = {"suite": suite}
     for side, right in (("base", 6), ("cand", 20)):

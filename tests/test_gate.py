@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import random
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from fixtures.prompts import code_prompt
 
 from harness.cache import GenerationCache
 from harness.compare import compare_runs, policy_of
@@ -33,80 +33,11 @@ criteria:
 """
 
 
-WORDS = [
-    "apple",
-    "river",
-    "stone",
-    "cloud",
-    "lantern",
-    "meadow",
-    "copper",
-    "violin",
-    "harbor",
-    "pepper",
-    "castle",
-    "thunder",
-    "basket",
-    "window",
-    "garden",
-    "pencil",
-    "mirror",
-    "rocket",
-    "saddle",
-    "tunnel",
-    "candle",
-    "forest",
-    "marble",
-    "ladder",
-    "feather",
-    "bridge",
-    "anchor",
-    "button",
-    "desert",
-    "orchid",
-    "silver",
-    "kettle",
-    "canyon",
-    "velvet",
-    "comet",
-    "barrel",
-    "island",
-    "lemon",
-    "falcon",
-    "glacier",
-    "hammer",
-    "jungle",
-    "kitten",
-    "lobster",
-    "magnet",
-    "needle",
-    "oyster",
-    "parrot",
-    "quartz",
-    "raven",
-    "spider",
-    "tomato",
-    "umbrella",
-    "walnut",
-    "yogurt",
-    "zebra",
-    "beacon",
-    "cactus",
-    "dolphin",
-    "ember",
-]
-
-
-def _prompt(i: int) -> str:
-    words = random.Random(i).sample(WORDS, 10)
-    return f"Item {i}: which code opens the box with {' '.join(words)}?"
-
-
 def make_suite(root: Path, gate: str = "gate: [{criterion: correct, require: improvement}]\n") -> Path:
     root.mkdir(parents=True, exist_ok=True)
     (root / "rubric.yaml").write_text(RUBRIC)
     (root / "suite.yaml").write_text(f"name: codes\nrubric: rubric.yaml\n{gate}")
-    items = [{"id": f"q{i:02d}", "prompt": _prompt(i), "reference": f"C{i:03d}"} for i in range(N)]
+    items = [{"id": f"q{i:02d}", "prompt": code_prompt(i), "reference": f"C{i:03d}"} for i in range(N)]
     (root / "items.jsonl").write_text("".join(json.dumps(i) + "\n" for i in items))
     return root
 
@@ -321,8 +252,23 @@ def test_gate_cli_on_two_tiny_local_models(tmp_path: Path, tiny_model_dir: Path)
 
     other = build_tiny_model(tmp_path / "other", seed=1)
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "harness", "gate", "suites/general", "--base", str(tiny_model_dir),
-           "--candidate", str(other), "--limit", "3", "--no-cache", "--out", str(out), "--json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "harness",
+        "gate",
+        "suites/general",
+        "--base",
+        str(tiny_model_dir),
+        "--candidate",
+        str(other),
+        "--limit",
+        "3",
+        "--no-cache",
+        "--out",
+        str(out),
+        "--json",
+    ]
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert r.returncode in (0, 1, 3), r.stderr[-3000:]
     doc = json.loads(r.stdout)
@@ -338,8 +284,22 @@ def test_gate_cli_on_two_tiny_local_models(tmp_path: Path, tiny_model_dir: Path)
 @pytest.mark.e2e
 def test_gate_on_the_bundled_model(tmp_path: Path) -> None:
     """The bundled model against itself on two items of the general suite: nothing can be shown."""
-    cmd = [sys.executable, "-m", "harness", "gate", "suites/general", "--base", "smollm2-135m",
-           "--candidate", "smollm2-135m", "--limit", "2", "--cache", str(tmp_path / "c.sqlite"), "--json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "harness",
+        "gate",
+        "suites/general",
+        "--base",
+        "smollm2-135m",
+        "--candidate",
+        "smollm2-135m",
+        "--limit",
+        "2",
+        "--cache",
+        str(tmp_path / "c.sqlite"),
+        "--json",
+    ]
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=900)
     assert r.returncode == 3, r.stderr[-3000:]
     comp = json.loads(r.stdout)["comparisons"][0]
