@@ -13,8 +13,10 @@ from harness.errors import ConfigError, InputFileError
 M = TypeVar("M", bound=BaseModel)
 
 
-def load_yaml(path: str | Path) -> Any:
+def load_yaml(path: str | Path, *, what: str = "file") -> Any:
     """Read a YAML file with ``yaml.safe_load``; errors name the file and line.
+
+    ``what`` names the file in the error for a missing one ("no such policy file").
 
     Example:
         >>> import tempfile, pathlib
@@ -24,21 +26,40 @@ def load_yaml(path: str | Path) -> Any:
         {'name': 'x'}
     """
     path = Path(path)
+    return parse_yaml(read_yaml_text(path, what=what), file=path)
+
+
+def read_yaml_text(path: str | Path, *, what: str = "file") -> str:
+    """The text of a YAML file; a missing file, a folder or non-UTF-8 bytes raise a clear error."""
+    path = Path(path)
     if not path.exists():
-        raise InputFileError("no such file", file=path)
+        raise InputFileError(f"no such {what}", file=path)
     if path.is_dir():
         raise InputFileError("is a directory, expected a YAML file", file=path)
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"not UTF-8 text: {exc}", file=path) from exc
+
+
+def parse_yaml(text: str, *, file: str | Path) -> Any:
+    """``yaml.safe_load`` of ``text``; invalid YAML raises :class:`ConfigError` with ``file`` and the line."""
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"invalid YAML: {problem}", file=path, line=line) from exc
+        raise ConfigError(f"invalid YAML: {problem}", file=file, line=line) from exc
+
+
+def yaml_mapping(data: Any, *, file: str | Path) -> dict[str, Any]:
+    """A YAML document that must be a mapping of keys (an empty document is an empty mapping)."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"expected a mapping of keys, got {type(data).__name__}", file=file)
+    return data
 
 
 def key_path(loc: tuple[int | str, ...] | list[int | str], prefix: str = "") -> str:

@@ -26,10 +26,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from harness.errors import ConfigError, InputFileError, did_you_mean
+from harness.configfile import load_yaml
+from harness.errors import ConfigError, did_you_mean
 
 __all__ = [
     "REQUIREMENTS",
@@ -209,15 +209,7 @@ def load_policy(path: str | Path) -> Policy:
         ConfigError: for invalid YAML or an invalid rule (file and key named).
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputFileError("no such policy file", file=path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(f"invalid YAML: {exc}", file=path, line=mark.line + 1 if mark else None) from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError("not UTF-8 text", file=path) from exc
+    data = load_yaml(path, what="policy file")
     where = ""
     if isinstance(data, dict) and "gate" in data:
         data, where = data["gate"], "gate"

@@ -22,9 +22,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict
 
+from harness.configfile import load_yaml, yaml_mapping
 from harness.errors import ConfigError, InputError, InputFileError, SchemaError
 from harness.records import read_rows
 
@@ -65,15 +65,7 @@ def items_file(path: str | Path) -> Path:
         suite_file = path
     if suite_file is None:
         return path
-    try:
-        data = yaml.safe_load(suite_file.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(f"invalid YAML: {exc}", file=suite_file, line=mark.line + 1 if mark else None) from exc
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"expected a mapping of keys, got {type(data).__name__}", file=suite_file)
+    data = yaml_mapping(load_yaml(suite_file), file=suite_file)
     items = data.get("items", "items.jsonl")
     if not isinstance(items, str) or not items.strip():
         raise ConfigError(

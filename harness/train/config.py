@@ -25,6 +25,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from harness.configfile import parse_yaml, read_yaml_text, yaml_mapping
 from harness.errors import ConfigError, InputFileError, did_you_mean
 
 Method = Literal["sft", "dpo"]
@@ -244,18 +245,8 @@ def load_config(path: str | Path, *, overrides: Sequence[str] = ()) -> TrainConf
         ConfigError: invalid YAML, an unknown key or a bad value (file, line and key named).
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputFileError("no such config file" if not path.exists() else "is not a file", file=path)
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        raise ConfigError(f"invalid YAML: {exc}", file=path, line=None if line is None else line + 1) from exc
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"expected a mapping of keys, got {type(data).__name__}", file=path)
+    text = read_yaml_text(path, what="config file")  # kept: the error lines come from it
+    data = yaml_mapping(parse_yaml(text, file=path), file=path)
     _resolve_paths(data, path.parent)
     from_set: set[str] = set()
     for item in overrides:
