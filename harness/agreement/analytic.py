@@ -18,8 +18,8 @@ import numpy as np
 from scipy import stats
 
 from harness.agreement import suffstats as ss
-from harness.agreement.coefficients import KAPPA_WEIGHTS, _counts, as_labels, as_ratings
-from harness.errors import InputError, check_choice
+from harness.agreement.coefficients import _counts, code_rater_pair
+from harness.errors import InputError
 
 __all__ = ["CohenKappaSE", "FleissKappaSE", "cohen_kappa_se", "fleiss_kappa_se"]
 
@@ -81,15 +81,8 @@ def cohen_kappa_se(
         (0.4842, 0.138, 0.2137, 0.7547)
     """
     confidence = _check_confidence(confidence, "cohen_kappa_se")
-    if weights is not None:
-        check_choice(weights, KAPPA_WEIGHTS, param="weights", func="cohen_kappa_se")
-    va = as_ratings(a, func="cohen_kappa_se", name="a", ndim=1)
-    vb = as_ratings(b, func="cohen_kappa_se", name="b", ndim=1)
-    if va.shape != vb.shape:
-        raise InputError(f"cohen_kappa_se: 'a' and 'b' must rate the same items; got lengths {len(va)} and {len(vb)}.")
-    coded = ss.code_categories(np.column_stack([va, vb]), as_labels(labels, func="cohen_kappa_se"))
-    q = max(len(coded.categories), 1)
-    ca, cb = coded.codes[:, 0], coded.codes[:, 1]
+    codes, q = code_rater_pair(a, b, weights=weights, labels=labels, func="cohen_kappa_se")
+    ca, cb = codes[:, 0], codes[:, 1]
     both = (ca >= 0) & (cb >= 0)
     n = int(both.sum())
     table = np.bincount(ca[both] * q + cb[both], minlength=q * q).reshape(q, q).astype(float)

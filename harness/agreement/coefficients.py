@@ -200,17 +200,25 @@ def krippendorff_alpha_stat(data: Any, *, level: str) -> ItemStat:
     return ss.alpha_stat(as_ratings(data, func="krippendorff_alpha"), level)
 
 
+def code_rater_pair(a: Any, b: Any, *, weights: str | None, labels: Any, func: str) -> tuple[np.ndarray, int]:
+    """Check two raters' ratings of the same items and code them as categories.
+
+    Returns the ``(n, 2)`` category codes (-1 where missing) and the number of categories.
+    """
+    if weights is not None:
+        check_choice(weights, KAPPA_WEIGHTS, param="weights", func=func)
+    va = as_ratings(a, func=func, name="a", ndim=1)
+    vb = as_ratings(b, func=func, name="b", ndim=1)
+    if va.shape != vb.shape:
+        raise InputError(f"{func}: 'a' and 'b' must rate the same items; got lengths {len(va)} and {len(vb)}.")
+    coded = ss.code_categories(np.column_stack([va, vb]), as_labels(labels, func=func))
+    return coded.codes, max(len(coded.categories), 1)
+
+
 def cohen_kappa_stat(a: Any, b: Any, *, weights: str | None = None, labels: Any = None) -> ItemStat:
     """Sufficient statistics of :func:`cohen_kappa`."""
-    if weights is not None:
-        check_choice(weights, KAPPA_WEIGHTS, param="weights", func="cohen_kappa")
-    va = as_ratings(a, func="cohen_kappa", name="a", ndim=1)
-    vb = as_ratings(b, func="cohen_kappa", name="b", ndim=1)
-    if va.shape != vb.shape:
-        raise InputError(f"cohen_kappa: 'a' and 'b' must rate the same items; got lengths {len(va)} and {len(vb)}.")
-    coded = ss.code_categories(np.column_stack([va, vb]), as_labels(labels, func="cohen_kappa"))
-    q = max(len(coded.categories), 1)
-    return ss.cohen_stat(coded.codes[:, 0], coded.codes[:, 1], q, ss.kappa_weights(q, weights))
+    codes, q = code_rater_pair(a, b, weights=weights, labels=labels, func="cohen_kappa")
+    return ss.cohen_stat(codes[:, 0], codes[:, 1], q, ss.kappa_weights(q, weights))
 
 
 def icc_stat(data: Any, *, form: str = "icc2") -> ItemStat:

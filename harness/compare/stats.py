@@ -224,7 +224,6 @@ class Bootstrap:
         p = 2.0 * min(tail, 1.0 - tail)
         return float(min(1.0, max(p, 2.0 / (b + 1))))
 
-
     def _exact_p_value(self, null: float) -> float:
         """The p-value that inverts the exact interval of a degenerate sample."""
         assert self.bounds is not None
@@ -234,6 +233,17 @@ class Bootstrap:
         span = (v0 - low) if null < v0 else (high - v0)
         r = abs(v0 - null) / span if span > 0 else 1.0
         return float(min(1.0, 2.0 * (1.0 - r) ** self.n)) if r < 1.0 else 0.0
+
+
+def _as_pairs(
+    base: np.ndarray | list[float], candidate: np.ndarray | list[float], func: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Base and candidate scores of the same items, checked like :func:`_as_values` and for equal length."""
+    x = _as_values(base, "base", func)
+    y = _as_values(candidate, "candidate", func)
+    if x.shape != y.shape:
+        raise InputError(f"{func} needs as many base as candidate scores; got {x.size} and {y.size}.")
+    return x, y
 
 
 def bootstrap_mean(
@@ -323,10 +333,7 @@ def paired_bootstrap(
         >>> round(b.p_value(0.0), 3) < 0.05
         True
     """
-    x = _as_values(base, "base", "paired_bootstrap")
-    y = _as_values(candidate, "candidate", "paired_bootstrap")
-    if x.shape != y.shape:
-        raise InputError(f"paired_bootstrap needs as many base as candidate scores; got {x.size} and {y.size}.")
+    x, y = _as_pairs(base, candidate, "paired_bootstrap")
     diff_bounds = None if bounds is None else (bounds[0] - bounds[1], bounds[1] - bounds[0])
     return bootstrap_mean(y - x, resamples=resamples, seed=seed, method=method, bounds=diff_bounds)
 
@@ -342,10 +349,7 @@ def mcnemar_exact(base: np.ndarray | list[float], candidate: np.ndarray | list[f
         >>> mcnemar_exact([0, 0, 0, 0, 0, 0, 1, 1], [1, 1, 1, 1, 1, 1, 1, 0])
         McNemarResult(fixed=6, broken=1, p_value=0.125)
     """
-    x = _as_values(base, "base", "mcnemar_exact")
-    y = _as_values(candidate, "candidate", "mcnemar_exact")
-    if x.shape != y.shape:
-        raise InputError(f"mcnemar_exact needs as many base as candidate scores; got {x.size} and {y.size}.")
+    x, y = _as_pairs(base, candidate, "mcnemar_exact")
     if not (np.isin(x, (0.0, 1.0)).all() and np.isin(y, (0.0, 1.0)).all()):
         raise InputError("mcnemar_exact needs binary scores (0 or 1).")
     fixed = int(np.sum((x == 0) & (y == 1)))
@@ -403,10 +407,7 @@ def transitions(
         >>> transitions([0, 1, 1, 0.2], [1, 1, 0, 0.4])
         Transitions(fixed=1, broken=1, unchanged=2, improved=2, worsened=1, tied=1)
     """
-    x = _as_values(base, "base", "transitions")
-    y = _as_values(candidate, "candidate", "transitions")
-    if x.shape != y.shape:
-        raise InputError(f"transitions needs as many base as candidate scores; got {x.size} and {y.size}.")
+    x, y = _as_pairs(base, candidate, "transitions")
     bp, cp = x >= threshold, y >= threshold
     d = y - x
     tol = 1e-12
