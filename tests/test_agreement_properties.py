@@ -251,6 +251,20 @@ def test_icc_matches_two_way_anova(seed):
         _close(icc(data, form=form), value)
 
 
+def test_icc_is_undefined_where_its_denominator_cancels_to_zero():
+    """Equal item means (BMS = 0) and JMS = EMS: ICC2k's denominator BMS + (JMS - EMS)/n is 0.
+
+    In floating point JMS - EMS came out near 1e-17 and ICC2k near -2e16, a value that differed
+    between the bootstrap batch and a recomputation; it is undefined. The single-rating forms stay
+    defined: ICC1 = (0 - WMS) / (0 + 2 WMS) = -0.5.
+    """
+    data = np.array([[2, 1, 1], [1, 2, 1], [1, 2, 1], [2, 1, 1]], dtype=float)
+    for form in ("icc1k", "icc2k", "icc3k"):
+        assert np.isnan(icc(data, form=form)), form
+    for form in ("icc1", "icc2", "icc3"):
+        assert icc(data, form=form) == pytest.approx(-0.5, abs=TOL)
+
+
 def test_icc_leaves_out_items_with_a_missing_rating():
     rng = np.random.default_rng(3)
     data = rng.integers(1, 6, size=(12, 4)).astype(float)

@@ -27,7 +27,7 @@ class MeanSquares(NamedTuple):
 
 
 def icc_from_mean_squares(ms: MeanSquares, form: str) -> np.ndarray:
-    """The six Shrout & Fleiss forms from mean squares (NaN where a denominator is 0)."""
+    """The six Shrout & Fleiss forms from mean squares (NaN where a denominator is 0, up to rounding)."""
     bms, wms, jms, ems, n, k = ms
     num, den = {
         "icc1": (bms - wms, bms + (k - 1) * wms),
@@ -37,6 +37,9 @@ def icc_from_mean_squares(ms: MeanSquares, form: str) -> np.ndarray:
         "icc2k": (bms - ems, bms + (jms - ems) / n),
         "icc3k": (bms - ems, bms),
     }[form]
+    # A denominator that is a difference of mean squares can be zero up to rounding (e.g. ICC2k
+    # when BMS = 0 and JMS = EMS): snap it, so the form is undefined rather than +-1e16.
+    den = _snap_zero(den, bms + k * (wms + jms + ems))
     out = _safe_ratio(num, den)
     return np.where((n >= 2) & (k >= 2), out, np.nan)
 
