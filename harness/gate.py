@@ -109,6 +109,7 @@ def run_leakage(
 
 def _leakage(suites: Sequence[Suite], train: Sequence[Path], allow: bool, options: dict[str, Any]) -> list[LeakageInfo]:
     from harness.leakage import scan_leakage
+    from harness.leakage.api import method_ran
 
     holdouts = [str(s.path) for s in suites]
     leaked: dict[str, set[str]] = {h: set() for h in holdouts}
@@ -126,8 +127,7 @@ def _leakage(suites: Sequence[Suite], train: Sequence[Path], allow: bool, option
                 for h in holdouts:
                     if set(f.holdout_ids or []) & leaked[h]:
                         findings[h].append({**f.model_dump(mode="json"), "train_file": str(file)})
-    # A status reads "on" or "on (details)" for a method that ran; anything else says why it did not.
-    off = ", ".join(f"{m}: {why}" for m, why in sorted(methods.items()) if not why.startswith("on"))
+    off = ", ".join(f"{m}: {why}" for m, why in sorted(methods.items()) if not method_ran(why))
     return [
         LeakageInfo(
             checked=True,

@@ -75,11 +75,16 @@ def summary(prep: Prepared, findings: list[Finding], n_examples: int, n_texts: i
     }
 
 
+def method_ran(status: str) -> bool:
+    """Whether a method status of :func:`prepare` says the method ran ("on" or "on (settings)")."""
+    return status == "on" or status.startswith("on (")
+
+
 def summary_finding(summ: dict[str, Any]) -> Finding:
     """An info finding that states what was scanned and which methods ran (paraphrase on or off, and why)."""
     leaked = sum(summ["leaked_items"].values())
     items = sum(summ["holdouts"].values())
-    on = [m for m, s in summ["methods"].items() if s.startswith("on")]
+    on = [m for m, s in summ["methods"].items() if method_ran(s)]
     return Finding(
         check="leakage.summary",
         severity="info",
