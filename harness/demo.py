@@ -37,27 +37,33 @@ DROP_CHECKS = ("schema.", "duplicates.exact", "duplicates.conflicting", "pii.", 
 console = Console(stderr=True)
 
 
-_STARTS: list[tuple[str, float]] = []  # (stage title, monotonic start) for the closing time table
+class _Stages:
+    """Announces each stage and keeps its start time for the closing time table."""
 
+    def __init__(self) -> None:
+        self.starts: list[tuple[str, float]] = []
 
-def _stage(n: int, title: str) -> None:
-    if _STARTS:
-        console.print(f"[dim]stage {len(_STARTS)} took {time.monotonic() - _STARTS[-1][1]:.0f} s[/]")
-    _STARTS.append((f"{n}. {title}", time.monotonic()))
-    console.print()
-    console.print(Panel.fit(f"[bold]Stage {n}[/] · {title}", border_style="cyan"))
+    def start(self, n: int, title: str) -> None:
+        if self.starts:
+            console.print(f"[dim]stage {len(self.starts)} took {time.monotonic() - self.starts[-1][1]:.0f} s[/]")
+        self.starts.append((f"{n}. {title}", time.monotonic()))
+        console.print()
+        console.print(Panel.fit(f"[bold]Stage {n}[/] · {title}", border_style="cyan"))
 
+    def elapsed(self) -> float:
+        """Seconds since the first stage started."""
+        return time.monotonic() - self.starts[0][1]
 
-def _stage_times() -> Table:
-    """Wall time of each stage so far (the last one up to now)."""
-    table = Table(title="Time per stage", title_justify="left")
-    table.add_column("stage")
-    table.add_column("seconds", justify="right")
-    ends = [t for _, t in _STARTS[1:]] + [time.monotonic()]
-    for (title, start), end in zip(_STARTS, ends, strict=True):
-        table.add_row(title, f"{end - start:.0f}")
-    table.add_row("[bold]total[/]", f"[bold]{ends[-1] - _STARTS[0][1]:.0f}[/]")
-    return table
+    def table(self) -> Table:
+        """Wall time of each stage so far (the last one up to now)."""
+        table = Table(title="Time per stage", title_justify="left")
+        table.add_column("stage")
+        table.add_column("seconds", justify="right")
+        ends = [t for _, t in self.starts[1:]] + [time.monotonic()]
+        for (title, start), end in zip(self.starts, ends, strict=True):
+            table.add_row(title, f"{end - start:.0f}")
+        table.add_row("[bold]total[/]", f"[bold]{self.elapsed():.0f}[/]")
+        return table
 
 
 def _harness(*args: str, ok: tuple[int, ...] = (0,), capture: bool = False) -> subprocess.CompletedProcess[str]:
@@ -151,10 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     out = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
     out.mkdir(parents=True, exist_ok=True)
     limit = 6 if opts.quick else None
-    started = time.monotonic()
+    stages = _Stages()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    _stage(1, "Validate the training data against the holdout suites")
+    stages.start(1, "Validate the training data against the holdout suites")
     holdouts = [a for s in SUITES for a in ("--holdout", s)]
     raw = "examples/tickets_train.jsonl"
     _harness("validate", raw, *holdouts, "--out", str(out / "validation"), ok=(0, 1))
@@ -167,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     _harness("validate", str(clean), *holdouts, "--out", str(out / "validation-clean"))
 
-    _stage(2, "Check the raters, then the judge against the raters")
+    stages.start(2, "Check the raters, then the judge against the raters")
     _harness(
         "agreement",
         "examples/ratings.csv",
@@ -185,14 +191,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     judge_calibration(out / "judge", limit=limit)
 
-    _stage(3, "LoRA-train SmolLM2-135M-Instruct on the cleaned data")
+    stages.start(3, "LoRA-train SmolLM2-135M-Instruct on the cleaned data")
     run_dir = out / "run"
     sets = ["--set", f"train_data={clean.resolve()}"]  # a relative path would resolve against the config's folder
     if opts.quick:
         sets += ["--set", "max_steps=2", "--set", "save_steps=2", "--set", "batch_size=2", "--set", "eval_data=null"]
     _harness("train", "examples/train_tickets.yaml", "--out", str(run_dir), *sets)
 
-    _stage(4, "Gate the candidate against the base")
+    stages.start(4, "Gate the candidate against the base")
     gate_args = [
         "gate",
         *SUITES,
@@ -209,10 +215,10 @@ def main(argv: list[str] | None = None) -> int:
         gate_args += ["--limit", str(limit)]
     rc = _harness(*gate_args, ok=(0, 1, 3)).returncode
 
-    _stage(5, "Reports")
+    stages.start(5, "Reports")
     verdict = {0: "[bold green]PASS[/]", 1: "[bold red]FAIL[/]", 3: "[bold yellow]INCONCLUSIVE[/]"}[rc]
-    console.print(_stage_times())
-    console.print(f"Verdict: {verdict} (exit code {rc}); took {(time.monotonic() - started) / 60:.1f} min")
+    console.print(stages.table())
+    console.print(f"Verdict: {verdict} (exit code {rc}); took {stages.elapsed() / 60:.1f} min")
     console.print(f"HTML report: [bold]{out / 'report.html'}[/]")
     console.print(
         f"Also: {out / 'report.md'}, {out / 'comparison.json'}, {out / 'junit.xml'}, "
