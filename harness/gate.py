@@ -63,6 +63,15 @@ def train_data_of(spec: str) -> list[Path]:
     return out
 
 
+def _training_files(given: Sequence[str | Path], candidate: str) -> list[Path]:
+    """The candidate's training files: those given, else those its train run folder records; all must exist."""
+    train = [Path(t) for t in given] or train_data_of(candidate)
+    for t in train:
+        if not t.is_file():
+            raise InputFileError("no such training data file", file=t, field="--train-data")
+    return train
+
+
 def run_leakage(
     run: Run,
     train_data: Sequence[str | Path] = (),
@@ -84,12 +93,9 @@ def run_leakage(
     """
     from harness.suite import load_suite
 
-    train = [Path(t) for t in train_data] or train_data_of(str(run.model.get("spec", "")))
+    train = _training_files(train_data, str(run.model.get("spec", "")))
     if not train:
         return LeakageInfo()
-    for t in train:
-        if not t.is_file():
-            raise InputFileError("no such training data file", file=t, field="--train-data")
     where = Path(suite) if suite is not None else Path(str(run.suite.get("path", "")))
     if not where.exists():
         raise InputFileError(
@@ -215,10 +221,7 @@ def run_gate(
     names = [s.name for s in loaded]
     if len(set(names)) != len(names):
         raise InputError(f"suites must have distinct names; got {names}")
-    train = [Path(t) for t in train_data] or train_data_of(candidate)
-    for t in train:
-        if not t.is_file():
-            raise InputFileError("no such training data file", file=t, field="--train-data")
+    train = _training_files(train_data, candidate)
     leakage = (
         _leakage(loaded, train, allow_leakage, leakage_options or {}) if train else [LeakageInfo() for _ in loaded]
     )
