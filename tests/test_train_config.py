@@ -93,6 +93,11 @@ def test_invalid_yaml_and_bad_override(tmp_path):
         load_config(write(tmp_path, "base_model: m\ntrain_data: t\n"), overrides=["max_steps"])
     with pytest.raises(InputFileError, match="no such config file"):
         load_config(tmp_path / "missing.yaml")
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes("base_model: caf\u00e9\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match="not UTF-8") as info:
+        load_config(latin1)
+    assert Path(info.value.file) == latin1
 
 
 def test_missing_holdout_fails_clearly_naming_the_key(cfg_dir):
