@@ -73,7 +73,7 @@ class PeakRSS:
 
 def build_suite(folder: Path, n: int) -> Path:
     """A generation-only suite of the first ``n`` bundled items (prompts with their templates)."""
-    from harness.suite import load_suite
+    from harness.eval.suite import load_suite
 
     rows = []
     for name in ("tickets", "general", "safety"):
@@ -128,12 +128,12 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
 
-    from harness.cache import GenerationCache
-    from harness.evaluate import evaluate_suite
+    from harness.eval.cache import GenerationCache
+    from harness.eval.evaluate import evaluate_suite
     from harness.models.base import GenerationRequest, make_generator
     from harness.models.loading import weights_folder
     from harness.models.spec import parse_spec
-    from harness.suite import load_suite
+    from harness.eval.suite import load_suite
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-eval-"))
     suite = load_suite(build_suite(tmp / "suite", args.items))

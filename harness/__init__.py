@@ -4,7 +4,7 @@ The public API; the command line (``harness``) is a thin layer over it.
 """
 
 # evaluation (issue 5); none of these imports torch
-from harness.cache import GenerationCache
+from harness.eval.cache import GenerationCache
 from harness.errors import (
     ConfigError,
     HarnessError,
@@ -14,7 +14,7 @@ from harness.errors import (
     RegistryError,
     SchemaError,
 )
-from harness.evaluate import evaluate_suite, write_run
+from harness.eval.evaluate import evaluate_suite, write_run
 from harness.leakage import HoldoutItem, LeakageResult, load_holdout, scan_leakage
 from harness.models.base import GenerationSettings, Generator, make_generator
 from harness.records import (
@@ -25,9 +25,9 @@ from harness.records import (
     iter_records,
     read_rows,
 )
-from harness.rubric import Criterion, Rubric, load_rubric
-from harness.runs import Run, load_run
-from harness.suite import Item, Suite, load_suite
+from harness.eval.rubric import Criterion, Rubric, load_rubric
+from harness.eval.run import Run, load_run
+from harness.eval.suite import Item, Suite, load_suite
 from harness.validate import Finding, ValidationReport, validate_file
 
 __version__ = "0.1.0"

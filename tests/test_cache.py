@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.cache import GenerationCache, cache_key
-from harness.evaluate import evaluate_suite
+from harness.eval.cache import GenerationCache, cache_key
+from harness.eval.evaluate import evaluate_suite
 from harness.models.fake import FakeGenerator
-from harness.suite import load_suite
+from harness.eval.suite import load_suite
 
 ROOT = Path(__file__).parent.parent
 N_ITEMS = 30
@@ -83,10 +83,10 @@ def test_second_run_generates_nothing_and_changed_settings_miss(tmp_path):
 CHILD = textwrap.dedent(
     """
     import sys
-    from harness.cache import GenerationCache
-    from harness.evaluate import evaluate_suite
+    from harness.eval.cache import GenerationCache
+    from harness.eval.evaluate import evaluate_suite
     from harness.models.fake import FakeGenerator
-    from harness.suite import load_suite
+    from harness.eval.suite import load_suite
     sys.path.insert(0, {tests!r})
     from test_cache import answer
 

@@ -20,7 +20,7 @@ from harness.compare import (
     policy_from_gate,
     variance_split,
 )
-from harness.compare.stats import stable_seed
+from harness.stats.paired import stable_seed
 from harness.errors import ConfigError, InputError
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.compare.policy import Policy, Rule, decide, load_policy, policy_from_gate
+from harness.gate.policy import Policy, Rule, decide, load_policy, policy_from_gate
 from harness.errors import ConfigError, InputFileError
 
 IMPROVE = Rule(criterion="a", require="improvement")

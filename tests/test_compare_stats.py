@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 
-from harness.compare.stats import (
+from harness.stats.paired import (
     binomial_test,
     bootstrap_mean,
     holm,

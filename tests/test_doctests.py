@@ -8,20 +8,20 @@ import importlib
 import pytest
 
 MODULES = [
-    "harness.cache",
+    "harness.eval.cache",
     "harness.configfile",
-    "harness.evaluate",
-    "harness.intervals",
+    "harness.eval.evaluate",
+    "harness.stats.intervals",
     "harness.models.base",
     "harness.models.fake",
     "harness.models.outputs",
-    "harness.rubric",
-    "harness.scorers",
-    "harness.scorers.human",
-    "harness.scorers.refusal",
-    "harness.scorers.structured",
-    "harness.scorers.text",
-    "harness.suite",
+    "harness.eval.rubric",
+    "harness.eval.scorers",
+    "harness.eval.scorers.human",
+    "harness.eval.scorers.refusal",
+    "harness.eval.scorers.structured",
+    "harness.eval.scorers.text",
+    "harness.eval.suite",
 ]
 
 

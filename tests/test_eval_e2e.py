@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.cache import GenerationCache
-from harness.evaluate import evaluate_suite, write_run
+from harness.eval.cache import GenerationCache
+from harness.eval.evaluate import evaluate_suite, write_run
 from harness.models.base import make_generator
-from harness.runs import load_run
-from harness.suite import load_suite
+from harness.eval.run import load_run
+from harness.eval.suite import load_suite
 
 ROOT = Path(__file__).parent.parent
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

@@ -11,12 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.errors import ConfigError, InputError
-from harness.evaluate import evaluate_suite, summarize, write_run
-from harness.intervals import bootstrap_mean_interval, wilson_interval
+from harness.eval.evaluate import evaluate_suite, summarize, write_run
+from harness.stats.intervals import bootstrap_mean_interval, wilson_interval
 from harness.models.base import GenerationRequest
 from harness.models.fake import FakeGenerator
-from harness.runs import load_run
-from harness.suite import load_suite
+from harness.eval.run import load_run
+from harness.eval.suite import load_suite
 
 RUBRIC = """name: r
 criteria:
@@ -200,7 +200,7 @@ criteria:
 
 
 def test_local_judge_probability_weighted_levels_and_cache(tmp_path):
-    from harness.cache import GenerationCache
+    from harness.eval.cache import GenerationCache
 
     suite = load_suite(make_suite(tmp_path / "s", rubric=JUDGE_RUBRIC))
 

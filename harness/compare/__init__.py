@@ -21,9 +21,9 @@ from harness.compare.models import (
     RuleResult,
     combine_verdicts,
 )
-from harness.compare.policy import Decision, Policy, Rule, decide, load_policy, policy_from_gate
+from harness.gate.policy import Decision, Policy, Rule, decide, load_policy, policy_from_gate
 from harness.compare.repeats import VarianceSplit, variance_split
-from harness.compare.stats import (
+from harness.stats.paired import (
     Bootstrap,
     Interval,
     McNemarResult,

@@ -36,7 +36,7 @@ from harness.records import rating_number
 
 if TYPE_CHECKING:
     from harness.compare.criteria import CriterionInfo
-    from harness.runs import ItemResult, Run
+    from harness.eval.run import ItemResult, Run
 
 __all__ = ["Calibration", "calibrate_runs", "judge_agreement", "ratings_path_of"]
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from harness.runs import Run
+from harness.eval.run import Run
 
 __all__ = ["DEFAULT_CALIBRATION_FLOOR", "OVERALL", "CriterionInfo", "criteria_info"]
 
@@ -55,7 +55,7 @@ def criteria_info(run: Run) -> dict[str, CriterionInfo]:
     """Criterion facts from a run's recorded rubric, falling back on its summary and scores.
 
     Example:
-        >>> from harness.runs import Run
+        >>> from harness.eval.run import Run
         >>> run = Run(suite={"name": "s", "rubric": {"criteria": [
         ...     {"id": "ok", "scale": {"type": "binary"}, "scorer": {"type": "exact"}, "weight": 1}]}},
         ...     model={}, manifest={}, items=[], summary={})

@@ -29,9 +29,9 @@ from harness.compare.models import (
     combine_verdicts,
 )
 from harness.compare.pairing import PairedValues, pair_items, prompt_text
-from harness.compare.policy import Policy, Rule, decide, policy_from_gate
+from harness.gate.policy import Policy, Rule, decide, policy_from_gate
 from harness.compare.repeats import MODEL_GRADED, VarianceSplit, variance_split
-from harness.compare.stats import (
+from harness.stats.paired import (
     Bootstrap,
     binomial_test,
     bootstrap_mean,
@@ -42,7 +42,7 @@ from harness.compare.stats import (
     transitions,
 )
 from harness.errors import ConfigError, InputError, did_you_mean
-from harness.runs import ItemResult, Run
+from harness.eval.run import ItemResult, Run
 
 __all__ = ["compare_runs", "gate_result", "policy_of"]
 
@@ -340,7 +340,7 @@ def compare_runs(
         ConfigError: when a rule names a criterion the runs do not score.
 
     Example:
-        >>> from harness.runs import Run, ItemResult, Score
+        >>> from harness.eval.run import Run, ItemResult, Score
         >>> def run(vals):
         ...     items = [ItemResult(id=str(i), prompt=f"q{i}", output="", scores={"ok": Score(value=v)})
         ...              for i, v in enumerate(vals)]

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from harness.compare.calibration import Calibration
-from harness.compare.policy import Policy
+from harness.gate.policy import Policy
 from harness.compare.repeats import VarianceSplit
 
 __all__ = [

@@ -11,7 +11,7 @@ import numpy as np
 from harness.compare.criteria import OVERALL, CriterionInfo
 from harness.compare.models import Excluded
 from harness.errors import InputError
-from harness.runs import ItemResult, Run
+from harness.eval.run import ItemResult, Run
 
 __all__ = ["PairedValues", "Pairing", "item_value", "pair_items", "prompt_text"]
 

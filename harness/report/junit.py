@@ -59,7 +59,7 @@ def render_junit(result: GateResult, *, timestamp: datetime | None = None) -> st
         suite = ET.SubElement(
             root,
             "testsuite",
-            name=_clean(f"harness.gate.{c.suite}"),
+            name=_clean(f"harness.gate.run.{c.suite}"),
             tests=str(len(c.rules)),
             failures=str(sum(r.verdict == "fail" for r in c.rules)),
             errors="0",
@@ -78,7 +78,7 @@ def render_junit(result: GateResult, *, timestamp: datetime | None = None) -> st
             ET.SubElement(props, "property", name=name, value=_clean(value))
         for r in c.rules:
             case = ET.SubElement(
-                suite, "testcase", name=_clean(r.label), classname=_clean(f"harness.gate.{c.suite}"), time="0"
+                suite, "testcase", name=_clean(r.label), classname=_clean(f"harness.gate.run.{c.suite}"), time="0"
             )
             if r.verdict == "fail":
                 fail = ET.SubElement(case, "failure", message=_clean(r.reason), type="gate.fail")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple
 
 from harness.report import md_escape
-from harness.rubric import OVERALL
-from harness.runs import CriterionSummary, ItemResult, Run
+from harness.eval.rubric import OVERALL
+from harness.eval.run import CriterionSummary, ItemResult, Run
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -197,7 +197,7 @@ class Rubric(BaseModel):
 
 def parse_rubric(data: Any, *, file: str | Path, base_dir: Path | None = None, prefix: str = "") -> Rubric:
     """Validate rubric data (from YAML or inline in a suite), including every scorer's options."""
-    from harness.scorers import validate_scorer_spec
+    from harness.eval.scorers import validate_scorer_spec
 
     if not isinstance(data, dict):
         raise ConfigError("a rubric must be a mapping with 'name' and 'criteria'", file=file, field=prefix or None)

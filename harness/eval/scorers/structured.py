@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from harness.scorers import BaseScorer, RawScore, ScorerContext, item_field, scorer
+from harness.eval.scorers import BaseScorer, RawScore, ScorerContext, item_field, scorer
 
 if TYPE_CHECKING:
-    from harness.rubric import Criterion
-    from harness.suite import Item
+    from harness.eval.rubric import Criterion
+    from harness.eval.suite import Item
 
 _FENCE = re.compile(r"```[a-zA-Z0-9_-]*\s*\n(.*?)```", re.DOTALL)
 _NULLS = {"", "null", "none", "n/a", "na"}

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from harness.errors import HarnessError
-from harness.scorers import (
+from harness.eval.scorers import (
     BaseScorer,
     RawScore,
     ScorerContext,
@@ -24,8 +24,8 @@ from harness.scorers import (
 )
 
 if TYPE_CHECKING:
-    from harness.rubric import Criterion
-    from harness.suite import Item
+    from harness.eval.rubric import Criterion
+    from harness.eval.suite import Item
 
 _WS = re.compile(r"\s+")
 _PUNCT = string.punctuation + "“”‘’«»。、…"

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator
 
-from harness.scorers import BaseScorer, RawScore, item_field, scorer
-from harness.scorers.text import _Opts
+from harness.eval.scorers import BaseScorer, RawScore, item_field, scorer
+from harness.eval.scorers.text import _Opts
 
 if TYPE_CHECKING:
-    from harness.suite import Item
+    from harness.eval.suite import Item
 
 # A refusal opens a sentence ("I can't help with that."), possibly after an apology and a role
 # clause ("I'm sorry, but as a chatbot for X, I can't ..."); the same words inside a sentence

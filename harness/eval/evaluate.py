@@ -1,4 +1,4 @@
-"""Evaluate: a suite × a generator → a :class:`~harness.runs.Run` (``harness.run/v1``).
+"""Evaluate: a suite × a generator → a :class:`~harness.eval.run.Run` (``harness.run/v1``).
 
 Generation goes through the cache item by item, then every criterion's scorer scores every
 output; ``overall`` is the rubric-weighted mean per output. With ``repeats`` each item is
@@ -19,15 +19,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from harness.cache import GenerationCache, cache_key
+from harness.eval.cache import GenerationCache, cache_key
 from harness.errors import InputError
-from harness.intervals import bootstrap_mean_interval, wilson_interval
+from harness.stats.intervals import bootstrap_mean_interval, wilson_interval
 from harness.models.base import Completion, GenerationRequest, Generator, request_payload
 from harness.report import write_atomic, write_json
-from harness.rubric import OVERALL, Criterion
-from harness.runs import Attempt, CriterionSummary, ItemResult, Run, Score
-from harness.scorers import BaseScorer, RawScore, ScorerContext, build_scorer
-from harness.suite import Item, Suite
+from harness.eval.rubric import OVERALL, Criterion
+from harness.eval.run import Attempt, CriterionSummary, ItemResult, Run, Score
+from harness.eval.scorers import BaseScorer, RawScore, ScorerContext, build_scorer
+from harness.eval.suite import Item, Suite
 
 Progress = Callable[[str, int, int], None]
 LIBRARIES = ("harness", "torch", "transformers", "peft", "numpy", "scipy", "sacrebleu", "jsonschema", "httpx")
@@ -203,7 +203,7 @@ def _scorers(
 ) -> dict[str, BaseScorer]:
     human = None
     if suite.human_ratings is not None:
-        from harness.scorers.human import HumanRatings
+        from harness.eval.scorers.human import HumanRatings
 
         human = HumanRatings(suite.human_ratings)
     base_dir = suite.rubric_path.parent if suite.rubric_path else suite.path.parent
@@ -265,7 +265,7 @@ def evaluate_suite(
 
     Example:
         >>> from harness.models.fake import FakeGenerator
-        >>> from harness.suite import load_suite
+        >>> from harness.eval.suite import load_suite
         >>> suite = load_suite("suites/general")
         >>> run = evaluate_suite(suite, FakeGenerator(lambda r: "Paris"), limit=3)
         >>> run.summary["correct"].n, run.summary["correct"].mean

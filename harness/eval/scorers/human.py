@@ -19,11 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from harness.errors import InputError
 from harness.records import RatingRecord, RowProblem, iter_records, rating_number
-from harness.scorers import BaseScorer, RawScore, ScorerContext, scorer
+from harness.eval.scorers import BaseScorer, RawScore, ScorerContext, scorer
 
 if TYPE_CHECKING:
-    from harness.rubric import Scale
-    from harness.suite import Item
+    from harness.eval.rubric import Scale
+    from harness.eval.suite import Item
 
 
 
@@ -77,7 +77,7 @@ class HumanOptions(BaseModel):
 def consensus(values: list[float], scale: Scale, aggregate: str = "auto") -> tuple[float | None, str]:
     """The consensus rating on the scale's own units (None with a reason when there is none).
 
-    >>> from harness.rubric import Scale
+    >>> from harness.eval.rubric import Scale
     >>> consensus([1, 1, 0], Scale(type="binary"))
     (1.0, 'majority 2/3')
     """

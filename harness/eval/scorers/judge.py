@@ -25,12 +25,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from harness.errors import ConfigError
 from harness.models.base import GenerationRequest, GenerationSettings, Prompt, SupportsLevelProbabilities
-from harness.scorers import BaseScorer, RawScore, ScorerContext, item_field, scorer
+from harness.eval.scorers import BaseScorer, RawScore, ScorerContext, item_field, scorer
 
 if TYPE_CHECKING:
     from harness.models.base import Generator
-    from harness.rubric import Criterion
-    from harness.suite import Item
+    from harness.eval.rubric import Criterion
+    from harness.eval.suite import Item
 
 DEFAULT_PROMPT = """You are grading a reply to a request against one criterion.
 
@@ -171,7 +171,7 @@ class Judge(BaseScorer[JudgeOptions]):
         return [r for r in results if r is not None]
 
     def _key(self, prompt: str) -> str:
-        from harness.cache import cache_key
+        from harness.eval.cache import cache_key
 
         payload = json.dumps({"judge": prompt, "labels": self.labels, "method": self.method}, sort_keys=True)
         return cache_key(

@@ -35,11 +35,11 @@ from harness.configfile import raise_validation
 from harness.errors import ConfigError, RegistryError, did_you_mean
 
 if TYPE_CHECKING:
-    from harness.cache import GenerationCache
+    from harness.eval.cache import GenerationCache
     from harness.models.base import Generator, Prompt
-    from harness.rubric import Criterion
-    from harness.scorers.human import HumanRatings
-    from harness.suite import Item
+    from harness.eval.rubric import Criterion
+    from harness.eval.scorers.human import HumanRatings
+    from harness.eval.suite import Item
 
 __all__ = [
     "BaseScorer",
@@ -150,7 +150,7 @@ def scorer(name: str) -> Callable[[S], S]:
 
 def _load_builtins() -> None:
     for mod in _BUILTIN_MODULES:
-        importlib.import_module(f"harness.scorers.{mod}")
+        importlib.import_module(f"harness.eval.scorers.{mod}")
 
 
 def scorer_names() -> list[str]:
@@ -197,7 +197,7 @@ def build_scorer(criterion: Criterion, ctx: ScorerContext) -> BaseScorer[Any]:
     """Instantiate the scorer of a criterion.
 
     Example:
-        >>> from harness.rubric import Criterion
+        >>> from harness.eval.rubric import Criterion
         >>> spec = {"id": "ok", "scale": "binary", "scorer": {"type": "contains", "value": "Paris"}}
         >>> c = Criterion.model_validate(spec)
         >>> build_scorer(c, ScorerContext(c)).score("It is Paris.", None).value

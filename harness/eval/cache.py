@@ -82,13 +82,26 @@ class GenerationCache:
         # autocommit: every put is one durable transaction, written before the next item starts
         self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
         self._db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-        self._db.execute("PRAGMA journal_mode = WAL")
+        self._set_wal(timeout)
         # NORMAL in WAL mode loses nothing on a process crash (only, at worst, on power loss)
         self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.execute(_CREATE)
         self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         self.hits = 0
         self.misses = 0
+
+    def _set_wal(self, timeout: float) -> None:
+        # Switching to WAL needs a moment with no other connection in the file; SQLite answers
+        # "database is locked" at once (the busy handler does not cover it), so wait here.
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def get(self, key: str) -> CacheEntry | None:
         """The entry for a key, or None."""

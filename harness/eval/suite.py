@@ -31,7 +31,7 @@ from harness.configfile import load_yaml, raise_validation, validate_config
 from harness.errors import ConfigError, InputError, InputFileError, SchemaError
 from harness.models.base import GenerationSettings, Prompt
 from harness.records import ROLES, read_rows
-from harness.rubric import OVERALL, Rubric, load_rubric, parse_rubric
+from harness.eval.rubric import OVERALL, Rubric, load_rubric, parse_rubric
 
 REQUIREMENTS = ("improvement", "no_regression", "at_least", "no_new_failures")
 

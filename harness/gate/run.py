@@ -18,10 +18,10 @@ from harness.compare import Comparison, GateResult, LeakageInfo, Policy, compare
 from harness.errors import InputError, InputFileError
 
 if TYPE_CHECKING:
-    from harness.cache import GenerationCache
+    from harness.eval.cache import GenerationCache
     from harness.models.base import Generator
-    from harness.runs import Run
-    from harness.suite import Suite
+    from harness.eval.run import Run
+    from harness.eval.suite import Suite
 
 __all__ = ["run_gate", "run_leakage", "train_data_of"]
 
@@ -91,7 +91,7 @@ def run_leakage(
         InputFileError: a training file or the suite is missing.
         InputError: the suite's items changed since the run.
     """
-    from harness.suite import load_suite
+    from harness.eval.suite import load_suite
 
     train = _training_files(train_data, str(run.model.get("spec", "")))
     if not train:
@@ -212,8 +212,8 @@ def run_gate(
         InputError: for no suites, bad suites or options.
         InputFileError: for a missing training file.
     """
-    from harness.evaluate import evaluate_suite, write_run
-    from harness.suite import load_suite
+    from harness.eval.evaluate import evaluate_suite, write_run
+    from harness.eval.suite import load_suite
 
     if not suites:
         raise InputError("harness gate needs at least one suite")

@@ -1,0 +1,48 @@
+"""The ``harness`` command line: one thin module per group of verbs, one function per verb.
+
+Verbs that only read data (``validate``, ``agreement``) import neither torch nor transformers.
+Every :class:`~harness.errors.HarnessError` becomes a one-line message and exit code 2; pass
+``--debug`` for the traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from harness.cli import data, evaluation, gating, training  # noqa: F401  (each registers its verbs)
+from harness.cli.app import app, console
+from harness.errors import HarnessError
+
+__all__ = ["app", "main"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app, turning harness errors into exit code 2 without a traceback."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        rc = app(args=args, prog_name="harness", standalone_mode=False)
+    except HarnessError as exc:
+        if debug:
+            console.print_exception()
+        console.print(f"error: {exc}", style="bold red", highlight=False, markup=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        console.print("aborted", style="red")
+        sys.exit(130)
+    except Exception as exc:  # click's usage errors (typer bundles its own click) and anything unexpected
+        exit_code = getattr(exc, "exit_code", None)
+        if hasattr(exc, "show") and isinstance(exit_code, int):
+            exc.show()
+            sys.exit(exit_code)  # 2 for every usage error
+        if debug:
+            console.print_exception()
+        else:
+            console.print(f"internal error: {type(exc).__name__}: {exc} (run with --debug for a traceback)",
+                          style="bold red", highlight=False, markup=False, soft_wrap=True)
+        sys.exit(2)
+    sys.exit(rc if isinstance(rc, int) else 0)

@@ -1,0 +1,111 @@
+"""``harness eval``: a model on suites."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from harness.cli.app import app, console, emit_json
+
+
+@app.command("eval")
+def eval_(
+    suites: Annotated[list[Path], typer.Argument(help="Suite folders (suite.yaml + items.jsonl).")],
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model", help="Alias (smollm2-135m), HF folder, .gguf, adapter or run folder, openai:<m>, outputs:<f>."
+        ),
+    ],
+    endpoint: Annotated[str | None, typer.Option(help="Base URL of an OpenAI-compatible server.")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write run.json and run.md here (a folder per suite if several).")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N items of each suite.")] = None,
+    repeats: Annotated[int, typer.Option(min=1, help="Generate and score each item K times.")] = 1,
+    batch_size: Annotated[str, typer.Option(help="Prompts per batch for local models, or 'auto'.")] = "auto",
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the generation cache.")] = False,
+    cache: Annotated[Path | None, typer.Option(help="Cache file (default $HARNESS_CACHE/generations.sqlite).")] = None,
+    allow_noop_adapter: Annotated[
+        bool, typer.Option("--allow-noop-adapter", help="Evaluate an adapter even if it does not change the logits.")
+    ] = False,
+    allow_pickle: Annotated[
+        bool, typer.Option("--allow-pickle", help="Load .bin (pickle) weights: only for sources you trust.")
+    ] = False,
+    judge: Annotated[str | None, typer.Option(help="Judge model spec for every judge criterion.")] = None,
+    judge_endpoint: Annotated[str | None, typer.Option(help="Endpoint for an openai:<m> judge.")] = None,
+    worst: Annotated[int, typer.Option(min=0, help="Show this many worst items.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the harness.run/v1 document on stdout.")] = False,
+) -> None:
+    """Evaluate a model on suites: per-criterion means with confidence intervals, worst items, run.json."""
+    from harness.errors import InputError
+
+    if not (batch_size == "auto" or (batch_size.isdigit() and int(batch_size) > 0)):
+        raise InputError(f"--batch-size must be a positive integer or 'auto'; got {batch_size!r}", field="batch-size")
+    from harness.eval.cache import GenerationCache, default_cache_path
+    from harness.eval.evaluate import evaluate_suite, write_run
+    from harness.eval.suite import load_suite
+    from harness.models.base import make_generator
+    from harness.report.run import print_run
+
+    loaded = [load_suite(p) for p in suites]  # every suite is checked before any model loads
+    names = [s.name for s in loaded]
+    if len(set(names)) != len(names) and out is not None:
+        raise InputError(f"suites share a name, so their --out folders would collide: {names}")
+    gen = make_generator(
+        model,
+        endpoint=endpoint,
+        allow_noop_adapter=allow_noop_adapter,
+        allow_pickle=allow_pickle,
+        batch_size="auto" if batch_size == "auto" else int(batch_size),
+    )
+    same_model = judge == model and judge_endpoint == endpoint
+    judge_gen = (gen if same_model else make_generator(judge, endpoint=judge_endpoint)) if judge else None
+    store = None if no_cache else GenerationCache(cache or default_cache_path())
+    docs = []
+    try:
+        for suite in loaded:
+            with _ProgressBar(suite.name) as progress:
+                run = evaluate_suite(
+                    suite, gen, cache=store, repeats=repeats, limit=limit, progress=progress, judge=judge_gen
+                )
+            if out is not None:
+                write_run(run, out if len(loaded) == 1 else out / suite.name)
+            docs.append(run.to_document())
+            if not as_json:
+                print_run(run, console, worst=worst)
+    finally:
+        if store is not None:
+            store.close()
+    if as_json:
+        emit_json(docs[0] if len(docs) == 1 else {"schema": "harness.eval/v1", "runs": docs})
+    elif out is not None:
+        console.print(f"Runs written to {out}")
+
+
+class _ProgressBar:
+    """A rich progress bar fed by evaluate_suite's ``progress(stage, done, total)`` calls."""
+
+    def __init__(self, label: str) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.label = label
+        self.bar = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=console, transient=True,
+        )  # fmt: skip
+        self.tasks: dict[str, Any] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage not in self.tasks:
+            self.tasks[stage] = self.bar.add_task(f"{self.label}: {stage}", total=total)
+        self.bar.update(self.tasks[stage], completed=done, total=total)
+
+    def __enter__(self) -> _ProgressBar:
+        self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.stop()

@@ -1,0 +1,197 @@
+"""``harness compare`` and ``harness gate``: paired comparison, rules and the verdict."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from harness.cli.app import app, console, emit_json
+
+
+@app.command()
+def compare(
+    base_run: Annotated[Path, typer.Argument(help="The base model's run.json (or its folder).")],
+    candidate_run: Annotated[Path, typer.Argument(help="The candidate's run.json (or its folder).")],
+    policy: Annotated[
+        Path | None, typer.Option(help="Policy YAML (rules); default: the suite's gate block recorded in the runs.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the harness.comparison/v1 document on stdout.")
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option(help="Write comparison.json, report.md and report.html here.")
+    ] = None,
+    junit: Annotated[Path | None, typer.Option(help="Write JUnit XML here (one test case per rule).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Bootstrap seed (default: the policy's, 0).")] = None,
+    train_data: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--train-data",
+            help="The candidate's training data: suite items found there fail the comparison "
+            "(default: the training data of the candidate's harness train run folder, if it was one).",
+        ),
+    ] = None,
+    suite: Annotated[
+        Path | None, typer.Option(help="The suite folder for the leakage check (default: the path the run records).")
+    ] = None,
+    allow_leakage: Annotated[
+        bool, typer.Option(help="Compare anyway when suite items leaked into training data (they are left out).")
+    ] = False,
+    no_paraphrase: Annotated[
+        bool, typer.Option("--no-paraphrase", help="Leakage check without the embedding (paraphrase) method.")
+    ] = False,
+) -> None:
+    """Compare two runs of one suite: paired statistics, rules, verdict (exit 0 pass · 1 fail · 3 inconclusive)."""
+    from harness.compare import compare_runs, gate_result, load_policy, policy_of
+    from harness.eval.run import load_run
+    from harness.gate.run import run_leakage
+
+    base = load_run(base_run)
+    cand = load_run(candidate_run)
+    pol = load_policy(policy) if policy is not None else policy_of(cand)
+    if seed is not None:
+        pol = pol.model_copy(update={"seed": seed})
+    leakage = run_leakage(
+        cand,
+        train_data or (),
+        suite=suite,
+        allow=allow_leakage,
+        options={"paraphrase": False} if no_paraphrase else None,
+    )
+    comparison = compare_runs(
+        base, cand, pol, leakage=leakage, base_path=str(base_run), candidate_path=str(candidate_run)
+    )
+    argv = ["compare", str(base_run), str(candidate_run)]
+    argv += [a for t in train_data or () for a in ("--train-data", str(t))]
+    result = gate_result([comparison], manifest={**_gate_manifest(argv), "train_data": leakage.train_data})
+    _finish_comparison(result, out=out, junit=junit, as_json=as_json, runs=False)
+
+
+@app.command()
+def gate(
+    suites: Annotated[list[Path], typer.Argument(help="Suite folders (suite.yaml + items.jsonl).")],
+    base: Annotated[str, typer.Option(help="The base model spec (alias, folder, .gguf, openai:..., outputs:...).")],
+    candidate: Annotated[str, typer.Option(help="The candidate model spec (a harness train run folder works).")],
+    out: Annotated[
+        Path | None, typer.Option(help="Write comparison.json, report.md, report.html and the runs here.")
+    ] = None,
+    junit: Annotated[Path | None, typer.Option(help="Write JUnit XML here (one test case per rule).")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the harness.comparison/v1 document on stdout.")
+    ] = False,
+    policy: Annotated[
+        Path | None, typer.Option(help="Policy YAML for every suite (default: each suite's gate).")
+    ] = None,
+    train_data: Annotated[
+        list[Path] | None,
+        typer.Option("--train-data", help="The candidate's training data: suite items found there fail the gate."),
+    ] = None,
+    allow_leakage: Annotated[
+        bool, typer.Option(help="Gate anyway when suite items leaked into training data (they are left out).")
+    ] = False,
+    repeats: Annotated[int, typer.Option(min=1, help="Attempts per item (per-item means; variance split).")] = 1,
+    limit: Annotated[int | None, typer.Option(min=1, help="Evaluate only the first N items of each suite.")] = None,
+    endpoint: Annotated[str | None, typer.Option(help="Server URL for openai:<model> specs.")] = None,
+    cache: Annotated[Path | None, typer.Option(help="Generation cache file (default ~/.cache/harness).")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the generation cache.")] = False,
+    allow_noop_adapter: Annotated[
+        bool, typer.Option(help="Evaluate an adapter even when it does not change the model's outputs.")
+    ] = False,
+    allow_pickle: Annotated[
+        bool, typer.Option("--allow-pickle", help="Load .bin (pickle) weights: only for sources you trust.")
+    ] = False,
+    no_paraphrase: Annotated[
+        bool, typer.Option("--no-paraphrase", help="Leakage check without the embedding (paraphrase) method.")
+    ] = False,
+    seed: Annotated[int | None, typer.Option(help="Bootstrap seed (default 0).")] = None,
+) -> None:
+    """Evaluate base and candidate on suites (through the cache), check leakage, compare, and give the verdict."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from harness.compare import load_policy
+    from harness.gate.run import run_gate
+
+    pol = load_policy(policy) if policy is not None else None
+    gen_cache = None
+    if not no_cache:
+        from harness.eval.cache import GenerationCache, default_cache_path
+
+        gen_cache = GenerationCache(cache or default_cache_path())
+
+    def factory(spec: str) -> Any:
+        from harness.models.base import make_generator
+
+        return make_generator(
+            spec,
+            endpoint=endpoint if spec.startswith("openai:") else None,
+            allow_noop_adapter=allow_noop_adapter,
+            allow_pickle=allow_pickle,
+        )
+
+    bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console)
+    tasks: dict[tuple[str, str, str], Any] = {}
+
+    def progress(side: str, suite: str, stage: str, done: int, total: int) -> None:
+        key = (side, suite, stage)
+        if key not in tasks:
+            tasks[key] = bars.add_task(f"{side:9} {suite} · {stage}", total=total)
+        bars.update(tasks[key], completed=done, total=total)
+
+    argv = ["gate", *map(str, suites), "--base", base, "--candidate", candidate]
+    with bars:
+        result = run_gate(
+            suites,
+            base=base,
+            candidate=candidate,
+            out=out,
+            policy=pol,
+            train_data=train_data or [],
+            allow_leakage=allow_leakage,
+            repeats=repeats,
+            limit=limit,
+            cache=gen_cache,
+            make_generator=factory,
+            leakage_options={"paraphrase": False} if no_paraphrase else None,
+            progress=progress,
+            manifest=_gate_manifest(argv),
+            seed=seed,
+        )
+    _finish_comparison(result, out=out, junit=junit, as_json=as_json, runs=True)
+
+
+def _finish_comparison(result: Any, *, out: Path | None, junit: Path | None, as_json: bool, runs: bool) -> None:
+    """Write the comparison reports, print the document or the summary, exit with the verdict's code."""
+    from harness.report.comparison import print_summary, write_reports
+
+    write_reports(result, out=out, junit=junit)
+    if as_json:
+        emit_json(result.to_document())
+    else:
+        print_summary(result, console)
+        if out is not None:
+            where = f"; runs in {out}/runs" if runs else ""
+            console.print(f"Reports written to {out}/comparison.json, report.md and report.html{where}")
+    raise typer.Exit(result.exit_code)
+
+
+def _gate_manifest(argv: list[str]) -> dict[str, Any]:
+    import platform
+    from datetime import UTC, datetime
+
+    import numpy
+    import scipy
+
+    from harness import __version__
+
+    return {
+        "command": ["harness", *argv],
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "harness": __version__,
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+    }
+
+

@@ -1,0 +1,1 @@
+"""Shared statistics: bootstrap intervals, paired tests and multiplicity corrections."""
