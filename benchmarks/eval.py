@@ -130,10 +130,10 @@ def main() -> None:
 
     from harness.eval.cache import GenerationCache
     from harness.eval.evaluate import evaluate_suite
+    from harness.eval.suite import load_suite
     from harness.models.base import GenerationRequest, make_generator
     from harness.models.loading import weights_folder
     from harness.models.spec import parse_spec
-    from harness.eval.suite import load_suite
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-eval-"))
     suite = load_suite(build_suite(tmp / "suite", args.items))

@@ -4,7 +4,6 @@ The public API; the command line (``harness``) is a thin layer over it.
 """
 
 # evaluation (issue 5); none of these imports torch
-from harness.eval.cache import GenerationCache
 from harness.errors import (
     ConfigError,
     HarnessError,
@@ -14,7 +13,11 @@ from harness.errors import (
     RegistryError,
     SchemaError,
 )
+from harness.eval.cache import GenerationCache
 from harness.eval.evaluate import evaluate_suite, write_run
+from harness.eval.rubric import Criterion, Rubric, load_rubric
+from harness.eval.run import Run, load_run
+from harness.eval.suite import Item, Suite, load_suite
 from harness.leakage import HoldoutItem, LeakageResult, load_holdout, scan_leakage
 from harness.models.base import GenerationSettings, Generator, make_generator
 from harness.records import (
@@ -25,9 +28,6 @@ from harness.records import (
     iter_records,
     read_rows,
 )
-from harness.eval.rubric import Criterion, Rubric, load_rubric
-from harness.eval.run import Run, load_run
-from harness.eval.suite import Item, Suite, load_suite
 from harness.validate import Finding, ValidationReport, validate_file
 
 __version__ = "0.1.0"

@@ -109,9 +109,9 @@ def judge_calibration(out: Path, *, limit: int | None) -> None:
     import statistics
 
     from harness.compare.calibration import judge_agreement
+    from harness.eval.run import load_run
     from harness.records import iter_records
     from harness.report import write_json
-    from harness.eval.run import load_run
 
     args = ["eval", "examples/judge", "--model", "outputs:examples/judge/outputs.jsonl", "--out", str(out)]
     _harness(*args, *(["--limit", str(limit)] if limit else []))

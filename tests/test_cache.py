@@ -14,8 +14,8 @@ import pytest
 
 from harness.eval.cache import GenerationCache, cache_key
 from harness.eval.evaluate import evaluate_suite
-from harness.models.fake import FakeGenerator
 from harness.eval.suite import load_suite
+from harness.models.fake import FakeGenerator
 
 ROOT = Path(__file__).parent.parent
 N_ITEMS = 30

@@ -20,8 +20,8 @@ from harness.compare import (
     policy_from_gate,
     variance_split,
 )
-from harness.stats.paired import stable_seed
 from harness.errors import ConfigError, InputError
+from harness.stats.paired import stable_seed
 
 
 def _policy(*rules: dict, **kw) -> object:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.gate.policy import Policy, Rule, decide, load_policy, policy_from_gate
 from harness.errors import ConfigError, InputFileError
+from harness.gate.policy import Policy, Rule, decide, load_policy, policy_from_gate
 
 IMPROVE = Rule(criterion="a", require="improvement")
 NO_REG = Rule(criterion="a", require="no_regression", margin=0.02)

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 
+from harness.errors import InputError
 from harness.stats.paired import (
     binomial_test,
     bootstrap_mean,
@@ -18,7 +19,6 @@ from harness.stats.paired import (
     paired_bootstrap,
     transitions,
 )
-from harness.errors import InputError
 
 B = 20_000
 

@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 
 from harness.errors import ConfigError, InputError
 from harness.eval.evaluate import evaluate_suite, summarize, write_run
-from harness.stats.intervals import bootstrap_mean_interval, wilson_interval
-from harness.models.base import GenerationRequest
-from harness.models.fake import FakeGenerator
 from harness.eval.run import load_run
 from harness.eval.suite import load_suite
+from harness.models.base import GenerationRequest
+from harness.models.fake import FakeGenerator
+from harness.stats.intervals import bootstrap_mean_interval, wilson_interval
 
 RUBRIC = """name: r
 criteria:

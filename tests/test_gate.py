@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from fixtures.prompts import code_prompt
 
-from harness.eval.cache import GenerationCache
 from harness.compare import compare_runs, policy_of
 from harness.errors import InputError, InputFileError
+from harness.eval.cache import GenerationCache
+from harness.eval.run import load_run
 from harness.gate.run import run_gate
 from harness.models.base import GenerationRequest
 from harness.models.fake import FakeGenerator
-from harness.eval.run import load_run
 
 ROOT = Path(__file__).parent.parent
 N = 30

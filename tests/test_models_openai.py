@@ -10,12 +10,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from harness.eval.cache import GenerationCache
 from harness.errors import ModelError
+from harness.eval.cache import GenerationCache
 from harness.eval.evaluate import evaluate_suite
+from harness.eval.suite import load_suite
 from harness.models.base import GenerationRequest, GenerationSettings, make_generator
 from harness.models.openai import OpenAIGenerator
-from harness.eval.suite import load_suite
 
 
 class Server:

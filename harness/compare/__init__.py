@@ -21,8 +21,8 @@ from harness.compare.models import (
     RuleResult,
     combine_verdicts,
 )
-from harness.gate.policy import Decision, Policy, Rule, decide, load_policy, policy_from_gate
 from harness.compare.repeats import VarianceSplit, variance_split
+from harness.gate.policy import Decision, Policy, Rule, decide, load_policy, policy_from_gate
 from harness.stats.paired import (
     Bootstrap,
     Interval,

@@ -29,8 +29,10 @@ from harness.compare.models import (
     combine_verdicts,
 )
 from harness.compare.pairing import PairedValues, pair_items, prompt_text
-from harness.gate.policy import Policy, Rule, decide, policy_from_gate
 from harness.compare.repeats import MODEL_GRADED, VarianceSplit, variance_split
+from harness.errors import ConfigError, InputError, did_you_mean
+from harness.eval.run import ItemResult, Run
+from harness.gate.policy import Policy, Rule, decide, policy_from_gate
 from harness.stats.paired import (
     Bootstrap,
     binomial_test,
@@ -41,8 +43,6 @@ from harness.stats.paired import (
     stable_seed,
     transitions,
 )
-from harness.errors import ConfigError, InputError, did_you_mean
-from harness.eval.run import ItemResult, Run
 
 __all__ = ["compare_runs", "gate_result", "policy_of"]
 

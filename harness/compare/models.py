@@ -8,8 +8,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from harness.compare.calibration import Calibration
-from harness.gate.policy import Policy
 from harness.compare.repeats import VarianceSplit
+from harness.gate.policy import Policy
 
 __all__ = [
     "COMPARISON_SCHEMA",

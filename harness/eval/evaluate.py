@@ -19,15 +19,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from harness.eval.cache import GenerationCache, cache_key
 from harness.errors import InputError
-from harness.stats.intervals import bootstrap_mean_interval, wilson_interval
-from harness.models.base import Completion, GenerationRequest, Generator, request_payload
-from harness.report import write_atomic, write_json
+from harness.eval.cache import GenerationCache, cache_key
 from harness.eval.rubric import OVERALL, Criterion
 from harness.eval.run import Attempt, CriterionSummary, ItemResult, Run, Score
 from harness.eval.scorers import BaseScorer, RawScore, ScorerContext, build_scorer
 from harness.eval.suite import Item, Suite
+from harness.models.base import Completion, GenerationRequest, Generator, request_payload
+from harness.report import write_atomic, write_json
+from harness.stats.intervals import bootstrap_mean_interval, wilson_interval
 
 Progress = Callable[[str, int, int], None]
 LIBRARIES = ("harness", "torch", "transformers", "peft", "numpy", "scipy", "sacrebleu", "jsonschema", "httpx")

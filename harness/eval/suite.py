@@ -29,9 +29,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from harness.configfile import load_yaml, raise_validation, validate_config
 from harness.errors import ConfigError, InputError, InputFileError, SchemaError
+from harness.eval.rubric import OVERALL, Rubric, load_rubric, parse_rubric
 from harness.models.base import GenerationSettings, Prompt
 from harness.records import ROLES, read_rows
-from harness.eval.rubric import OVERALL, Rubric, load_rubric, parse_rubric
 
 REQUIREMENTS = ("improvement", "no_regression", "at_least", "no_new_failures")
 

@@ -19,9 +19,9 @@ from harness.errors import InputError, InputFileError
 
 if TYPE_CHECKING:
     from harness.eval.cache import GenerationCache
-    from harness.models.base import Generator
     from harness.eval.run import Run
     from harness.eval.suite import Suite
+    from harness.models.base import Generator
 
 __all__ = ["run_gate", "run_leakage", "train_data_of"]
 

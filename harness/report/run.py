@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple
 
-from harness.report import md_escape
 from harness.eval.rubric import OVERALL
 from harness.eval.run import CriterionSummary, ItemResult, Run
+from harness.report import md_escape
 
 if TYPE_CHECKING:
     from rich.console import Console

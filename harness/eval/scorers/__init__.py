@@ -36,10 +36,10 @@ from harness.errors import ConfigError, RegistryError, did_you_mean
 
 if TYPE_CHECKING:
     from harness.eval.cache import GenerationCache
-    from harness.models.base import Generator, Prompt
     from harness.eval.rubric import Criterion
     from harness.eval.scorers.human import HumanRatings
     from harness.eval.suite import Item
+    from harness.models.base import Generator, Prompt
 
 __all__ = [
     "BaseScorer",

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.errors import InputError
-from harness.records import RatingRecord, RowProblem, iter_records, rating_number
 from harness.eval.scorers import BaseScorer, RawScore, ScorerContext, scorer
+from harness.records import RatingRecord, RowProblem, iter_records, rating_number
 
 if TYPE_CHECKING:
     from harness.eval.rubric import Scale

@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.errors import ConfigError
-from harness.models.base import GenerationRequest, GenerationSettings, Prompt, SupportsLevelProbabilities
 from harness.eval.scorers import BaseScorer, RawScore, ScorerContext, item_field, scorer
+from harness.models.base import GenerationRequest, GenerationSettings, Prompt, SupportsLevelProbabilities
 
 if TYPE_CHECKING:
-    from harness.models.base import Generator
     from harness.eval.rubric import Criterion
     from harness.eval.suite import Item
+    from harness.models.base import Generator
 
 DEFAULT_PROMPT = """You are grading a reply to a request against one criterion.
 
