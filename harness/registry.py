@@ -29,7 +29,7 @@ from harness.errors import RegistryError, did_you_mean
 __all__ = ["Entry", "Registry", "kinds", "registry"]
 
 T = TypeVar("T")
-O = TypeVar("O")
+ObjT = TypeVar("ObjT")
 
 
 @dataclass(frozen=True)
@@ -77,10 +77,10 @@ class Registry(Generic[T]):
         self._entries: dict[str, Entry[T]] = {}
         _ALL[kind] = self
 
-    def register(self, name: str, *, summary: str | None = None, **recorded: Any) -> Callable[[O], O]:
+    def register(self, name: str, *, summary: str | None = None, **recorded: Any) -> Callable[[ObjT], ObjT]:
         """Decorator registering an object under ``name``; ``recorded`` is kept with the entry."""
 
-        def add(obj: O) -> O:
+        def add(obj: ObjT) -> ObjT:
             old = self._entries.get(name)
             if old is not None and old.obj is not obj:
                 raise RegistryError(f"{self.kind} {name!r} is already registered by {old.obj!r}")
