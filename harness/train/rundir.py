@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.models.loading import file_hash
-from harness.report import write_atomic
+from harness.files import write_atomic
 
 RUN_KIND = "harness.train/v1"
 LIBRARIES = ("harness", "torch", "transformers", "peft", "accelerate", "numpy", "safetensors", "tokenizers")

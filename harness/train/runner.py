@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from harness.errors import ConfigError, InputError, InputFileError, ModelError
 from harness.records import RowProblem, iter_records
-from harness.report import write_atomic, write_json
+from harness.files import write_atomic, write_json
 from harness.train.collate import (
     Encoded,
     EncodeStats,
