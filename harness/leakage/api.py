@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from harness.errors import InputError
+from harness.findings import Finding
 from harness.leakage.embed import Embedder, resolve_paraphrase
 from harness.leakage.holdout import load_holdout
 from harness.leakage.index import HoldoutIndex, build_index
@@ -14,7 +15,6 @@ from harness.leakage.options import LeakageOptions, make_options
 from harness.leakage.result import LeakageResult, leak_findings, leaked_ids
 from harness.leakage.scan import Scanner
 from harness.records import read_rows
-from harness.validate.findings import Finding
 
 TRAIN_FIELDS = ("prompt", "completion", "messages", "chosen", "rejected")
 

@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
+from harness.findings import Finding
 from harness.leakage.evidence import build_evidence
 from harness.leakage.index import HoldoutIndex
 from harness.leakage.options import LeakageOptions
 from harness.leakage.scan import METHOD_RANK, PairHit, WithinStore
-from harness.validate.findings import Finding
 
 MAX_MATCHES_LISTED = 10
 
