@@ -106,7 +106,7 @@ class LeakageCheck:
         self.scanner.close()
         findings = leak_findings(self.scanner.hits, self.prep.holdout_index, self.prep.options)
         self.summary = summary(self.prep, findings, self.n_examples, self.scanner.n_texts)
-        return [summary_finding(self.summary), *findings]
+        return [summary_finding(self.summary, self.prep.ran), *findings]
 
     def close(self) -> None:
         """Stop worker processes (after an error mid-pass)."""
