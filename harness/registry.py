@@ -52,8 +52,9 @@ class Registry(Generic[T]):
     """Named plug-ins of one kind.
 
     Args:
-        kind: the plural noun used in messages and by ``harness list`` (``"scorers"``).
+        kind: the plural noun used by ``harness list`` (``"scorers"``).
         builtins: modules imported on first use; importing them registers the built-in plug-ins.
+        noun: what one plug-in is called in messages (``"scorer"``; default: ``kind``).
 
     Example:
         >>> losses = Registry("examples")
@@ -70,8 +71,9 @@ class Registry(Generic[T]):
         harness.errors.RegistryError: unknown examples 'sigmod'; known: sigmoid. Did you mean 'sigmoid'?
     """
 
-    def __init__(self, kind: str, *, builtins: tuple[str, ...] = ()) -> None:
+    def __init__(self, kind: str, *, builtins: tuple[str, ...] = (), noun: str | None = None) -> None:
         self.kind = kind
+        self.noun = noun or kind
         self._builtins = builtins
         self._loaded = not builtins
         self._entries: dict[str, Entry[T]] = {}
@@ -83,7 +85,7 @@ class Registry(Generic[T]):
         def add(obj: ObjT) -> ObjT:
             old = self._entries.get(name)
             if old is not None and old.obj is not obj:
-                raise RegistryError(f"{self.kind} {name!r} is already registered by {old.obj!r}")
+                raise RegistryError(f"{self.noun} {name!r} is already registered by {old.obj!r}")
             self._entries[name] = Entry(self.kind, name, obj, summary or _first_line(obj), dict(recorded))  # type: ignore[arg-type]
             return obj
 
@@ -103,7 +105,7 @@ class Registry(Generic[T]):
         except KeyError:
             known = sorted(self._entries)
             raise RegistryError(
-                f"unknown {self.kind} {name!r}; known: {', '.join(known)}.{did_you_mean(str(name), known)}"
+                f"unknown {self.noun} {name!r}; known: {', '.join(known)}.{did_you_mean(str(name), known)}"
             ) from None
 
     def get(self, name: str) -> T:

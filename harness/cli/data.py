@@ -60,8 +60,8 @@ def validate(
 ) -> None:
     """Check a training file: schema, duplicates, lengths, personal data, chat and preference audits,
     and leakage of holdout items (--holdout)."""
-    from harness.leakage.options import make_options
     from harness.files import write_atomic, write_json
+    from harness.leakage.options import make_options
     from harness.report.validation import print_summary, render_markdown
     from harness.validate import default_checks, validate_file
 

@@ -25,8 +25,8 @@ from harness.eval.rubric import OVERALL, Criterion
 from harness.eval.run import Attempt, CriterionSummary, ItemResult, Run, Score
 from harness.eval.scorers import BaseScorer, RawScore, ScorerContext, build_scorer
 from harness.eval.suite import Item, Suite
-from harness.models.base import Completion, GenerationRequest, Generator, request_payload
 from harness.files import write_atomic, write_json
+from harness.models.base import Completion, GenerationRequest, Generator, request_payload
 from harness.stats.intervals import bootstrap_mean_interval, wilson_interval
 
 Progress = Callable[[str, int, int], None]

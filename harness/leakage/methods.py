@@ -36,7 +36,7 @@ class LeakageMethod:
         return self.settings.format(**options)
 
 
-LEAKAGE: Registry[LeakageMethod] = Registry("leakage")
+LEAKAGE: Registry[LeakageMethod] = Registry("leakage", noun="leakage method")
 
 
 def _method(name: str, summary: str, method: LeakageMethod, options: tuple[str, ...]) -> None:

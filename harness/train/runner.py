@@ -16,8 +16,8 @@ from typing import Any, Literal, NamedTuple
 from pydantic import BaseModel
 
 from harness.errors import ConfigError, InputError, InputFileError, ModelError
-from harness.records import RowProblem, iter_records
 from harness.files import write_atomic, write_json
+from harness.records import RowProblem, iter_records
 from harness.train.collate import (
     Encoded,
     EncodeStats,

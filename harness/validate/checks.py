@@ -77,7 +77,9 @@ class CheckSettings:
 
 
 CHECKS: Registry[Any] = Registry(
-    "checks", builtins=("harness.validate.checks", "harness.validate.preference", "harness.validate.leakage")
+    "checks",
+    builtins=("harness.validate.checks", "harness.validate.preference", "harness.validate.leakage"),
+    noun="check",
 )
 ClassT = TypeVar("ClassT", bound=type)
 
