@@ -18,6 +18,7 @@ MODULES = [
     "harness.eval.rubric",
     "harness.eval.scorers",
     "harness.eval.scorers.human",
+    "harness.eval.ratings",
     "harness.eval.scorers.refusal",
     "harness.eval.scorers.structured",
     "harness.eval.scorers.text",

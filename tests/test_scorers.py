@@ -9,12 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.errors import ConfigError, RegistryError
+from harness.eval.items import Item
 from harness.eval.rubric import Criterion
 from harness.eval.scorers import BaseScorer, RawScore, ScorerContext, build_scorer, scorer, scorer_names
 from harness.eval.scorers.refusal import detect_refusal
 from harness.eval.scorers.structured import extract_json, fields_equal
 from harness.eval.scorers.text import extract_numbers
-from harness.eval.suite import Item
 
 
 def make(scorer_spec: dict, scale: object = "continuous", **ctx: object) -> BaseScorer:

@@ -203,7 +203,7 @@ def _scorers(
 ) -> dict[str, BaseScorer]:
     human = None
     if suite.human_ratings is not None:
-        from harness.eval.scorers.human import HumanRatings
+        from harness.eval.ratings import HumanRatings
 
         human = HumanRatings(suite.human_ratings)
     base_dir = suite.rubric_path.parent if suite.rubric_path else suite.path.parent

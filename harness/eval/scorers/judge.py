@@ -28,8 +28,8 @@ from harness.eval.scorers import BaseScorer, RawScore, ScorerContext, item_field
 from harness.models.base import GenerationRequest, GenerationSettings, Prompt, SupportsLevelProbabilities
 
 if TYPE_CHECKING:
+    from harness.eval.items import Item
     from harness.eval.rubric import Criterion
-    from harness.eval.suite import Item
     from harness.models.base import Generator
 
 DEFAULT_PROMPT = """You are grading a reply to a request against one criterion.

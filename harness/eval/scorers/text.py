@@ -24,8 +24,8 @@ from harness.eval.scorers import (
 )
 
 if TYPE_CHECKING:
+    from harness.eval.items import Item
     from harness.eval.rubric import Criterion
-    from harness.eval.suite import Item
 
 _WS = re.compile(r"\s+")
 _PUNCT = string.punctuation + "“”‘’«»。、…"
