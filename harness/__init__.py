@@ -20,7 +20,8 @@ from harness.eval.rubric import Criterion, Rubric
 from harness.eval.run import Run, load_run
 from harness.eval.suite import Suite, load_rubric, load_suite
 from harness.leakage import HoldoutItem, LeakageResult, load_holdout, scan_leakage
-from harness.models.base import GenerationSettings, Generator, make_generator
+from harness.models.base import GenerationSettings, Generator
+from harness.models.factory import make_generator
 from harness.records import (
     ChatRecord,
     PreferenceRecord,

@@ -13,6 +13,7 @@ MODULES = [
     "harness.eval.evaluate",
     "harness.stats.intervals",
     "harness.models.base",
+    "harness.models.factory",
     "harness.models.fake",
     "harness.models.outputs",
     "harness.eval.rubric",

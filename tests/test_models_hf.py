@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ModelError
-from harness.models.base import GenerationRequest, GenerationSettings, make_generator
+from harness.models.base import GenerationRequest, GenerationSettings
+from harness.models.factory import make_generator
 
 PROMPTS = [
     "The quick brown fox",

@@ -13,8 +13,9 @@ import torch
 import yaml
 
 from harness.errors import ConfigError, InputFileError, ModelError
-from harness.models.loading import file_hash, load_causal_lm, load_tokenizer
+from harness.models.loading import load_causal_lm, load_tokenizer
 from harness.models.spec import parse_spec
+from harness.models.weights import file_hash
 from harness.train.config import load_config
 from harness.train.runner import load_model, train
 

@@ -215,7 +215,7 @@ def _scorers(
             if judge_factory is not None:
                 made_judges[(spec, endpoint)] = judge_factory(spec, endpoint)
             else:
-                from harness.models.base import make_generator
+                from harness.models.factory import make_generator
 
                 made_judges[(spec, endpoint)] = make_generator(spec, endpoint=endpoint)
         return made_judges[(spec, endpoint)]

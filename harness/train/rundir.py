@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.files import write_atomic
-from harness.models.loading import file_hash
+from harness.models.weights import file_hash
 
 RUN_KIND = "harness.train/v1"
 LIBRARIES = ("harness", "torch", "transformers", "peft", "accelerate", "numpy", "safetensors", "tokenizers")

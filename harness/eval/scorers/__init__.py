@@ -76,7 +76,7 @@ class ScorerContext:
         human_ratings: the suite's imported ratings (for ``human``).
         judge: a generator that overrides every judge's ``model`` option (``--judge``).
         judge_factory: builds a judge generator from ``(spec, endpoint)``; defaults to
-            :func:`harness.models.base.make_generator`.
+            :func:`harness.models.factory.make_generator`.
         cache: a generation cache that judge verdicts are stored in.
         render_prompt: the prompt the model was sent for an item (the suite's template applied).
     """

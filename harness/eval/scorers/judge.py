@@ -96,7 +96,7 @@ class Judge(BaseScorer[JudgeOptions]):
             if ctx.judge_factory is not None:
                 self.judge = ctx.judge_factory(o.model, o.endpoint)
             else:
-                from harness.models.base import make_generator
+                from harness.models.factory import make_generator
 
                 self.judge = make_generator(o.model, endpoint=o.endpoint)
         else:
