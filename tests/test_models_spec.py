@@ -37,8 +37,8 @@ def test_tiny_model_generates(tiny_model_dir):
 
     from harness.models.loading import load_causal_lm, load_tokenizer
 
-    model = load_causal_lm(str(tiny_model_dir))
-    tok = load_tokenizer(str(tiny_model_dir))
+    model = load_causal_lm(parse_spec(str(tiny_model_dir)))
+    tok = load_tokenizer(parse_spec(str(tiny_model_dir)))
     ids = tok.apply_chat_template([{"role": "user", "content": "hi"}], add_generation_prompt=True, return_tensors="pt")
     ids = ids["input_ids"] if not isinstance(ids, torch.Tensor) else ids
     out = model.generate(ids, max_new_tokens=3, do_sample=False)
@@ -56,4 +56,4 @@ def test_pickle_weights_refused(tmp_path, tiny_model_dir):
     (folder / "model.safetensors").unlink()
     (folder / "pytorch_model.bin").write_bytes(b"not really")
     with pytest.raises(ModelError, match="allow-pickle"):
-        load_causal_lm(str(folder))
+        load_causal_lm(parse_spec(str(folder)))

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ModelError
-from harness.models.spec import ModelSpec, parse_spec
+from harness.models.spec import ModelSpec
 
 __all__ = ["load_causal_lm", "load_tokenizer", "peft_wrapping"]
 
@@ -29,11 +29,15 @@ def _check_no_pickle(folder: Path, allow_pickle: bool) -> None:
         )
 
 
-def load_tokenizer(spec: ModelSpec | str) -> Any:
-    """The tokenizer of a local spec (a run folder's own tokenizer and chat template first)."""
+def load_tokenizer(spec: ModelSpec) -> Any:
+    """The tokenizer of a local spec (a run folder's own tokenizer and chat template first).
+
+    Example:
+        >>> from harness.models.spec import parse_spec
+        >>> tok = load_tokenizer(parse_spec("smollm2-135m"))  # doctest: +SKIP
+    """
     from transformers import AutoTokenizer
 
-    spec = parse_spec(spec) if isinstance(spec, str) else spec
     tok = AutoTokenizer.from_pretrained(spec.tokenizer_folder())
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
@@ -52,12 +56,11 @@ def peft_wrapping() -> Iterator[None]:
         yield
 
 
-def load_causal_lm(spec: ModelSpec | str, *, allow_pickle: bool = False, dtype: Any = None) -> Any:
+def load_causal_lm(spec: ModelSpec, *, allow_pickle: bool = False, dtype: Any = None) -> Any:
     """Load a causal LM for a local spec; adapters and run folders come back as PEFT models."""
     import torch
     from transformers import AutoModelForCausalLM
 
-    spec = parse_spec(spec) if isinstance(spec, str) else spec
     folder = spec.weights_folder()
     _check_no_pickle(folder, allow_pickle)
     model: Any = AutoModelForCausalLM.from_pretrained(  # a PeftModel for an adapter or run (below)
