@@ -40,7 +40,8 @@ LEAKAGE: Registry[LeakageMethod] = Registry("leakage", noun="leakage method")
 
 
 def _method(name: str, summary: str, method: LeakageMethod, options: tuple[str, ...]) -> None:
-    LEAKAGE.register(name, summary=summary, rank=method.rank, options=options, extra=method.extra)(method)
+    extra = {"extra": method.extra} if method.extra else {}
+    LEAKAGE.register(name, summary=summary, rank=method.rank, options=options, **extra)(method)
 
 
 _method("exact", "identical after normalisation (NFKC, case, punctuation, spacing)", LeakageMethod(0), ("min_words",))

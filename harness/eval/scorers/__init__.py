@@ -148,7 +148,8 @@ def scorer(name: str, **recorded: Any) -> Callable[[S], S]:
 
     def register(cls: S) -> S:
         cls.name = name
-        return SCORERS.register(name, options=tuple(cls.Options.model_fields), **recorded)(cls)
+        options = tuple(f.alias or n for n, f in cls.Options.model_fields.items())  # as a rubric spells them
+        return SCORERS.register(name, options=options, **recorded)(cls)
 
     return register
 
