@@ -230,7 +230,8 @@ def test_html_summary_lists_suites_failing_first_with_links() -> None:
     assert [c.verdict for c in result.comparisons] == ["pass", "inconclusive", "fail"]
     html = render_html(result)
     summary = html[html.index('id="summary"'):html.index("</nav>")]
-    order = re.findall(r'<li data-verdict="(\w+)"><span class="tag \w+">\w+</span><a href="#([\w-]+)">([^<]+)</a>', summary)
+    item = r'<li data-verdict="(\w+)"><span class="tag \w+">\w+</span><a href="#([\w-]+)">([^<]+)</a>'
+    order = re.findall(item, summary)
     assert [(v, name) for v, _, name in order] == [("fail", "demo"), ("inconclusive", "safety"), ("pass", "codes")]
     for verdict, anchor, _ in order:
         assert f'<section id="{anchor}" class="suite" data-verdict="{verdict}">' in html
@@ -327,7 +328,8 @@ def test_layout_check_can_fail(tmp_path: Path) -> None:
         pytest.skip("chromium not found (make test installs Debian's chromium when missing)")
     page = render_html(_three_suites())
     broken = (page.replace("overflow-x: auto", "overflow-x: visible").replace('font-size="12"', 'font-size="7"')
-              .replace('class="tick" ', 'class="tick" transform="translate(-30 0)" ').replace('<nav class="summary" id="summary"', "<nav"))
+              .replace('class="tick" ', 'class="tick" transform="translate(-30 0)" ')
+              .replace('<nav class="summary" id="summary"', "<nav"))
     problems = _layout_problems(measure(broken, 400, tmp_path), 400)
     for expected in ("not inside a scroll container", "px wide", "is 7.0 px", "clipped by its plot",
                      "page scrolls sideways", "not the summary"):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-__all__ = ["fmt", "fmt_ci", "fmt_p", "md_escape"]
+from typing import Any
+
+__all__ = ["fmt", "fmt_ci", "fmt_p", "marked", "md_cell", "md_escape"]
+
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>|#"})
 
 
 def fmt(x: float | None, digits: int = 3) -> str:
@@ -43,3 +47,31 @@ def md_escape(text: str, limit: int | None = 200) -> str:
     if limit is not None and len(text) > limit:
         text = text[: limit - 1] + "…"
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("`", "\\`")
+
+
+def md_cell(text: str) -> str:
+    """Escape text for a Markdown table cell (no emphasis, links or HTML can leak through).
+
+    >>> md_cell("a *b*  [c]")
+    'a \\\\*b\\\\* \\\\[c\\\\]'
+    """
+    return " ".join(text.split()).translate(_MD_SPECIAL) if text.strip() else ""
+
+
+def marked(excerpt: dict[str, Any]) -> str:
+    """An excerpt as a table cell with its matched span in bold.
+
+    >>> marked({"text": "say *hi* to me", "mark": [4, 8]})
+    'say **\\\\*hi\\\\*** to me'
+    """
+    text, (a, b) = excerpt["text"], excerpt["mark"]
+    span = text[a:b]
+    lead = span[: len(span) - len(span.lstrip())]
+    trail = span[len(span.rstrip()) :]
+    core = md_cell(span)
+    before, after = md_cell(text[:a] + lead), md_cell(trail + text[b:])
+    if not core:
+        return md_cell(text)
+    sep_b = " " if (text[:a] + lead)[-1:].isspace() else ""
+    sep_a = " " if (trail + text[b:])[:1].isspace() else ""
+    return f"{before}{sep_b}**{core}**{sep_a}{after}"

@@ -13,7 +13,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from harness.report.formatting import fmt, fmt_ci, fmt_p, md_escape
+from harness.report.formatting import fmt, fmt_ci, fmt_p, marked, md_cell, md_escape
 
 __all__ = ["environment", "render"]
 
@@ -33,7 +33,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(md=md_escape, fmt=fmt, fmt_ci=fmt_ci, fmt_p=fmt_p, to_json=_to_json)
+    env.filters.update(md=md_escape, cell=md_cell, marked=marked, fmt=fmt, fmt_ci=fmt_ci, fmt_p=fmt_p, to_json=_to_json)
     return env
 
 
