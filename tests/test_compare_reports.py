@@ -217,8 +217,12 @@ def _three_suites() -> GateResult:
     acc_b, acc_c = np.r_[np.zeros(30), np.ones(10)], np.ones(40)
     rubric = binary_rubric("acc")
     rule = {"rules": [{"criterion": "acc", "require": "improvement"}]}
-    passing = compare_runs(make_run({"acc": acc_b}, rubric=rubric, suite="codes"),
-                           make_run({"acc": acc_c}, rubric=rubric, suite="codes", gate=rule), policy_from_gate(rule))
+    # Long unbroken outputs and a long criterion name must wrap, not widen the page.
+    long_rubric = binary_rubric("acc", "answers_cite_the_ticket_number_and_the_customer_account_id")
+    long = {"acc": acc_b, "answers_cite_the_ticket_number_and_the_customer_account_id": acc_b}
+    passing = compare_runs(
+        make_run(long, rubric=long_rubric, suite="codes", outputs=["https://example.invalid/" + "x" * 400] * 40),
+        make_run({k: acc_c for k in long}, rubric=long_rubric, suite="codes", gate=rule), policy_from_gate(rule))
     before, after = np.r_[np.zeros(5), np.ones(5)], np.r_[1, np.zeros(4), 0, np.ones(4)]  # one fixed, one broken
     unsure = compare_runs(make_run({"acc": before}, rubric=rubric, suite="safety"),
                           make_run({"acc": after}, rubric=rubric, suite="safety", gate=rule), policy_from_gate(rule))
@@ -269,7 +273,7 @@ def _layout_problems(m: dict, width: int) -> list[str]:
     if not width - 20 <= vw <= width:
         problems.append(f"viewport {vw} px for a {width} px frame")
     if m["scroll_width"] > vw:
-        problems.append(f"page scrolls sideways: {m['scroll_width']} px in a {vw} px viewport")
+        problems.append(f"page scrolls sideways: {m['scroll_width']} px in a {vw} px viewport; {m['overflowing']}")
     for i, t in enumerate(m["tables"]):
         box, sc = t["box"], t["scroller"]
         if box["width"] > vw + 0.5 and (sc is None or sc["left"] < -0.5 or sc["right"] > vw + 0.5):
@@ -334,3 +338,14 @@ def test_layout_check_can_fail(tmp_path: Path) -> None:
     for expected in ("not inside a scroll container", "px wide", "is 7.0 px", "clipped by its plot",
                      "page scrolls sideways", "not the summary"):
         assert any(expected in p for p in problems), (expected, problems)
+
+
+@pytest.mark.parametrize(
+    "name", ["harness.report.formatting", "harness.report.charts", "harness.report.html", "harness.report.junit"]
+)
+def test_report_docstring_examples(name: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name))
+    assert result.attempted > 0 and result.failed == 0
