@@ -1,4 +1,4 @@
-"""Report writers (JSON, Markdown, HTML, JUnit); every file is written atomically."""
+"""Reports: atomic file writers here; views rendered through Jinja2 templates (``templates/``), see docs/reports.md."""
 
 from __future__ import annotations
 
