@@ -31,8 +31,8 @@ def digest(*parts: str) -> bytes:
 def md_escape(text: str, limit: int | None = 200) -> str:
     """Escape text for a Markdown table cell, shortened to ``limit`` characters.
 
-    >>> md_escape("a|b")
-    'a\\\\|b'
+    >>> md_escape("a|b `c`")
+    'a\\\\|b \\\\`c\\\\`'
     """
     if limit is not None and len(text) > limit:
         text = text[: limit - 1] + "…"
