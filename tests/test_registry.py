@@ -102,7 +102,7 @@ EXPECTED = {
 def test_every_plugin_kind_lives_on_the_one_registry(kind):
     reg = registry(kind)
     assert isinstance(reg, Registry) and reg.kind == kind
-    assert set(reg.names()) == EXPECTED[kind]
+    assert EXPECTED[kind] <= set(reg.names())  # tests may register more
     assert all(e.summary for e in reg.entries()), "every plug-in says what it is"
 
 

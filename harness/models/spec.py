@@ -74,11 +74,6 @@ class ModelSpec(BaseModel):
         """A short human label."""
         return self.name or (self.path.name if self.path else self.raw)
 
-    @property
-    def local(self) -> bool:
-        """Whether the spec names weights on this machine (not a server, not replayed outputs)."""
-        return self.kind in ("hf", "gguf", "adapter", "run")
-
     def source_hash(self) -> str:
         """BLAKE2b-128 of the spec's file (the ``.gguf`` file, the outputs file), hashed once."""
         if self._source_hash is None:

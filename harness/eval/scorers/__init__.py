@@ -47,7 +47,6 @@ __all__ = [
     "ScorerContext",
     "build_scorer",
     "scorer",
-    "scorer_names",
     "validate_scorer_spec",
 ]
 
@@ -152,11 +151,6 @@ def scorer(name: str, **recorded: Any) -> Callable[[S], S]:
         return SCORERS.register(name, options=options, **recorded)(cls)
 
     return register
-
-
-def scorer_names() -> list[str]:
-    """Names of the registered scorers."""
-    return SCORERS.names()
 
 
 def get_scorer_class(name: str) -> type[BaseScorer[Any]]:
