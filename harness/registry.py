@@ -2,10 +2,12 @@
 
 Every kind of plug-in is a :class:`Registry`, registered with the same decorator shape::
 
-    from harness.registry import SCORERS
+    from harness.train.losses import LOSSES
 
-    @SCORERS.register("shouty", summary="1 when the output is mostly upper case")
-    class Shouty: ...
+    @LOSSES.register("hinge", reference="SLiC-HF, Zhao et al. (2023)", options=("beta",))
+    def hinge_loss(ratios, beta, label_smoothing):
+        '''max(0, 1 - β·h): the hinge loss on the log-ratio margin h.'''
+        return (1 - beta * (ratios.chosen - ratios.rejected)).clamp(min=0)
 
 A registry records, for each name, the object, a one-line summary (the docstring's first line
 unless given) and any keyword arguments given at registration (``recorded``), so a listing and a

@@ -22,6 +22,7 @@ from harness.eval.scorers import (
     parse_options,
     scorer,
 )
+from harness.models.tokenizers import token_counter
 
 if TYPE_CHECKING:
     from harness.eval.items import Item
@@ -408,8 +409,6 @@ class Length(BaseScorer[LengthOptions]):
         super().__init__(options, ctx)
         o = self.options
         if o.unit == "tokens":
-            from harness.models.tokenizers import token_counter
-
             if o.tokenizer is None:  # LengthOptions already rejects this; the check narrows the type
                 raise ValueError("unit 'tokens' needs 'tokenizer'")
             self._count = token_counter(o.tokenizer)
