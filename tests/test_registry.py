@@ -161,3 +161,13 @@ def test_train_config_checks_the_dpo_loss_against_the_registry(tmp_path):
     (tmp_path / "c.yaml").write_text("base_model: m\ntrain_data: t.jsonl\nmethod: dpo\ndpo: {loss: ipoo}\n")
     with pytest.raises(ConfigError, match=r"unknown DPO loss 'ipoo'.*Did you mean 'ipo'"):
         load_config(tmp_path / "c.yaml")
+
+
+@pytest.mark.parametrize("kind", sorted(EXPECTED))
+def test_each_kind_is_created_by_the_home_module_the_registry_names(kind):
+    import importlib
+
+    from harness.registry import _HOMES
+
+    module = importlib.import_module(_HOMES[kind])
+    assert [v for v in vars(module).values() if isinstance(v, Registry) and v.kind == kind] == [registry(kind)]
