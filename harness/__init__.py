@@ -15,11 +15,13 @@ from harness.errors import (
 )
 from harness.eval.cache import GenerationCache
 from harness.eval.evaluate import evaluate_suite, write_run
-from harness.eval.rubric import Criterion, Rubric, load_rubric
+from harness.eval.items import Item
+from harness.eval.rubric import Criterion, Rubric
 from harness.eval.run import Run, load_run
-from harness.eval.suite import Item, Suite, load_suite
+from harness.eval.suite import Suite, load_rubric, load_suite
 from harness.leakage import HoldoutItem, LeakageResult, load_holdout, scan_leakage
-from harness.models.base import GenerationSettings, Generator, make_generator
+from harness.models.base import GenerationSettings, Generator
+from harness.models.factory import make_generator
 from harness.records import (
     ChatRecord,
     PreferenceRecord,
