@@ -29,16 +29,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import statistics
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from harness.configfile import load_yaml, validate_config
+from harness.documents.agreement import DEFAULT_MIN_ALPHA
 from harness.errors import ConfigError
 
 OVERALL = "overall"
-DEFAULT_CALIBRATION_FLOOR = 0.667
+DEFAULT_CALIBRATION_FLOOR = DEFAULT_MIN_ALPHA
 
 
 class Level(BaseModel):
@@ -193,6 +195,27 @@ class Rubric(BaseModel):
         """BLAKE2b-128 of the rubric's canonical JSON (path excluded)."""
         data = self.model_dump(mode="json", exclude={"path"})
         return hashlib.blake2b(json.dumps(data, sort_keys=True).encode(), digest_size=16).hexdigest()
+
+
+def consensus(values: list[float], scale: Scale, aggregate: str = "auto") -> tuple[float | None, str]:
+    """The consensus of several ratings on the scale's own units (None with a reason when there is none).
+
+    The majority for binary scales (a tie is no consensus), the median for levels, the mean for
+    continuous scores; ``aggregate`` forces one of ``majority``, ``median`` or ``mean``. The
+    ``human`` scorer and judge calibration both use it.
+
+    >>> consensus([1, 1, 0], Scale(type="binary"))
+    (1.0, 'majority 2/3')
+    """
+    how = aggregate if aggregate != "auto" else {"binary": "majority", "levels": "median"}.get(scale.type, "mean")
+    if how == "majority":
+        pos = sum(v >= 0.5 for v in values)
+        if pos * 2 == len(values):
+            return None, f"raters tied {pos}/{len(values)}"
+        return (1.0 if pos * 2 > len(values) else 0.0), f"majority {max(pos, len(values) - pos)}/{len(values)}"
+    if how == "median":
+        return float(statistics.median(values)), f"median of {len(values)}"
+    return float(statistics.fmean(values)), f"mean of {len(values)}"
 
 
 def parse_rubric(data: Any, *, file: str | Path, base_dir: Path | None = None, prefix: str = "") -> Rubric:

@@ -31,6 +31,7 @@ from harness.configfile import load_yaml, raise_validation, validate_config
 from harness.errors import ConfigError, InputError, InputFileError, SchemaError
 from harness.eval.rubric import OVERALL, Rubric, load_rubric, parse_rubric
 from harness.models.base import GenerationSettings, Prompt
+from harness.provenance import file_hash
 from harness.records import ROLES, read_rows
 
 REQUIREMENTS = ("improvement", "no_regression", "at_least", "no_new_failures")
@@ -158,7 +159,7 @@ class Suite(BaseModel):
         used = self.items if items is None else items
         hr = None
         if self.human_ratings is not None:
-            hr = {"path": str(self.human_ratings), "hash": _file_hash(self.human_ratings)}
+            hr = {"path": str(self.human_ratings), "hash": file_hash(self.human_ratings)}
         return {
             "name": self.name,
             "description": self.description,
@@ -176,10 +177,6 @@ class Suite(BaseModel):
             "human_ratings": str(self.human_ratings) if self.human_ratings else None,
             "human_ratings_file": hr,
         }
-
-
-def _file_hash(path: Path) -> str:
-    return hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
 
 
 def load_items(path: str | Path) -> list[Item]:

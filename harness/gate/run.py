@@ -8,13 +8,15 @@ SQLite cache so a killed gate resumes, and the comparison reads only the runs it
 from __future__ import annotations
 
 import gc
-import json
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from harness.compare import Comparison, GateResult, LeakageInfo, Policy, compare_runs, gate_result, policy_of
+from harness.documents.train import TrainManifest
 from harness.errors import InputError, InputFileError
 
 if TYPE_CHECKING:
@@ -41,14 +43,11 @@ def train_data_of(spec: str) -> list[Path]:
     if not folder.is_dir() or not manifest.is_file():
         return []
     try:
-        doc = json.loads(manifest.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return []
-    if not isinstance(doc, dict) or doc.get("kind") != "harness.train/v1":
-        return []
-    raw = doc.get("train_data") or []
+        doc = TrainManifest.model_validate_json(manifest.read_bytes())
+    except ValidationError:
+        return []  # not a harness train run folder's manifest
     out = []
-    for p in [raw] if isinstance(raw, str) else raw:
+    for p in doc.train_data:
         path = Path(str(p))
         if not path.is_file() and (folder / path).is_file():
             path = folder / path
@@ -93,10 +92,10 @@ def run_leakage(
     """
     from harness.eval.suite import load_suite
 
-    train = _training_files(train_data, str(run.model.get("spec", "")))
+    train = _training_files(train_data, run.model.spec or "")
     if not train:
         return LeakageInfo()
-    where = Path(suite) if suite is not None else Path(str(run.suite.get("path", "")))
+    where = Path(suite) if suite is not None else Path(run.suite.path or "")
     if not where.exists():
         raise InputFileError(
             "the suite the run records is not here, so its items cannot be checked for leakage; pass --suite DIR",
@@ -104,7 +103,7 @@ def run_leakage(
             field="suite.path",
         )
     loaded = load_suite(where)
-    recorded = run.suite.get("all_items_hash")
+    recorded = run.suite.all_items_hash
     if recorded is not None and loaded.items_hash() != recorded:
         raise InputError(
             f"the suite at {where} is not the one the run evaluated: its items changed (hash "

@@ -9,7 +9,6 @@ second with identical logits. Weights never load from pickle unless ``allow_pick
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -21,20 +20,12 @@ from typing import Any
 
 from harness.errors import ModelError
 from harness.models.spec import ModelSpec, parse_spec
+from harness.provenance import file_hash
 
 
 def cache_root() -> Path:
     """The harness cache folder (``$HARNESS_CACHE``, else ``~/.cache/harness``)."""
     return Path(os.environ.get("HARNESS_CACHE") or Path.home() / ".cache" / "harness")
-
-
-def file_hash(path: Path, *, chunk: int = 1 << 22) -> str:
-    """BLAKE2b-128 hex digest of a file's content."""
-    h = hashlib.blake2b(digest_size=16)
-    with path.open("rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def materialize_gguf(gguf: Path) -> Path:

@@ -55,7 +55,7 @@ def render_run_markdown(run: Run, *, worst: int = 10) -> str:
         "",
         f"- model: `{md_escape(str(m.get('spec')), None)}` ({m.get('kind')}), fingerprint `{m.get('fingerprint')}`",
         f"- suite: `{md_escape(str(s.get('path')), None)}`, {s.get('n_items')} items (hash `{s.get('items_hash')}`)",
-        f"- rubric: {md_escape(str(s.get('rubric', {}).get('name')))} (hash `{s.get('rubric_hash')}`)",
+        f"- rubric: {md_escape(str(s.rubric.name if s.rubric else None))} (hash `{s.get('rubric_hash')}`)",
         f"- generation: `{md_escape(str(man.get('generation')), None)}`, repeats {man.get('repeats')}",
         f"- created {man.get('created')}; generated {man.get('timing', {}).get('generated')}, "
         f"cached {man.get('timing', {}).get('cached')}",
@@ -86,7 +86,7 @@ def render_run_markdown(run: Run, *, worst: int = 10) -> str:
     import json
 
     lines += [
-        json.dumps({k: man[k] for k in ("hashes", "libraries", "seed", "git_commit") if k in man}, indent=2),
+        json.dumps(man.model_dump(mode="json", include={"hashes", "versions", "seed", "git"}), indent=2),
         "```",
         "",
     ]

@@ -15,7 +15,9 @@ from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel
 
+from harness.documents.train import TrainManifest
 from harness.errors import ConfigError, InputError, InputFileError, ModelError
+from harness.provenance import collect_provenance, hash_files, model_hashes
 from harness.records import RowProblem, iter_records
 from harness.report import write_atomic, write_json
 from harness.train.collate import (
@@ -30,16 +32,7 @@ from harness.train.collate import (
 )
 from harness.train.config import TrainConfig, check_paths
 from harness.train.preflight import Preflight, run_preflight
-from harness.train.rundir import (
-    RUN_KIND,
-    git_commit,
-    hash_files,
-    library_versions,
-    model_hashes,
-    plot_loss,
-    read_log,
-    write_log,
-)
+from harness.train.rundir import plot_loss, read_log, write_log
 
 
 class TrainResult(BaseModel):
@@ -390,32 +383,30 @@ def train(
     train_losses = [r["loss"] for r in rows if "loss" in r]
     dpo_last = {k: v for r in rows for k, v in r.items() if k.startswith(("rewards/", "eval_rewards/"))}
     source = spec.path if spec.kind == "gguf" else None
-    manifest: dict[str, Any] = {
-        "kind": RUN_KIND,
-        "base_model": cfg.base_model,
-        "base_model_hashes": model_hashes(weights_folder(spec), source),
-        "method": cfg.method,
-        "adapter": cfg.adapter,
-        "weights": weights_dir.name,
-        "train_data": [str(p) for p in cfg.train_data],
-        "train_data_hashes": hash_files(cfg.train_data),
-        "eval_data": str(cfg.eval_data) if cfg.eval_data else None,
-        "eval_data_hash": hash_files([cfg.eval_data])[str(cfg.eval_data)] if cfg.eval_data else None,
-        "holdouts": [str(h) for h in cfg.holdouts],
-        "config": "config.yaml",
-        "config_source": str(config_source),
-        "config_hash": cfg.fingerprint(),
-        "seed": cfg.seed,
-        "chat_template": {
+    manifest = TrainManifest(
+        **collect_provenance().model_dump(),
+        base_model=cfg.base_model,
+        base_model_hashes=model_hashes(weights_folder(spec), source),
+        method=cfg.method,
+        adapter=cfg.adapter,
+        weights=weights_dir.name,
+        train_data=[str(p) for p in cfg.train_data],
+        train_data_hashes=hash_files(cfg.train_data),
+        eval_data=str(cfg.eval_data) if cfg.eval_data else None,
+        eval_data_hash=hash_files([cfg.eval_data])[str(cfg.eval_data)] if cfg.eval_data else None,
+        holdouts=[str(h) for h in cfg.holdouts],
+        config="config.yaml",
+        config_source=str(config_source),
+        config_hash=cfg.fingerprint(),
+        seed=cfg.seed,
+        chat_template={
             "source": template.source,
             "file": "chat_template.jinja",
             "hash": hashlib.blake2b(template.template.encode(), digest_size=16).hexdigest(),
         },
-        "versions": library_versions(),
-        "git": git_commit(),
-        "world_size": args.world_size,
-        "device": str(trainer.args.device),
-        "preflight": {
+        world_size=args.world_size,
+        device=str(trainer.args.device),
+        preflight={
             "fail_on": preflight.fail_on,
             "counts": preflight.counts(),
             "blocking": preflight.blocking,
@@ -423,9 +414,9 @@ def train(
             "leakage_checked": preflight.leakage_checked,
             "rows_skipped": skipped,
         },
-        "data": encoded.stats.model_dump(),
-        "eval_data_stats": eval_encoded.stats.model_dump() if eval_encoded else None,
-        "results": {
+        data=encoded.stats.model_dump(),
+        eval_data_stats=eval_encoded.stats.model_dump() if eval_encoded else None,
+        results={
             "global_step": output.global_step,
             "epochs": trainer.state.epoch,
             "train_loss": output.training_loss,
@@ -438,11 +429,11 @@ def train(
             "trained_tokens_per_second": trained_tokens / train_seconds if train_seconds else None,
             "resumed": resume,
         },
-        "files": {"log": "train_log.jsonl", "loss_plot": "loss.png" if plotted else None, "card": "model_card.md"},
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "command": command,
-    }
+        files={"log": "train_log.jsonl", "loss_plot": "loss.png" if plotted else None, "card": "model_card.md"},
+        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        command=command,
+    ).model_dump(mode="json")
     write_atomic(run_dir / "model_card.md", render_card(manifest, cfg, preflight))
     write_json(run_dir / "manifest.json", manifest)
     return TrainResult(status="trained", run_dir=run_dir, preflight=preflight, manifest=manifest)

@@ -1,32 +1,25 @@
-"""Finding: one problem a check found, and the validation document that collects them."""
+"""Finding: one problem a check found, and the validation report that collects them.
+
+:class:`Finding` and the document (:class:`~harness.documents.validation.ValidationDocument`)
+live in :mod:`harness.documents.validation`; they are importable from here too.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field
 
-Severity = Literal["error", "warning", "info"]
-SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "error": 2}
-VALIDATION_SCHEMA = "harness.validation/v1"
+from harness.documents.validation import (
+    SEVERITY_RANK,
+    VALIDATION_SCHEMA,
+    Finding,
+    Severity,
+    ValidationDocument,
+)
 
-
-class Finding(BaseModel):
-    """One problem found by a check (contract ``harness.validation/v1``)."""
-
-    check: str = Field(description="dotted check name, e.g. 'duplicates.exact'")
-    severity: Severity
-    message: str
-    ids: list[str] = Field(default_factory=list, description="ids of the validated file's examples")
-    lines: list[int] = Field(default_factory=list, description="1-based lines of those examples")
-    holdout_ids: list[str] | None = None
-    holdout: str | None = None
-    data: dict[str, Any] | None = None
-
-    def at_least(self, severity: str) -> bool:
-        """Whether this finding is at or above ``severity``."""
-        return SEVERITY_RANK[self.severity] >= SEVERITY_RANK[severity]
+__all__ = ["SEVERITY_RANK", "VALIDATION_SCHEMA", "Finding", "Severity", "ValidationReport"]
 
 
 class ValidationReport(BaseModel):
@@ -60,7 +53,4 @@ class ValidationReport(BaseModel):
 
     def to_document(self) -> dict[str, Any]:
         """The ``harness.validation/v1`` JSON document."""
-        doc = {"schema": VALIDATION_SCHEMA, **self.model_dump(mode="json")}
-        doc["counts"] = self.counts()
-        doc["findings"] = [f.model_dump(mode="json", exclude_none=True) for f in self.findings]
-        return doc
+        return ValidationDocument(**dict(self), counts=self.counts()).to_document()

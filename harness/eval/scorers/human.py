@@ -10,7 +10,6 @@ human scores are compared with a judge.
 from __future__ import annotations
 
 import hashlib
-import statistics
 from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -18,11 +17,11 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.errors import InputError
+from harness.eval.rubric import consensus
 from harness.eval.scorers import BaseScorer, RawScore, ScorerContext, scorer
 from harness.records import RatingRecord, RowProblem, iter_records, rating_number
 
 if TYPE_CHECKING:
-    from harness.eval.rubric import Scale
     from harness.eval.suite import Item
 
 
@@ -72,24 +71,6 @@ class HumanOptions(BaseModel):
     )
     aggregate: Literal["auto", "majority", "median", "mean"] = "auto"
     min_raters: int = Field(default=1, ge=1)
-
-
-def consensus(values: list[float], scale: Scale, aggregate: str = "auto") -> tuple[float | None, str]:
-    """The consensus rating on the scale's own units (None with a reason when there is none).
-
-    >>> from harness.eval.rubric import Scale
-    >>> consensus([1, 1, 0], Scale(type="binary"))
-    (1.0, 'majority 2/3')
-    """
-    how = aggregate if aggregate != "auto" else {"binary": "majority", "levels": "median"}.get(scale.type, "mean")
-    if how == "majority":
-        pos = sum(v >= 0.5 for v in values)
-        if pos * 2 == len(values):
-            return None, f"raters tied {pos}/{len(values)}"
-        return (1.0 if pos * 2 > len(values) else 0.0), f"majority {max(pos, len(values) - pos)}/{len(values)}"
-    if how == "median":
-        return float(statistics.median(values)), f"median of {len(values)}"
-    return float(statistics.fmean(values)), f"mean of {len(values)}"
 
 
 @scorer("human")
