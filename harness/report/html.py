@@ -306,7 +306,7 @@ def render_html(result: GateResult) -> str:
     sub = (f"base {base} → candidate {cand} · {len(result.comparisons)} suite(s) · "
            f"{counts['pass']} pass, {counts['fail']} fail, {counts['inconclusive']} inconclusive")
     manifest = {
-        "gate": result.manifest,
+        "gate": result.manifest.model_dump(mode="json"),
         "runs": [
             {"suite": c.suite, "suite_info": c.suite_info, "base": c.base.model_dump(mode="json"),
              "candidate": c.candidate.model_dump(mode="json"), "policy": c.policy.model_dump(mode="json")}
