@@ -186,3 +186,18 @@ def test_the_calibration_floor_is_one_constant() -> None:
 def _line_of_constant() -> int:
     lines = (ROOT / "harness/documents/agreement.py").read_text().splitlines()
     return next(i for i, line in enumerate(lines, 1) if line.startswith("DEFAULT_MIN_ALPHA = "))
+
+
+def test_a_train_run_folder_is_read_through_its_manifest_model(tmp_path: Path) -> None:
+    from harness.gate.run import train_data_of
+
+    (tmp_path / "train.jsonl").write_text('{"prompt": "a", "completion": "b"}\n')
+    doc = {**_doc("train_manifest.json"), "train_data": "train.jsonl"}  # one file, relative to the folder
+    (tmp_path / "manifest.json").write_text(json.dumps(doc))
+    assert train_data_of(str(tmp_path)) == [tmp_path / "train.jsonl"]
+    (tmp_path / "manifest.json").write_text(json.dumps({**doc, "results": {"global_step": "many"}}))
+    with pytest.raises(InputError) as err:
+        train_data_of(str(tmp_path))
+    assert err.value.field == "results.global_step" and err.value.file == str(tmp_path / "manifest.json")
+    (tmp_path / "manifest.json").write_text(json.dumps({"kind": "something.else"}))
+    assert train_data_of(str(tmp_path)) == []

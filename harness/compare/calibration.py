@@ -33,7 +33,6 @@ from pydantic import BaseModel, Field
 
 from harness.documents.agreement import DEFAULT_MIN_ALPHA
 from harness.errors import InputError
-from harness.eval.rubric import consensus
 from harness.records import rating_number
 
 if TYPE_CHECKING:
@@ -257,7 +256,7 @@ def calibrate_runs(
             if item is None:
                 continue
             j = _judge_value(item, cid, rated_text)
-            c, _ = consensus(values, info.scale)
+            c, _ = info.scale.consensus(values)
             h = _to_fraction(c, info) if c is not None else None
             if j is None or h is None:
                 continue

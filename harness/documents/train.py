@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from harness.documents.base import Record
 from harness.provenance import Provenance
@@ -84,3 +84,8 @@ class TrainManifest(Record, Provenance):
     created: str | None = None
     finished: str | None = None
     command: str | None = None
+
+    @field_validator("train_data", mode="before")
+    @classmethod
+    def _one_file(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value

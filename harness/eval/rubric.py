@@ -112,6 +112,26 @@ class Scale(BaseModel):
         """The level whose mapped value is closest to ``fraction``."""
         return min(self.levels, key=lambda lv: abs(self.level_fraction(lv.value) - fraction))
 
+    def consensus(self, values: list[float], aggregate: str = "auto") -> tuple[float | None, str]:
+        """The consensus of several ratings on the scale's own units (None with a reason when there is none).
+
+        The majority for binary scales (a tie is no consensus), the median for levels, the mean
+        for continuous scores; ``aggregate`` forces ``majority``, ``median`` or ``mean``. The
+        ``human`` scorer and judge calibration both use it.
+
+        >>> Scale(type="binary").consensus([1, 1, 0])
+        (1.0, 'majority 2/3')
+        """
+        how = aggregate if aggregate != "auto" else {"binary": "majority", "levels": "median"}.get(self.type, "mean")
+        if how == "majority":
+            pos = sum(v >= 0.5 for v in values)
+            if pos * 2 == len(values):
+                return None, f"raters tied {pos}/{len(values)}"
+            return (1.0 if pos * 2 > len(values) else 0.0), f"majority {max(pos, len(values) - pos)}/{len(values)}"
+        if how == "median":
+            return float(statistics.median(values)), f"median of {len(values)}"
+        return float(statistics.fmean(values)), f"mean of {len(values)}"
+
 
 class ScorerSpec(BaseModel):
     """A scorer's registered name (``type``) and its options (the other keys)."""
@@ -195,27 +215,6 @@ class Rubric(BaseModel):
         """BLAKE2b-128 of the rubric's canonical JSON (path excluded)."""
         data = self.model_dump(mode="json", exclude={"path"})
         return hashlib.blake2b(json.dumps(data, sort_keys=True).encode(), digest_size=16).hexdigest()
-
-
-def consensus(values: list[float], scale: Scale, aggregate: str = "auto") -> tuple[float | None, str]:
-    """The consensus of several ratings on the scale's own units (None with a reason when there is none).
-
-    The majority for binary scales (a tie is no consensus), the median for levels, the mean for
-    continuous scores; ``aggregate`` forces one of ``majority``, ``median`` or ``mean``. The
-    ``human`` scorer and judge calibration both use it.
-
-    >>> consensus([1, 1, 0], Scale(type="binary"))
-    (1.0, 'majority 2/3')
-    """
-    how = aggregate if aggregate != "auto" else {"binary": "majority", "levels": "median"}.get(scale.type, "mean")
-    if how == "majority":
-        pos = sum(v >= 0.5 for v in values)
-        if pos * 2 == len(values):
-            return None, f"raters tied {pos}/{len(values)}"
-        return (1.0 if pos * 2 > len(values) else 0.0), f"majority {max(pos, len(values) - pos)}/{len(values)}"
-    if how == "median":
-        return float(statistics.median(values)), f"median of {len(values)}"
-    return float(statistics.fmean(values)), f"mean of {len(values)}"
 
 
 def parse_rubric(data: Any, *, file: str | Path, base_dir: Path | None = None, prefix: str = "") -> Rubric:

@@ -8,6 +8,7 @@ SQLite cache so a killed gate resumes, and the comparison reads only the runs it
 from __future__ import annotations
 
 import gc
+import json
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from harness.compare import Comparison, GateResult, LeakageInfo, Policy, compare_runs, gate_result, policy_of
-from harness.documents.train import TrainManifest
+from harness.documents.train import TRAIN_KIND, TrainManifest
 from harness.errors import InputError, InputFileError
 
 if TYPE_CHECKING:
@@ -37,15 +38,23 @@ def train_data_of(spec: str) -> list[Path]:
 
     Raises:
         InputFileError: when the run folder names a training file that does not exist.
+        InputError: when its manifest is a ``harness.train/v1`` one that does not load.
     """
     folder = Path(spec)
     manifest = folder / "manifest.json"
     if not folder.is_dir() or not manifest.is_file():
         return []
     try:
-        doc = TrainManifest.model_validate_json(manifest.read_bytes())
-    except ValidationError:
-        return []  # not a harness train run folder's manifest
+        raw = json.loads(manifest.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return []
+    if not isinstance(raw, dict) or raw.get("kind") != TRAIN_KIND:
+        return []  # not a harness train run folder
+    try:
+        doc = TrainManifest.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise InputError(err["msg"], file=manifest, field=".".join(map(str, err["loc"]))) from exc
     out = []
     for p in doc.train_data:
         path = Path(str(p))

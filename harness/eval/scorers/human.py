@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.errors import InputError
-from harness.eval.rubric import consensus
 from harness.eval.scorers import BaseScorer, RawScore, ScorerContext, scorer
 from harness.records import RatingRecord, RowProblem, iter_records, rating_number
 
 if TYPE_CHECKING:
+    from harness.eval.rubric import Scale
     from harness.eval.suite import Item
 
 
@@ -71,6 +71,16 @@ class HumanOptions(BaseModel):
     )
     aggregate: Literal["auto", "majority", "median", "mean"] = "auto"
     min_raters: int = Field(default=1, ge=1)
+
+
+def consensus(values: list[float], scale: Scale, aggregate: str = "auto") -> tuple[float | None, str]:
+    """The consensus rating on the scale's own units (None with a reason when there is none).
+
+    >>> from harness.eval.rubric import Scale
+    >>> consensus([1, 1, 0], Scale(type="binary"))
+    (1.0, 'majority 2/3')
+    """
+    return scale.consensus(values, aggregate)
 
 
 @scorer("human")
