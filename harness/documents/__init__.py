@@ -20,6 +20,7 @@ package costs nothing.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from typing import Any, NamedTuple
 
@@ -95,19 +96,23 @@ def kind_of(doc: Any) -> str | None:
     return _BY_SCHEMA.get(tag) if isinstance(tag, str) else None
 
 
+@functools.cache
+def _validator(kind: str) -> Any:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(json_schema(kind))
+
+
 def check_document(doc: Any, *, where: str | None = None) -> str | None:
     """Validate a document against its kind's JSON Schema; returns the kind (None: not a harness document).
 
     Raises:
         SchemaError: the document does not match its schema (the first error's path and message).
     """
-    import jsonschema
-
     kind = kind_of(doc)
     if kind is None:
         return None
-    validator = jsonschema.Draft202012Validator(json_schema(kind))
-    errors = sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
+    errors = sorted(_validator(kind).iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
         err = errors[0]
         path = ".".join(str(p) for p in err.absolute_path) or None
