@@ -20,6 +20,7 @@ from harness.compare.models import (
     Comparison,
     CriterionStats,
     Excluded,
+    GateManifest,
     GateResult,
     LeakageInfo,
     RuleResult,
@@ -443,4 +444,4 @@ def _leakage_rule(suite: str, n_leaked: int, leakage: LeakageInfo, confidence: f
 def gate_result(comparisons: list[Comparison], *, manifest: dict[str, Any] | None = None) -> GateResult:
     """Combine per-suite comparisons into one gate verdict (fail > inconclusive > pass)."""
     verdict = combine_verdicts([c.verdict for c in comparisons])
-    return GateResult(verdict=verdict, comparisons=comparisons, manifest=manifest or {})
+    return GateResult(verdict=verdict, comparisons=comparisons, manifest=GateManifest.model_validate(manifest or {}))

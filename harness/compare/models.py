@@ -243,7 +243,7 @@ class GateResult(BaseModel):
 class ComparisonDocument(BaseModel):
     """The ``harness.comparison/v1`` document: the verdict, every rule, every excluded item, each suite's comparison."""
 
-    schema_: Literal["harness.comparison/v1"] = Field(default=COMPARISON_SCHEMA, alias="schema")
+    schema_: Literal["harness.comparison/v1"] = Field(default="harness.comparison/v1", alias="schema")
     verdict: Verdict
     exit_code: int = Field(description="0 pass · 1 fail · 3 inconclusive")
     rules: list[RuleResult] = Field(description="every rule of every suite")

@@ -84,7 +84,7 @@ class BootstrapSettings(Record):
 class AgreementDocument(Record):
     """Inter-rater agreement of one ratings file at one level of measurement."""
 
-    schema_: Literal["harness.agreement/v1"] = Field(default=AGREEMENT_SCHEMA, alias="schema")
+    schema_: Literal["harness.agreement/v1"] = Field(default="harness.agreement/v1", alias="schema")
     level: str
     file: str | None = None
     form: str | None = None

@@ -178,7 +178,7 @@ class RunManifest(Record, Provenance):
 class Run(BaseModel):
     """One model's results on one suite."""
 
-    schema_: Literal["harness.run/v1"] = Field(default=RUN_SCHEMA, alias="schema")
+    schema_: Literal["harness.run/v1"] = Field(default="harness.run/v1", alias="schema")
     suite: SuiteRecord = Field(description="name, path, rubric, items hash, gate block")
     model: ModelIdentity = Field(description="spec, kind, fingerprint and hashes")
     manifest: RunManifest
@@ -195,7 +195,7 @@ class Run(BaseModel):
 class EvalDocument(BaseModel):
     """``harness eval --json`` on several suites: one run per suite."""
 
-    schema_: Literal["harness.eval/v1"] = Field(default=EVAL_SCHEMA, alias="schema")
+    schema_: Literal["harness.eval/v1"] = Field(default="harness.eval/v1", alias="schema")
     runs: list[Run]
 
     model_config = {"populate_by_name": True}

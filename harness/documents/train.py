@@ -58,7 +58,7 @@ class TrainResults(Record):
 class TrainManifest(Record, Provenance):
     """The run folder's manifest (layout in :mod:`harness.train.rundir`)."""
 
-    kind: Literal["harness.train/v1"] = TRAIN_KIND
+    kind: Literal["harness.train/v1"] = "harness.train/v1"
     base_model: str = Field(description="the base model spec as configured")
     base_model_hashes: dict[str, str] = Field(default_factory=dict, description="file name -> BLAKE2b-128")
     method: str | None = None

@@ -40,7 +40,7 @@ class Finding(BaseModel):
 class ValidationDocument(Record):
     """What validating a training file found (or, with ``files``, several files: the preflight of a run)."""
 
-    schema_: Literal["harness.validation/v1"] = Field(default=VALIDATION_SCHEMA, alias="schema")
+    schema_: Literal["harness.validation/v1"] = Field(default="harness.validation/v1", alias="schema")
     file: str | list[str]
     format: str | None = None
     kind: str | None = None

@@ -14,10 +14,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from harness.documents.run import RunHashes
 from harness.errors import InputError
 from harness.eval.cache import GenerationCache, cache_key
 from harness.eval.rubric import OVERALL, Criterion
-from harness.eval.run import Attempt, CriterionSummary, ItemResult, Run, RunManifest, Score
+from harness.eval.run import Attempt, CriterionSummary, ItemResult, ModelIdentity, Run, RunManifest, Score, SuiteRecord
 from harness.eval.scorers import BaseScorer, RawScore, ScorerContext, build_scorer
 from harness.eval.suite import Item, Suite
 from harness.models.base import Completion, GenerationRequest, Generator, request_payload
@@ -317,20 +318,26 @@ def evaluate_suite(
         limit=limit,
         generation=settings.model_dump(mode="json"),
         generation_hash=content_hash(settings.model_dump(mode="json")),
-        hashes={
-            "items": suite_record["items_hash"],
-            "rubric": suite_record["rubric_hash"],
-            "model": model.get("fingerprint"),
-            "adapter": model.get("adapter_hash"),
-            "judges": {cid: d.get("judge_fingerprint") for cid, d in judges.items() if "judge_fingerprint" in d}
+        hashes=RunHashes(
+            items=suite_record["items_hash"],
+            rubric=suite_record["rubric_hash"],
+            model=model.get("fingerprint"),
+            adapter=model.get("adapter_hash"),
+            judges={cid: d.get("judge_fingerprint") for cid, d in judges.items() if "judge_fingerprint" in d}
             or None,
-            "human_ratings": (suite_record["human_ratings_file"] or {}).get("hash"),
-        },
+            human_ratings=(suite_record["human_ratings_file"] or {}).get("hash"),
+        ),
         scorers=specs,
         scorer_details=judges,
         timing={**gen_stats, "scoring_seconds": score_seconds},
     )
-    return Run(suite=suite_record, model=model, manifest=manifest, items=results, summary=summary)
+    return Run(
+        suite=SuiteRecord.model_validate(suite_record),
+        model=ModelIdentity.model_validate(model),
+        manifest=manifest,
+        items=results,
+        summary=summary,
+    )
 
 
 class RunFiles(NamedTuple):

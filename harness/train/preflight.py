@@ -49,8 +49,8 @@ class Preflight(BaseModel):
         for d in docs:
             for f in d["findings"]:
                 findings.append({**f, "data": {**(f.get("data") or {}), "file": d["file"]}})
-        return ValidationDocument(
-            file=[d["file"] for d in docs], findings=findings, counts=self.counts(), files=docs, **extra
+        return ValidationDocument.model_validate(
+            {"file": [d["file"] for d in docs], "findings": findings, "counts": self.counts(), "files": docs, **extra}
         ).to_document()
 
 

@@ -15,7 +15,7 @@ from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel
 
-from harness.documents.train import TrainManifest
+from harness.documents.train import ChatTemplateRecord, PreflightSummary, TrainManifest, TrainResults
 from harness.errors import ConfigError, InputError, InputFileError, ModelError
 from harness.provenance import collect_provenance, hash_files, model_hashes
 from harness.records import RowProblem, iter_records
@@ -399,36 +399,36 @@ def train(
         config_source=str(config_source),
         config_hash=cfg.fingerprint(),
         seed=cfg.seed,
-        chat_template={
-            "source": template.source,
-            "file": "chat_template.jinja",
-            "hash": hashlib.blake2b(template.template.encode(), digest_size=16).hexdigest(),
-        },
+        chat_template=ChatTemplateRecord(
+            source=template.source,
+            file="chat_template.jinja",
+            hash=hashlib.blake2b(template.template.encode(), digest_size=16).hexdigest(),
+        ),
         world_size=args.world_size,
         device=str(trainer.args.device),
-        preflight={
-            "fail_on": preflight.fail_on,
-            "counts": preflight.counts(),
-            "blocking": preflight.blocking,
-            "allowed_findings": bool(preflight.blocking and allow_findings),
-            "leakage_checked": preflight.leakage_checked,
-            "rows_skipped": skipped,
-        },
+        preflight=PreflightSummary(
+            fail_on=preflight.fail_on,
+            counts=preflight.counts(),
+            blocking=preflight.blocking,
+            allowed_findings=bool(preflight.blocking and allow_findings),
+            leakage_checked=preflight.leakage_checked,
+            rows_skipped=skipped,
+        ),
         data=encoded.stats.model_dump(),
         eval_data_stats=eval_encoded.stats.model_dump() if eval_encoded else None,
-        results={
-            "global_step": output.global_step,
-            "epochs": trainer.state.epoch,
-            "train_loss": output.training_loss,
-            "final_train_loss": train_losses[-1] if train_losses else None,
-            "eval_loss": eval_metrics.get("eval_loss"),
-            "eval": {k: v for k, v in eval_metrics.items() if isinstance(v, int | float)},
-            "dpo": dpo_last or None,
-            "train_seconds": train_seconds,
-            "trained_tokens": trained_tokens,
-            "trained_tokens_per_second": trained_tokens / train_seconds if train_seconds else None,
-            "resumed": resume,
-        },
+        results=TrainResults(
+            global_step=output.global_step,
+            epochs=trainer.state.epoch,
+            train_loss=output.training_loss,
+            final_train_loss=train_losses[-1] if train_losses else None,
+            eval_loss=eval_metrics.get("eval_loss"),
+            eval={k: v for k, v in eval_metrics.items() if isinstance(v, int | float)},
+            dpo=dpo_last or None,
+            train_seconds=train_seconds,
+            trained_tokens=trained_tokens,
+            trained_tokens_per_second=trained_tokens / train_seconds if train_seconds else None,
+            resumed=resume,
+        ),
         files={"log": "train_log.jsonl", "loss_plot": "loss.png" if plotted else None, "card": "model_card.md"},
         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
