@@ -1,4 +1,4 @@
-"""Report writers (JSON, Markdown, HTML, JUnit); every file is written atomically."""
+"""Reports: atomic file writers here; views rendered through Jinja2 templates (``templates/``), see docs/reports.md."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from harness.report.formatting import md_escape
 
 __all__ = ["check_written", "md_escape", "write_atomic", "write_json"]
 
@@ -55,9 +57,3 @@ def check_written(doc: Any, *, where: str) -> None:
         with open(log, "a", encoding="utf-8") as fh:
             fh.write(f"{doc.get('schema') or doc.get('kind')}\t{where}\n")
 
-
-def md_escape(text: str, limit: int | None = 200) -> str:
-    """Escape text for a Markdown table cell, shortened to ``limit`` characters."""
-    if limit is not None and len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("`", "\\`")
