@@ -45,6 +45,9 @@ def _root(
 
 
 def emit_json(doc: dict[str, Any]) -> None:
-    """Print a JSON document on stdout."""
+    """Print a JSON document on stdout (checked against its schema under ``HARNESS_CHECK_DOCUMENTS=1``)."""
+    from harness.files import check_written
+
+    check_written(doc, where="<stdout>")
     sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
 
