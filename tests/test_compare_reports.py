@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from fixtures.runs import binary_rubric, make_run
 
-from harness.compare import LeakageInfo, compare_runs, gate_result, policy_from_gate
-from harness.compare.models import GateResult
+from harness.compare import LeakageInfo
+from harness.gate import GateResult, compare_runs, gate_result, policy_from_gate
 from harness.report.comparison import render_markdown, write_reports
 from harness.report.html import render_html
 from harness.report.junit import render_junit

@@ -27,7 +27,7 @@ from harness.eval.scorers import BaseScorer, RawScore, ScorerContext, build_scor
 from harness.eval.suite import Item, Suite
 from harness.models.base import Completion, GenerationRequest, Generator, request_payload
 from harness.report import write_atomic, write_json
-from harness.stats.intervals import bootstrap_mean_interval, wilson_interval
+from harness.stats.intervals import mean_interval, mean_seed
 
 Progress = Callable[[str, int, int], None]
 LIBRARIES = ("harness", "torch", "transformers", "peft", "numpy", "scipy", "sacrebleu", "jsonschema", "httpx")
@@ -109,12 +109,17 @@ def _mean_score(scores: list[Score], binary: bool) -> Score:
 
 
 def summarize(
-    values: Sequence[float | None], *, binary: bool, confidence: float = 0.95, seed: int = 0
+    values: Sequence[float | None],
+    *,
+    binary: bool,
+    confidence: float = 0.95,
+    seed: int | list[int] = 0,
 ) -> CriterionSummary:
     """Mean, confidence interval and n of a criterion over items (None values are unscored).
 
-    Wilson's interval when every value is 0 or 1 on a binary criterion; a percentile bootstrap
-    (2000 resamples, seeded) otherwise. No scored item gives a null mean with a reason.
+    The interval is :func:`harness.stats.intervals.mean_interval`'s, the one every report gives a
+    mean: Wilson's when every value is 0 or 1 on a binary criterion, the BCa bootstrap (10,000
+    resamples, seeded) otherwise. No scored item gives a null mean with a reason.
 
     Example:
         >>> s = summarize([1, 0, 1, 1, None], binary=True)
@@ -135,14 +140,16 @@ def summarize(
             reason="no scored items",
         )
     mean = sum(scored) / len(scored)
-    if binary and all(v in (0.0, 1.0) for v in scored):
-        lo, hi = wilson_interval(int(sum(scored)), len(scored), confidence=confidence)
-        method = "wilson"
-    else:
-        lo, hi = bootstrap_mean_interval(scored, confidence=confidence, seed=seed)
-        method = "bootstrap"
+    interval = mean_interval(scored, binary=binary, confidence=confidence, seed=seed)
     return CriterionSummary(
-        mean=mean, ci=[lo, hi], n=len(scored), n_unscored=unscored, method=method, confidence=confidence, binary=binary
+        mean=mean,
+        ci=interval.ci,
+        n=len(scored),
+        n_unscored=unscored,
+        method=interval.method,
+        confidence=confidence,
+        binary=binary,
+        reason=None if interval.ci is not None else "one scored item: no interval",
     )
 
 
@@ -332,7 +339,10 @@ def evaluate_suite(
     for crit in [*criteria, None]:
         cid = crit.id if crit is not None else OVERALL
         summary[cid] = summarize(
-            [r.scores[cid].value for r in results], binary=crit.scale.binary if crit else False, confidence=confidence
+            [r.scores[cid].value for r in results],
+            binary=crit.scale.binary if crit else False,
+            confidence=confidence,
+            seed=mean_seed(0, suite.name, cid),
         )
 
     suite_record = suite.to_record(items)

@@ -60,7 +60,7 @@ class CriterionSummary(BaseModel):
     ci: list[float] | None
     n: int
     n_unscored: int = 0
-    method: str = Field(description="'wilson' for binary criteria, 'bootstrap' otherwise")
+    method: str = Field(description="'wilson' for binary criteria, 'bootstrap_bca' otherwise (older runs: 'bootstrap')")
     confidence: float = 0.95
     binary: bool = False
     reason: str | None = None

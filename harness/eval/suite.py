@@ -66,7 +66,7 @@ class Item(BaseModel):
 
 
 class GateRule(BaseModel):
-    """One rule of a suite's gate (its semantics live in ``harness.compare``)."""
+    """One rule of a suite's gate (its semantics live in ``harness.gate.policy``)."""
 
     model_config = ConfigDict(extra="forbid")
     criterion: str = Field(min_length=1)

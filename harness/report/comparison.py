@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from harness.compare.models import Comparison, GateResult, RuleResult
+from harness.gate.verdict import Comparison, GateResult, RuleResult
 from harness.report import md_escape
 
 __all__ = ["fmt", "fmt_ci", "fmt_p", "print_summary", "render_markdown", "write_reports"]

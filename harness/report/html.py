@@ -11,7 +11,8 @@ import json
 from html import escape
 from typing import Any
 
-from harness.compare.models import Comparison, CriterionStats, GateResult
+from harness.compare.models import CriterionStats
+from harness.gate.verdict import Comparison, GateResult
 from harness.report.comparison import fmt, fmt_ci, fmt_p
 
 __all__ = ["render_html"]
@@ -295,7 +296,7 @@ def render_html(result: GateResult) -> str:
     """The whole gate as one self-contained HTML page.
 
     Example:
-        >>> from harness.compare.models import GateResult
+        >>> from harness.gate.verdict import GateResult
         >>> "Gate: INCONCLUSIVE" in render_html(GateResult(verdict="inconclusive", comparisons=[]))
         True
     """

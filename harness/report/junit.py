@@ -10,7 +10,7 @@ import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 
-from harness.compare.models import GateResult, RuleResult
+from harness.gate.verdict import GateResult, RuleResult
 from harness.report.comparison import fmt, fmt_ci, fmt_p
 
 __all__ = ["render_junit"]
@@ -41,7 +41,7 @@ def render_junit(result: GateResult, *, timestamp: datetime | None = None) -> st
     """The gate as JUnit XML (UTF-8, with declaration).
 
     Example:
-        >>> from harness.compare.models import GateResult
+        >>> from harness.gate.verdict import GateResult
         >>> render_junit(GateResult(verdict="inconclusive", comparisons=[])).splitlines()[1]
         '<testsuites name="harness gate" tests="0" failures="0" errors="0" time="0" />'
     """
