@@ -9,7 +9,7 @@ McNemar's exact test, and each side's mean gets the interval every report gives 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -20,6 +20,7 @@ from harness.compare.criteria import OVERALL, CriterionInfo, criteria_info
 from harness.compare.models import Change, CriterionStats, Excluded, LeakageInfo
 from harness.compare.pairing import PairedValues, pair_items, prompt_text
 from harness.compare.repeats import MODEL_GRADED, VarianceSplit, variance_split
+from harness.compare.slices import MISSING, SliceAnalysis, SliceTable, item_fields, positions, slice_groups
 from harness.errors import InputError
 from harness.eval.run import ItemResult, Run
 from harness.stats.bootstrap import Bootstrap, paired_bootstrap, stable_seed
@@ -68,10 +69,15 @@ class PairedCriterion:
 
 @dataclass
 class Analysis:
-    """Every criterion measured on one set of paired items."""
+    """Every criterion measured on one set of paired items (and per slice, by each slicing field)."""
 
     criteria: dict[str, PairedCriterion]
     values: PairedValues
+    slices: dict[str, dict[str, SliceAnalysis]] = field(default_factory=dict)
+
+    def slice_tables(self) -> list[SliceTable]:
+        """Every field × criterion table (the ``slices`` of the comparison document)."""
+        return [sa.table() for by_crit in self.slices.values() for sa in by_crit.values()]
 
     def stats(self) -> dict[str, CriterionStats]:
         """The per-criterion statistics (the ``criteria`` of the comparison document)."""
@@ -124,22 +130,32 @@ def _mean(a: np.ndarray) -> float | None:
     return float(a.mean()) if a.size else None
 
 
-def _measure(
-    crit: str, values: PairedValues, settings: StatsSettings, suite: str, binary_declared: bool, judge: bool
+def measure(
+    crit: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    unscored: int,
+    settings: StatsSettings,
+    suite: str,
+    *,
+    binary_declared: bool,
+    judge: bool,
+    key: str = "",
 ) -> PairedCriterion:
-    x, y, _ = values.by[crit]
+    """Base vs candidate on one criterion over paired values ``x``, ``y`` (``key`` names a slice in the seeds)."""
     n = int(x.size)
     conf = settings.confidence
     binary = binary_declared and n > 0 and bool(np.isin(x, (0.0, 1.0)).all() and np.isin(y, (0.0, 1.0)).all())
     counts = transitions(x, y, threshold=settings.pass_threshold)._asdict() if n else {}
-    counts["unscored"] = values.unscored[crit]
+    counts["unscored"] = unscored
     common: dict[str, Any] = {
-        "criterion": crit, "binary": binary, "judge": judge, "n": n, "n_unscored": values.unscored[crit],
+        "criterion": crit, "binary": binary, "judge": judge, "n": n, "n_unscored": unscored,
         "confidence": conf, "counts": counts,
     }
+    names = (crit, key) if key else (crit,)
     kw: dict[str, Any] = {
         "binary": binary, "confidence": conf, "resamples": settings.resamples, "method": settings.method,
-        "seed": mean_seed(settings.seed, suite, crit),
+        "seed": mean_seed(settings.seed, suite, "|".join(names)),
     }
     bm = mean_interval(x, **kw) if n else None
     cm = mean_interval(y, **kw) if n else None
@@ -152,8 +168,8 @@ def _measure(
         return PairedCriterion(stats, None, None, x, y)
     assert bm is not None and cm is not None
     diff = paired_bootstrap(
-        x, y, seed=stable_seed(settings.seed, suite, crit, "delta"), resamples=settings.resamples,
-        method=settings.method, bounds=(0.0, 1.0),
+        x, y, seed=stable_seed(settings.seed, suite, crit, "delta", *([key] if key else [])),
+        resamples=settings.resamples, method=settings.method, bounds=(0.0, 1.0),
     )
     mc = None
     if binary:
@@ -180,16 +196,49 @@ def _measure(
     return PairedCriterion(stats, diff, cm, x, y)
 
 
-def analyse(runs: PairedRuns, pairs: list[tuple[ItemResult, ItemResult]], settings: StatsSettings) -> Analysis:
-    """Measure every criterion of ``runs`` on ``pairs`` (a subset of ``runs.pairs``)."""
+def _by_field(
+    runs: PairedRuns, pairs: list[tuple[ItemResult, ItemResult]], values: PairedValues, settings: StatsSettings,
+    fld: str,
+) -> dict[str, SliceAnalysis]:
+    groups = slice_groups([item_fields(p) for p in pairs], fld, where=f"by: {fld}")
+    merged = runs.merged
+    out: dict[str, SliceAnalysis] = {}
+    for crit in runs.criteria:
+        info = merged.get(crit)
+        declared = info.binary if info is not None and crit != OVERALL else False
+        x, y, keep = values.by[crit]
+        per: dict[str, Any] = {}
+        for value, members in groups.items():
+            idx = positions(keep, members)
+            per[value] = measure(
+                crit, x[idx], y[idx], len(members) - idx.size, settings, runs.suite, binary_declared=declared,
+                judge=bool(info and info.judge), key=f"{fld}={value}",
+            )
+        out[crit] = SliceAnalysis(fld, crit, len(groups.get(MISSING, [])), per)
+    return out
+
+
+def analyse(
+    runs: PairedRuns, pairs: list[tuple[ItemResult, ItemResult]], settings: StatsSettings, slices: Sequence[str] = ()
+) -> Analysis:
+    """Measure every criterion of ``runs`` on ``pairs`` (a subset of ``runs.pairs``), and by each field in ``slices``.
+
+    Raises:
+        InputError: a slicing field no item has, or one with a value per item.
+    """
     values = PairedValues(pairs, runs.criteria, runs.infos)
     merged = runs.merged
     out: dict[str, PairedCriterion] = {}
     for crit in runs.criteria:
         info = merged.get(crit)
         declared = info.binary if info is not None and crit != OVERALL else False
-        out[crit] = _measure(crit, values, settings, runs.suite, declared, bool(info and info.judge))
-    return Analysis(out, values)
+        x, y, _ = values.by[crit]
+        out[crit] = measure(
+            crit, x, y, values.unscored[crit], settings, runs.suite, binary_declared=declared,
+            judge=bool(info and info.judge),
+        )
+    by = {fld: _by_field(runs, pairs, values, settings, fld) for fld in dict.fromkeys(slices)} if pairs else {}
+    return Analysis(out, values, by)
 
 
 def _changes(
@@ -265,6 +314,7 @@ def paired_comparison(
     leakage: LeakageInfo | None = None,
     calibration: Mapping[str, Calibration] | None = None,
     ratings_path: str | None = None,
+    slices: Sequence[str] = (),
 ) -> PairedComparison:
     """The paired statistics of two runs: leaked items left out (and, apart, kept in), judges calibrated.
 
@@ -275,6 +325,7 @@ def paired_comparison(
             ``with_leaked``.
         calibration: judge calibrations, computed from the suite's human ratings when not given.
         ratings_path: a human ratings file to calibrate judges with (default: the suite's).
+        slices: item fields to measure every criterion by, slice by slice (leaked items left out).
     """
     merged = runs.merged
     judges = {c: i for c, i in merged.items() if i.judge and c in runs.criteria}
@@ -287,7 +338,7 @@ def paired_comparison(
         Excluded(suite=runs.suite, id=b.id, reason="leaked", detail="found in the candidate's training data")
         for b, _ in runs.pairs if b.id in leaked
     ]
-    analysis = analyse(runs, clean, settings)
+    analysis = analyse(runs, clean, settings, slices)
     with_leaked = analyse(runs, runs.pairs, settings) if leaked & {b.id for b, _ in runs.pairs} else None
     ids = {b.id for b, _ in clean}
     return PairedComparison(

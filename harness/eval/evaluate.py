@@ -108,6 +108,22 @@ def _mean_score(scores: list[Score], binary: bool) -> Score:
     )
 
 
+def slice_fields(item: Item) -> dict[str, Any]:
+    """The item's extra fields a comparison can slice by: scalars and lists of scalars (tags).
+
+    >>> slice_fields(Item(id="a", prompt="q", category="billing", tags=["en", "vip"], schema={"type": "object"}))
+    {'category': 'billing', 'tags': ['en', 'vip']}
+    """
+    scalar = (str, int, float, bool)
+    out: dict[str, Any] = {}
+    for key, value in (item.model_extra or {}).items():
+        if value is None or isinstance(value, scalar):
+            out[key] = value
+        elif isinstance(value, list) and all(isinstance(v, scalar) for v in value):
+            out[key] = list(value)
+    return out
+
+
 def summarize(
     values: Sequence[float | None],
     *,
@@ -330,6 +346,7 @@ def evaluate_suite(
                 attempts=attempts if repeats > 1 else [],
                 seconds=round(sum(secs), 4) if secs else None,
                 cached=all(cached[i * repeats : (i + 1) * repeats]),
+                fields=slice_fields(it),
             )
         )
     score_seconds = round(time.perf_counter() - t0, 3)

@@ -51,6 +51,9 @@ class ItemResult(BaseModel):
     attempts: list[Attempt] = Field(default_factory=list)
     seconds: float | None = None
     cached: bool = False
+    fields: dict[str, Any] = Field(
+        default_factory=dict, description="the item's other scalar fields and tag lists (what slices read)"
+    )
 
 
 class CriterionSummary(BaseModel):

@@ -8,15 +8,18 @@ paired statistics (``harness.compare``) and applies the policy here::
     result = gate_result([comparison])        # result.verdict, result.exit_code, result.to_document()
 """
 
+from harness.gate.judge import compare_runs, judge_rules
 from harness.gate.policy import Decision, Policy, Rule, decide, load_policy, policy_from_gate
-from harness.gate.rules import compare_runs, judge_rules, policy_of
+from harness.gate.rules import policy_of
 from harness.gate.verdict import (
     COMPARISON_SCHEMA,
     EXIT_CODES,
     Comparison,
     GateResult,
     RuleResult,
+    SliceTest,
     Verdict,
+    apply_holm,
     combine_verdicts,
     gate_result,
 )
@@ -30,7 +33,9 @@ __all__ = [
     "Policy",
     "Rule",
     "RuleResult",
+    "SliceTest",
     "Verdict",
+    "apply_holm",
     "combine_verdicts",
     "compare_runs",
     "decide",

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from harness.compare.models import LeakageInfo
 from harness.errors import InputError, InputFileError
+from harness.gate.judge import compare_runs
 from harness.gate.policy import Policy
-from harness.gate.rules import compare_runs, policy_of
+from harness.gate.rules import policy_of
 from harness.gate.verdict import Comparison, GateResult, gate_result
 
 if TYPE_CHECKING:

@@ -16,7 +16,9 @@ from pydantic import BaseModel, Field
 from harness.compare.calibration import Calibration
 from harness.compare.models import Change, CriterionStats, Excluded, LeakageInfo, Side
 from harness.compare.repeats import VarianceSplit
+from harness.compare.slices import SliceTable
 from harness.gate.policy import Policy, Verdict
+from harness.stats.paired import holm
 
 __all__ = [
     "COMPARISON_SCHEMA",
@@ -24,14 +26,16 @@ __all__ = [
     "Comparison",
     "GateResult",
     "RuleResult",
+    "SliceTest",
     "Statistic",
     "Verdict",
+    "apply_holm",
     "combine_verdicts",
     "gate_result",
 ]
 
 COMPARISON_SCHEMA = "harness.comparison/v1"
-Statistic = Literal["mean_difference", "candidate_mean", "new_failures", "leaked_items"]
+Statistic = Literal["mean_difference", "candidate_mean", "new_failures", "leaked_items", "slice_gap"]
 EXIT_CODES: dict[str, int] = {"pass": 0, "fail": 1, "inconclusive": 3}
 
 
@@ -48,6 +52,23 @@ def combine_verdicts(verdicts: Sequence[str]) -> Verdict:
     if "inconclusive" in verdicts:
         return "inconclusive"
     return "pass"
+
+
+class SliceTest(BaseModel):
+    """A rule with ``by`` judged in one slice."""
+
+    value: str = Field(description="the slice: the field's value, or '(missing)'")
+    n: int
+    estimate: float | None
+    ci: list[float] | None
+    p_value: float | None
+    p_method: str | None = None
+    p_value_holm: float | None = None
+    counts: dict[str, int] = Field(default_factory=dict)
+    decision: Verdict = Field(description="the verdict from the interval (or count) alone")
+    decision_reason: str
+    verdict: Verdict = Field(description="after the multiplicity correction")
+    reason: str
 
 
 class RuleResult(BaseModel):
@@ -75,6 +96,11 @@ class RuleResult(BaseModel):
     calibration: dict[str, Any] | None = None
     verdict: Verdict
     reason: str
+    by: str | None = Field(default=None, description="the item field the rule is judged by, slice by slice")
+    max_gap: float | None = None
+    slices: list[SliceTest] = Field(default_factory=list, description="the rule in each slice (rules with `by`)")
+    decision: Verdict | None = Field(default=None, description="the verdict before calibration and multiplicity")
+    decision_reason: str | None = None
 
 
 class Comparison(BaseModel):
@@ -100,6 +126,10 @@ class Comparison(BaseModel):
         default=None, description="criteria and rules computed with the leaked items kept in"
     )
     notes: list[str] = Field(default_factory=list)
+    slices: list[SliceTable] = Field(
+        default_factory=list, description="per field (the policy's slices and the rules' `by`), per criterion"
+    )
+    multiplicity: dict[str, Any] | None = Field(default=None, description="how the rules' p-values were adjusted")
 
 
 class GateResult(BaseModel):
@@ -108,6 +138,7 @@ class GateResult(BaseModel):
     verdict: Verdict
     comparisons: list[Comparison]
     manifest: dict[str, Any] = Field(default_factory=dict)
+    multiplicity: dict[str, Any] | None = Field(default=None, description="how the rules' p-values were adjusted")
 
     @property
     def exit_code(self) -> int:
@@ -132,12 +163,86 @@ class GateResult(BaseModel):
             "exit_code": self.exit_code,
             "rules": [r.model_dump(mode="json") for r in self.rules],
             "excluded": [e.model_dump(mode="json") for e in self.excluded],
+            "slices": [{"suite": c.suite, **t.model_dump(mode="json")} for c in self.comparisons for t in c.slices],
+            "multiplicity": self.multiplicity,
             "comparisons": [c.model_dump(mode="json") for c in self.comparisons],
             "manifest": self.manifest,
         }
 
 
+def _family(rules: list[RuleResult]) -> list[RuleResult | SliceTest]:
+    """The counted tests with a p-value: each slice of a rule with ``by``, else the rule itself."""
+    out: list[RuleResult | SliceTest] = []
+    for r in rules:
+        if not r.counted:
+            continue
+        if r.by and r.require != "max_gap":
+            out.extend(t for t in r.slices if t.p_value is not None)
+        elif r.p_value is not None:
+            out.append(r)
+    return out
+
+
+def _slices_verdict(rule: RuleResult) -> None:
+    """A rule with ``by`` holds only where it holds in every slice; it fails where it fails in one."""
+    verdict = combine_verdicts([t.verdict for t in rule.slices])
+    bad = [t.value for t in rule.slices if t.verdict == verdict] if verdict != "pass" else []
+    k = len(rule.slices)
+    if verdict == "pass":
+        reason = f"holds in all {k} slices by {rule.by}"
+    else:
+        reason = f"{verdict} in {len(bad)} of {k} slices by {rule.by}: {', '.join(bad)}"
+    rule.decision, rule.decision_reason = verdict, reason
+    if rule.counted:
+        rule.verdict, rule.reason = verdict, reason
+
+
+def apply_holm(rules: list[RuleResult], *, scope: str) -> dict[str, Any]:
+    """Holm's step-down adjustment across every counted test of ``rules`` (all suites of one gate run).
+
+    A test decided by its interval (pass or fail) stays decided only when its Holm-adjusted p-value
+    is below 1 − its confidence; otherwise it is inconclusive. Each slice of a rule with ``by`` is
+    one test; the rule is then judged from its slices. Idempotent: verdicts are recomputed from
+    each test's ``decision``, so a wider family (the whole gate run) can be applied after a
+    narrower one (one suite).
+
+    Returns:
+        The statement of the method for the report: ``method``, ``family`` (number of tests), ``scope``.
+    """
+    family = _family(rules)
+    adjusted = holm([t.p_value for t in family if t.p_value is not None]) if family else []
+    m = len(family)
+    for t, padj in zip(family, adjusted, strict=True):
+        t.p_value_holm = float(padj)
+        alpha = 1.0 - (t.confidence if isinstance(t, RuleResult) else _confidence_of(rules, t))
+        t.verdict, t.reason = t.decision or t.verdict, t.decision_reason or t.reason
+        if t.decision in ("pass", "fail") and padj >= alpha:
+            where = f"Holm-adjusted over {m} tests of {scope}: {padj:.3g}" if m > 1 else f"p = {padj:.3g}"
+            t.reason = f"{t.reason}, but the test at the boundary is not significant ({where} >= {alpha:.3g})"
+            t.verdict = "inconclusive"
+    for r in rules:
+        if r.by and r.require != "max_gap" and r.slices:
+            _slices_verdict(r)
+    return {"method": "holm", "family": m, "scope": scope,
+            "statement": f"Holm's step-down adjustment over the {m} counted tests of {scope} "
+                         "(each slice of a rule with 'by' is one test)"}
+
+
+def _confidence_of(rules: list[RuleResult], test: SliceTest) -> float:
+    return next(r.confidence for r in rules if any(t is test for t in r.slices))
+
+
 def gate_result(comparisons: list[Comparison], *, manifest: dict[str, Any] | None = None) -> GateResult:
-    """Combine per-suite comparisons into one gate verdict (fail > inconclusive > pass)."""
+    """Combine per-suite comparisons into one gate verdict (fail > inconclusive > pass).
+
+    The rules of all suites form one family for Holm's adjustment (:func:`apply_holm`), so a gate
+    of several suites controls its error rate across them; each suite's verdict is recomputed.
+    """
+    rules = [r for c in comparisons for r in c.rules]
+    scope = f"the gate run ({len(comparisons)} suites)" if len(comparisons) > 1 else "the suite"
+    multiplicity = apply_holm(rules, scope=scope)
+    for c in comparisons:
+        c.multiplicity = multiplicity
+        c.verdict = combine_verdicts([r.verdict for r in c.rules] + ([] if c.policy.rules else ["inconclusive"]))
     verdict = combine_verdicts([c.verdict for c in comparisons])
-    return GateResult(verdict=verdict, comparisons=comparisons, manifest=manifest or {})
+    return GateResult(verdict=verdict, comparisons=comparisons, manifest=manifest or {}, multiplicity=multiplicity)
