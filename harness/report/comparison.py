@@ -11,6 +11,7 @@ from rich.table import Table
 
 from harness.gate.verdict import Comparison, GateResult, RuleResult
 from harness.report import md_escape
+from harness.report.slices import markdown_slices, multiplicity_note
 
 __all__ = ["fmt", "fmt_ci", "fmt_p", "print_summary", "render_markdown", "write_reports"]
 
@@ -51,13 +52,31 @@ def _models(result: GateResult) -> tuple[str, str]:
 
 def _rule_row(r: RuleResult) -> str:
     stat = {"mean_difference": "Δ mean", "candidate_mean": "candidate mean", "new_failures": "new failures",
-            "leaked_items": "leaked items"}[r.statistic]
-    est = fmt(r.estimate) if r.statistic in ("mean_difference", "candidate_mean") else fmt(r.estimate, 0)
+            "leaked_items": "leaked items", "slice_gap": "max − min Δ over slices"}[r.statistic]
+    if r.by and r.statistic != "slice_gap":
+        stat += " (worst slice)"
+    whole = r.statistic in ("mean_difference", "candidate_mean", "slice_gap")
+    est = fmt(r.estimate) if whole else fmt(r.estimate, 0)
     counted = "" if r.counted else " (does not count)"
     return (
         f"| {ICON[r.verdict]} {r.verdict}{counted} | {md_escape(r.label, 80)} | {stat} | {est} | {fmt_ci(r.ci)} "
         f"| {fmt_p(r.p_value)} | {fmt_p(r.p_value_holm)} | {r.n} | {md_escape(r.reason, 300)} |"
     )
+
+
+def _slice_tests(c: Comparison) -> list[str]:
+    """Each rule with ``by``: its verdict in every slice."""
+    out: list[str] = []
+    for r in c.rules:
+        if not r.slices:
+            continue
+        cells = [
+            f"{ICON[t.verdict]} `{md_escape(t.value, 40)}` {fmt(t.estimate)} {fmt_ci(t.ci)} (n {t.n}, p Holm "
+            f"{fmt_p(t.p_value_holm)})"
+            for t in r.slices
+        ]
+        out += ["", f"- {md_escape(r.label, 80)}, per slice: " + "; ".join(cells)]
+    return out
 
 
 def _criteria_table(c: Comparison) -> list[str]:
@@ -174,13 +193,15 @@ def render_markdown(result: GateResult) -> str:
             "",
             f"{c.n_paired} paired items; {pol.confidence:.0%} intervals from a paired bootstrap "
             f"({pol.method}, {pol.resamples:,} resamples, seed {pol.seed}); p-values at each rule's boundary "
-            f"(McNemar exact for binary criteria), Holm-adjusted across the gate's rules.",
+            f"(McNemar exact for binary criteria), Holm-adjusted. {multiplicity_note(c)}",
             "",
             "| verdict | rule | statistic | estimate | CI | p | p (Holm) | n | reason |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         out += [_rule_row(r) for r in c.rules] or ["| — | no rules | | | | | | | |"]
+        out += _slice_tests(c)
         out += ["", "#### Criteria", "", *_criteria_table(c)]
+        out += markdown_slices(c)
         out += _changes(c) + _leakage(c) + _calibration(c) + _repeats(c) + _excluded(c)
         if c.notes:
             out += ["", *[f"- {md_escape(n, 300)}" for n in c.notes]]

@@ -14,6 +14,7 @@ from typing import Any
 from harness.compare.models import CriterionStats
 from harness.gate.verdict import Comparison, GateResult
 from harness.report.comparison import fmt, fmt_ci, fmt_p
+from harness.report.slices import html_slices, multiplicity_note
 
 __all__ = ["render_html"]
 
@@ -128,7 +129,8 @@ def _delta_svg(s: CriterionStats, span: float, margins: list[float]) -> str:
 def _rules_table(c: Comparison) -> str:
     rows = []
     for r in c.rules:
-        est = fmt(r.estimate) if r.statistic in ("mean_difference", "candidate_mean") else fmt(r.estimate, 0)
+        whole = r.statistic in ("mean_difference", "candidate_mean", "slice_gap")
+        est = fmt(r.estimate) if whole else fmt(r.estimate, 0)
         cal = ""
         if r.calibration:
             cal = f'<div class="muted">{escape(r.calibration.get("reason", ""))}</div>'
@@ -275,14 +277,14 @@ def _suite_section(c: Comparison) -> str:
     pol = c.policy
     method = (f"{pol.confidence:.0%} intervals from a paired bootstrap ({pol.method}, {pol.resamples:,} resamples, "
               f"seed {pol.seed}); p-values at each rule's boundary (McNemar exact for binary criteria), "
-              "Holm-adjusted across the gate's rules; an item passes at score ≥ "
-              f"{pol.pass_threshold:g}.")
+              f"Holm-adjusted; an item passes at score ≥ {pol.pass_threshold:g}. {multiplicity_note(c)}")
     notes = "".join(f"<li>{escape(n)}</li>" for n in c.notes)
     return (
         f'<section><h2>Suite {escape(c.suite)} {_tag(c.verdict)}</h2>'
         f"<p>{c.n_paired} paired items. {escape(method)}</p>"
         f"<h3>Rules</h3>{_rules_table(c)}"
         f"<h3>Base vs candidate per criterion</h3>{_criteria_chart(c)}"
+        f"{html_slices(c)}"
         f"<h3>Fixed and broken items</h3>{_cards(c)}"
         f"<h3>Leakage</h3>{_leakage(c)}"
         f"<h3>Judge calibration</h3>{_calibration(c)}"
