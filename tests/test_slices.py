@@ -141,7 +141,7 @@ def test_a_field_with_a_value_per_item_is_a_clear_error() -> None:
     with pytest.raises(ConfigError, match=r"20 slices of one item each.*e\.g\. \['group'\]") as info:
         compare_runs(base, cand, policy_from_gate([_rule(require="improvement", by="ticket_no")]))
     assert info.value.field == "rules[0].by"
-    with pytest.raises(ConfigError, match="no item has the field 'grup'.*Did you mean 'group'"):
+    with pytest.raises(ConfigError, match=r"no item has the field 'grup'.*Did you mean 'group'"):
         compare_runs(base, cand, policy_from_gate({"rules": [_rule(require="improvement")], "slices": ["grup"]}))
 
 
