@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 from harness.compare.models import CriterionStats
 from harness.errors import InputError, did_you_mean
 from harness.eval.run import ItemResult
+from harness.slicing import MISSING, item_slices
 
 __all__ = [
     "MISSING",
@@ -34,9 +35,6 @@ __all__ = [
     "positions",
     "slice_groups",
 ]
-
-MISSING = "(missing)"
-
 
 class SliceStats(CriterionStats):
     """One slice's statistics (those of a criterion, over the slice's paired items)."""
@@ -52,24 +50,6 @@ class SliceTable(BaseModel):
     criterion: str
     n_missing: int = Field(description="paired items without the field (the '(missing)' slice)")
     slices: list[SliceStats]
-
-
-def item_slices(fields: Mapping[str, Any], field: str) -> list[str]:
-    """The slices an item belongs to by ``field`` (``(missing)`` when it has no value).
-
-    >>> item_slices({"tags": ["en", "vip", "en"]}, "tags"), item_slices({"lang": True}, "lang"), item_slices({}, "x")
-    (['en', 'vip'], ['true'], ['(missing)'])
-    """
-    value = fields.get(field)
-    values = value if isinstance(value, list) else [value]
-    out: list[str] = []
-    for v in values:
-        if v is None:
-            continue
-        text = ("true" if v else "false") if isinstance(v, bool) else str(v)
-        if text not in out:
-            out.append(text)
-    return out or [MISSING]
 
 
 def item_fields(pair: tuple[ItemResult, ItemResult]) -> dict[str, Any]:
