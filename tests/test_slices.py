@@ -217,3 +217,37 @@ def test_bundled_suites_carry_slice_fields(tmp_path: Path) -> None:
         assert all(values) and 1 < len(set(values)) < len(values), name
     tickets = [json.loads(line) for line in (root / "tickets" / "items.jsonl").read_text().splitlines()]
     assert all(t["category"] == t["reference"]["category"] for t in tickets)
+
+
+def test_slice_rules_are_checked_at_load_time() -> None:
+    with pytest.raises(ConfigError, match="needs 'max_gap'") as info:
+        policy_from_gate([_rule(require="max_gap", by="group")])
+    assert info.value.field == "gate[0]"
+    with pytest.raises(ConfigError, match="'max_gap' applies to require: max_gap only"):
+        policy_from_gate([_rule(require="improvement", max_gap=0.1)])
+    with pytest.raises(ConfigError, match="unknown key 'bye'.*Did you mean 'by'"):
+        policy_from_gate([_rule(require="improvement", bye="group")])
+    rule = policy_from_gate([_rule(require="no_regression", margin=0.02, by="group")]).rules[0]
+    assert rule.label == "score no_regression (margin 0.02) by group"
+
+
+def test_cli_compare_with_a_field_per_item_exits_2_naming_the_policy(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from harness.report import write_json
+
+    base, cand = _planted(n_per=4)
+    for run, name in ((base, "base.json"), (cand, "cand.json")):
+        for k, it in enumerate(run.items):
+            it.fields = {"serial": k}
+        write_json(tmp_path / name, run.to_document())
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("rules:\n  - {criterion: score, require: improvement, by: serial}\n")
+    res = subprocess.run(
+        [sys.executable, "-m", "harness", "compare", str(tmp_path / "base.json"), str(tmp_path / "cand.json"),
+         "--policy", str(policy)], capture_output=True, text=True, timeout=300, cwd=Path(__file__).parent.parent,
+    )
+    assert res.returncode == 2, res.stderr
+    assert "policy.yaml" in res.stderr and "rules[0].by" in res.stderr and "one item each" in res.stderr
+    assert "Traceback" not in res.stderr

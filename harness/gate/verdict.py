@@ -224,8 +224,8 @@ def apply_holm(rules: list[RuleResult], *, scope: str) -> dict[str, Any]:
         if r.by and r.require != "max_gap" and r.slices:
             _slices_verdict(r)
     return {"method": "holm", "family": m, "scope": scope,
-            "statement": f"Holm's step-down adjustment over the {m} counted tests of {scope} "
-                         "(each slice of a rule with 'by' is one test)"}
+            "statement": f"Holm's step-down adjustment over the {m} counted tests of {scope}; "
+                         "each slice of a rule with 'by' is one test"}
 
 
 def _confidence_of(rules: list[RuleResult], test: SliceTest) -> float:

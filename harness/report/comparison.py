@@ -11,7 +11,7 @@ from rich.table import Table
 
 from harness.gate.verdict import Comparison, GateResult, RuleResult
 from harness.report import md_escape
-from harness.report.slices import markdown_slices, multiplicity_note
+from harness.report.slices import markdown_slices, multiplicity_note, print_slices
 
 __all__ = ["fmt", "fmt_ci", "fmt_p", "print_summary", "render_markdown", "write_reports"]
 
@@ -216,7 +216,8 @@ def print_summary(result: GateResult, console: Console) -> None:
     for col in (["suite"] if several else []) + ["rule", "estimate", "CI", "p (Holm)", "n", "verdict"]:
         table.add_column(col, overflow="fold")
     for r in result.rules:
-        est = fmt(r.estimate) if r.statistic in ("mean_difference", "candidate_mean") else fmt(r.estimate, 0)
+        whole = r.statistic in ("mean_difference", "candidate_mean", "slice_gap")
+        est = fmt(r.estimate) if whole else fmt(r.estimate, 0)
         verdict = f"[{STYLE[r.verdict]}]{r.verdict}[/]"
         row = [escape(r.label), est, fmt_ci(r.ci), fmt_p(r.p_value_holm), str(r.n), verdict]
         table.add_row(*([escape(r.suite or "")] if several else []), *row)
@@ -230,6 +231,10 @@ def print_summary(result: GateResult, console: Console) -> None:
         excluded[e.reason] = excluded.get(e.reason, 0) + 1
     if excluded:
         console.print("excluded items: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in excluded.items()))
+    for c in result.comparisons:
+        print_slices(c, console, suite=several)
+    if result.multiplicity and result.multiplicity.get("family"):
+        console.print(f"[dim]{escape(result.multiplicity['statement'])}[/]", soft_wrap=True)
     console.print(f"verdict: [{STYLE[result.verdict]}]{result.verdict.upper()}[/]")
 
 

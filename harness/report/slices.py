@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from html import escape
 
+from rich.console import Console
+from rich.markup import escape as rich_escape
+from rich.table import Table
+
 from harness.compare.slices import SliceStats, SliceTable
 from harness.gate.verdict import Comparison
 
@@ -125,3 +129,16 @@ def html_slices(c: Comparison) -> str:
     return (f"<h3>Slices</h3>{style}<p class=muted>Δ (candidate − base) per slice with its interval; a hollow dot "
             f"is a slice too small for an interval. {escape(note)}</p>"
             f'<div class="panels">{"".join(_panel(t) for t in tables)}</div>')
+
+
+def print_slices(c: Comparison, console: Console, *, suite: bool = False) -> None:
+    """Δ per slice on the console: one table per field and criterion of the rules."""
+    for t in _shown(c):
+        where = f"{c.suite}: " if suite else ""
+        table = Table(title=rich_escape(f"{where}{t.criterion} by {t.field}"), title_justify="left")
+        for col in ("slice", "n", "base", "candidate", "Δ", "CI of Δ"):
+            table.add_column(col, justify="left" if col in ("slice", "CI of Δ") else "right")
+        for s in t.slices:
+            ci = "too small" if s.too_small else ("—" if not s.ci else f"[{s.ci[0]:.3f}, {s.ci[1]:.3f}]")
+            table.add_row(rich_escape(s.value), str(s.n), _fmt(s.base_mean), _fmt(s.candidate_mean), _fmt(s.delta), ci)
+        console.print(table)
