@@ -225,7 +225,7 @@ def test_slice_rules_are_checked_at_load_time() -> None:
     assert info.value.field == "gate[0]"
     with pytest.raises(ConfigError, match="'max_gap' applies to require: max_gap only"):
         policy_from_gate([_rule(require="improvement", max_gap=0.1)])
-    with pytest.raises(ConfigError, match="unknown key 'bye'.*Did you mean 'by'"):
+    with pytest.raises(ConfigError, match=r"unknown key 'bye'.*Did you mean 'by'"):
         policy_from_gate([_rule(require="improvement", bye="group")])
     rule = policy_from_gate([_rule(require="no_regression", margin=0.02, by="group")]).rules[0]
     assert rule.label == "score no_regression (margin 0.02) by group"
