@@ -9,11 +9,12 @@ then adjusts across all the suites of a gate run.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from harness.compare.calibration import Calibration
 from harness.compare.criteria import CriterionInfo
 from harness.compare.models import LeakageInfo, Side
-from harness.compare.paired import Analysis, pair_runs, paired_comparison
+from harness.compare.paired import Analysis, PairedComparison, pair_runs, paired_comparison
 from harness.eval.run import Run
 from harness.gate.policy import Policy
 from harness.gate.rules import calibration_doc, check_rules, leakage_rule, policy_of, rule_result
@@ -46,6 +47,20 @@ def judge_rules(
         rules.append(result)
     apply_holm(rules, scope="the suite")
     return rules
+
+
+def _with_leaked(paired: PairedComparison, policy: Policy) -> dict[str, Any] | None:
+    """The criteria and rules computed with the leaked items kept in (None when none leaked)."""
+    if paired.with_leaked is None:
+        return None
+    runs = paired.runs
+    r2 = judge_rules(paired.with_leaked, policy, runs.suite, runs.merged, paired.calibration)
+    return {
+        "n_paired": len(runs.pairs),
+        "verdict": combine_verdicts([r.verdict for r in r2]) if r2 else None,
+        "criteria": {k: v.model_dump(mode="json") for k, v in paired.with_leaked.stats().items()},
+        "rules": [r.model_dump(mode="json") for r in r2],
+    }
 
 
 def compare_runs(
@@ -100,15 +115,7 @@ def compare_runs(
     )
     suite, merged, leakage = runs.suite, runs.merged, paired.leakage
     rules = judge_rules(paired.clean, policy, suite, merged, paired.calibration)
-    with_leaked = None
-    if paired.with_leaked is not None:
-        r2 = judge_rules(paired.with_leaked, policy, suite, merged, paired.calibration)
-        with_leaked = {
-            "n_paired": len(runs.pairs),
-            "verdict": combine_verdicts([r.verdict for r in r2]) if r2 else None,
-            "criteria": {k: v.model_dump(mode="json") for k, v in paired.with_leaked.stats().items()},
-            "rules": [r.model_dump(mode="json") for r in r2],
-        }
+    with_leaked = _with_leaked(paired, policy)
     notes = list(runs.notes)
     if leakage.checked:
         n_leaked = len(set(leakage.leaked_ids) & {b.id for b, _ in runs.pairs})

@@ -210,7 +210,7 @@ def apply_holm(rules: list[RuleResult], *, scope: str) -> dict[str, Any]:
         The statement of the method for the report: ``method``, ``family`` (number of tests), ``scope``.
     """
     family = _family(rules)
-    adjusted = holm([t.p_value for t in family if t.p_value is not None]) if family else []
+    adjusted: list[float] = holm([t.p_value for t in family if t.p_value is not None]).tolist() if family else []
     m = len(family)
     for t, padj in zip(family, adjusted, strict=True):
         t.p_value_holm = float(padj)
