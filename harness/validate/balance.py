@@ -59,7 +59,7 @@ def homogeneity_test(
     Example:
         >>> t = homogeneity_test([30, 30, 40], [10, 30, 60])
         >>> t.method, t.dof, round(t.statistic, 3), round(t.cramers_v, 3)
-        ('chi2', 2, 14.286, 0.267)
+        ('chi2', 2, 14.0, 0.265)
     """
     table = np.array([first, second], dtype=float)
     table = table[:, table.sum(axis=0) > 0]
