@@ -201,9 +201,10 @@ def test_html_draws_small_multiples_of_delta_per_slice() -> None:
     base, cand = _planted()
     comp = compare_runs(base, cand, policy_from_gate([_rule(require="no_regression", margin=0.05, by="group")]))
     html = render_html(gate_result([comp]))
-    assert '<div class="panels">' in html and html.count('aria-label="paired difference per slice"') == 1
+    assert html.count('class="slice-panel"') == 1 and "<h3>Slices</h3>" in html
     for g in GROUPS:
-        assert f"<title>{g}: Δ" in html
+        assert html.count(f"<title>{g}: Δ") == 1
+    assert "Multiplicity: Holm" in html
 
 
 def test_bundled_suites_carry_slice_fields(tmp_path: Path) -> None:
