@@ -201,7 +201,7 @@ def test_html_draws_small_multiples_of_delta_per_slice() -> None:
     base, cand = _planted()
     comp = compare_runs(base, cand, policy_from_gate([_rule(require="no_regression", margin=0.05, by="group")]))
     html = render_html(gate_result([comp]))
-    assert html.count('class="slice-panel"') == 1 and "<h3>Slices</h3>" in html
+    assert html.count('class="plots slice-panel"') == 1 and "<h3>Slices</h3>" in html
     for g in GROUPS:
         assert html.count(f"<title>{g}: Δ") == 1
     assert "Multiplicity: Holm" in html
