@@ -143,7 +143,7 @@ class GroupBalance:
                 continue
             yield Finding(
                 check="balance.groups", severity="info",
-                message=f"'{f}': {len(train)} groups over {self.n} examples "
+                message=f"'{f}': {len(train)} groups over {self.n} examples: "
                         + ", ".join(f"{k} {c} ({c / max(self.n, 1):.0%})" for k, c in train.most_common(8)),
                 data={"field": f, "n": self.n, "groups": _shares(train, self.n)},
             )
@@ -164,7 +164,7 @@ class GroupBalance:
         if thin:
             yield Finding(
                 check="balance.undercovered", severity="warning", holdout=name,
-                message=f"'{f}': the holdout measures {len(thin)} slices the training data barely covers: "
+                message=f"'{f}': the holdout measures {len(thin)} slice(s) the training data barely covers: "
                         + ", ".join(f"{k} ({train[k]} examples, {train[k] / max(self.n, 1):.1%} vs "
                                     f"{hold[k] / n_hold:.1%} of the holdout)" for k in thin),
                 data={"field": f, "slices": thin},
@@ -174,10 +174,12 @@ class GroupBalance:
             return
         test = homogeneity_test([train[k] for k in keys], [hold[k] for k in keys], resamples=self.resamples,
                                 seed=self.seed)
+        floor = test.method != "chi2" and test.p_value <= 1.0 / (self.resamples + 1)
+        p = f"p <= {test.p_value:.2g}" if floor else f"p = {test.p_value:.3g}"
         yield Finding(
             check="balance.distribution", severity="info", holdout=name,
             message=f"'{f}': training vs holdout distribution: chi2 = {test.statistic:.3g} (dof {test.dof}), "
-                    f"p = {test.p_value:.3g} ({test.method}), Cramér's V = {test.cramers_v:.3f}",
+                    f"{p} ({test.method}), Cramér's V = {test.cramers_v:.3f}",
             data={"field": f, "train": _shares(train, self.n), "holdout": _shares(hold, n_hold),
                   "test": test._asdict()},
         )
