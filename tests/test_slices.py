@@ -252,3 +252,20 @@ def test_cli_compare_with_a_field_per_item_exits_2_naming_the_policy(tmp_path: P
     assert res.returncode == 2, res.stderr
     assert "policy.yaml" in res.stderr and "rules[0].by" in res.stderr and "one item each" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_console_summary_prints_delta_per_slice_and_the_multiplicity() -> None:
+    import io
+
+    from rich.console import Console
+
+    from harness.report.comparison import print_summary
+
+    base, cand = _planted()
+    comp = compare_runs(base, cand, policy_from_gate([_rule(require="no_regression", margin=0.05, by="group")]))
+    buf = io.StringIO()
+    print_summary(gate_result([comp]), Console(file=buf, width=140))
+    text = buf.getvalue()
+    assert "score by group" in text and "Holm's step-down adjustment over the 4 counted tests" in text
+    for g in GROUPS:
+        assert f"│ {g} " in text
