@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import scipy.stats as sps
 
-from harness.stats.paired import paired_bootstrap
+from harness.stats.bootstrap import paired_bootstrap
 
 
 def _measure(fn: Callable[[], Any], repeat: int) -> tuple[float, float, Any]:

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.agreement import coefficients as co
-from harness.agreement.bootstrap import bootstrap_ci, bootstrap_values, percentile_interval, resample_counts
+from harness.agreement.bootstrap import bootstrap_ci, bootstrap_values
 from harness.agreement.coefficients import (
     cohen_kappa,
     fleiss_kappa,
@@ -19,6 +19,7 @@ from harness.agreement.coefficients import (
     percent_agreement,
 )
 from harness.errors import InputError
+from harness.stats.bootstrap import percentile_interval, resample_counts
 
 TOL = 1e-9
 

@@ -10,10 +10,11 @@ import pytest
 from fixtures.runs import binary_rubric, make_run
 from sklearn.metrics import cohen_kappa_score
 
-from harness.compare import compare_runs, judge_agreement, policy_from_gate
+from harness.compare import judge_agreement
 from harness.compare.calibration import calibrate_runs
 from harness.compare.criteria import criteria_info
 from harness.errors import InputError
+from harness.gate import compare_runs, policy_from_gate
 
 N = 30
 

@@ -11,17 +11,10 @@ from fixtures.runs import binary_rubric, make_run
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 
-from harness.compare import (
-    LeakageInfo,
-    compare_runs,
-    gate_result,
-    mcnemar_exact,
-    paired_bootstrap,
-    policy_from_gate,
-    variance_split,
-)
+from harness.compare import LeakageInfo, mcnemar_exact, paired_bootstrap, variance_split
 from harness.errors import ConfigError, InputError
-from harness.stats.paired import stable_seed
+from harness.gate import compare_runs, gate_result, policy_from_gate
+from harness.stats.bootstrap import stable_seed
 
 
 def _policy(*rules: dict, **kw) -> object:

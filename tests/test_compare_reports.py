@@ -12,8 +12,8 @@ import pytest
 from fixtures.browser import chromium, measure
 from fixtures.runs import binary_rubric, make_run
 
-from harness.compare import LeakageInfo, compare_runs, gate_result, policy_from_gate
-from harness.compare.models import GateResult
+from harness.compare import LeakageInfo
+from harness.gate import GateResult, compare_runs, gate_result, policy_from_gate
 from harness.report.comparison import render_markdown, write_reports
 from harness.report.html import render_html
 from harness.report.junit import render_junit
@@ -220,9 +220,12 @@ def _three_suites() -> GateResult:
     # Long unbroken outputs and a long criterion name must wrap, not widen the page.
     long_rubric = binary_rubric("acc", "answers_cite_the_ticket_number_and_the_customer_account_id")
     long = {"acc": acc_b, "answers_cite_the_ticket_number_and_the_customer_account_id": acc_b}
-    passing = compare_runs(
-        make_run(long, rubric=long_rubric, suite="codes", outputs=["https://example.invalid/" + "x" * 400] * 40),
-        make_run({k: acc_c for k in long}, rubric=long_rubric, suite="codes", gate=rule), policy_from_gate(rule))
+    codes_b = make_run(long, rubric=long_rubric, suite="codes", outputs=["https://example.invalid/" + "x" * 400] * 40)
+    codes_c = make_run({k: acc_c for k in long}, rubric=long_rubric, suite="codes", gate=rule)
+    for run in (codes_b, codes_c):  # slices (one with a long name) are laid out like the rest
+        for k, it in enumerate(run.items):
+            it.fields = {"team": ["billing", "shipping", "a_rather_long_team_name_that_must_wrap_too"][k % 3]}
+    passing = compare_runs(codes_b, codes_c, policy_from_gate({**rule, "slices": ["team"]}))
     before, after = np.r_[np.zeros(5), np.ones(5)], np.r_[1, np.zeros(4), 0, np.ones(4)]  # one fixed, one broken
     unsure = compare_runs(make_run({"acc": before}, rubric=rubric, suite="safety"),
                           make_run({"acc": after}, rubric=rubric, suite="safety", gate=rule), policy_from_gate(rule))

@@ -11,14 +11,8 @@ from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 
 from harness.errors import InputError
-from harness.stats.paired import (
-    binomial_test,
-    bootstrap_mean,
-    holm,
-    mcnemar_exact,
-    paired_bootstrap,
-    transitions,
-)
+from harness.stats.bootstrap import bootstrap_mean, paired_bootstrap
+from harness.stats.paired import binomial_test, holm, mcnemar_exact, transitions
 
 B = 20_000
 

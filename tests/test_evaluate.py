@@ -16,7 +16,7 @@ from harness.eval.run import load_run
 from harness.eval.suite import load_suite
 from harness.models.base import GenerationRequest
 from harness.models.fake import FakeGenerator
-from harness.stats.intervals import bootstrap_mean_interval, wilson_interval
+from harness.stats.intervals import mean_interval, wilson_interval
 
 RUBRIC = """name: r
 criteria:
@@ -66,7 +66,7 @@ def test_scores_overall_summary_and_manifest(tmp_path):
     s = run.summary["correct"]
     assert (s.mean, s.n, s.method) == (0.8, 5, "wilson")
     assert s.ci == pytest.approx(list(wilson_interval(4, 5)))
-    assert run.summary["close"].method == "bootstrap" and run.summary["overall"].n == 5
+    assert run.summary["close"].method == "bootstrap_bca" and run.summary["overall"].n == 5
     assert run.suite["gate"]["rules"][0] == {
         "criterion": "overall",
         "require": "improvement",
@@ -126,8 +126,10 @@ def test_repeats_sample_with_seeds_and_greedy_share_one_generation(tmp_path):
     item = run.items[0]
     assert item.scores["correct"].value == 0.5 and item.scores["correct"].passed is None
     assert [a.scores["correct"].value for a in item.attempts] == [1.0, 0.0]
-    # a binary criterion averaged over repeats is no longer 0/1: the interval is a bootstrap
-    assert run.summary["correct"].method == "bootstrap"
+    # a binary criterion averaged over repeats is no longer 0/1, so not Wilson's interval; and one
+    # scored item has no bootstrap interval (marked, not a point)
+    summary = run.summary["correct"]
+    assert (summary.method, summary.ci, summary.reason) == ("none", None, "one scored item: no interval")
 
 
 def test_summarize_empty_and_wilson_against_statsmodels():
@@ -155,10 +157,10 @@ def test_bootstrap_interval_agrees_with_scipy(values):
     from scipy.stats import bootstrap
 
     x = np.asarray(values)
-    ours = bootstrap_mean_interval(x, n_resamples=4000, seed=1)
+    ours = mean_interval(x, binary=False, method="percentile", resamples=4000, seed=1, bounds=None)
     assert ours.low <= x.mean() + 1e-12 and x.mean() - 1e-12 <= ours.high
     if np.ptp(x) == 0:
-        assert ours == (x[0], x[0])
+        assert (ours.low, ours.high) == (x[0], x[0])
         return
     ref = bootstrap((x,), np.mean, method="percentile", n_resamples=4000, random_state=2).bootstrap_distribution
     tol = 5 * np.sqrt(2 * 0.025 * 0.975 / 4000)
@@ -175,7 +177,9 @@ def test_bootstrap_interval_on_a_lattice():
     """
     from scipy.stats import binom
 
-    ours = bootstrap_mean_interval([0, 0, 1, 1, 0, 0, 0, 0], n_resamples=20_000, seed=3)
+    ours = mean_interval(
+        [0, 0, 1, 1, 0, 0, 0, 0], binary=False, method="percentile", resamples=20_000, seed=3, bounds=None
+    )
     tol = 5 * np.sqrt(0.025 * 0.975 / 20_000)
     for bound, level in ((ours.low, 0.025), (ours.high, 0.975)):
         k = bound * 8

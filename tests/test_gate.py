@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from fixtures.prompts import code_prompt
 
-from harness.compare import compare_runs, policy_of
 from harness.errors import InputError, InputFileError
 from harness.eval.cache import GenerationCache
 from harness.eval.run import load_run
+from harness.gate import compare_runs, policy_of
 from harness.gate.run import run_gate
 from harness.models.base import GenerationRequest
 from harness.models.fake import FakeGenerator

@@ -19,7 +19,7 @@ from scipy import stats
 
 from harness.agreement import suffstats as ss
 from harness.agreement.coefficients import _counts, code_rater_pair
-from harness.errors import InputError
+from harness.stats.params import check_confidence
 
 __all__ = ["CohenKappaSE", "FleissKappaSE", "cohen_kappa_se", "fleiss_kappa_se"]
 
@@ -52,12 +52,6 @@ class FleissKappaSE(NamedTuple):
     confidence: float
 
 
-def _check_confidence(confidence: float, func: str) -> float:
-    if not 0 < confidence < 1:
-        raise InputError(f"The 'confidence' parameter of {func} must be in (0, 1); got {confidence!r}.")
-    return float(confidence)
-
-
 def cohen_kappa_se(
     a: Any, b: Any, *, weights: str | None = None, labels: Any = None, confidence: float = 0.95
 ) -> CohenKappaSE:
@@ -80,7 +74,7 @@ def cohen_kappa_se(
         >>> round(res.value, 4), round(res.se, 4), round(res.ci_low, 4), round(res.ci_high, 4)
         (0.4842, 0.138, 0.2137, 0.7547)
     """
-    confidence = _check_confidence(confidence, "cohen_kappa_se")
+    confidence = check_confidence(confidence, "cohen_kappa_se")
     codes, q = code_rater_pair(a, b, weights=weights, labels=labels, func="cohen_kappa_se")
     ca, cb = codes[:, 0], codes[:, 1]
     both = (ca >= 0) & (cb >= 0)
@@ -127,7 +121,7 @@ def fleiss_kappa_se(data: Any, *, labels: Any = None, confidence: float = 0.95) 
         >>> round(res.value, 4), round(res.p_o, 4)
         (0.4667, 0.6667)
     """
-    confidence = _check_confidence(confidence, "fleiss_kappa_se")
+    confidence = check_confidence(confidence, "fleiss_kappa_se")
     counts, _ = _counts(data, labels, "fleiss_kappa_se")
     m = counts.sum(axis=1)
     counts, m = counts[m >= 1], m[m >= 1]  # items nobody rated carry no information

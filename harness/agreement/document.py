@@ -12,7 +12,7 @@ import numpy as np
 
 from harness.agreement import coefficients as co
 from harness.agreement.analytic import cohen_kappa_se, fleiss_kappa_se
-from harness.agreement.bootstrap import bootstrap_values, percentile_interval
+from harness.agreement.bootstrap import bootstrap_values
 from harness.agreement.diagnostics import (
     OUTLIER_RULE,
     drift,
@@ -31,6 +31,8 @@ from harness.documents.agreement import (
     BootstrapSettings,
 )
 from harness.errors import InputError, check_choice
+from harness.stats.bootstrap import percentile_interval
+from harness.stats.params import check_confidence, check_float, check_int
 
 __all__ = ["SCHEMA", "agreement_report", "gate_verdict"]
 
@@ -226,12 +228,9 @@ def agreement_report(
     check_choice(level, co.LEVELS, param="level", func="agreement_report")
     if by is not None:
         check_choice(by, ("criterion",), param="by", func="agreement_report")
-    if not isinstance(bootstrap, int) or bootstrap < 0:
-        raise InputError(f"The 'bootstrap' parameter of agreement_report must be an integer >= 0; got {bootstrap!r}.")
-    if not (isinstance(min_alpha, int | float) and -1 <= min_alpha <= 1):
-        raise InputError(f"The 'min_alpha' parameter of agreement_report must be in [-1, 1]; got {min_alpha!r}.")
-    if not 0 < confidence < 1:
-        raise InputError(f"The 'confidence' parameter of agreement_report must be in (0, 1); got {confidence!r}.")
+    check_int(bootstrap, param="bootstrap", func="agreement_report", low=0)
+    check_float(min_alpha, param="min_alpha", func="agreement_report", low=-1.0, high=1.0)
+    confidence = check_confidence(confidence, "agreement_report")
     if isinstance(ratings, str | Path):
         ratings = load_ratings(ratings, wide=wide, format=format)
     elif not isinstance(ratings, Ratings):

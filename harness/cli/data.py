@@ -58,6 +58,11 @@ def validate(
     workers: Annotated[
         int | None, typer.Option(help="Worker processes for hashing [default: one per CPU core].", min=1)
     ] = None,
+    by: Annotated[
+        list[str] | None,
+        typer.Option("--by", help="Report how examples spread over this field's groups (repeatable; holdout "
+                     "suites add their gate.slices)."),
+    ] = None,
 ) -> None:
     """Check a training file: schema, duplicates, lengths, personal data, chat and preference audits,
     and leakage of holdout items (--holdout)."""
@@ -91,6 +96,7 @@ def validate(
         holdouts=holdout or (),
         paraphrase=paraphrase,
         leakage_options=opts if holdout else None,
+        by=by or (),
     )
     doc = report.to_document()
     doc["fail_on"] = fail_on.value

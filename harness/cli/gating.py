@@ -44,8 +44,8 @@ def compare(
     ] = False,
 ) -> None:
     """Compare two runs of one suite: paired statistics, rules, verdict (exit 0 pass · 1 fail · 3 inconclusive)."""
-    from harness.compare import compare_runs, gate_result, load_policy, policy_of
     from harness.eval.run import load_run
+    from harness.gate import compare_runs, gate_result, load_policy, policy_of
     from harness.gate.run import run_leakage
 
     base = load_run(base_run)
@@ -110,7 +110,7 @@ def gate(
     """Evaluate base and candidate on suites (through the cache), check leakage, compare, and give the verdict."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from harness.compare import load_policy
+    from harness.gate import load_policy
     from harness.gate.run import run_gate
 
     pol = load_policy(policy) if policy is not None else None

@@ -1,74 +1,56 @@
-"""Paired comparison of a base run and a candidate run, the release policy and its verdict.
+"""Paired comparison of a base run and a candidate run: paired statistics, nothing decided.
 
-``compare`` reads runs (``harness.run/v1``), never models::
+``compare`` reads runs (``harness.run/v1``), never models, and knows nothing of rules or
+verdicts: :mod:`harness.gate` applies a policy to what it measures::
 
-    from harness.compare import compare_runs, gate_result, load_policy
-    comparison = compare_runs(load_run("base/run.json"), load_run("cand/run.json"), load_policy("gate.yaml"))
-    result = gate_result([comparison])        # result.verdict, result.exit_code, result.to_document()
+    from harness.compare import pair_runs, paired_comparison
+    paired = paired_comparison(pair_runs(base_run, candidate_run), policy)
+    paired.clean.stats()["accuracy"].ci       # the paired bootstrap interval of Δ
 """
 
 from harness.compare.calibration import Calibration, calibrate_runs, judge_agreement
-from harness.compare.engine import compare_runs, gate_result, policy_of
-from harness.compare.models import (
-    COMPARISON_SCHEMA,
-    EXIT_CODES,
-    Change,
-    Comparison,
-    CriterionStats,
-    Excluded,
-    GateResult,
-    LeakageInfo,
-    RuleResult,
-    combine_verdicts,
+from harness.compare.models import Change, CriterionStats, Excluded, LeakageInfo, Side
+from harness.compare.paired import (
+    Analysis,
+    PairedComparison,
+    PairedCriterion,
+    PairedRuns,
+    StatsSettings,
+    analyse,
+    pair_runs,
+    paired_comparison,
 )
 from harness.compare.repeats import VarianceSplit, variance_split
-from harness.gate.policy import Decision, Policy, Rule, decide, load_policy, policy_from_gate
-from harness.stats.paired import (
-    Bootstrap,
-    Interval,
-    McNemarResult,
-    Transitions,
-    binomial_test,
-    bootstrap_mean,
-    holm,
-    mcnemar_exact,
-    paired_bootstrap,
-    transitions,
-)
+from harness.stats.bootstrap import Bootstrap, Interval, bootstrap_mean, paired_bootstrap
+from harness.stats.paired import McNemarResult, Transitions, binomial_test, holm, mcnemar_exact, transitions
 
 __all__ = [
-    "COMPARISON_SCHEMA",
-    "EXIT_CODES",
+    "Analysis",
     "Bootstrap",
     "Calibration",
     "Change",
-    "Comparison",
     "CriterionStats",
-    "Decision",
     "Excluded",
-    "GateResult",
     "Interval",
     "LeakageInfo",
     "McNemarResult",
-    "Policy",
-    "Rule",
-    "RuleResult",
+    "PairedComparison",
+    "PairedCriterion",
+    "PairedRuns",
+    "Side",
+    "StatsSettings",
     "Transitions",
     "VarianceSplit",
+    "analyse",
     "binomial_test",
     "bootstrap_mean",
     "calibrate_runs",
-    "combine_verdicts",
-    "compare_runs",
-    "decide",
-    "gate_result",
     "holm",
     "judge_agreement",
-    "load_policy",
     "mcnemar_exact",
+    "pair_runs",
     "paired_bootstrap",
-    "policy_from_gate",
-    "policy_of",
+    "paired_comparison",
     "transitions",
     "variance_split",
 ]

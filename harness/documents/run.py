@@ -74,6 +74,9 @@ class ItemResult(BaseModel):
     attempts: list[Attempt] = Field(default_factory=list)
     seconds: float | None = None
     cached: bool = False
+    fields: dict[str, Any] = Field(
+        default_factory=dict, description="the item's other scalar fields and tag lists (what slices read)"
+    )
 
 
 class CriterionSummary(BaseModel):
@@ -83,7 +86,7 @@ class CriterionSummary(BaseModel):
     ci: list[float] | None
     n: int
     n_unscored: int = 0
-    method: str = Field(description="'wilson' for binary criteria, 'bootstrap' otherwise")
+    method: str = Field(description="'wilson' for binary criteria, 'bootstrap_bca' otherwise (older runs: 'bootstrap')")
     confidence: float = 0.95
     binary: bool = False
     reason: str | None = None

@@ -24,7 +24,7 @@ from harness.eval.suite import Item, Suite
 from harness.files import write_atomic, write_json
 from harness.models.base import Completion, GenerationRequest, Generator, request_payload
 from harness.provenance import collect_provenance, content_hash
-from harness.stats.intervals import bootstrap_mean_interval, wilson_interval
+from harness.stats.intervals import mean_interval, mean_seed
 
 Progress = Callable[[str, int, int], None]
 
@@ -78,13 +78,34 @@ def _mean_score(scores: list[Score], binary: bool) -> Score:
     )
 
 
+def slice_fields(item: Item) -> dict[str, Any]:
+    """The item's extra fields a comparison can slice by: scalars and lists of scalars (tags).
+
+    >>> slice_fields(Item(id="a", prompt="q", category="billing", tags=["en", "vip"], schema={"type": "object"}))
+    {'category': 'billing', 'tags': ['en', 'vip']}
+    """
+    scalar = (str, int, float, bool)
+    out: dict[str, Any] = {}
+    for key, value in (item.model_extra or {}).items():
+        if value is None or isinstance(value, scalar):
+            out[key] = value
+        elif isinstance(value, list) and all(isinstance(v, scalar) for v in value):
+            out[key] = list(value)
+    return out
+
+
 def summarize(
-    values: Sequence[float | None], *, binary: bool, confidence: float = 0.95, seed: int = 0
+    values: Sequence[float | None],
+    *,
+    binary: bool,
+    confidence: float = 0.95,
+    seed: int | list[int] = 0,
 ) -> CriterionSummary:
     """Mean, confidence interval and n of a criterion over items (None values are unscored).
 
-    Wilson's interval when every value is 0 or 1 on a binary criterion; a percentile bootstrap
-    (2000 resamples, seeded) otherwise. No scored item gives a null mean with a reason.
+    The interval is :func:`harness.stats.intervals.mean_interval`'s, the one every report gives a
+    mean: Wilson's when every value is 0 or 1 on a binary criterion, the BCa bootstrap (10,000
+    resamples, seeded) otherwise. No scored item gives a null mean with a reason.
 
     Example:
         >>> s = summarize([1, 0, 1, 1, None], binary=True)
@@ -105,14 +126,16 @@ def summarize(
             reason="no scored items",
         )
     mean = sum(scored) / len(scored)
-    if binary and all(v in (0.0, 1.0) for v in scored):
-        lo, hi = wilson_interval(int(sum(scored)), len(scored), confidence=confidence)
-        method = "wilson"
-    else:
-        lo, hi = bootstrap_mean_interval(scored, confidence=confidence, seed=seed)
-        method = "bootstrap"
+    interval = mean_interval(scored, binary=binary, confidence=confidence, seed=seed)
     return CriterionSummary(
-        mean=mean, ci=[lo, hi], n=len(scored), n_unscored=unscored, method=method, confidence=confidence, binary=binary
+        mean=mean,
+        ci=interval.ci,
+        n=len(scored),
+        n_unscored=unscored,
+        method=interval.method,
+        confidence=confidence,
+        binary=binary,
+        reason=None if interval.ci is not None else "one scored item: no interval",
     )
 
 
@@ -293,6 +316,7 @@ def evaluate_suite(
                 attempts=attempts if repeats > 1 else [],
                 seconds=round(sum(secs), 4) if secs else None,
                 cached=all(cached[i * repeats : (i + 1) * repeats]),
+                fields=slice_fields(it),
             )
         )
     score_seconds = round(time.perf_counter() - t0, 3)
@@ -302,7 +326,10 @@ def evaluate_suite(
     for crit in [*criteria, None]:
         cid = crit.id if crit is not None else OVERALL
         summary[cid] = summarize(
-            [r.scores[cid].value for r in results], binary=crit.scale.binary if crit else False, confidence=confidence
+            [r.scores[cid].value for r in results],
+            binary=crit.scale.binary if crit else False,
+            confidence=confidence,
+            seed=mean_seed(0, suite.name, cid),
         )
 
     suite_record = suite.to_record(items)

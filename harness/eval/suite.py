@@ -40,14 +40,16 @@ REQUIREMENTS = ("improvement", "no_regression", "at_least", "no_new_failures")
 
 
 class GateRule(BaseModel):
-    """One rule of a suite's gate (its semantics live in ``harness.compare``)."""
+    """One rule of a suite's gate (its semantics live in ``harness.gate.policy``)."""
 
     model_config = ConfigDict(extra="forbid")
     criterion: str = Field(min_length=1)
-    require: Literal["improvement", "no_regression", "at_least", "no_new_failures"]
+    require: Literal["improvement", "no_regression", "at_least", "no_new_failures", "max_gap"]
     margin: float | None = Field(default=None, ge=0.0)
     value: float | None = None
     max: int | None = Field(default=None, ge=0)
+    by: str | None = Field(default=None, min_length=1)
+    max_gap: float | None = Field(default=None, ge=0.0)
 
     @model_validator(mode="after")
     def _options(self) -> GateRule:
@@ -64,6 +66,8 @@ class GateRule(BaseModel):
             raise ValueError("'max' is only for require: no_new_failures")
         if self.require == "no_new_failures" and self.max is None:
             self.max = 0
+        if (self.max_gap is not None) != (self.require == "max_gap") or (self.require == "max_gap" and not self.by):
+            raise ValueError("require: max_gap needs 'max_gap' and 'by'; 'max_gap' is only for require: max_gap")
         return self
 
 
@@ -73,6 +77,16 @@ class GateBlock(BaseModel):
     model_config = ConfigDict(extra="forbid")
     confidence: float = Field(default=0.95, gt=0.0, lt=1.0)
     rules: list[GateRule] = Field(default_factory=list)
+    slices: list[str] = Field(default_factory=list, description="item fields comparisons are also shown by")
+
+    def record(self) -> dict[str, Any]:
+        """The block as JSON data; the slice keys only when set (runs without slices read as before)."""
+        out = self.model_dump(mode="json", exclude={"slices"} if not self.slices else None)
+        for rule in out["rules"]:
+            for key in ("by", "max_gap"):
+                if rule.get(key) is None:
+                    rule.pop(key, None)
+        return out
 
     @model_validator(mode="before")
     @classmethod
@@ -146,7 +160,7 @@ class Suite(BaseModel):
             "rubric_hash": self.rubric.content_hash(),
             "prompt_template": self.prompt_template,
             "generation": self.generation.model_dump(mode="json"),
-            "gate": self.gate.model_dump(mode="json"),
+            "gate": self.gate.record(),
             "human_ratings": str(self.human_ratings) if self.human_ratings else None,
             "human_ratings_file": hr,
         }

@@ -9,6 +9,9 @@ A policy comes from a suite's ``gate`` block or a ``--policy`` YAML file. Either
         - {criterion: overall, require: no_regression, margin: 0.02}
         - {criterion: valid_json, require: at_least, value: 0.9}
         - {criterion: refusal, require: no_new_failures, max: 0}
+        - {criterion: overall, require: no_regression, margin: 0.05, by: category}
+        - {criterion: overall, require: max_gap, max_gap: 0.2, by: category}
+      slices: [category, language]   # item fields every comparison is also shown by
 
 Rule semantics (``lo``/``hi`` are the bounds of the two-sided interval at ``confidence``):
 
@@ -17,6 +20,12 @@ Rule semantics (``lo``/``hi`` are the bounds of the two-sided interval at ``conf
 * ``at_least`` with ``value`` v, on the candidate's mean: pass when lo >= v, fail when hi < v.
 * ``no_new_failures`` with ``max`` k: fail when more than k items pass under the base and fail
   under the candidate, else pass.
+* ``by: FIELD`` on any of these: the rule is judged in every slice of the items (items sharing a
+  value of FIELD; items without it form the slice ``(missing)``) and holds only if it holds in
+  every slice; it fails if it fails in any.
+* ``max_gap`` g with ``by: FIELD``: the spread of Δ between the best and the worst slice (max − min
+  over slices of at least 2 items), with a stratified bootstrap interval: pass when hi < g, fail
+  when lo > g.
 
 A rule over no scored items is inconclusive, never pass.
 """
@@ -41,7 +50,7 @@ __all__ = [
     "policy_from_gate",
 ]
 
-REQUIREMENTS = ("improvement", "no_regression", "at_least", "no_new_failures")
+REQUIREMENTS = ("improvement", "no_regression", "at_least", "no_new_failures", "max_gap")
 Verdict = Literal["pass", "fail", "inconclusive"]
 
 
@@ -53,9 +62,9 @@ class Decision(NamedTuple):
     reason: str
 
 
-_RULE_KEYS = {"criterion", "require", "margin", "value", "max", "threshold", "name"}
-_POLICY_KEYS = {"confidence", "rules", "resamples", "method", "seed", "pass_threshold"}
-_ONLY_FOR = {"margin": "no_regression", "value": "at_least", "max": "no_new_failures"}
+_RULE_KEYS = {"criterion", "require", "margin", "value", "max", "threshold", "name", "by", "max_gap"}
+_POLICY_KEYS = {"confidence", "rules", "resamples", "method", "seed", "pass_threshold", "slices"}
+_ONLY_FOR = {"margin": "no_regression", "value": "at_least", "max": "no_new_failures", "max_gap": "max_gap"}
 
 
 class Rule(BaseModel):
@@ -64,7 +73,7 @@ class Rule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     criterion: str = Field(min_length=1)
-    require: Literal["improvement", "no_regression", "at_least", "no_new_failures"]
+    require: Literal["improvement", "no_regression", "at_least", "no_new_failures", "max_gap"]
     margin: float | None = Field(default=None, ge=0.0, description="no_regression: tolerated drop (default 0)")
     value: float | None = Field(default=None, ge=0.0, le=1.0, description="at_least: the candidate mean's floor")
     max: int | None = Field(default=None, ge=0, description="no_new_failures: tolerated new failures (default 0)")
@@ -72,6 +81,10 @@ class Rule(BaseModel):
         default=None, ge=0.0, le=1.0, description="an item passes at or above this score (default: the policy's)"
     )
     name: str | None = None
+    by: str | None = Field(default=None, min_length=1, description="judge the rule in every slice of this item field")
+    max_gap: float | None = Field(
+        default=None, ge=0.0, le=2.0, description="max_gap: the largest tolerated spread of Δ between slices"
+    )
 
     @model_validator(mode="after")
     def _fields_fit_requirement(self) -> Rule:
@@ -80,6 +93,8 @@ class Rule(BaseModel):
                 raise ValueError(f"'{key}' applies to require: {owner} only, not {self.require}")
         if self.require == "at_least" and self.value is None:
             raise ValueError("require: at_least needs 'value' (the floor of the candidate's mean, in [0, 1])")
+        if self.require == "max_gap" and (self.max_gap is None or self.by is None):
+            raise ValueError("require: max_gap needs 'max_gap' (the largest tolerated spread) and 'by' (the field)")
         return self
 
     @property
@@ -91,8 +106,10 @@ class Rule(BaseModel):
             "no_regression": f" (margin {self.margin or 0:g})",
             "at_least": f" ({self.value:g})" if self.value is not None else "",
             "no_new_failures": f" (max {self.max or 0})",
+            "max_gap": f" ({self.max_gap:g})" if self.max_gap is not None else "",
         }.get(self.require, "")
-        return f"{self.criterion} {self.require}{extra}"
+        by = f" by {self.by}" if self.by else ""
+        return f"{self.criterion} {self.require}{extra}{by}"
 
     @property
     def null(self) -> float | None:
@@ -103,6 +120,8 @@ class Rule(BaseModel):
             return -(self.margin or 0.0)
         if self.require == "at_least":
             return self.value
+        if self.require == "max_gap":
+            return self.max_gap
         return None
 
 
@@ -118,6 +137,7 @@ class Policy(BaseModel):
     seed: int = 0
     pass_threshold: float = Field(default=0.5, ge=0.0, le=1.0, description="an item passes at or above this score")
     source: str | None = Field(default=None, description="where the policy was read from")
+    slices: list[str] = Field(default_factory=list, description="item fields every comparison is also shown by")
 
     @field_validator("rules")
     @classmethod
@@ -263,6 +283,13 @@ def decide(
         if high < -m:
             return Decision("fail", f"upper bound {hi} < -{m:g}")
         return Decision("inconclusive", f"interval [{lo}, {hi}] reaches -{m:g}")
+    if rule.require == "max_gap":
+        g = rule.max_gap if rule.max_gap is not None else 0.0
+        if high < g:
+            return Decision("pass", f"upper bound {hi} < {g:g}")
+        if low > g:
+            return Decision("fail", f"lower bound {lo} > {g:g}")
+        return Decision("inconclusive", f"interval [{lo}, {hi}] contains {g:g}")
     v = rule.value if rule.value is not None else 0.0
     if low >= v:
         return Decision("pass", f"lower bound {lo} >= {v:g}")

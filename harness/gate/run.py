@@ -16,9 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from harness.compare import Comparison, GateResult, LeakageInfo, Policy, compare_runs, gate_result, policy_of
+from harness.compare.models import LeakageInfo
 from harness.documents.train import TRAIN_KIND, TrainManifest
 from harness.errors import InputError, InputFileError
+from harness.gate.judge import compare_runs
+from harness.gate.policy import Policy
+from harness.gate.rules import policy_of
+from harness.gate.verdict import Comparison, GateResult, gate_result
 
 if TYPE_CHECKING:
     from harness.eval.cache import GenerationCache
@@ -221,7 +225,7 @@ def run_gate(
         seed: the bootstrap seed (default: the policy's, 0).
 
     Returns:
-        The :class:`~harness.compare.models.GateResult` (verdict, comparisons, manifest).
+        The :class:`~harness.gate.verdict.GateResult` (verdict, comparisons, manifest).
 
     Raises:
         InputError: for no suites, bad suites or options.

@@ -11,13 +11,13 @@ from rich.table import Table
 
 from harness.files import write_atomic, write_json
 from harness.report.formatting import fmt, fmt_ci, fmt_p
-from harness.report.gate_view import ICON, as_document, gate_view
+from harness.report.gate_view import ICON, SuiteView, as_document, gate_view
 from harness.report.html import render_html
 from harness.report.junit import render_junit
 from harness.report.templating import render
 
 if TYPE_CHECKING:
-    from harness.compare.models import GateResult
+    from harness.gate.verdict import GateResult
 
 __all__ = ["fmt", "fmt_ci", "fmt_p", "print_summary", "render_markdown", "write_reports"]
 
@@ -53,7 +53,23 @@ def print_summary(result: GateResult, console: Console) -> None:
             excluded[e["reason"]] = excluded.get(e["reason"], 0) + 1
     if excluded:
         console.print("excluded items: " + ", ".join(f"{k} {v}" for k, v in excluded.items()))
+    for s in view.suites:
+        _print_slices(s, console, several)
+    if view.suites and view.suites[0].multiplicity:
+        console.print(f"[dim]{escape(view.suites[0].multiplicity)}[/]", soft_wrap=True)
     console.print(f"verdict: [{STYLE[view.verdict]}]{view.verdict.upper()}[/]")
+
+
+def _print_slices(s: SuiteView, console: Console, several: bool) -> None:
+    """Δ per slice on the console: one table per field and criterion of the rules."""
+    for p in s.slices:
+        where = f"{s.suite}: " if several else ""
+        table = Table(title=escape(f"{where}{p.criterion} by {p.field}"), title_justify="left")
+        for col in ("slice", "n", "base", "candidate", "Δ", "CI of Δ"):
+            table.add_column(col, justify="left" if col in ("slice", "CI of Δ") else "right")
+        for r in p.rows:
+            table.add_row(escape(r.value), str(r.n), r.base, r.candidate, r.delta, r.ci)
+        console.print(table)
 
 
 def write_reports(result: GateResult, *, out: Path | None = None, junit: Path | None = None) -> list[Path]:

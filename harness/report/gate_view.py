@@ -15,13 +15,14 @@ from typing import Any
 
 from harness.report.charts import Chart, delta_chart, delta_span, means_chart
 from harness.report.formatting import fmt, fmt_ci, fmt_p
+from harness.report.slices import SlicePanel, multiplicity_text, slice_panels, slice_tests
 
 __all__ = ["ICON", "GateView", "SuiteView", "as_document", "gate_view"]
 
 Doc = Mapping[str, Any]
 ICON = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️"}
 STATISTIC = {"mean_difference": "Δ mean", "candidate_mean": "candidate mean", "new_failures": "new failures",
-             "leaked_items": "leaked items"}
+             "leaked_items": "leaked items", "slice_gap": "max − min Δ over slices"}
 _VERDICT_ORDER = {"fail": 0, "inconclusive": 1, "pass": 2}
 
 
@@ -42,6 +43,7 @@ class RuleView:
     counted: bool
     calibration: str
     raw: Doc = field(repr=False)
+    by_slice: str = ""
 
 
 @dataclass
@@ -98,6 +100,8 @@ class SuiteView:
     repeats: list[dict[str, Any]]
     excluded: list[dict[str, Any]]
     notes: list[str]
+    slices: list[SlicePanel] = field(default_factory=list)
+    multiplicity: str = "Holm-adjusted across the gate's rules."
 
     @property
     def rule_counts(self) -> dict[str, int]:
@@ -155,7 +159,8 @@ class GateView:
 
 
 def _estimate(r: Doc) -> str:
-    return fmt(r["estimate"]) if r["statistic"] in ("mean_difference", "candidate_mean") else fmt(r["estimate"], 0)
+    whole = r["statistic"] in ("mean_difference", "candidate_mean", "slice_gap")
+    return fmt(r["estimate"]) if whole else fmt(r["estimate"], 0)
 
 
 def _rule(r: Doc) -> RuleView:
@@ -163,7 +168,7 @@ def _rule(r: Doc) -> RuleView:
         suite=r.get("suite"), label=r["label"], verdict=r["verdict"], statistic=STATISTIC[r["statistic"]],
         estimate=_estimate(r), ci=fmt_ci(r["ci"]), p=fmt_p(r["p_value"]), p_holm=fmt_p(r.get("p_value_holm")),
         n=r["n"], reason=r["reason"], counted=r["counted"],
-        calibration=str((r.get("calibration") or {}).get("reason", "")), raw=r,
+        calibration=str((r.get("calibration") or {}).get("reason", "")), raw=r, by_slice=slice_tests(r),
     )
 
 
@@ -251,6 +256,8 @@ def _suite(i: int, c: Doc) -> SuiteView:
         excluded=[{"id": e["id"], "reason": e["reason"].replace("_", " "), "detail": e.get("detail", "")}
                   for e in c["excluded"]],
         notes=list(c.get("notes") or []),
+        slices=slice_panels(c),
+        multiplicity=multiplicity_text(c),
     )
 
 

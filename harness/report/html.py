@@ -18,7 +18,7 @@ from harness.report.gate_view import as_document, gate_view
 from harness.report.templating import render
 
 if TYPE_CHECKING:
-    from harness.compare.models import GateResult
+    from harness.gate.verdict import GateResult
 
 __all__ = ["render_html"]
 
@@ -27,7 +27,7 @@ def render_html(result: GateResult | Mapping[str, Any]) -> str:
     """The whole gate as one self-contained HTML page, from the gate or its ``harness.comparison/v1`` document.
 
     Example:
-        >>> from harness.compare.models import GateResult
+        >>> from harness.gate.verdict import GateResult
         >>> "Gate: INCONCLUSIVE" in render_html(GateResult(verdict="inconclusive", comparisons=[]))
         True
     """

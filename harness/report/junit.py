@@ -16,7 +16,7 @@ from harness.report.formatting import fmt, fmt_ci, fmt_p
 from harness.report.gate_view import as_document
 
 if TYPE_CHECKING:
-    from harness.compare.models import GateResult
+    from harness.gate.verdict import GateResult
 
 __all__ = ["render_junit"]
 
@@ -47,7 +47,7 @@ def render_junit(result: GateResult | Mapping[str, Any], *, timestamp: datetime 
     """The gate as JUnit XML (UTF-8, with declaration), from the gate or its ``harness.comparison/v1`` document.
 
     Example:
-        >>> from harness.compare.models import GateResult
+        >>> from harness.gate.verdict import GateResult
         >>> render_junit(GateResult(verdict="inconclusive", comparisons=[])).splitlines()[1]
         '<testsuites name="harness gate" tests="0" failures="0" errors="0" time="0" />'
     """

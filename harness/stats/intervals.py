@@ -1,4 +1,17 @@
-"""Confidence intervals for a criterion's mean: Wilson for pass/fail, bootstrap otherwise."""
+"""The interval of a mean, the same in every report: Wilson for pass/fail, the bootstrap otherwise.
+
+:func:`mean_interval` is the one function that puts an interval on a criterion's mean. The run
+document's summary (``run.md``) and the comparison's base and candidate means both call it with
+the same settings and the same seed (:func:`mean_seed`), so the same values get the same interval
+in every report.
+
+* Pass/fail (every value 0 or 1 on a binary criterion): Wilson's score interval. It is exact
+  arithmetic (no resampling noise), keeps its coverage near the nominal level for small n and
+  rates near 0 or 1 (Brown, Cai & DasGupta 2001), and is not a point when every item passes.
+* Anything else: the bootstrap of :mod:`harness.stats.bootstrap` (BCa, 10,000 resamples by
+  default), with the score range [0, 1] as bounds so that equal values give the exact interval
+  instead of a point.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +22,36 @@ from typing import NamedTuple
 
 import numpy as np
 
+from harness.errors import InputError
+from harness.stats.bootstrap import (
+    DEFAULT_METHOD,
+    DEFAULT_RESAMPLES,
+    Bootstrap,
+    Interval,
+    bootstrap_mean,
+    stable_seed,
+)
+from harness.stats.params import check_confidence, check_int
 
-class Interval(NamedTuple):
-    """A two-sided confidence interval."""
+__all__ = ["Interval", "MeanInterval", "mean_interval", "mean_seed", "wilson_interval"]
 
-    low: float
-    high: float
+
+class MeanInterval(NamedTuple):
+    """The interval of a mean, how it was obtained, and the bootstrap behind it (if any).
+
+    ``method`` is ``"wilson"``, ``"bootstrap_bca"``, ``"bootstrap_percentile"`` or ``"none"``
+    (fewer than two values on a non-binary criterion: no interval).
+    """
+
+    low: float | None
+    high: float | None
+    method: str
+    bootstrap: Bootstrap | None = None
+
+    @property
+    def ci(self) -> list[float] | None:
+        """``[low, high]``, or None when there is no interval."""
+        return None if self.low is None or self.high is None else [self.low, self.high]
 
 
 def wilson_interval(successes: int, n: int, *, confidence: float = 0.95) -> Interval:
@@ -30,12 +67,9 @@ def wilson_interval(successes: int, n: int, *, confidence: float = 0.95) -> Inte
         >>> round(lo, 4), round(hi, 4)
         (0.4902, 0.9433)
     """
-    if n <= 0:
-        raise ValueError("The 'n' parameter of wilson_interval must be > 0; got 0.")
-    if not 0 <= successes <= n:
-        raise ValueError(f"The 'successes' parameter of wilson_interval must be in [0, n]; got {successes}.")
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"The 'confidence' parameter of wilson_interval must be in (0, 1); got {confidence}.")
+    n = check_int(n, param="n", func="wilson_interval", low=1)
+    successes = check_int(successes, param="successes", func="wilson_interval", low=0, high=n)
+    confidence = check_confidence(confidence, "wilson_interval")
     z = NormalDist().inv_cdf(1 - (1 - confidence) / 2)
     p = successes / n
     denom = 1 + z * z / n
@@ -44,30 +78,59 @@ def wilson_interval(successes: int, n: int, *, confidence: float = 0.95) -> Inte
     return Interval(max(0.0, center - half), min(1.0, center + half))
 
 
-def bootstrap_mean_interval(
-    values: Sequence[float], *, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0
-) -> Interval:
-    """Percentile bootstrap interval of a mean (seeded, vectorised).
+def mean_seed(seed: int, suite: str, criterion: str) -> list[int]:
+    """The seed of a criterion's mean interval: the same for a run's summary and a comparison.
+
+    >>> mean_seed(0, "tickets", "field_accuracy") == mean_seed(0, "tickets", "field_accuracy")
+    True
+    """
+    return stable_seed(seed, suite, criterion, "mean")
+
+
+def mean_interval(
+    values: Sequence[float] | np.ndarray,
+    *,
+    binary: bool,
+    confidence: float = 0.95,
+    resamples: int = DEFAULT_RESAMPLES,
+    method: str = DEFAULT_METHOD,
+    seed: int | list[int] = 0,
+    bounds: tuple[float, float] | None = (0.0, 1.0),
+) -> MeanInterval:
+    """The interval of the mean of ``values`` (one per scored item).
+
+    Args:
+        values: the scores.
+        binary: the criterion is pass/fail; Wilson's interval is used when every value is 0 or 1.
+        confidence: two-sided level in (0, 1).
+        resamples: bootstrap resamples (non-binary).
+        method: ``"bca"`` or ``"percentile"`` (non-binary).
+        seed: the bootstrap seed (use :func:`mean_seed` so that every report agrees).
+        bounds: the range a score can take (``None``: unknown).
+
+    Returns:
+        A :class:`MeanInterval`.
+
+    Raises:
+        InputError: no values, or a bad parameter.
 
     Example:
-        >>> lo, hi = bootstrap_mean_interval([0.2, 0.4, 0.6, 0.8, 1.0])
-        >>> 0.2 <= lo < 0.6 < hi <= 1.0
-        True
+        >>> mean_interval([1, 0, 1, 1], binary=True).method
+        'wilson'
+        >>> m = mean_interval([0.2, 0.4, 0.6, 0.8, 1.0], binary=False)
+        >>> m.method, bool(m.low < 0.6 < m.high)
+        ('bootstrap_bca', True)
     """
+    confidence = check_confidence(confidence, "mean_interval")
     x = np.asarray(values, dtype=float)
     if x.size == 0:
-        raise ValueError("The 'values' parameter of bootstrap_mean_interval must not be empty.")
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"The 'confidence' parameter of bootstrap_mean_interval must be in (0, 1); got {confidence}.")
-    if np.all(x == x[0]):
-        return Interval(float(x[0]), float(x[0]))
-    rng = np.random.default_rng(seed)
-    means = np.empty(n_resamples)
-    step = max(1, 4_000_000 // x.size)  # bound the index matrix's memory
-    for start in range(0, n_resamples, step):
-        stop = min(n_resamples, start + step)
-        idx = rng.integers(0, x.size, size=(stop - start, x.size))
-        means[start:stop] = x[idx].mean(axis=1)
-    alpha = 1 - confidence
-    lo, hi = np.quantile(means, [alpha / 2, 1 - alpha / 2])
-    return Interval(float(lo), float(hi))
+        raise InputError("The 'values' parameter of mean_interval must not be empty.")
+    if binary and bool(np.isin(x, (0.0, 1.0)).all()):
+        lo, hi = wilson_interval(int(x.sum()), int(x.size), confidence=confidence)
+        return MeanInterval(lo, hi, "wilson")
+    if x.size < 2:
+        return MeanInterval(None, None, "none")
+    inside = bounds is not None and bounds[0] <= float(x.min()) and float(x.max()) <= bounds[1]
+    boot = bootstrap_mean(x, resamples=resamples, seed=seed, method=method, bounds=bounds if inside else None)
+    lo, hi = boot.interval(confidence)
+    return MeanInterval(lo, hi, f"bootstrap_{method}", boot)

@@ -19,6 +19,7 @@ from typing import Any
 from harness.errors import InputError
 from harness.leakage.options import LeakageOptions
 from harness.records import RowProblem, detect_format, iter_records
+from harness.validate.balance import GroupBalance
 from harness.validate.checks import CHECKS, Check, CheckSettings, Lengths
 from harness.validate.findings import Finding, ValidationReport
 from harness.validate.leakage import LeakageCheck, NearDuplicates
@@ -90,6 +91,7 @@ def validate_file(
     holdouts: Sequence[str | Path] = (),
     paraphrase: bool | None = None,
     leakage_options: LeakageOptions | None = None,
+    by: Sequence[str] = (),
     **leakage_overrides: Any,
 ) -> ValidationReport:
     """Run checks over a training file in one pass and collect their findings.
@@ -108,6 +110,8 @@ def validate_file(
             summary says so either way); True: required (error without the extra); False: off.
         leakage_options: scan options (n, thresholds, workers...), see
             :class:`~harness.leakage.options.LeakageOptions`.
+        by: item fields to report the group balance of (``balance.*``); the ``gate.slices`` of
+            holdout suites are added.
         **leakage_overrides: single options on top (``n=8``, ``threshold=0.5``...).
 
     Raises:
@@ -129,6 +133,10 @@ def validate_file(
         active.append(leak)
     elif leakage_overrides or leakage_options is not None:
         raise InputError("leakage options were given without a holdout: pass holdouts=[...]", field="holdouts")
+    if by or holdouts:
+        balance = GroupBalance(by, holdouts)
+        if balance.fields:
+            active.append(balance)
     try:
         return _run(path, fmt, kind, active, leak, max_schema_errors, max_findings_per_check)
     finally:
