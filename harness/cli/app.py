@@ -2,7 +2,7 @@
 
 Conventions every verb follows (see :mod:`harness.progress`):
 
-- results (tables, summaries) go to :data:`out` (stdout), JSON documents through :func:`emit_json`
+- results (tables, summaries) go to :data:`stdout`, JSON documents through :func:`emit_json`
   (stdout); logs and notes to :data:`console` (stderr) or :func:`harness.progress.note`;
 - a step that can take more than about two seconds runs inside ``harness.progress.step(...)``;
 - help texts are plain text (square brackets print as written): write ``[default: 13]`` for an
@@ -28,7 +28,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-out = progress.out
+stdout = progress.out
 """Results (tables, summaries): stdout."""
 console = progress.err
 """Logs, notes and errors: stderr."""
@@ -48,7 +48,7 @@ class DataFormat(StrEnum):
 
 def _version(value: bool) -> None:
     if value:
-        out.print(f"harness {__version__}", markup=False)
+        stdout.print(f"harness {__version__}", markup=False)
         raise typer.Exit(0)
 
 

@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
-from harness.cli.app import DataFormat, FailOn, app, console, emit_json
+from harness.cli.app import DataFormat, FailOn, app, emit_json, stdout
 from harness.errors import InputError
+from harness.progress import note
 
 
 @app.command()
@@ -99,9 +100,9 @@ def validate(
     if as_json:
         emit_json(doc)
     else:
-        print_summary(report, console, fail_on=fail_on.value)
+        print_summary(report, stdout, fail_on=fail_on.value)
         if out is not None:
-            console.print(f"Reports written to {out}/validation.json and validation.md")
+            note(f"Reports written to {out}/validation.json and validation.md")
     raise typer.Exit(1 if report.blocking(fail_on.value) else 0)
 
 
@@ -155,9 +156,9 @@ def agreement(
     if as_json:
         emit_json(doc)
     else:
-        print_summary(doc, console)
+        print_summary(doc, stdout)
         if out is not None:
-            console.print(f"Reports written to {out}/agreement.json and agreement.md")
+            note(f"Reports written to {out}/agreement.json and agreement.md")
     raise typer.Exit({"pass": 0, "fail": 1, "inconclusive": 3}[doc["verdict"]])
 
 

@@ -187,6 +187,11 @@ def make_generator(
 
         assert parsed.path is not None
         return OutputsGenerator(parsed.path)
-    from harness.models.hf import HFGenerator
+    from harness.progress import step
 
-    return HFGenerator(parsed, batch_size=batch_size, allow_noop_adapter=allow_noop_adapter, allow_pickle=allow_pickle)
+    with step(f"loading {parsed.label}"):  # imports torch and transformers, reads the weights, hashes them
+        from harness.models.hf import HFGenerator
+
+        return HFGenerator(
+            parsed, batch_size=batch_size, allow_noop_adapter=allow_noop_adapter, allow_pickle=allow_pickle
+        )
