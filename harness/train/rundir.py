@@ -12,6 +12,9 @@ Layout (other code reads it; a change is a versioned change of ``harness.train/v
     <run>/loss.png             training (and eval) loss by step
     <run>/model_card.md        what data, which checks, what results
     <run>/checkpoints/         Trainer checkpoints (resume)
+
+A run refused by preflight leaves only ``validation.json`` and ``refused.json`` (why, and how to
+rerun); such a folder is not a run, and the next ``harness train --out`` into it replaces them.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ from typing import Any
 
 from harness.models.loading import file_hash
 from harness.report import write_atomic
+
+REFUSED = "refused.json"
+REFUSAL_FILES = frozenset({REFUSED, "validation.json"})
 
 RUN_KIND = "harness.train/v1"
 LIBRARIES = ("harness", "torch", "transformers", "peft", "accelerate", "numpy", "safetensors", "tokenizers")
