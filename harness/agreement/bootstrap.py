@@ -100,10 +100,13 @@ def bootstrap_values(stat: ItemStat, *, n_resamples: int = 1000, seed: int = 0) 
     out = np.empty(n_resamples)
     # The products are small (resamples x patterns x a few statistics): BLAS threads only add
     # start-up and contention cost, which dominates on a busy machine, so keep BLAS single-threaded.
-    with threadpool_limits(limits=1, user_api="blas"):
+    from harness.progress import step
+
+    with threadpool_limits(limits=1, user_api="blas"), step("bootstrap resamples", total=n_resamples) as shown:
         for start in range(0, n_resamples, chunk):
             b = min(chunk, n_resamples - start)
             out[start : start + b] = stat.batch(resample_counts(stat.mult, b, rng).astype(float))
+            shown.advance(b)
     return out
 
 
