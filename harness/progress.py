@@ -12,7 +12,8 @@ generation, training, bootstrap) through :func:`step`; nothing else draws on the
 
 A display is drawn only when stderr is a terminal, ``--quiet`` was not given and no CI variable
 is set (``CI``, ``HARNESS_NO_PROGRESS``); otherwise :func:`step` costs a few attribute updates.
-Steps may nest or overlap (gate: base and candidate); they share one live display. While it is
+Steps may nest or overlap (gate: base and candidate); they share one live display, which appears
+only once a step has run for 0.4 s (quick steps draw nothing). While it is
 drawn, Python warnings and library log lines are held back and printed once each after it ends,
 so nothing tears the bars. Colour follows rich: off when the stream is not a terminal or
 ``NO_COLOR`` is set.
@@ -27,6 +28,7 @@ import io
 import logging
 import os
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -44,7 +46,7 @@ out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 """Logs, notes, warnings and errors (stderr); progress is drawn here too."""
 
-_state: dict[str, Any] = {"quiet": False, "live": None, "open": 0, "held": None}
+_state: dict[str, Any] = {"quiet": False, "live": None, "open": 0, "held": None, "timer": None, "started": False}
 _CI_VARS = ("CI", "HARNESS_NO_PROGRESS", "GITHUB_ACTIONS", "BUILDKITE", "JENKINS_URL", "GITLAB_CI")
 
 
@@ -161,35 +163,57 @@ def stage_callback(label: str) -> Callable[[str, int, int], None]:
 
 
 # ------------------------------------------------------------------------------- the live display
-def _open() -> None:
-    if _state["open"] == 0:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            SpinnerColumn,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+_LOCK = threading.Lock()
+_DELAY = 0.4  # seconds before a display appears: quick steps draw nothing (no flicker)
 
-        live = Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-            console=err, transient=True, redirect_stdout=True, redirect_stderr=True,
-        )  # fmt: skip
-        _hold_warnings()
-        live.start()
-        _state["live"] = live
-    _state["open"] += 1
+
+def _open() -> None:
+    with _LOCK:
+        if _state["open"] == 0:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            _state["live"] = Progress(
+                SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+                console=err, transient=True, redirect_stdout=True, redirect_stderr=True, auto_refresh=True,
+            )  # fmt: skip
+            _hold_warnings()
+            timer = threading.Timer(_DELAY, _start)
+            timer.daemon = True
+            _state["timer"] = timer
+            if _DELAY > 0:
+                timer.start()
+        _state["open"] += 1
+    if _DELAY <= 0:
+        _start()
+
+
+def _start() -> None:
+    with _LOCK:
+        live = _state["live"]
+        if live is not None and _state["open"] > 0 and not _state["started"]:
+            live.start()
+            _state["started"] = True
 
 
 def _close() -> None:
-    _state["open"] -= 1
-    if _state["open"] == 0:
-        live = _state["live"]
-        _state["live"] = None
-        live.stop()
+    with _LOCK:
+        _state["open"] -= 1
+        if _state["open"] > 0:
+            return
+        _state["timer"].cancel()
+        live, started = _state["live"], _state["started"]
+        _state["live"], _state["started"] = None, False
+        if started:
+            live.stop()
         _release_warnings()
 
 

@@ -33,6 +33,7 @@ def terminal(monkeypatch):
     buf = io.StringIO()
     console = Console(file=buf, force_terminal=True, width=100, color_system=None)
     monkeypatch.setattr(progress, "err", console)
+    monkeypatch.setattr(progress, "_DELAY", 0)  # draw at once (by default only steps past 0.4 s draw)
     for var in progress._CI_VARS:
         monkeypatch.delenv(var, raising=False)
     progress.configure(quiet=False)
@@ -76,6 +77,13 @@ def test_warnings_and_library_logs_wait_until_the_display_ends(terminal):
     after = text[text.rfind("working") :]  # what was printed once the display was gone
     assert after.count("FutureWarning: the old way is deprecated") == 1
     assert "a library message" in after
+
+
+def test_quick_steps_draw_nothing(monkeypatch, terminal):
+    monkeypatch.setattr(progress, "_DELAY", 60)
+    with progress.step("quick", total=1) as s:
+        s.advance()
+    assert terminal.getvalue() == ""
 
 
 def test_nested_steps_share_one_display(terminal):
