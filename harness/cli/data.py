@@ -15,7 +15,9 @@ from harness.progress import note
 @app.command()
 def validate(
     train: Annotated[Path, typer.Argument(help="Training data: JSONL, CSV or Parquet.")],
-    format: Annotated[DataFormat | None, typer.Option("--format", help="Force the file format.")] = None,
+    format: Annotated[
+        DataFormat | None, typer.Option("--format", help="Force the file format [default: detected from content].")
+    ] = None,
     tokenizer: Annotated[
         str | None, typer.Option(help="Count lengths in tokens of this tokenizer (model spec); words otherwise.")
     ] = None,
@@ -119,7 +121,10 @@ def agreement(
     ] = None,
     by: Annotated[str | None, typer.Option("--by", help="'criterion': one group per criterion.")] = None,
     scale: Annotated[
-        str | None, typer.Option(help="Declared scale: a range like 1-5 or ordered labels like low,mid,high.")
+        str | None,
+        typer.Option(
+            help="Declared scale: a range like 1-5 or ordered labels like low,mid,high [default: the observed values].",
+        ),
     ] = None,
     min_alpha: Annotated[
         float, typer.Option(help="Floor for Krippendorff's alpha (0.667: tentative conclusions).")
@@ -127,7 +132,9 @@ def agreement(
     bootstrap: Annotated[int, typer.Option(help="Item resamples for the intervals; 0 skips them.")] = 1000,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     wide: Annotated[bool, typer.Option("--wide", help="Wide form: an item_id column and a column per rater.")] = False,
-    format: Annotated[DataFormat | None, typer.Option("--format", help="Force the file format.")] = None,
+    format: Annotated[
+        DataFormat | None, typer.Option("--format", help="Force the file format [default: detected from content].")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the harness.agreement/v1 document on stdout.")] = False,
     out: Annotated[Path | None, typer.Option(help="Write agreement.json and agreement.md here.")] = None,
 ) -> None:
