@@ -13,6 +13,7 @@ import re
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -68,17 +69,18 @@ def test_readme_commands_run(tmp_path: Path) -> None:
         **os.environ,
         "PATH": f"{shims}{os.pathsep}{os.environ['PATH']}",
         "PYTHONPATH": str(ROOT),
-        "HARNESS_CACHE": str(tmp_path / "cache"),
         "OMP_NUM_THREADS": "1",
     }
     cwd, state = tmp_path / "work", tmp_path / "cwd"
     cwd.mkdir()
     for body, expected in _blocks():
+        t0 = time.perf_counter()
         script = f'set -eo pipefail\ntrap \'pwd > "{state}"\' EXIT\n{body}\n'
         r = subprocess.run(["bash", "-c", script], cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
         out = f"{body}\nexit {r.returncode}, expected {expected}\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}"
         assert r.returncode == expected, out
         assert "Traceback" not in r.stderr, r.stderr
         cwd = Path(state.read_text().strip())
+        print(f"{time.perf_counter() - t0:6.1f} s  {body.splitlines()[-1][:90]}")  # -s shows where the time goes
     assert (cwd / "reports" / "validate" / "validation.md").is_file()  # where the quickstart says
     assert (cwd / "reports" / "gate-replay" / "report.html").is_file()

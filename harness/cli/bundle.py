@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -27,7 +27,7 @@ def suites(
     from harness.bundled import data_dir, suite_names
     from harness.eval.suite import load_suite
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in suite_names():
         s = load_suite(data_dir("suites") / name)
         rows.append(
