@@ -227,7 +227,7 @@ def load_suite(path: str | Path) -> Suite:
 
     path = resolve_suite(path)  # a bundled suite by name, unless a path of that name exists
     if not path.exists():
-        raise InputFileError("no such suite folder or suite file" + suites_hint(path), file=path)
+        raise InputFileError("no such file or folder (a suite folder or its suite.yaml)" + suites_hint(path), file=path)
     yaml_path = path / "suite.yaml" if path.is_dir() else path
     if path.is_dir() and not yaml_path.is_file():
         raise InputFileError("not a suite: the folder has no suite.yaml", file=path)
