@@ -172,7 +172,6 @@ def _open() -> None:
         if _state["open"] == 0:
             from rich.progress import (
                 BarColumn,
-                MofNCompleteColumn,
                 Progress,
                 SpinnerColumn,
                 TextColumn,
@@ -180,9 +179,10 @@ def _open() -> None:
                 TimeRemainingColumn,
             )
 
+            known = "{task.completed:.0f}/{task.total:.0f}"
             _state["live"] = Progress(
-                SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+                SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), _IfTotal(TextColumn(known)),
+                TimeElapsedColumn(), _IfTotal(TextColumn("eta")), _IfTotal(TimeRemainingColumn()),
                 console=err, transient=True, redirect_stdout=True, redirect_stderr=True, auto_refresh=True,
             )  # fmt: skip
             _hold_warnings()
@@ -194,6 +194,19 @@ def _open() -> None:
         _state["open"] += 1
     if _DELAY <= 0:
         _start()
+
+
+class _IfTotal:
+    """A progress column drawn only for steps whose total is known (no "0/?" or empty ETA)."""
+
+    def __init__(self, column: Any) -> None:
+        self.column = column
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.column, name)
+
+    def __call__(self, task: Any) -> Any:
+        return self.column(task) if task.total is not None else ""
 
 
 def _start() -> None:

@@ -361,12 +361,17 @@ class HFGenerator:
         eos_set = set(self.eos_ids)
         out: list[list[int]] = [[] for _ in seqs]
         alive = torch.arange(len(seqs), device=self.device)
-        with torch.inference_mode():
+        from harness.progress import step as progress_step
+
+        # the items of a batch often all end at max_new_tokens together: show the tokens too
+        shown = progress_step(f"batch of {len(seqs)}: tokens", total=max_new)
+        with torch.inference_mode(), shown as tokens:
             logits = self.model(
                 input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1, **kv
             ).logits[:, -1, :]
             next_pos = pos[:, -1]
             for step in range(max_new):
+                tokens.update(completed=step + 1)
                 tok = logits.argmax(-1)
                 for r, t in zip(alive.tolist(), tok.tolist(), strict=True):
                     out[r].append(t)
