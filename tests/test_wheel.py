@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import site
 import subprocess
 import sys
@@ -36,15 +37,25 @@ def _run(cmd: list[str], *, cwd: Path, env: dict[str, str] | None = None, ok: tu
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Built from a clean copy: an in-tree build leaves build/ and *.egg-info behind, and a stale
+    # build/lib would put modules deleted since into the wheel.
+    src = tmp_path_factory.mktemp("src") / "finetune-harness"
+    skip = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", "reports", "runs")
+    shutil.copytree(ROOT, src, ignore=skip)
     out = tmp_path_factory.mktemp("dist")
-    build = tmp_path_factory.mktemp("build")
     # --no-build-isolation: the build backend (setuptools) is the one already installed, no download
     _run(
-        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-w", str(out), "-q"],
-        cwd=build,
+        [sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation", "-w", str(out), "-q"],
+        cwd=src.parent,
+        env=_clean_env(),
     )
     (found,) = out.glob("finetune_harness-*.whl")
     return found
+
+
+def _clean_env() -> dict[str, str]:
+    """The environment without PYTHONPATH: pip and the installed command must not see the checkout."""
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
 
 
 def test_wheel_holds_the_bundled_data_and_metadata(wheel: Path) -> None:
@@ -66,14 +77,13 @@ def test_quickstart_in_a_fresh_environment_outside_the_repository(wheel: Path, t
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", str(venv)], cwd=tmp_path)
     py = venv / "bin" / "python"
-    _run([str(py), "-m", "pip", "install", "--no-deps", "--no-index", "-q", str(wheel)], cwd=tmp_path)
+    _run([str(py), "-m", "pip", "install", "--no-deps", "--no-index", "-q", str(wheel)], cwd=tmp_path, env=_clean_env())
     code = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
     purelib = Path(_run([str(py), "-c", code], cwd=tmp_path).strip())
     shared = [p for p in {sysconfig.get_paths()["purelib"], *site.getsitepackages()} if Path(p).is_dir()]
     (purelib / "_shared_dependencies.pth").write_text("\n".join(sorted(shared)) + "\n")
 
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    env |= {"HARNESS_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    env = _clean_env() | {"HARNESS_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     harness = str(venv / "bin" / "harness")
     where = _run([str(py), "-c", "import harness, harness.bundled as b; print(harness.__file__); print(b.data_dir())"],
                  cwd=tmp_path, env=env).split()  # fmt: skip
