@@ -181,8 +181,8 @@ def _open() -> None:
 
             known = "{task.completed:.0f}/{task.total:.0f}"
             _state["live"] = Progress(
-                SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), _IfTotal(TextColumn(known)),
-                TimeElapsedColumn(), _IfTotal(TextColumn("eta")), _IfTotal(TimeRemainingColumn()),
+                SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), _if_total(TextColumn(known)),
+                TimeElapsedColumn(), _if_total(TextColumn("eta")), _if_total(TimeRemainingColumn()),
                 console=err, transient=True, redirect_stdout=True, redirect_stderr=True, auto_refresh=True,
             )  # fmt: skip
             _hold_warnings()
@@ -196,17 +196,15 @@ def _open() -> None:
         _start()
 
 
-class _IfTotal:
+def _if_total(column: Any) -> Any:
     """A progress column drawn only for steps whose total is known (no "0/?" or empty ETA)."""
+    from rich.progress import ProgressColumn
 
-    def __init__(self, column: Any) -> None:
-        self.column = column
+    class IfTotal(ProgressColumn):
+        def render(self, task: Any) -> Any:
+            return column.render(task) if task.total is not None else ""
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.column, name)
-
-    def __call__(self, task: Any) -> Any:
-        return self.column(task) if task.total is not None else ""
+    return IfTotal()
 
 
 def _start() -> None:

@@ -361,9 +361,9 @@ def train(
         eval_encoded, _ = _encode(cfg, [cfg.eval_data], tokenizer, allow_bad_rows=False)
 
     set_seed(cfg.seed)  # the adapter's initial weights
-    from harness.progress import step
+    from harness.progress import step as progress_step
 
-    with step(f"loading {cfg.base_model}"):
+    with progress_step(f"loading {cfg.base_model}"):
         model, spec = load_model(cfg)
     train_set = _dataset(cfg, encoded)
     eval_set = _dataset(cfg, eval_encoded) if eval_encoded is not None else None
