@@ -23,6 +23,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 	# and breaks pyarrow; its code runs on current scipy, so it is installed without its pins.
 	$(BIN)/pip install --no-deps irrCAC==0.4.4
 	touch $(STAMP)
+	@echo "harness is installed in $(VENV): run $(BIN)/harness, or 'source $(BIN)/activate' first"
 
 setup: $(STAMP)
 

@@ -4,6 +4,7 @@ The public API; the command line (``harness``) is a thin layer over it.
 """
 
 # evaluation (issue 5); none of these imports torch
+from harness._version import __version__
 from harness.errors import (
     ConfigError,
     HarnessError,
@@ -31,8 +32,6 @@ from harness.records import (
     read_rows,
 )
 from harness.validate import Finding, ValidationReport, validate_file
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ChatRecord",

@@ -12,6 +12,7 @@ names the file, line and field, and exit code 2, without a traceback (``--debug`
     ├── InputFileError (HarnessError, OSError)     a path that does not exist, is a directory...
     ├── RegistryError (HarnessError, KeyError)     unknown scorer/alias, with "did you mean ...?"
     └── ModelError (HarnessError, RuntimeError)    a model cannot be loaded or behaves wrongly
+        └── ServiceError                           a server unreachable or failing after retries: exit 4
 """
 
 from __future__ import annotations
@@ -102,3 +103,12 @@ def check_choice(value: str, choices: Iterable[str], *, param: str, func: str) -
             f"got {value!r}.{did_you_mean(str(value), options)}"
         )
     return value
+
+
+class ServiceError(ModelError):
+    """Infrastructure, not input: a model server unreachable or still failing after every retry.
+
+    Exit code 4 ("could not run"): CI may retry it, where exit 2 asks a person.
+    """
+
+    exit_code = 4

@@ -1,4 +1,4 @@
-"""Published values (../shared/reference/agreement.md, Shrout & Fleiss 1979) reproduced exactly."""
+"""Published values (Krippendorff 2011 worked examples, Shrout & Fleiss 1979) reproduced exactly."""
 
 from __future__ import annotations
 

@@ -56,7 +56,7 @@ def test_eval_out_dir_limit_and_table(replay, tmp_path):
     run = json.loads((out / "run.json").read_text())
     assert len(run["items"]) == 5 and run["manifest"]["limit"] == 5
     assert "## Criteria" in (out / "run.md").read_text()
-    assert "correct" in r.stderr and "Worst" in r.stderr  # the tables go to the console (stderr)
+    assert "correct" in r.stdout and "Worst" in r.stdout  # the tables are results: stdout
 
 
 def test_eval_several_suites(tmp_path):

@@ -51,7 +51,7 @@ def test_out_dir_has_the_side_by_side_report(tmp_path):
     assert r.returncode == 1
     md = (out / "validation.md").read_text()
     assert "### Leaked pairs" in md and "Quick one: **which planet" in md
-    assert "leakage:" in r.stderr and "paraphrase: off" in r.stderr
+    assert "leakage:" in r.stdout and "paraphrase: off" in r.stdout
 
 
 def test_thresholds_change_what_is_flagged(tmp_path):

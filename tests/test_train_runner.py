@@ -132,11 +132,20 @@ def test_preflight_blocks_on_error_findings_unless_allowed(project):
     assert blocked.status == "blocked" and blocked.preflight.blocking == 1
     doc = json.loads((project / "blocked" / "validation.json").read_text())
     assert [f["check"] for f in doc["findings"] if f["severity"] == "error"] == ["schema.empty_field"]
-    assert not (project / "blocked" / "adapter").exists() and not (project / "blocked" / "manifest.json").exists()
-    allowed = train(cfg, project / "allowed", allow_findings=True)
+    # the refusal leaves its findings and why, nothing that makes the folder look like a run
+    assert sorted(p.name for p in (project / "blocked").iterdir()) == ["refused.json", "validation.json"]
+    refusal = json.loads((project / "blocked" / "refused.json").read_text())
+    assert refusal["status"] == "blocked" and refusal["counts"]["error"] == 1
+    with pytest.raises(InputFileError, match="refused by preflight"):
+        train(cfg, project / "blocked", resume=True)  # nothing to resume: says to rerun without --resume
+    # the suggested rerun, into the same folder, trains
+    allowed = train(cfg, project / "blocked", allow_findings=True)
     assert allowed.status == "trained"
     assert allowed.manifest["preflight"]["allowed_findings"] is True
-    assert "--allow-findings" in (project / "allowed" / "model_card.md").read_text()
+    assert not (project / "blocked" / "refused.json").exists()
+    assert "--allow-findings" in (project / "blocked" / "model_card.md").read_text()
+    with pytest.raises(InputFileError, match="not empty"):
+        train(cfg, project / "blocked", allow_findings=True)  # a trained run folder is never replaced
 
 
 def test_resume_continues_with_the_same_data_order(project):

@@ -60,7 +60,10 @@ def bootstrap_values(stat: ItemStat, *, n_resamples: int = 1000, seed: int = 0) 
     """
     n_resamples = check_resamples(n_resamples, "bootstrap_values", param="n_resamples")
     rng = np.random.default_rng(seed)
-    return bootstrap_replicates(stat.mult, stat.batch, resamples=n_resamples, rng=rng)
+    from harness.progress import step
+
+    with step("bootstrap resamples"):
+        return bootstrap_replicates(stat.mult, stat.batch, resamples=n_resamples, rng=rng)
 
 
 def bootstrap_ci(stat: ItemStat, *, n_resamples: int = 1000, seed: int = 0, confidence: float = 0.95) -> BootstrapCI:

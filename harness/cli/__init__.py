@@ -11,8 +11,8 @@ import sys
 
 import typer
 
-from harness.cli import data, evaluation, gating, plugins, schema, training  # noqa: F401  (each registers its verbs)
-from harness.cli.app import app, console
+from harness.cli import bundle, data, evaluation, gating, plugins, schema, training  # noqa: F401  (each registers its verbs)
+from harness.cli.app import app, command, console
 from harness.errors import HarnessError
 
 __all__ = ["app", "main"]
@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
-        rc = app(args=args, prog_name="harness", standalone_mode=False)
+        rc = command().main(args=args, prog_name="harness", standalone_mode=False)
     except HarnessError as exc:
         if debug:
             console.print_exception()

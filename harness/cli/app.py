@@ -1,4 +1,13 @@
-"""The typer application shared by the verbs: the app, the console, output helpers."""
+"""The typer application shared by the verbs: the app, the consoles, output helpers.
+
+Conventions every verb follows (see :mod:`harness.progress`):
+
+- results (tables, summaries) go to :data:`stdout`, JSON documents through :func:`emit_json`
+  (stdout); logs and notes to :data:`console` (stderr) or :func:`harness.progress.note`;
+- a step that can take more than about two seconds runs inside ``harness.progress.step(...)``;
+- help texts are plain text (square brackets print as written): write ``[default: 13]`` for an
+  option whose default is decided later (a None default); typer shows the others itself.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +17,21 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+
+from harness import progress
+from harness._version import __version__
 
 app = typer.Typer(
     name="harness",
-    help="Evaluation and data-quality harness for fine-tuning language models.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-console = Console(stderr=True)
+stdout = progress.out
+"""Results (tables, summaries): stdout."""
+console = progress.err
+"""Logs, notes and errors: stderr."""
 state: dict[str, Any] = {"debug": False}
 
 
@@ -33,15 +46,33 @@ class DataFormat(StrEnum):
     parquet = "parquet"
 
 
+def _version(value: bool) -> None:
+    if value:
+        stdout.print(f"harness {__version__}", markup=False)
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress display, no notes on stderr.")
+    ] = False,
+    version: Annotated[
+        bool, typer.Option("--version", help="Print the version and exit.", callback=_version, is_eager=True)
+    ] = False,
 ) -> None:
     """Validate data, check rater agreement, train, evaluate and gate fine-tuned models.
 
-    Exit codes: 0 pass · 1 fail · 2 bad usage or input · 3 inconclusive.
+    Results (tables, JSON) print on stdout; progress and logs on stderr. Progress is drawn only on
+    a terminal (not with --quiet, CI or HARNESS_NO_PROGRESS set); colour is off when piped or
+    with NO_COLOR.
+
+    Exit codes: 0 pass · 1 fail (gate failed, blocking findings) · 2 bad usage or input ·
+    3 inconclusive · 4 could not run (a server unreachable, retries exhausted).
     """
     state["debug"] = debug
+    progress.configure(quiet=quiet)
 
 
 def emit_json(doc: dict[str, Any]) -> None:
@@ -51,3 +82,26 @@ def emit_json(doc: dict[str, Any]) -> None:
     check_written(doc, where="<stdout>")
     sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
 
+
+def command() -> Any:
+    """The click command behind the app, with every help text escaped for rich markup.
+
+    Help texts are written as plain text: ``[default: 13]`` in an option's help would otherwise be
+    read as a rich markup tag and vanish ("Word n-gram length for containment .").
+    """
+    from rich.markup import escape
+
+    cmd = typer.main.get_command(app)
+
+    def walk(c: Any) -> None:  # typer bundles its own click: duck-typed, not isinstance
+        if c.help:  # a paragraph's line breaks are the docstring's, not the reader's
+            paras = c.help.split("\n\n")
+            c.help = escape("\n\n".join(p if p.startswith("\b") else " ".join(p.split()) for p in paras))
+        for p in c.params:
+            if getattr(p, "help", None):
+                p.help = escape(p.help)
+        for sub in getattr(c, "commands", {}).values():
+            walk(sub)
+
+    walk(cmd)
+    return cmd

@@ -7,15 +7,18 @@ from typing import Annotated
 
 import typer
 
-from harness.cli.app import DataFormat, FailOn, app, console, emit_json
+from harness.cli.app import DataFormat, FailOn, app, emit_json, stdout
 from harness.documents.agreement import DEFAULT_MIN_ALPHA
 from harness.errors import InputError
+from harness.progress import note
 
 
 @app.command()
 def validate(
     train: Annotated[Path, typer.Argument(help="Training data: JSONL, CSV or Parquet.")],
-    format: Annotated[DataFormat | None, typer.Option("--format", help="Force the file format.")] = None,
+    format: Annotated[
+        DataFormat | None, typer.Option("--format", help="Force the file format [default: detected from content].")
+    ] = None,
     tokenizer: Annotated[
         str | None, typer.Option(help="Count lengths in tokens of this tokenizer (model spec); words otherwise.")
     ] = None,
@@ -106,9 +109,9 @@ def validate(
     if as_json:
         emit_json(doc)
     else:
-        print_summary(report, console, fail_on=fail_on.value)
+        print_summary(report, stdout, fail_on=fail_on.value)
         if out is not None:
-            console.print(f"Reports written to {out}/validation.json and validation.md")
+            note(f"Reports written to {out}/validation.json and validation.md")
     raise typer.Exit(1 if report.blocking(fail_on.value) else 0)
 
 
@@ -125,7 +128,10 @@ def agreement(
     ] = None,
     by: Annotated[str | None, typer.Option("--by", help="'criterion': one group per criterion.")] = None,
     scale: Annotated[
-        str | None, typer.Option(help="Declared scale: a range like 1-5 or ordered labels like low,mid,high.")
+        str | None,
+        typer.Option(
+            help="Declared scale: a range like 1-5 or ordered labels like low,mid,high [default: the observed values].",
+        ),
     ] = None,
     min_alpha: Annotated[
         float, typer.Option(help="Floor for Krippendorff's alpha (0.667: tentative conclusions).")
@@ -133,7 +139,9 @@ def agreement(
     bootstrap: Annotated[int, typer.Option(help="Item resamples for the intervals; 0 skips them.")] = 1000,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     wide: Annotated[bool, typer.Option("--wide", help="Wide form: an item_id column and a column per rater.")] = False,
-    format: Annotated[DataFormat | None, typer.Option("--format", help="Force the file format.")] = None,
+    format: Annotated[
+        DataFormat | None, typer.Option("--format", help="Force the file format [default: detected from content].")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the harness.agreement/v1 document on stdout.")] = False,
     out: Annotated[Path | None, typer.Option(help="Write agreement.json and agreement.md here.")] = None,
 ) -> None:
@@ -162,9 +170,9 @@ def agreement(
     if as_json:
         emit_json(doc)
     else:
-        print_summary(doc, console)
+        print_summary(doc, stdout)
         if out is not None:
-            console.print(f"Reports written to {out}/agreement.json and agreement.md")
+            note(f"Reports written to {out}/agreement.json and agreement.md")
     raise typer.Exit({"pass": 0, "fail": 1, "inconclusive": 3}[doc["verdict"]])
 
 

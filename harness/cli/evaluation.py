@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from harness.cli.app import app, console, emit_json
+from harness.cli.app import app, emit_json, stdout
+from harness.progress import note, stage_callback
 
 
 @app.command("eval")
@@ -69,45 +70,23 @@ def eval_(
     runs = []
     try:
         for suite in loaded:
-            with _ProgressBar(suite.name) as progress:
+            progress = stage_callback(suite.name)
+            try:
                 run = evaluate_suite(
                     suite, gen, cache=store, repeats=repeats, limit=limit, progress=progress, judge=judge_gen
                 )
+            finally:
+                progress.close()  # type: ignore[attr-defined]
             if out is not None:
                 write_run(run, out if len(loaded) == 1 else out / suite.name)
             runs.append(run)
             if not as_json:
-                print_run(run, console, worst=worst)
+                print_run(run, stdout, worst=worst)
     finally:
         if store is not None:
             store.close()
     if as_json:
         emit_json(runs[0].to_document() if len(runs) == 1 else EvalDocument(runs=runs).to_document())
     elif out is not None:
-        console.print(f"Runs written to {out}")
+        note(f"Runs written to {out}")
 
-
-class _ProgressBar:
-    """A rich progress bar fed by evaluate_suite's ``progress(stage, done, total)`` calls."""
-
-    def __init__(self, label: str) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.label = label
-        self.bar = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=console, transient=True,
-        )  # fmt: skip
-        self.tasks: dict[str, Any] = {}
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if stage not in self.tasks:
-            self.tasks[stage] = self.bar.add_task(f"{self.label}: {stage}", total=total)
-        self.bar.update(self.tasks[stage], completed=done, total=total)
-
-    def __enter__(self) -> _ProgressBar:
-        self.bar.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.bar.stop()

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from harness.cli.app import app, console, emit_json
+from harness.cli.app import app, emit_json, stdout
+from harness.progress import note, stage_callback
 
 
 @app.command()
@@ -108,8 +109,6 @@ def gate(
     seed: Annotated[int | None, typer.Option(help="Bootstrap seed (default 0).")] = None,
 ) -> None:
     """Evaluate base and candidate on suites (through the cache), check leakage, compare, and give the verdict."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
     from harness.gate import load_policy
     from harness.gate.run import run_gate
 
@@ -131,17 +130,15 @@ def gate(
     def factory(spec: ModelSpec | str) -> Any:
         return make_generator(spec, allow_noop_adapter=allow_noop_adapter, allow_pickle=allow_pickle)
 
-    bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console)
-    tasks: dict[tuple[str, str, str], Any] = {}
+    callbacks: dict[tuple[str, str], Any] = {}
 
     def progress(side: str, suite: str, stage: str, done: int, total: int) -> None:
-        key = (side, suite, stage)
-        if key not in tasks:
-            tasks[key] = bars.add_task(f"{side:9} {suite} · {stage}", total=total)
-        bars.update(tasks[key], completed=done, total=total)
+        if (side, suite) not in callbacks:
+            callbacks[(side, suite)] = stage_callback(f"{side:9} {suite}")
+        callbacks[(side, suite)](stage, done, total)
 
     argv = ["gate", *map(str, suites), "--base", base, "--candidate", candidate]
-    with bars:
+    try:
         result = run_gate(
             suites,
             base=specs["base"],
@@ -159,6 +156,9 @@ def gate(
             manifest=_gate_manifest(argv),
             seed=seed,
         )
+    finally:
+        for cb in callbacks.values():
+            cb.close()
     _finish_comparison(result, out=out, junit=junit, as_json=as_json, runs=True)
 
 
@@ -170,10 +170,10 @@ def _finish_comparison(result: Any, *, out: Path | None, junit: Path | None, as_
     if as_json:
         emit_json(result.to_document())
     else:
-        print_summary(result, console)
+        print_summary(result, stdout)
         if out is not None:
             where = f"; runs in {out}/runs" if runs else ""
-            console.print(f"Reports written to {out}/comparison.json, report.md and report.html{where}")
+            note(f"Reports written to {out}/comparison.json, report.md and report.html{where}")
     raise typer.Exit(result.exit_code)
 
 

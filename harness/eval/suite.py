@@ -230,14 +230,18 @@ def load_items(path: str | Path) -> list[Item]:
 
 
 def load_suite(path: str | Path) -> Suite:
-    """Load a suite folder (or its ``suite.yaml``), with its items and rubric, validated.
+    """Load a suite folder, its ``suite.yaml`` or a bundled suite by name, with its items and rubric, validated.
 
     Example:
         >>> s = load_suite("suites/general")
         >>> s.rubric.ids, len(s.items), s.gate.rules[0].require
         (['correct'], 40, 'no_regression')
     """
-    path = Path(path)
+    from harness.bundled import resolve_suite, suites_hint
+
+    path = resolve_suite(path)  # a bundled suite by name, unless a path of that name exists
+    if not path.exists():
+        raise InputFileError("no such file or folder (a suite folder or its suite.yaml)" + suites_hint(path), file=path)
     yaml_path = path / "suite.yaml" if path.is_dir() else path
     if path.is_dir() and not yaml_path.is_file():
         raise InputFileError("not a suite: the folder has no suite.yaml", file=path)

@@ -136,11 +136,15 @@ def scan_leakage(
     prep = prepare(holdouts, opts)
     scanner = Scanner(prep.holdout_index, prep.options, embedder=prep.embedder)
     n_examples = 0
+    from harness.progress import step
+
     try:
-        for rid, line, texts in _rows(train):
-            n_examples += 1
-            scanner.add(rid, line, texts)
-        scanner.close()
+        with step(f"leakage: scanning {Path(train).name}") as shown:
+            for rid, line, texts in _rows(train):
+                n_examples += 1
+                scanner.add(rid, line, texts)
+                shown.advance()
+            scanner.close()
     finally:
         scanner.abort()
     findings = leak_findings(scanner.hits, prep.holdout_index, prep.options)

@@ -81,30 +81,36 @@ class Embedder:
         folder = model_dir()
         if folder is None:
             raise InputError(missing_extra_message(), field="paraphrase")
-        try:
-            import torch
-            from transformers import AutoModel, AutoTokenizer
-            from transformers.utils import logging as hf_logging
+        from harness.progress import step
 
-            self._torch = torch
-            if device not in _MODELS:  # loaded once per process and device
-                bar = hf_logging.is_progress_bar_enabled()
-                hf_logging.disable_progress_bar()  # a progress bar per load is noise in a validation run
-                try:
-                    tok = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-                    model = AutoModel.from_pretrained(folder, local_files_only=True).to(device).eval()
-                finally:
-                    if bar:
-                        hf_logging.enable_progress_bar()
-                _MODELS[device] = (tok, model)
-            self.tokenizer: Any = _MODELS[device][0]
-            self.model: Any = _MODELS[device][1]
+        try:
+            with step("loading the paraphrase model"):  # torch import and weights: seconds
+                self._load(folder, device)
         except (OSError, ValueError) as exc:
             raise ModelError(f"cannot load the paraphrase model from {folder}: {exc}") from exc
         self.device = device
         self.batch_size = batch_size
         self.max_length = max_length
         self.dim = int(self.model.config.hidden_size)
+
+    def _load(self, folder: Path, device: str) -> None:
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        self._torch = torch
+        if device not in _MODELS:  # loaded once per process and device
+            bar = hf_logging.is_progress_bar_enabled()
+            hf_logging.disable_progress_bar()  # a progress bar per load is noise in a validation run
+            try:
+                tok = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+                model = AutoModel.from_pretrained(folder, local_files_only=True).to(device).eval()
+            finally:
+                if bar:
+                    hf_logging.enable_progress_bar()
+            _MODELS[device] = (tok, model)
+        self.tokenizer: Any = _MODELS[device][0]
+        self.model: Any = _MODELS[device][1]
 
     def encode_cached(self, texts: list[str]) -> np.ndarray:
         """:meth:`encode`, remembering the result for the same list of texts (a holdout scanned again)."""
@@ -124,7 +130,9 @@ class Embedder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         # Sorting by length keeps padding (wasted work) small within each batch.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        with torch.inference_mode():
+        from harness.progress import step
+
+        with torch.inference_mode(), step("embedding texts", total=len(texts)) as shown:
             for s in range(0, len(order), self.batch_size):
                 idx = order[s : s + self.batch_size]
                 enc = self.tokenizer(
@@ -139,6 +147,7 @@ class Embedder:
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
                 pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
                 out[idx] = pooled.float().cpu().numpy()
+                shown.advance(len(idx))
         return out
 
 

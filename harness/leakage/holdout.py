@@ -51,9 +51,11 @@ def items_file(path: str | Path) -> Path:
         InputFileError: the path, the suite file or the items file does not exist.
         ConfigError: ``suite.yaml`` is not a mapping or its ``items`` key is not a file name.
     """
-    path = Path(path)
+    from harness.bundled import resolve_suite, suites_hint
+
+    path = resolve_suite(path)  # a bundled suite by name, unless a path of that name exists
     if not path.exists():
-        raise InputFileError("no such holdout file or suite folder", file=path)
+        raise InputFileError("no such holdout file or suite folder" + suites_hint(path), file=path)
     suite_file: Path | None = None
     if path.is_dir():
         suite_file = next((path / n for n in SUITE_FILES if (path / n).is_file()), None)

@@ -49,12 +49,15 @@ MODELS: Registry[Backend] = Registry("models", noun="model kind")
 
 def _local(spec: ModelSpec, options: GeneratorOptions) -> Generator:
     """Local weights, loaded with transformers."""
-    return HFGenerator(
-        spec,
-        batch_size=options.batch_size,
-        allow_noop_adapter=options.allow_noop_adapter,
-        allow_pickle=options.allow_pickle,
-    )
+    from harness.progress import step
+
+    with step(f"loading {spec.label}"):  # imports torch and transformers, reads the weights, hashes them
+        return HFGenerator(
+            spec,
+            batch_size=options.batch_size,
+            allow_noop_adapter=options.allow_noop_adapter,
+            allow_pickle=options.allow_pickle,
+        )
 
 
 for _kind, _summary, _spec in (

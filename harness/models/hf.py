@@ -6,7 +6,7 @@ our own loop over the KV cache: the prompt prefix a batch shares (system prompt,
 is computed once and its cache copied to every row, and each sequence leaves the batch as soon as
 it ends (an end token or ``max_new_tokens``), so short answers do not pay for long ones. The
 outputs are those of ``model.generate`` (tests compare them); sampling uses ``model.generate``.
-Each batch's outputs are yielded as soon as it finishes (and cached by the caller). For adapters
+Each output is yielded as soon as its sequence ends (and cached by the caller). For adapters
 and ``harness train`` run folders the adapter is checked on a probe: its logits must differ from
 the base model's, or the adapter is refused as a no-op.
 """
@@ -275,7 +275,7 @@ class HFGenerator:
     def generate(
         self, requests: Sequence[GenerationRequest], settings: GenerationSettings
     ) -> Iterator[tuple[int, Completion]]:
-        """Generate batch by batch (see :meth:`schedule`); yield each batch's outputs as it ends.
+        """Generate batch by batch (see :meth:`schedule`); yield each output as its sequence ends.
 
         A batch that runs out of memory is split in two and retried.
         """
@@ -288,58 +288,76 @@ class HFGenerator:
         todo = list(reversed(self.schedule(seqs, bs)))
         while todo:
             chunk = todo.pop()
+            finished: set[int] = set()
             t0 = time.perf_counter()
             try:
-                outs = self._generate_batch([seqs[i] for i in chunk], settings, requests[chunk[0]].seed)
-            except (RuntimeError, MemoryError) as exc:  # out of memory: split the batch and retry
-                if len(chunk) == 1 or ("out of memory" not in str(exc).lower() and not isinstance(exc, MemoryError)):
+                for ended in self._generate_batch([seqs[i] for i in chunk], settings, requests[chunk[0]].seed):
+                    # the time since rows last ended, shared by the rows that ended now: the seconds
+                    # of a batch's rows add up to the batch's time
+                    now = time.perf_counter()
+                    per, t0 = (now - t0) / len(ended), now
+                    for r, toks in ended:
+                        finished.add(chunk[r])
+                        text = self.tokenizer.decode(toks, skip_special_tokens=True)
+                        yield chunk[r], Completion(cut_at_stop(text, settings.stop), round(per, 4), len(toks))
+            except (RuntimeError, MemoryError) as exc:  # out of memory: split what is left and retry
+                left = [i for i in chunk if i not in finished]
+                if not left:
+                    continue
+                if len(left) == 1 or ("out of memory" not in str(exc).lower() and not isinstance(exc, MemoryError)):
                     raise
-                half = len(chunk) // 2
-                todo += [chunk[half:], chunk[:half]]
+                half = len(left) // 2
+                todo += [left[half:], left[:half]]
                 self.last_batch_size = half
-                continue
-            per = (time.perf_counter() - t0) / len(chunk)
-            for i, toks in zip(chunk, outs, strict=True):
-                text = self.tokenizer.decode(toks, skip_special_tokens=True)
-                yield i, Completion(cut_at_stop(text, settings.stop), round(per, 4), len(toks))
 
-    def _generate_batch(self, seqs: list[list[int]], settings: GenerationSettings, seed: int) -> list[list[int]]:
+    def _generate_batch(
+        self, seqs: list[list[int]], settings: GenerationSettings, seed: int
+    ) -> Iterator[list[tuple[int, list[int]]]]:
+        """The rows that ended at each step, with their new tokens (end token removed): ``[(row, tokens)]``."""
         if settings.greedy:
-            return self._greedy(seqs, settings.max_new_tokens)
-        return self._sample(seqs, settings, seed)
+            yield from self._greedy(seqs, settings.max_new_tokens)
+        else:
+            yield list(enumerate(self._sample(seqs, settings, seed)))
 
-    def _greedy(self, seqs: list[list[int]], max_new: int) -> list[list[int]]:
+    def _greedy(self, seqs: list[list[int]], max_new: int) -> Iterator[list[tuple[int, list[int]]]]:
         """Greedy decoding over the KV cache, dropping sequences from the batch as they finish.
 
         The prompt prefix the whole batch shares (system prompt, suite template) is run once and
-        its KV cache copied to every row; each row's own suffix follows it after the padding.
+        its KV cache copied to every row; each row's own suffix follows it after the padding. Each
+        step yields the rows that ended at it, as ``[(row, tokens)]``.
         """
         torch = self._torch
         from transformers import DynamicCache
 
         cache = DynamicCache(config=self.model.config)
+        kv = {self._cache_arg: cache}
         shared = self._shared_prefix(seqs)
         if shared:
             prefix = torch.tensor([seqs[0][:shared]], device=self.device)
             with torch.inference_mode():
                 self.model(
                     input_ids=prefix, position_ids=torch.arange(shared, device=self.device)[None, :],
-                    past_key_values=cache, use_cache=True, logits_to_keep=1,
+                    use_cache=True, logits_to_keep=1, **kv,
                 )  # fmt: skip
             cache.batch_repeat_interleave(len(seqs))
         ids, suffix_mask = self._pad([s[shared:] for s in seqs])
         pos = (suffix_mask.cumsum(-1) - 1).clamp(min=0) + shared
         mask = torch.cat([suffix_mask.new_ones((len(seqs), shared)), suffix_mask], dim=-1)
         eos = torch.tensor(self.eos_ids, device=self.device)
+        eos_set = set(self.eos_ids)
         out: list[list[int]] = [[] for _ in seqs]
         alive = torch.arange(len(seqs), device=self.device)
-        with torch.inference_mode():
+        from harness.progress import step as progress_step
+
+        # the items of a batch often all end at max_new_tokens together: show the tokens too
+        shown = progress_step(f"batch of {len(seqs)}: tokens", total=max_new)
+        with torch.inference_mode(), shown as tokens:
             logits = self.model(
-                input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True,
-                logits_to_keep=1,
-            ).logits[:, -1, :]  # fmt: skip
+                input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1, **kv
+            ).logits[:, -1, :]
             next_pos = pos[:, -1]
             for step in range(max_new):
+                tokens.update(completed=step + 1)
                 tok = logits.argmax(-1)
                 for r, t in zip(alive.tolist(), tok.tolist(), strict=True):
                     out[r].append(t)
@@ -347,19 +365,29 @@ class HFGenerator:
                 if step == max_new - 1:
                     break
                 if bool(done.any()):
+                    yield [(r, [t for t in out[r] if t not in eos_set]) for r in alive[done].tolist()]
                     keep = (~done).nonzero().squeeze(-1)
                     if keep.numel() == 0:
-                        break
+                        return
                     cache.batch_select_indices(keep)
                     alive, tok, mask, next_pos = alive[keep], tok[keep], mask[keep], next_pos[keep]
                 mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=-1)
                 next_pos = next_pos + 1
                 logits = self.model(
-                    input_ids=tok[:, None], attention_mask=mask, position_ids=next_pos[:, None],
-                    past_key_values=cache, use_cache=True,
-                ).logits[:, -1, :]  # fmt: skip
-        eos_set = set(self.eos_ids)
-        return [[t for t in o if t not in eos_set] for o in out]
+                    input_ids=tok[:, None], attention_mask=mask, position_ids=next_pos[:, None], use_cache=True, **kv
+                ).logits[:, -1, :]
+        yield [(r, [t for t in out[r] if t not in eos_set]) for r in alive.tolist()]
+
+    @property
+    def _cache_arg(self) -> str:
+        """The forward argument that takes the KV cache: ``cache`` (transformers >= 5.2x) or ``past_key_values``.
+
+        transformers deprecated ``past_key_values`` (removal in 5.40); older releases only know it.
+        """
+        import inspect
+
+        model = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
+        return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
     def _shared_prefix(self, seqs: list[list[int]]) -> int:
         """Tokens at the start of every prompt in the batch (0 when sharing is off or not worth it)."""

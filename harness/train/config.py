@@ -210,6 +210,18 @@ def _fields_of(model: type[BaseModel], dotted: str) -> list[str]:
     return list(cls.model_fields)
 
 
+def _resolve(key: str, value: str | Path, base: Path) -> str:
+    """A path key's value relative to ``base``; a holdout that is no path there may be a bundled suite's name."""
+    path = (base / str(value)).resolve()
+    if key == "holdouts" and not path.exists():
+        from harness.bundled import resolve_suite
+
+        bundled = resolve_suite(str(value))
+        if bundled.exists():
+            return str(bundled.resolve())
+    return str(path)
+
+
 def _resolve_paths(data: dict[str, Any], base: Path) -> None:
     for key in _PATH_KEYS:
         if key not in data or data[key] is None:
@@ -218,9 +230,9 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
         if key == "chat_template" and value in ("auto", "plain"):
             continue
         if isinstance(value, list):
-            data[key] = [str((base / str(v)).resolve()) if isinstance(v, str | Path) else v for v in value]
+            data[key] = [_resolve(key, v, base) if isinstance(v, str | Path) else v for v in value]
         elif isinstance(value, str | Path):
-            data[key] = str((base / str(value)).resolve())
+            data[key] = _resolve(key, value, base)
     spec = data.get("base_model")
     if isinstance(spec, str) and (base / spec).exists() and not Path(spec).is_absolute():
         # A local model path is stored absolute so the run folder resolves from anywhere.

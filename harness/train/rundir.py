@@ -13,6 +13,9 @@ Layout (other code reads it; a change is a versioned change of ``harness.train/v
     <run>/loss.png             training (and eval) loss by step
     <run>/model_card.md        what data, which checks, what results
     <run>/checkpoints/         Trainer checkpoints (resume)
+
+A run refused by preflight leaves only ``validation.json`` and ``refused.json`` (why, and how to
+rerun); such a folder is not a run, and the next ``harness train --out`` into it replaces them.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ from typing import Any
 
 from harness.documents.train import TRAIN_KIND
 from harness.files import write_atomic
+
+REFUSED = "refused.json"
+REFUSAL_FILES = frozenset({REFUSED, "validation.json"})
 
 RUN_KIND = TRAIN_KIND
 

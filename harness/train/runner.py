@@ -33,7 +33,7 @@ from harness.train.collate import (
 )
 from harness.train.config import TrainConfig, check_paths
 from harness.train.preflight import Preflight, run_preflight
-from harness.train.rundir import plot_loss, read_log, write_log
+from harness.train.rundir import REFUSAL_FILES, REFUSED, plot_loss, read_log, write_log
 
 
 class TrainResult(BaseModel):
@@ -45,9 +45,15 @@ class TrainResult(BaseModel):
     manifest: dict[str, Any] | None = None
 
 
+def _only_a_refusal(run_dir: Path) -> bool:
+    """The folder holds nothing but a refused attempt's findings (a rerun may replace them)."""
+    names = {p.name for p in run_dir.iterdir()}
+    return REFUSED in names and names <= REFUSAL_FILES
+
+
 def _check_run_dir(run_dir: Path, cfg: TrainConfig, resume: bool) -> None:
     if not resume:
-        if run_dir.exists() and any(run_dir.iterdir()):
+        if run_dir.exists() and any(run_dir.iterdir()) and not _only_a_refusal(run_dir):
             raise InputFileError(
                 "run folder already exists and is not empty; pass --resume to continue it or choose another --out",
                 file=run_dir,
@@ -56,6 +62,12 @@ def _check_run_dir(run_dir: Path, cfg: TrainConfig, resume: bool) -> None:
     from transformers.trainer_utils import get_last_checkpoint
 
     saved = run_dir / "config.yaml"
+    if run_dir.is_dir() and _only_a_refusal(run_dir):
+        raise InputFileError(
+            "--resume: the last attempt in this folder was refused by preflight and never trained; "
+            "rerun without --resume (add --allow-findings to train despite the findings)",
+            file=run_dir,
+        )
     if not saved.is_file():
         raise InputFileError("--resume: no config.yaml here; this is not a harness train run folder", file=run_dir)
     import yaml
@@ -72,6 +84,19 @@ def _check_run_dir(run_dir: Path, cfg: TrainConfig, resume: bool) -> None:
     ckpt_dir = run_dir / "checkpoints"
     if not ckpt_dir.is_dir() or get_last_checkpoint(str(ckpt_dir)) is None:
         raise InputFileError("--resume: no checkpoint to resume from in checkpoints/", file=run_dir)
+
+
+def _refusal(cfg: TrainConfig, preflight: Preflight) -> dict[str, Any]:
+    return {
+        "schema": "harness.train_refusal/v1",
+        "status": "blocked",
+        "reason": f"{preflight.blocking} preflight findings at or above '{preflight.fail_on}'",
+        "counts": preflight.counts(),
+        "validation": "validation.json",
+        "train_data": [str(p) for p in cfg.train_data],
+        "holdouts": [str(h) for h in cfg.holdouts],
+        "rerun": "fix the data, or pass --allow-findings to train anyway (the run records it)",
+    }
 
 
 def _read(path: Path, *, allow_bad_rows: bool) -> tuple[list[Any], int]:
@@ -304,11 +329,17 @@ def train(
     main = args.process_index == 0
 
     preflight = run_preflight(cfg.train_data, cfg.holdouts, fail_on=cfg.preflight.fail_on)
+    if preflight.blocking and not allow_findings:
+        # The findings are written where the user reads them, and nothing else: the folder is
+        # not a run, so a rerun (with --allow-findings, or after fixing the data) may use it.
+        if main:
+            write_json(run_dir / "validation.json", preflight.to_document())
+            write_json(run_dir / REFUSED, _refusal(cfg, preflight))
+        return TrainResult(status="blocked", run_dir=run_dir, preflight=preflight)
     if main:
+        (run_dir / REFUSED).unlink(missing_ok=True)  # an earlier refused attempt in this folder
         write_atomic(run_dir / "config.yaml", cfg.to_yaml())
         write_json(run_dir / "validation.json", preflight.to_document())
-    if preflight.blocking and not allow_findings:
-        return TrainResult(status="blocked", run_dir=run_dir, preflight=preflight)
 
     from transformers import set_seed
 
@@ -324,7 +355,10 @@ def train(
         eval_encoded, _ = _encode(cfg, [cfg.eval_data], tokenizer, allow_bad_rows=False)
 
     set_seed(cfg.seed)  # the adapter's initial weights
-    model, spec = load_model(cfg, base_spec)
+    from harness.progress import step as progress_step
+
+    with progress_step(f"loading {cfg.base_model}"):
+        model, spec = load_model(cfg, base_spec)
     train_set = _dataset(cfg, encoded)
     eval_set = _dataset(cfg, eval_encoded) if eval_encoded is not None else None
     pad_id = tokenizer.pad_token_id

@@ -9,7 +9,6 @@ language-model head over the trained columns only.
 from __future__ import annotations
 
 import json
-import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, cast
@@ -173,15 +172,46 @@ class JsonlLogCallback(TrainerCallback):
 
 
 class ConsoleLogCallback(TrainerCallback):
-    """One compact progress line per log event on stderr (stdout stays free for ``--json``)."""
+    """A progress display over the training steps (with an ETA) and one log line per log event on stderr.
+
+    stdout stays free for ``--json``; the display follows :mod:`harness.progress` (terminal only,
+    not under ``--quiet``), the log lines are notes (not under ``--quiet``).
+    """
+
+    def __init__(self) -> None:
+        self._cm: Any = None
+        self._step: Any = None
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """Open the display at the step training starts from (a resumed run starts past 0)."""
+        if not state.is_world_process_zero:
+            return
+        from harness.progress import step
+
+        self._cm = step("training steps", total=state.max_steps)
+        self._step = self._cm.__enter__()
+        self._step.update(completed=state.global_step)
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """Move the display to the current step."""
+        if self._step is not None:
+            self._step.update(completed=state.global_step)
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """Close the display."""
+        if self._cm is not None:
+            self._cm.__exit__(None, None, None)
+            self._cm = self._step = None
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
         """Print ``step N/M`` and the logged numbers."""
         if not state.is_world_process_zero or not logs:
             return
+        from harness.progress import note
+
         keys = [k for k in logs if k in _SHOWN or k.startswith(("rewards/acc", "rewards/mar", "eval_rewards/acc"))]
         parts = [f"{k} {logs[k]:.4g}" for k in keys if isinstance(logs[k], int | float)]
-        print(f"step {state.global_step}/{state.max_steps}: " + ", ".join(parts), file=sys.stderr, flush=True)
+        note(f"step {state.global_step}/{state.max_steps}: " + ", ".join(parts))
 
 
 _SHOWN = ("loss", "eval_loss", "learning_rate", "grad_norm", "train_loss", "train_runtime")

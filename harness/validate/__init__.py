@@ -146,6 +146,20 @@ def validate_file(
                 stop()
 
 
+def _approx_rows(path: Path, fmt: str) -> int | None:
+    """Rows in the file for the progress display: its line count (JSONL, CSV), else unknown."""
+    if fmt not in ("jsonl", "csv") or not path.is_file():
+        return None
+    n = 0
+    last = b"\n"
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            n += chunk.count(b"\n")
+            last = chunk[-1:]
+    n += last != b"\n"
+    return max(n - (fmt == "csv"), 0)
+
+
 def _run(
     path: Path,
     fmt: str,
@@ -168,23 +182,36 @@ def _run(
         else:
             findings.append(f)
 
-    for item in iter_records(path, format=fmt, kind=kind):
-        n_rows += 1
+    def _observe(item: Any) -> None:
+        nonlocal schema_errors, n_records
         if isinstance(item, RowProblem):
             schema_errors += 1
             if schema_errors <= max_schema_errors:
                 findings.append(_problem_finding(item))
             else:
                 truncated[item.check] += 1
-            continue
+            return
         n_records += 1
         kinds[item.kind] += 1
         for check in active:
             for f in check.observe(item):
                 add(f)
+
+    from harness.progress import step
+
+    reading = step(f"reading {path.name}", total=_approx_rows(path, fmt))
+    shown = reading.__enter__()
+    try:
+        for item in iter_records(path, format=fmt, kind=kind):
+            n_rows += 1
+            shown.advance()
+            _observe(item)
+    finally:
+        reading.__exit__(None, None, None)
     for check in active:
-        for f in check.finish():
-            add(f)
+        with step(f"{path.name}: {check.name}"):  # near duplicates, leakage: hashing, embedding
+            for f in check.finish():
+                add(f)
     if n_records == 0 and schema_errors == 0:
         findings.append(Finding(check="schema.no_records", severity="error", message="no records in file"))
     stats: dict[str, object] = {"kinds": dict(kinds)}
