@@ -7,6 +7,8 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The results store every eval/compare/gate records into: a throwaway one, never the user's.
+os.environ.setdefault("HARNESS_HOME", __import__("tempfile").mkdtemp(prefix="harness-home-"))
 
 from pathlib import Path
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from harness.cli.app import app, console, emit_json
+from harness.cli.history import NoStoreOpt, StoreOpt
 
 
 @app.command("eval")
@@ -38,6 +39,8 @@ def eval_(
     judge_endpoint: Annotated[str | None, typer.Option(help="Endpoint for an openai:<m> judge.")] = None,
     worst: Annotated[int, typer.Option(min=0, help="Show this many worst items.")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print the harness.run/v1 document on stdout.")] = False,
+    store: StoreOpt = None,
+    no_store: NoStoreOpt = False,
 ) -> None:
     """Evaluate a model on suites: per-criterion means with confidence intervals, worst items, run.json."""
     from harness.errors import InputError
@@ -54,6 +57,9 @@ def eval_(
     names = [s.name for s in loaded]
     if len(set(names)) != len(names) and out is not None:
         raise InputError(f"suites share a name, so their --out folders would collide: {names}")
+    from harness.store.recording import open_recorder
+
+    recorder = open_recorder(store, no_store=no_store)  # an unreachable store stops us before the model loads
     gen = make_generator(
         model,
         endpoint=endpoint,
@@ -63,22 +69,26 @@ def eval_(
     )
     same_model = judge == model and judge_endpoint == endpoint
     judge_gen = (gen if same_model else make_generator(judge, endpoint=judge_endpoint)) if judge else None
-    store = None if no_cache else GenerationCache(cache or default_cache_path())
+    gen_cache = None if no_cache else GenerationCache(cache or default_cache_path())
     docs = []
     try:
         for suite in loaded:
             with _ProgressBar(suite.name) as progress:
                 run = evaluate_suite(
-                    suite, gen, cache=store, repeats=repeats, limit=limit, progress=progress, judge=judge_gen
+                    suite, gen, cache=gen_cache, repeats=repeats, limit=limit, progress=progress, judge=judge_gen
                 )
             if out is not None:
                 write_run(run, out if len(loaded) == 1 else out / suite.name)
             docs.append(run.to_document())
+            recorder.record(docs[-1])
             if not as_json:
                 print_run(run, console, worst=worst)
     finally:
-        if store is not None:
-            store.close()
+        if gen_cache is not None:
+            gen_cache.close()
+        recorder.close()
+    if (note := recorder.note()) is not None:
+        console.print(note, highlight=False, soft_wrap=True)
     if as_json:
         emit_json(docs[0] if len(docs) == 1 else {"schema": "harness.eval/v1", "runs": docs})
     elif out is not None:

@@ -116,7 +116,7 @@ def _print_history(doc: dict) -> None:
 
 @store_app.command("import")
 def store_import(
-    files: Annotated[list[Path], typer.Argument(help="run.json, comparison.json or leaderboard.json files or folders.")],
+    files: Annotated[list[Path], typer.Argument(help="run.json, comparison.json, leaderboard.json or folders.")],
     store: StoreOpt = None,
 ) -> None:
     """Import existing documents into the store (a file already there is skipped)."""
@@ -125,7 +125,7 @@ def store_import(
         for f in files:
             rec = st.import_file(f)
             what = "imported as" if rec.new else "already in the store as"
-            console.print(f"{f}: {rec.kind} {what} #{rec.id}", highlight=False)
+            console.print(f"{f}: {rec.kind} {what} #{rec.id}", highlight=False, soft_wrap=True)
     finally:
         st.close()
 

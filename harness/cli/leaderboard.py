@@ -41,7 +41,7 @@ def _finish(boards: list[Leaderboard], *, out: Path | None, as_json: bool, recor
         if out is not None:
             console.print(f"Leaderboard written to {out} (leaderboard.json, .md, .html)")
     if (note := recorder.note()) is not None:
-        console.print(note, highlight=False)
+        console.print(note, highlight=False, soft_wrap=True)
     recorder.close()
     raise typer.Exit(exit_code)
 
@@ -121,7 +121,7 @@ def record_gate(recorder: Recorder, result: GateResult, runs: dict[str, dict[str
     """Record a gate or compare decision with its runs, and say where."""
     recorder.record(result.to_document(), runs=runs)
     if (note := recorder.note()) is not None:
-        console.print(note, highlight=False)
+        console.print(note, highlight=False, soft_wrap=True)
     recorder.close()
 
 

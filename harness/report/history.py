@@ -57,8 +57,8 @@ def _plot(points: list[TrendPoint], title: str) -> str:
         pts.sort(key=lambda p: p.created_at)
         xs = [p.created_at for p in pts]
         ys = [p.mean for p in pts]
-        lo = [(p.mean or 0) - p.ci[0] if p.ci else 0 for p in pts]
-        hi = [p.ci[1] - (p.mean or 0) if p.ci else 0 for p in pts]
+        lo = [max(0.0, (p.mean or 0) - p.ci[0]) if p.ci else 0.0 for p in pts]
+        hi = [max(0.0, p.ci[1] - (p.mean or 0)) if p.ci else 0.0 for p in pts]
         colour = f"C{k % 10}"
         ax.errorbar(xs, ys, yerr=[lo, hi], fmt="o-", color=colour, capsize=3, label=label, lw=1.2, ms=5)
         for p in pts:
