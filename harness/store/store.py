@@ -65,7 +65,9 @@ class Store:
 
     @classmethod
     def open(cls, url: str) -> Store:
-        """Open (and create or upgrade) the store at ``url``; see :func:`harness.store.engine.connect`."""
+        """Open (and create or upgrade) the store at ``url`` (or a SQLite file path); see :func:`connect`."""
+        if "://" not in url:
+            url = f"sqlite:///{Path(url).expanduser().absolute()}"
         return cls(connect(url), url)
 
     def close(self) -> None:
