@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 from harness.errors import InputError
 from harness.store.documents import document_uid
+from harness.store.engine import StoreUnavailableError
 from harness.store.store import Store
 
 __all__ = ["Exported", "export_to_mlflow"]
@@ -58,7 +59,15 @@ def export_to_mlflow(
         from mlflow.tracking import MlflowClient
     except ImportError as exc:
         raise InputError("MLflow export needs mlflow; install it with pip install 'harness[mlflow]'") from exc
-    client = MlflowClient(tracking_uri=tracking_uri)
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return _export(MlflowClient(tracking_uri=tracking_uri), store, experiment, record_ids)
+    except MlflowException as exc:
+        raise StoreUnavailableError(f"MLflow export to {tracking_uri} failed: {exc}") from exc
+
+
+def _export(client: Any, store: Store, experiment: str, record_ids: Sequence[int] | None) -> Exported:
     exp = client.get_experiment_by_name(experiment)
     exp_id = exp.experiment_id if exp is not None else client.create_experiment(experiment)
     have = {r.data.tags.get("harness.uid") for r in client.search_runs([exp_id], max_results=50_000)}
