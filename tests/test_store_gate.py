@@ -90,7 +90,8 @@ def test_mlflow_export_to_a_local_file_store(tmp_path: Path, monkeypatch: pytest
     store = f"sqlite:///{tmp_path / 'store.sqlite'}"
     base = outputs(tmp_path / "base.jsonl", set(range(10)))
     v1 = outputs(tmp_path / "v1.jsonl", set(range(20)))
-    assert harness("gate", str(suite), "--base", base, "--candidate", v1, "--store", store, "--no-cache").returncode == 0
+    gated = harness("gate", str(suite), "--base", base, "--candidate", v1, "--store", store, "--no-cache")
+    assert gated.returncode == 0, gated.stderr
     uri = (tmp_path / "mlruns").as_uri()
     r = harness("store", "export-mlflow", "--tracking-uri", uri, "--store", store)
     assert r.returncode == 0, r.stderr

@@ -190,10 +190,11 @@ def gate(
 
     if len(candidate) > 1 or base is None:  # a leaderboard (exits there), or the candidate alone
         with bars:
-            result = several.gate_without_base(suites, base=base, candidates=candidate, policy=pol, seed=seed,
+            several.gate_without_base(suites, base=base, candidates=candidate, policy=pol, seed=seed,
                                                out=out, as_json=as_json, recorder=recorder, make_generator=factory,
                                                cache=gen_cache, repeats=repeats, limit=limit, on_run=on_run,
                                                manifest=_gate_manifest(argv), progress=progress)  # fmt: skip
+        result = None
     else:
         with bars:
             result = run_gate(

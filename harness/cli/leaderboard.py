@@ -85,7 +85,8 @@ def gate_many(
     specs = ([base] if base else []) + list(candidates)
     runs = evaluate_models(loaded, specs, make_generator=make_generator, cache=cache, repeats=repeats, limit=limit,
                            progress=progress)  # fmt: skip
-    boards, verdicts = [], {c: [] for c in candidates}
+    boards: list[Leaderboard] = []
+    verdicts: dict[str, list[str]] = {c: [] for c in candidates}
     for k, suite in enumerate(loaded):
         pol = policy if policy is not None else policy_of(runs[specs[-1]][k])
         board = leaderboard([runs[s][k] for s in specs], labels=specs, manifest=manifest, **_board_options(pol, seed))

@@ -186,7 +186,11 @@ def _matrix(per_run: list[list[ItemResult]], runs: Sequence[Run], crit: str) -> 
 
 
 def _ranks(means: list[float | None]) -> list[int]:
-    order = sorted(range(len(means)), key=lambda k: -(means[k] if means[k] is not None else -np.inf))
+    def key(k: int) -> float:
+        m = means[k]
+        return -m if m is not None else np.inf
+
+    order = sorted(range(len(means)), key=key)
     ranks = [0] * len(means)
     for pos, k in enumerate(order):
         prev = order[pos - 1] if pos else None
@@ -223,7 +227,7 @@ def _board(crit: str, values: np.ndarray, labels: list[str], binary_declared: bo
         pairs.append(PairResult(a=labels[i], b=labels[j], delta=boot.estimate, ci=list(boot.interval(conf)),
                                 p_value=p, p_method=how, significant=False))  # fmt: skip
     alpha = 1.0 - conf
-    for pr, padj in zip(pairs, holm([pr.p_value for pr in pairs]), strict=True):
+    for pr, padj in zip(pairs, holm([float(pr.p_value or 0.0) for pr in pairs]), strict=True):
         pr.p_value_holm = float(padj)
         pr.significant = bool(padj < alpha)
     best = labels[order[0]]

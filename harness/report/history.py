@@ -55,15 +55,15 @@ def _plot(points: list[TrendPoint], title: str) -> str:
             by[version_label(p)].append(p)
     for k, (label, pts) in enumerate(sorted(by.items())):
         pts.sort(key=lambda p: p.created_at)
-        xs = [p.created_at for p in pts]
-        ys = [p.mean for p in pts]
+        xs: Any = [p.created_at for p in pts]
+        ys: Any = [p.mean for p in pts]
         lo = [max(0.0, (p.mean or 0) - p.ci[0]) if p.ci else 0.0 for p in pts]
         hi = [max(0.0, p.ci[1] - (p.mean or 0)) if p.ci else 0.0 for p in pts]
         colour = f"C{k % 10}"
         ax.errorbar(xs, ys, yerr=[lo, hi], fmt="o-", color=colour, capsize=3, label=label, lw=1.2, ms=5)
-        for p in pts:
+        for p, x, y in zip(pts, xs, ys, strict=True):
             if p.verdict in _VERDICT:
-                ax.plot([p.created_at], [p.mean], marker="o", ms=13, mfc="none", mec=_VERDICT[p.verdict], mew=2)
+                ax.plot([x], [y], marker="o", ms=13, mfc="none", mec=_VERDICT[p.verdict], mew=2)
     for verdict, colour in _VERDICT.items():
         ax.plot([], [], marker="o", ms=10, mfc="none", mec=colour, mew=2, ls="none", label=f"gate {verdict}")
     ax.set_ylim(-0.02, 1.02)

@@ -60,15 +60,20 @@ def parse_time(value: Any) -> datetime | None:
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
+def _manifest(doc: dict[str, Any]) -> dict[str, Any]:
+    m = doc.get("manifest")
+    return m if isinstance(m, dict) else {}
+
+
 def created_at(doc: dict[str, Any]) -> datetime:
     """When the document's result was made (its manifest's ``created``), else now."""
-    manifest = doc.get("manifest") if isinstance(doc.get("manifest"), dict) else {}
+    manifest = _manifest(doc)
     return parse_time(manifest.get("created")) or datetime.now(UTC)
 
 
 def provenance(doc: dict[str, Any]) -> dict[str, Any]:
     """Where a result came from: command, versions, git commit, platform and the hashes it rests on."""
-    manifest = doc.get("manifest") if isinstance(doc.get("manifest"), dict) else {}
+    manifest = _manifest(doc)
     keep = ("created", "command", "harness", "harness_version", "git_commit", "libraries", "platform",
             "python", "numpy", "scipy", "hashes", "seed", "generation_hash")  # fmt: skip
     out = {k: manifest[k] for k in keep if k in manifest}
