@@ -81,6 +81,8 @@ def gate_many(
 
     if len(set(candidates)) != len(candidates):
         raise InputError(f"--candidate given twice: {list(candidates)}", field="candidate")
+    if base is not None and base in candidates:
+        raise InputError(f"the base {base!r} is also given as a --candidate", field="candidate")
     loaded = load_suites(suites)
     specs = ([base] if base else []) + list(candidates)
     runs = evaluate_models(loaded, specs, make_generator=make_generator, cache=cache, repeats=repeats, limit=limit,
