@@ -87,7 +87,7 @@ for i in range({n}):
 
 
 def test_concurrent_writers_lose_nothing(store_url: str) -> None:
-    workers, each = 4, 6
+    workers, each = 4, 25
     Store.open(store_url).close()  # half the workers race the schema creation below too, on a second store
     procs = [_writer(store_url, w, each) for w in range(workers)]
     errs = [p.communicate(timeout=300)[1] for p in procs]

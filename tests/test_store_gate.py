@@ -64,6 +64,11 @@ def test_gate_against_the_last_passing_release(tmp_path: Path) -> None:
     assert [c["base"]["model"]["spec"] for c in doc["comparisons"]] == [base, v1]
     hist = json.loads(harness("history", "--store", store, "--json", "--kind", "comparison").stdout)
     assert [e["verdict"] for e in hist["entries"]] == ["fail", "fail", "pass"]  # newest first
+    ev = harness("eval", str(suite), "--model", v2, "--store", store, "--no-cache")
+    assert ev.returncode == 0 and "Recorded in the store" in ev.stderr
+    runs = json.loads(harness("history", "--store", store, "--json", "--kind", "run").stdout)["entries"]
+    assert len(runs) == 1 and runs[0]["models"] == {"model": v2}
+    assert runs[0]["criteria"]["correct"]["mean"] == pytest.approx(23 / 30)
 
 
 def test_gate_with_several_candidates_ranks_them(tmp_path: Path) -> None:
