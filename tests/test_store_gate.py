@@ -49,13 +49,15 @@ def test_gate_against_the_last_passing_release(tmp_path: Path) -> None:
     assert first.returncode == 0, first.stderr
 
     only = harness("gate", str(suite), "--candidate", v2, "--baseline", "store:last-pass", "--store", store,
-                   "--no-cache", "--json")  # fmt: skip
+                   "--no-cache", "--json", "--out", str(tmp_path / "out"))  # fmt: skip
     assert only.returncode == 1, only.stderr
     doc = json.loads(only.stdout)
     (comp,) = doc["comparisons"]
     assert comp["base"]["model"]["spec"] == v1 and comp["base"]["path"].startswith("store:last-pass")
     assert comp["notes"][0].startswith("baseline from the store, not the base model: store:last-pass")
     assert comp["rules"][0]["counts"]["broken"] == 2 and doc["manifest"]["baseline_replaces_base"] is True
+    for report in ("report.md", "report.html"):  # the reports say which baseline it was
+        assert "baseline from the store, not the base model: store:last-pass" in (tmp_path / "out" / report).read_text()
 
     both = harness("gate", str(suite), "--base", base, "--candidate", v2, "--baseline", "store:last-pass",
                    "--store", store, "--no-cache", "--json")  # fmt: skip

@@ -13,7 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from harness.store.store import Store
+from harness.store import documents as docs
+from harness.store.store import Store, StoredRecord
 
 __all__ = ["HISTORY_SCHEMA", "Filters", "TrendPoint", "history_document", "trend_points"]
 
@@ -55,39 +56,51 @@ def _model_of(row: dict[str, Any]) -> str:
     return str(row.get("model_spec") or row.get("model_hash") or "?")
 
 
+def _entry(rec: StoredRecord, suite: str) -> dict[str, Any]:
+    verdict = docs.suite_verdicts(rec.document).get(suite) if rec.kind == "comparison" else None
+    models: dict[str, str] = {}
+    for comp in rec.document.get("comparisons") or [] if rec.kind == "comparison" else []:
+        side = comp.get("base") or {}
+        if str(comp.get("suite")) == suite and (side.get("model") or {}).get("spec"):
+            stored = str(side.get("path") or "").startswith("store:")
+            models["baseline" if stored else "base"] = str(side["model"]["spec"]) + (
+                f" ({side['path']})" if stored else "")
+    return {
+        "record": rec.id, "kind": rec.kind, "created_at": rec.created_at.isoformat(timespec="seconds"),
+        "suite": suite, "models": models, "verdict": verdict, "criteria": {}, "source": rec.source,
+        "harness_version": rec.provenance.get("harness_version") or rec.provenance.get("harness"),
+    }  # fmt: skip
+
+
+def _add(entry: dict[str, Any], rec: StoredRecord, row: dict[str, Any]) -> None:
+    """Fold one result row into its top-level record's entry."""
+    crit, model = row["criterion"], _model_of(row)
+    ci = [row["ci_low"], row["ci_high"]] if row["ci_low"] is not None else None
+    if rec.kind == "run":  # an eval run
+        entry["models"]["model"] = model
+        entry["criteria"][crit] = {"mean": row["mean"], "ci": ci, "n": row["n"]}
+    elif rec.kind == "comparison":
+        if row["parent_id"] is not None:  # one of the runs compared: who was base and candidate
+            entry["models"][row["role"]] = model
+        elif crit not in entry["criteria"]:  # the candidate's mean and the paired difference
+            entry["models"].setdefault("candidate", model)
+            entry["criteria"][crit] = {"candidate_mean": row["mean"], "delta": row["delta"],
+                                       "p_value": row["p_value"], "n": row["n"]}  # fmt: skip
+    elif row["parent_id"] is None:  # a leaderboard: each model's mean
+        entry["models"][model] = model
+        entry["criteria"].setdefault(crit, {})[model] = row["mean"]
+
+
 def history_document(store: Store, filters: Filters) -> dict[str, Any]:
     """The ``harness.history/v1`` document: one entry per top-level record and suite, newest first."""
     rows = store.results(**filters.query())
+    top_of = {r["record_id"]: r["parent_id"] if r["parent_id"] is not None else r["record_id"] for r in rows}
+    tops = {rec.id: rec for rec in store.records(sorted(set(top_of.values())))}
     by: dict[tuple[int, str], dict[str, Any]] = {}
-    parents: dict[int, int] = {}
     for r in rows:
-        top = r["parent_id"] if r["parent_id"] is not None else r["record_id"]
-        parents[r["record_id"]] = top
-    tops = {rec.id: rec for rec in store.records(sorted(set(parents.values())))}
-    for r in rows:
-        rec = tops[parents[r["record_id"]]]
-        if filters.kind is not None and rec.kind != filters.kind:
-            continue
-        entry = by.setdefault((rec.id, r["suite"]), {
-            "record": rec.id, "kind": rec.kind, "created_at": rec.created_at.isoformat(timespec="seconds"),
-            "suite": r["suite"], "models": {}, "verdict": None, "criteria": {}, "source": rec.source,
-            "harness_version": rec.provenance.get("harness_version") or rec.provenance.get("harness"),
-        })  # fmt: skip
-        role = r["role"] if r["parent_id"] is not None or rec.kind != "run" else "model"
-        if rec.kind == "comparison":
-            entry["verdict"] = r["verdict"] if r["role"] == "comparison" else entry["verdict"]
-            if r["role"] == "comparison":
-                entry["criteria"][r["criterion"]] = {"candidate_mean": r["mean"], "delta": r["delta"],
-                                                     "p_value": r["p_value"], "n": r["n"]}  # fmt: skip
-                entry["models"].setdefault("candidate", _model_of(r))
-                continue
-        entry["models"][role] = _model_of(r)
-        if rec.kind != "comparison":
-            entry["criteria"].setdefault(r["criterion"], {})
-            entry["criteria"][r["criterion"]].update(
-                {"mean": r["mean"], "ci": [r["ci_low"], r["ci_high"]] if r["ci_low"] is not None else None,
-                 "n": r["n"]} if rec.kind == "run" else {role: r["mean"]}
-            )  # fmt: skip
+        rec = tops[top_of[r["record_id"]]]
+        if filters.kind is None or rec.kind == filters.kind:
+            _add(by.setdefault((rec.id, r["suite"]), _entry(rec, r["suite"])), rec, r)
     entries = sorted(by.values(), key=lambda e: (e["created_at"], e["record"]), reverse=True)
     return {
         "schema": HISTORY_SCHEMA,
