@@ -195,3 +195,14 @@ def test_cli_records_compare_and_imports_files(tmp_path: Path, store_url: str) -
     assert rec.returncode == 0 and "Recorded in the store" in rec.stderr
     with Store.open(store_url) as st:
         assert st.count() == 4 + 3
+
+
+def test_the_migrations_build_the_tables_the_code_declares(store_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from harness.store.schema import metadata
+
+    with Store.open(store_url) as st, st.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+        assert MigrationContext.configure(conn).get_current_revision() == head_revision()

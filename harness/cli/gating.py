@@ -64,7 +64,7 @@ def compare(
     if len(candidate_runs) > 1:
         argv = ["compare", str(base_run), *map(str, candidate_runs)]
         compare_many([base_run, *candidate_runs], policy=policy, out=out, as_json=as_json, seed=seed,
-                     recorder=recorder, manifest=_gate_manifest(argv))  # fmt: skip
+                     recorder=recorder, manifest=_gate_manifest(argv), train_data=train_data)  # fmt: skip
     candidate_run = candidate_runs[0]
     base = load_run(base_run)
     cand = load_run(candidate_run)
@@ -193,6 +193,7 @@ def gate(
             several.gate_without_base(suites, base=base, candidates=candidate, policy=pol, seed=seed,
                                                out=out, as_json=as_json, recorder=recorder, make_generator=factory,
                                                cache=gen_cache, repeats=repeats, limit=limit, on_run=on_run,
+                                               train_data=train_data,
                                                manifest=_gate_manifest(argv), progress=progress)  # fmt: skip
         result = None
     else:

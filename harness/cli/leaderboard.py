@@ -21,6 +21,12 @@ if TYPE_CHECKING:
 __all__ = ["compare_many", "gate_many", "gate_with_baseline", "gate_without_base", "record_gate"]
 
 
+def _no_leakage_check(train_data: Sequence[Path] | None) -> None:
+    if train_data:
+        raise InputError("a leaderboard does not check training data for leakage yet; compare or gate each "
+                         "candidate with its --train-data instead", field="train-data")  # fmt: skip
+
+
 def _board_options(pol: Policy, seed: int | None) -> dict[str, Any]:
     return {"confidence": pol.confidence, "method": pol.method, "resamples": pol.resamples,
             "seed": pol.seed if seed is None else seed}  # fmt: skip
@@ -48,9 +54,10 @@ def _finish(boards: list[Leaderboard], *, out: Path | None, as_json: bool, recor
 
 def compare_many(
     paths: Sequence[Path], *, policy: Path | None, out: Path | None, as_json: bool, seed: int | None,
-    recorder: Recorder, manifest: dict[str, Any],
+    recorder: Recorder, manifest: dict[str, Any], train_data: Sequence[Path] | None = None,
 ) -> None:  # fmt: skip
     """Rank three or more runs of one suite (exit 0; 2 for runs of different suites)."""
+    _no_leakage_check(train_data)
     from harness.compare import load_policy, policy_of
     from harness.compare.leaderboard import leaderboard
     from harness.eval.run import load_run
@@ -133,12 +140,14 @@ def gate_without_base(
     out: Path | None, as_json: bool, recorder: Recorder, make_generator: Callable[[str], Any],
     cache: GenerationCache | None, repeats: int, limit: int | None, on_run: Callable[[str, str, Any], None],
     manifest: dict[str, Any], progress: Callable[[str, str, str, int, int], None] | None = None,
+    train_data: Sequence[Path] | None = None,
 ) -> None:  # fmt: skip
     """Several candidates: the leaderboard (exits). One candidate, no base: evaluate it alone (runs to on_run)."""
     from harness.eval.evaluate import write_run
     from harness.gate.several import evaluate_models, load_suites
 
     if len(candidates) > 1:
+        _no_leakage_check(train_data)
         gate_many(suites, base=base, candidates=candidates, policy=policy, seed=seed, out=out, as_json=as_json,
                   recorder=recorder, make_generator=make_generator, cache=cache, repeats=repeats, limit=limit,
                   manifest=manifest, progress=progress)  # fmt: skip
