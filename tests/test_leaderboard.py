@@ -131,3 +131,14 @@ def test_runs_of_different_suites_are_refused(runs: dict[str, Path], tmp_path: P
 
     with Store.open(str(store)) as st:
         assert st.count() == 0  # nothing recorded
+
+
+@pytest.mark.parametrize(
+    "name", ["harness.compare.leaderboard", "harness.store.engine", "harness.store.documents", "harness.store.baseline"]
+)
+def test_docstring_examples(name: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0

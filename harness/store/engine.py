@@ -173,7 +173,7 @@ def _upgrade(engine: Engine, display: str) -> None:
     script = ScriptDirectory.from_config(_alembic_config(None))
     known = {r.revision for r in script.walk_revisions()}
     head = script.get_current_head()
-    with engine.connect() as conn:
+    with engine.connect().execution_options(readonly=True) as conn:
         current = _current_revision(conn)
     if current == head:
         return
