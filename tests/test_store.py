@@ -182,6 +182,10 @@ def test_cli_records_compare_and_imports_files(tmp_path: Path, store_url: str) -
     assert "comparison imported as #1" in imp.stderr and "run imported as #4" in imp.stderr
     again = harness("store", "import", str(out), "--store", store_url)
     assert "already in the store as #1" in again.stderr
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"schema": "harness.validation/v1"}')
+    refused = harness("store", "import", str(cp), str(bad), "--store", store_url)
+    assert refused.returncode == 2 and "bad.json" in refused.stderr and "field 'schema'" in refused.stderr
     with Store.open(store_url) as st:
         last = st.last_passing_run("demo")
         assert last is not None and last.document["model"]["spec"] == "cand"  # its run came with the comparison
@@ -194,7 +198,7 @@ def test_cli_records_compare_and_imports_files(tmp_path: Path, store_url: str) -
     rec = harness("compare", str(bp), str(cp), "--store", store_url)
     assert rec.returncode == 0 and "Recorded in the store" in rec.stderr
     with Store.open(store_url) as st:
-        assert st.count() == 4 + 3
+        assert st.count() == 4 + 3  # the refused import wrote nothing: c.json is not among the records
 
 
 def test_the_migrations_build_the_tables_the_code_declares(store_url: str) -> None:

@@ -120,6 +120,10 @@ def store_import(
     store: StoreOpt = None,
 ) -> None:
     """Import existing documents into the store (a file already there is skipped)."""
+    from harness.store.store import read_document
+
+    for f in files:  # every file is checked before anything is written
+        read_document(f)
     st = _open(store)
     try:
         for f in files:

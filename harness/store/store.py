@@ -25,7 +25,7 @@ from harness.store import documents as docs
 from harness.store.engine import connect
 from harness.store.schema import records, results
 
-__all__ = ["Recorded", "Store", "StoredRecord"]
+__all__ = ["Recorded", "Store", "StoredRecord", "read_document"]
 
 
 @dataclass(frozen=True)
@@ -174,20 +174,8 @@ class Store:
 
         A comparison's runs are imported with it when the paths it records still hold them.
         """
-        path = Path(path)
-        if path.is_dir():
-            found = [path / n for n in ("comparison.json", "run.json", "leaderboard.json") if (path / n).is_file()]
-            if not found:
-                raise InputFileError("no run.json, comparison.json or leaderboard.json in this folder", file=path)
-            path = found[0]
-        if not path.is_file():
-            raise InputFileError("no such file", file=path)
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(f"not a JSON document: {exc}", file=path) from exc
-        kind = docs.kind_of(doc, file=str(path))
-        runs = _comparison_runs(doc, path.parent) if kind == "comparison" else None
+        path, doc = read_document(path)
+        runs = _comparison_runs(doc, path.parent) if docs.kind_of(doc) == "comparison" else None
         return self.record(doc, source=f"import {path}", runs=runs)
 
     # ---- reading -----------------------------------------------------------------------------
@@ -270,6 +258,24 @@ class Store:
 
         with self.engine.connect().execution_options(readonly=True) as conn:
             return int(conn.execute(select(func.count()).select_from(records)).scalar_one())
+
+
+def read_document(path: str | Path) -> tuple[Path, dict[str, Any]]:
+    """The document a file (or a folder's run.json, comparison.json or leaderboard.json) holds, checked."""
+    path = Path(path)
+    if path.is_dir():
+        found = [path / n for n in ("comparison.json", "run.json", "leaderboard.json") if (path / n).is_file()]
+        if not found:
+            raise InputFileError("no run.json, comparison.json or leaderboard.json in this folder", file=path)
+        path = found[0]
+    if not path.is_file():
+        raise InputFileError("no such file", file=path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"not a JSON document: {exc}", file=path) from exc
+    docs.kind_of(doc, file=str(path))
+    return path, doc
 
 
 def _stored(row: Any) -> StoredRecord:
