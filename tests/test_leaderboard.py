@@ -142,3 +142,25 @@ def test_docstring_examples(name: str) -> None:
 
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_continuous_scores_pairs_agree_with_scipy_bootstrap() -> None:
+    """Continuous scores (three models, n = 80): each pair's paired BCa interval against scipy's."""
+    from fixtures.runs import make_run
+
+    rng = np.random.default_rng(11)
+    truth = rng.beta(4, 3, size=80)
+    scores = {"a": np.clip(truth + 0.08, 0, 1), "b": np.clip(truth + rng.normal(0, 0.1, 80), 0, 1), "c": truth}
+    runs = [make_run({"quality": v}, model=m) for m, v in scores.items()]
+    board = leaderboard(runs, resamples=8000, seed=5)
+    b = board.criteria["quality"]
+    assert not b.binary and b.n == 80
+    for pr in b.pairs:
+        d = scores[pr.a] - scores[pr.b]
+        ref = sps.bootstrap((d,), np.mean, confidence_level=0.95, n_resamples=20000, method="BCa",
+                            random_state=np.random.default_rng(1)).confidence_interval  # fmt: skip
+        width = ref.high - ref.low
+        tol = 0.1 * width  # Monte Carlo error of two bootstraps
+        assert pr.ci[0] == pytest.approx(ref.low, abs=tol) and pr.ci[1] == pytest.approx(ref.high, abs=tol)
+        assert pr.p_method == "bootstrap_bca" and (pr.p_value < 0.05) == (pr.ci[0] > 0 or pr.ci[1] < 0)
+    assert b.standings[0].label == "a" and "c" not in b.indistinguishable
