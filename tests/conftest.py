@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # The results store every eval/compare/gate records into: a throwaway one, never the user's.
-os.environ.setdefault("HARNESS_HOME", __import__("tempfile").mkdtemp(prefix="harness-home-"))
+os.environ.setdefault("HARNESS_HOME", tempfile.mkdtemp(prefix="harness-home-"))
 
 from pathlib import Path
 
