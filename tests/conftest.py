@@ -9,7 +9,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # The results store every eval/compare/gate records into: a throwaway one, never the user's.
-os.environ.setdefault("HARNESS_HOME", tempfile.mkdtemp(prefix="harness-home-"))
+os.environ["HARNESS_HOME"] = tempfile.mkdtemp(prefix="harness-home-")
+os.environ.pop("HARNESS_STORE", None)
 
 from pathlib import Path
 
