@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, and_, insert, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from harness.errors import InputError, InputFileError
 from harness.store import documents as docs
-from harness.store.engine import connect
+from harness.store.engine import StoreUnavailableError, connect
 from harness.store.schema import records, results
 
 __all__ = ["Recorded", "Store", "StoredRecord", "read_document"]
@@ -111,6 +111,15 @@ class Store:
         Returns:
             The record's id; ``new`` is False when the same document was already recorded.
         """
+        try:
+            return self._record(doc, source, runs)
+        except OperationalError as exc:  # the server went away, the disk is full...
+            msg = str(exc.orig if exc.orig is not None else exc).strip().splitlines()[0]
+            raise StoreUnavailableError(f"cannot write to the store {self.display_url}: {msg}") from exc
+
+    def _record(
+        self, doc: dict[str, Any], source: str | None, runs: Mapping[str, Mapping[str, dict[str, Any]]] | None
+    ) -> Recorded:
         kind = docs.kind_of(doc)
         uid = docs.document_uid(doc)
         try:
