@@ -12,7 +12,7 @@ from collections import defaultdict
 from html import escape
 from typing import Any
 
-from harness.report.comparison import fmt
+from harness.report.formatting import fmt
 from harness.store.history import TrendPoint
 
 __all__ = ["render_history_html", "version_label"]

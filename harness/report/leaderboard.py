@@ -15,7 +15,7 @@ from rich.table import Table
 
 from harness.compare.leaderboard import CriterionBoard, Leaderboard, PairResult
 from harness.report import md_escape, write_atomic, write_json
-from harness.report.comparison import fmt, fmt_ci, fmt_p
+from harness.report.formatting import fmt, fmt_ci, fmt_p
 
 __all__ = ["print_leaderboard", "render_html", "render_markdown", "write_leaderboard"]
 
