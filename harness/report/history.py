@@ -9,30 +9,17 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
-from html import escape
 from typing import Any
 
+from markupsafe import Markup
+
 from harness.report.formatting import fmt
+from harness.report.templating import render
 from harness.store.history import TrendPoint
 
-__all__ = ["render_history_html", "version_label"]
+__all__ = ["history_view", "render_history_html", "version_label"]
 
 _VERDICT = {"pass": "#15803d", "fail": "#b91c1c", "inconclusive": "#d97706"}
-_CSS = """
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; margin: 0;
-       color: #111827; background: #f9fafb; }
-main { max-width: 1180px; margin: 0 auto; padding: 0 20px 40px; }
-header { background: #1f2937; color: #fff; padding: 20px 28px; font-size: 24px; font-weight: 700; }
-header small { display: block; font-size: 14px; font-weight: 400; opacity: .9; }
-h2 { margin-top: 30px; border-bottom: 2px solid #e5e7eb; padding-bottom: 4px; }
-table { border-collapse: collapse; background: #fff; margin: 8px 0; width: 100%; }
-th, td { border: 1px solid #e5e7eb; padding: 4px 8px; text-align: left; vertical-align: top; }
-th { background: #f3f4f6; }
-figure { margin: 10px 0; background: #fff; border: 1px solid #e5e7eb; padding: 6px; }
-figure svg { width: 100%; height: auto; }
-.pass { color: #15803d; font-weight: 600; } .fail { color: #b91c1c; font-weight: 600; }
-.inconclusive { color: #b45309; font-weight: 600; }
-"""
 
 
 def version_label(p: TrendPoint) -> str:
@@ -79,41 +66,34 @@ def _plot(points: list[TrendPoint], title: str) -> str:
     return svg[svg.index("<svg") :]
 
 
-def _entries_table(doc: dict[str, Any]) -> str:
-    rows = []
-    for e in doc["entries"]:
-        models = ", ".join(f"{k}: {v}" for k, v in e["models"].items())
-        crits = "; ".join(
-            f"{c}: {fmt(v.get('mean', v.get('candidate_mean')))}"
-            + (f" (Δ {fmt(v['delta'])})" if v.get("delta") is not None else "")
-            for c, v in sorted(e["criteria"].items())
-        )
-        verdict = e.get("verdict") or ""
-        rows.append(f"<tr><td>#{e['record']}</td><td>{escape(e['created_at'])}</td><td>{escape(e['kind'])}</td>"
-                    f"<td>{escape(e['suite'])}</td><td>{escape(models)}</td>"
-                    f"<td class='{escape(verdict)}'>{escape(verdict)}</td><td>{escape(crits)}</td></tr>")  # fmt: skip
-    return ("<table><tr><th>record</th><th>when</th><th>kind</th><th>suite</th><th>models</th><th>verdict</th>"
-            f"<th>criteria</th></tr>{''.join(rows)}</table>")  # fmt: skip
+def _criteria_text(criteria: dict[str, Any]) -> str:
+    return "; ".join(
+        f"{c}: {fmt(v.get('mean', v.get('candidate_mean')))}"
+        + (f" (Δ {fmt(v['delta'])})" if v.get("delta") is not None else "")
+        for c, v in sorted(criteria.items())
+    )
+
+
+def history_view(doc: dict[str, Any], points: list[TrendPoint]) -> dict[str, Any]:
+    """What the page shows: per suite a plot per criterion, then the entries."""
+    groups: dict[tuple[str, str], list[TrendPoint]] = defaultdict(list)
+    for p in points:
+        groups[(p.suite, p.criterion)].append(p)
+    suites: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for (suite, crit), pts in sorted(groups.items()):
+        suites[suite].append({"criterion": crit, "svg": Markup(_plot(pts, f"{suite} · {crit}"))})
+    entries = [
+        {**e, "models": ", ".join(f"{k}: {v}" for k, v in e["models"].items()), "verdict": e.get("verdict") or "",
+         "criteria": _criteria_text(e["criteria"])}
+        for e in doc["entries"]
+    ]  # fmt: skip
+    return {
+        "store": doc["store"], "n_entries": len(doc["entries"]), "entries": entries,
+        "filters": ", ".join(f"{k} = {v}" for k, v in doc.get("filters", {}).items()),
+        "suites": [{"name": s, "plots": plots} for s, plots in suites.items()],
+    }  # fmt: skip
 
 
 def render_history_html(doc: dict[str, Any], points: list[TrendPoint]) -> str:
     """The page: a trend plot per suite criterion, then the table of entries."""
-    groups: dict[tuple[str, str], list[TrendPoint]] = defaultdict(list)
-    for p in points:
-        groups[(p.suite, p.criterion)].append(p)
-    parts = [f"<header>Results history<small>{escape(doc['store'])} · {len(doc['entries'])} entries</small></header>"
-             "<main>"]  # fmt: skip
-    if doc.get("filters"):
-        parts.append("<p>Filters: " + escape(", ".join(f"{k} = {v}" for k, v in doc["filters"].items())) + "</p>")
-    suite = None
-    for (s, crit), pts in sorted(groups.items()):
-        if s != suite:
-            parts.append(f"<h2>{escape(s)}</h2>")
-            suite = s
-        parts.append(f"<figure>{_plot(pts, f'{s} · {crit}')}<figcaption>{escape(crit)}: mean and interval per "
-                     "model version over time; rings mark gate verdicts</figcaption></figure>")  # fmt: skip
-    if not groups:
-        parts.append("<p>Nothing recorded matches.</p>")
-    parts.append("<h2>Entries</h2>" + _entries_table(doc) + "</main>")
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Results history</title>'
-            f"<style>{_CSS}</style></head><body>{''.join(parts)}</body></html>\n")  # fmt: skip
+    return render("history.html.j2", view=history_view(doc, points))
