@@ -8,7 +8,7 @@ export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup browser test demo bench lint clean
+.PHONY: setup browser postgres test demo bench lint clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -34,7 +34,15 @@ browser:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; } || \
 		echo "warning: chromium could not be installed; the HTML rendering test will be skipped"
 
-test: $(STAMP) browser
+# The results store's tests run against a real PostgreSQL server they start in a temporary folder
+# (initdb + pg_ctl, as the postgres user when run as root): Debian's package, installed when missing.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || \
+		{ DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; } || \
+		echo "warning: postgresql could not be installed; the store's PostgreSQL tests will be skipped"
+
+test: $(STAMP) browser postgres
 	$(BIN)/python -m pytest -q
 
 # The whole story on the bundled model and data: validate, agreement and judge calibration,

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-import tempfile
 from collections import Counter
+
+# The results store every eval/compare/gate records into: a throwaway one, never the user's.
+os.environ["HARNESS_HOME"] = tempfile.mkdtemp(prefix="harness-home-")
+os.environ.pop("HARNESS_STORE", None)
+
 from pathlib import Path
 
 import pytest

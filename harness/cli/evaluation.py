@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from harness.cli.app import app, emit_json, stdout
+from harness.cli.history import NoStoreOpt, StoreOpt
 from harness.progress import note, stage_callback
 
 
@@ -39,6 +40,8 @@ def eval_(
     judge_endpoint: Annotated[str | None, typer.Option(help="Endpoint for an openai:<m> judge.")] = None,
     worst: Annotated[int, typer.Option(min=0, help="Show this many worst items.")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print the harness.run/v1 document on stdout.")] = False,
+    store: StoreOpt = None,
+    no_store: NoStoreOpt = False,
 ) -> None:
     """Evaluate a model on suites: per-criterion means with confidence intervals, worst items, run.json."""
     from harness.errors import InputError
@@ -58,6 +61,9 @@ def eval_(
     if len(set(names)) != len(names) and out is not None:
         raise InputError(f"suites share a name, so their --out folders would collide: {names}")
     spec = parse_spec(model, endpoint=endpoint)  # parsed once, here
+    from harness.store.recording import open_recorder
+
+    recorder = open_recorder(store, no_store=no_store)  # an unreachable store stops us before the model loads
     gen = make_generator(
         spec,
         allow_noop_adapter=allow_noop_adapter,
@@ -66,25 +72,29 @@ def eval_(
     )
     same_model = judge == model and judge_endpoint == endpoint
     judge_gen = (gen if same_model else make_generator(judge, endpoint=judge_endpoint)) if judge else None
-    store = None if no_cache else GenerationCache(cache or default_cache_path())
+    gen_cache = None if no_cache else GenerationCache(cache or default_cache_path())
     runs = []
     try:
         for suite in loaded:
             progress = stage_callback(suite.name)
             try:
                 run = evaluate_suite(
-                    suite, gen, cache=store, repeats=repeats, limit=limit, progress=progress, judge=judge_gen
+                    suite, gen, cache=gen_cache, repeats=repeats, limit=limit, progress=progress, judge=judge_gen
                 )
             finally:
                 progress.close()  # type: ignore[attr-defined]
             if out is not None:
                 write_run(run, out if len(loaded) == 1 else out / suite.name)
             runs.append(run)
+            recorder.record(run.to_document())
             if not as_json:
                 print_run(run, stdout, worst=worst)
     finally:
-        if store is not None:
-            store.close()
+        if gen_cache is not None:
+            gen_cache.close()
+        recorder.close()
+    if (stored := recorder.note()) is not None:
+        note(stored)
     if as_json:
         emit_json(runs[0].to_document() if len(runs) == 1 else EvalDocument(runs=runs).to_document())
     elif out is not None:

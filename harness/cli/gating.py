@@ -8,13 +8,17 @@ from typing import Annotated, Any
 import typer
 
 from harness.cli.app import app, emit_json, stdout
+from harness.cli.history import NoStoreOpt, StoreOpt
 from harness.progress import note, stage_callback
 
 
 @app.command()
 def compare(
     base_run: Annotated[Path, typer.Argument(help="The base model's run.json (or its folder).")],
-    candidate_run: Annotated[Path, typer.Argument(help="The candidate's run.json (or its folder).")],
+    candidate_runs: Annotated[
+        list[Path],
+        typer.Argument(help="The candidate's run.json (or its folder); several: a leaderboard of all the runs."),
+    ],
     policy: Annotated[
         Path | None, typer.Option(help="Policy YAML (rules); default: the suite's gate block recorded in the runs.")
     ] = None,
@@ -43,12 +47,26 @@ def compare(
     no_paraphrase: Annotated[
         bool, typer.Option("--no-paraphrase", help="Leakage check without the embedding (paraphrase) method.")
     ] = False,
+    store: StoreOpt = None,
+    no_store: NoStoreOpt = False,
 ) -> None:
-    """Compare two runs of one suite: paired statistics, rules, verdict (exit 0 pass · 1 fail · 3 inconclusive)."""
+    """Compare two runs of one suite: paired statistics, rules, verdict (exit 0 pass · 1 fail · 3 inconclusive).
+
+    Three or more runs of one suite make a leaderboard: ranks per criterion and overall, every pair
+    compared, Holm across the pairs (exit 0).
+    """
+    from harness.cli.leaderboard import compare_many, record_gate
     from harness.eval.run import load_run
     from harness.gate import compare_runs, gate_result, load_policy, policy_of
     from harness.gate.run import run_leakage
+    from harness.store.recording import open_recorder
 
+    recorder = open_recorder(store, no_store=no_store)  # before any work: an unreachable store stops here
+    if len(candidate_runs) > 1:
+        argv = ["compare", str(base_run), *map(str, candidate_runs)]
+        compare_many([base_run, *candidate_runs], policy=policy, out=out, as_json=as_json, seed=seed,
+                     recorder=recorder, manifest=_gate_manifest(argv), train_data=train_data)  # fmt: skip
+    candidate_run = candidate_runs[0]
     base = load_run(base_run)
     cand = load_run(candidate_run)
     pol = load_policy(policy) if policy is not None else policy_of(cand)
@@ -67,14 +85,24 @@ def compare(
     argv = ["compare", str(base_run), str(candidate_run)]
     argv += [a for t in train_data or () for a in ("--train-data", str(t))]
     result = gate_result([comparison], manifest={**_gate_manifest(argv), "train_data": leakage.train_data})
+    record_gate(recorder, result, {comparison.suite: {"base": base.to_document(), "candidate": cand.to_document()}})
     _finish_comparison(result, out=out, junit=junit, as_json=as_json, runs=False)
 
 
 @app.command()
 def gate(
     suites: Annotated[list[Path], typer.Argument(help="Suite folders (suite.yaml + items.jsonl).")],
-    base: Annotated[str, typer.Option(help="The base model spec (alias, folder, .gguf, openai:..., outputs:...).")],
-    candidate: Annotated[str, typer.Option(help="The candidate model spec (a harness train run folder works).")],
+    candidate: Annotated[
+        list[str],
+        typer.Option(help="The candidate model spec (a harness train run folder works); several: a leaderboard."),
+    ],
+    base: Annotated[
+        str | None, typer.Option(help="The base model spec (alias, folder, .gguf, openai:..., outputs:...).")
+    ] = None,
+    baseline: Annotated[
+        str | None,
+        typer.Option(help="Also (or, without --base, only) compare with a stored run: store:last-pass or store:ID."),
+    ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Write comparison.json, report.md, report.html and the runs here.")
     ] = None,
@@ -107,11 +135,22 @@ def gate(
         bool, typer.Option("--no-paraphrase", help="Leakage check without the embedding (paraphrase) method.")
     ] = False,
     seed: Annotated[int | None, typer.Option(help="Bootstrap seed (default 0).")] = None,
+    store: StoreOpt = None,
+    no_store: NoStoreOpt = False,
 ) -> None:
     """Evaluate base and candidate on suites (through the cache), check leakage, compare, and give the verdict."""
+    from harness.cli import leaderboard as several
+    from harness.errors import InputError
     from harness.gate import load_policy
     from harness.gate.run import run_gate
+    from harness.store.recording import open_recorder
 
+    if base is None and baseline is None:
+        raise InputError("give --base SPEC, --baseline store:last-pass, or both", field="base")
+    recorder = open_recorder(store, no_store=no_store)
+    if baseline is not None and not recorder.enabled:
+        raise InputError("--baseline reads the results store, which --no-store (or HARNESS_STORE=none) turns off",
+                         field="baseline")  # fmt: skip
     pol = load_policy(policy) if policy is not None else None
     gen_cache = None
     if not no_cache:
@@ -122,10 +161,8 @@ def gate(
     from harness.models.factory import make_generator
     from harness.models.spec import ModelSpec, parse_spec
 
-    specs = {  # parsed once, here; every later step is handed the parsed spec
-        side: parse_spec(raw, endpoint=endpoint if raw.startswith("openai:") else None)
-        for side, raw in (("base", base), ("candidate", candidate))
-    }
+    def parse(raw: str) -> ModelSpec:  # each spec parsed once, here; later steps get the parsed spec
+        return parse_spec(raw, endpoint=endpoint if raw.startswith("openai:") else None)
 
     def factory(spec: ModelSpec | str) -> Any:
         return make_generator(spec, allow_noop_adapter=allow_noop_adapter, allow_pickle=allow_pickle)
@@ -137,28 +174,52 @@ def gate(
             callbacks[(side, suite)] = stage_callback(f"{side:9} {suite}")
         callbacks[(side, suite)](stage, done, total)
 
-    argv = ["gate", *map(str, suites), "--base", base, "--candidate", candidate]
+    argv = ["gate", *map(str, suites), *(["--base", base] if base else [])]
+    argv += [a for c in candidate for a in ("--candidate", c)] + (["--baseline", baseline] if baseline else [])
+    runs: dict[str, dict[str, Any]] = {}
+    cand_runs: dict[str, Any] = {}
+
+    def on_run(side: str, suite: str, run: Any) -> None:
+        runs.setdefault(suite, {})[side] = run.to_document()
+        if side == "candidate":
+            cand_runs[suite] = run
+
     try:
-        result = run_gate(
-            suites,
-            base=specs["base"],
-            candidate=specs["candidate"],
-            out=out,
-            policy=pol,
-            train_data=train_data or [],
-            allow_leakage=allow_leakage,
-            repeats=repeats,
-            limit=limit,
-            cache=gen_cache,
-            make_generator=factory,
-            leakage_options={"paraphrase": False} if no_paraphrase else None,
-            progress=progress,
-            manifest=_gate_manifest(argv),
-            seed=seed,
-        )
+        if len(candidate) > 1 or base is None:  # a leaderboard (exits there), or the candidate alone
+            several.gate_without_base(
+                suites, base=base, candidates=candidate, policy=pol, seed=seed, out=out, as_json=as_json,
+                recorder=recorder, make_generator=factory, cache=gen_cache, repeats=repeats, limit=limit,
+                on_run=on_run, train_data=train_data, manifest=_gate_manifest(argv), progress=progress,
+            )  # fmt: skip
+            result = None
+        else:
+            result = run_gate(
+                suites,
+                base=parse(base),
+                candidate=parse(candidate[0]),
+                out=out,
+                policy=pol,
+                train_data=train_data or [],
+                allow_leakage=allow_leakage,
+                repeats=repeats,
+                limit=limit,
+                cache=gen_cache,
+                make_generator=factory,
+                leakage_options={"paraphrase": False} if no_paraphrase else None,
+                progress=progress,
+                manifest=_gate_manifest(argv),
+                seed=seed,
+                on_run=on_run,
+            )
     finally:
         for cb in callbacks.values():
             cb.close()
+    if baseline is not None:
+        result = several.gate_with_baseline(result, cand_runs, recorder=recorder, baseline=baseline, policy=pol,
+                                            seed=seed, train_data=train_data or [], allow_leakage=allow_leakage,
+                                            leakage_options={"paraphrase": False} if no_paraphrase else None)
+    assert result is not None
+    several.record_gate(recorder, result, runs)
     _finish_comparison(result, out=out, junit=junit, as_json=as_json, runs=True)
 
 

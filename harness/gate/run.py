@@ -200,6 +200,7 @@ def run_gate(
     progress: Progress | None = None,
     manifest: dict[str, Any] | None = None,
     seed: int | None = None,
+    on_run: Callable[[str, str, Run], None] | None = None,
 ) -> GateResult:
     """Evaluate base and candidate on each suite, check leakage, and compare under each suite's gate.
 
@@ -223,6 +224,7 @@ def run_gate(
         progress: called as ``progress(side, suite, stage, done, total)``.
         manifest: extra facts for the gate's manifest (the command line...).
         seed: the bootstrap seed (default: the policy's, 0).
+        on_run: called as ``on_run(side, suite name, run)`` with each run as it is made.
 
     Returns:
         The :class:`~harness.gate.verdict.GateResult` (verdict, comparisons, manifest).
@@ -260,6 +262,8 @@ def run_gate(
                     suite, gen, cache=cache, repeats=repeats, limit=limit, progress=cb, judge_factory=judge_factory
                 )
             )
+            if on_run is not None:
+                on_run(side, suite.name, side_runs[-1])
         runs[side] = side_runs
         del gen
         gc.collect()  # one model in memory at a time
