@@ -51,6 +51,10 @@ class ItemResult(BaseModel):
     attempts: list[Attempt] = Field(default_factory=list)
     seconds: float | None = None
     cached: bool = False
+    fewshot: list[str] | None = Field(default=None, description="ids of the few-shot examples before the prompt")
+    loglik: dict[str, Any] | None = Field(
+        default=None, description="log-likelihood methods: per-choice log-likelihoods, or the document's perplexities"
+    )
 
 
 class CriterionSummary(BaseModel):
@@ -75,6 +79,9 @@ class Run(BaseModel):
     manifest: dict[str, Any]
     items: list[ItemResult]
     summary: dict[str, CriterionSummary]
+    metrics: dict[str, Any] | None = Field(
+        default=None, description="log-likelihood methods: corpus-level figures (lm-eval's perplexity aggregates)"
+    )
 
     model_config = {"populate_by_name": True}
 
