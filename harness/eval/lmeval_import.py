@@ -33,7 +33,9 @@ def _load_task(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.constructor.ConstructorError as exc:
-        raise ConfigError(f"the task uses a Python hook ({exc.problem}); only plain YAML can be imported", file=path) from exc
+        raise ConfigError(
+            f"the task uses a Python hook ({exc.problem}); only plain YAML can be imported", file=path
+        ) from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"not valid YAML: {exc}", file=path) from exc
     if not isinstance(data, dict):
