@@ -341,3 +341,34 @@ def test_model_without_loglikelihood_is_refused(tmp_path):
     suite = load_suite(write_suite(tmp_path / "mc", "name: mc\nmethod: multiple_choice\n", MC_ROWS))
     with pytest.raises(ModelError, match="scores log-likelihoods"):
         evaluate_suite(suite, FakeGenerator({}))
+
+
+# ------------------------------------------------------------------------------ bundled suites
+def test_bundled_knowledge_and_general_text_suites():
+    mc = load_suite(ROOT / "suites/knowledge")
+    assert mc.method == "multiple_choice" and len(mc.items) >= 100
+    extras = [i.model_extra or {} for i in mc.items]
+    assert all(len(e["choices"]) == 4 and len(set(e["choices"])) == 4 for e in extras)
+    answers = [e["answer"] for e in extras]
+    assert all(answers.count(k) >= 15 for k in range(4))  # the right option is not always in one place
+    assert len({i.prompt for i in mc.items}) == len(mc.items)
+    ppl = load_suite(ROOT / "suites/general-text")
+    assert ppl.method == "perplexity" and len(ppl.items) >= 20
+    assert all(len((i.prompt or "").split()) >= 25 for i in ppl.items)
+
+
+def test_gate_runs_log_likelihood_suites_end_to_end():
+    from harness.gate.run import run_gate
+
+    def make(spec: str) -> FakeGenerator:
+        shift = 0.0 if spec == "base" else 0.1  # the candidate: ~0.1 nats per byte worse on general text
+        return FakeGenerator(
+            {}, fingerprint=spec, loglik=by_length,
+            rolling=lambda t: -(0.5 + shift + 0.02 * (len(t) % 5)) * len(t.encode()),
+        )  # fmt: skip
+
+    res = run_gate([ROOT / "suites/knowledge", ROOT / "suites/general-text"], base="base", candidate="cand",
+                   make_generator=make)  # fmt: skip
+    verdicts = {c.rules[0].criterion: c.rules[0].verdict for c in res.comparisons}
+    assert verdicts["byte_probability"] == "fail" and res.verdict == "fail"
+    assert verdicts["acc"] != "fail"  # the same choice scores on both sides: no accuracy regression

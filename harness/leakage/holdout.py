@@ -30,7 +30,7 @@ from harness.records import read_rows
 
 __all__ = ["HOLDOUT_FIELDS", "HoldoutItem", "items_file", "load_holdout"]
 
-HOLDOUT_FIELDS = ("prompt", "messages", "reference", "completion")
+HOLDOUT_FIELDS = ("prompt", "messages", "reference", "completion", "text")  # text: perplexity documents
 SUITE_FILES = ("suite.yaml", "suite.yml")
 
 
