@@ -166,3 +166,15 @@ def test_multiple_choice_and_perplexity_suites_equal_lm_eval_tasks(gen, lm, tmp_
     theirs = res["results"]["ppl_task"]
     for key in ("word_perplexity", "byte_perplexity", "bits_per_byte"):
         assert math.isclose(prun.metrics[key], theirs[f"{key},none"], rel_tol=1e-5), key
+
+
+def test_chat_contexts_render_through_the_chat_template(gen, lm):
+    from harness.models.base import GenerationSettings
+
+    msgs = [{"role": "user", "content": "What is the capital of France?"}]
+    text = gen.render(msgs, GenerationSettings())
+    assert text.startswith("<|im_start|>user") and text.endswith("<|im_start|>assistant\n")
+    (a,) = gen.loglikelihood([LoglikRequest(msgs, "Paris")])
+    (b,) = gen.loglikelihood([LoglikRequest("What is the capital of France?", "Paris")], GenerationSettings())
+    ((theirs, _),) = lm.loglikelihood(_instances("loglikelihood", [(text, "Paris")]), disable_tqdm=True)
+    assert a == b and abs(a.logprob - theirs) <= TOL
