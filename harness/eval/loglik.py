@@ -234,6 +234,7 @@ def evaluate_loglik(
         "repeats": 1,
         "limit": limit,
         "loglikelihood": suite.loglikelihood.model_dump(mode="json"),
+        "generation": {"method": suite.method, **suite.loglikelihood.model_dump(mode="json")},
         "generation_hash": _hash(suite.loglikelihood.model_dump(mode="json")),
         "hashes": {
             "items": suite_record["items_hash"],
@@ -244,6 +245,7 @@ def evaluate_loglik(
         },
         "scorers": {c.id: c.scorer.model_dump(mode="json") for c in suite.rubric.criteria},
         "timing": {
+            "generated": 0,
             "scored": len(items),
             "cached": 0,
             "scoring_seconds": seconds,
