@@ -372,3 +372,16 @@ def test_gate_runs_log_likelihood_suites_end_to_end():
     verdicts = {c.rules[0].criterion: c.rules[0].verdict for c in res.comparisons}
     assert verdicts["byte_probability"] == "fail" and res.verdict == "fail"
     assert verdicts["acc"] != "fail"  # the same choice scores on both sides: no accuracy regression
+
+
+def test_leakage_reads_a_source_suite_and_perplexity_documents(tmp_path):
+    from harness.leakage.holdout import load_holdout
+
+    folder = write_suite(tmp_path / "s", "name: s\nmethod: multiple_choice\n" + SOURCE)
+    (folder / "data").mkdir()
+    (folder / "data" / "d.jsonl").write_text("".join(json.dumps(r) + "\n" for r in SRC_ROWS))
+    items = load_holdout(folder)
+    assert [i.id for i in items] == ["a1", "a2", "a3"]
+    assert items[0].texts["prompt"] == "Question: Largest planet?\nAnswer:" and items[0].line == 1
+    docs = load_holdout(ROOT / "suites/general-text")
+    assert len(docs) == 24 and all("text" in d.texts for d in docs)

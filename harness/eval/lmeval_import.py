@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 
+from harness.datasources import SourceSpec, read_source
 from harness.errors import ConfigError, InputFileError, SchemaError
-from harness.eval.sources import SourceSpec, read_source
 from harness.records import read_rows
 
 __all__ = ["import_lm_eval_task"]

@@ -16,7 +16,7 @@
     method: generate                   # or multiple_choice / perplexity (log-likelihood; no rubric)
     loglikelihood: {target_delimiter: " ", chat_template: false}   # log-likelihood methods
     fewshot: {n: 5, file: dev.jsonl, seed: 1234}                  # see harness.eval.fewshot
-    source: {path: data/, template: "Q: {question}", fields: {...}}  # instead of items: see harness.eval.sources
+    source: {path: data/, template: "Q: {question}", fields: {...}}  # instead of items: see harness.datasources
 
 ``items.jsonl``: one object per line with ``id``, ``prompt`` (text) or ``messages`` (chat),
 ``reference`` and any other fields scorers read; multiple-choice items also ``choices`` and
@@ -33,11 +33,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness.configfile import load_yaml, raise_validation, validate_config
+from harness.datasources import SourceRow, SourceSpec, mapped_rows
 from harness.errors import ConfigError, InputError, InputFileError, SchemaError
 from harness.eval.fewshot import FewshotSpec, choose_shots, shot_target, with_shots
 from harness.eval.methods import LoglikOptions, Method, check_item, default_rubric
 from harness.eval.rubric import OVERALL, Rubric, load_rubric, parse_rubric
-from harness.eval.sources import SourceRow, SourceSpec, map_row, read_source
 from harness.models.base import GenerationSettings, Prompt
 from harness.records import ROLES, read_rows
 
@@ -277,9 +277,7 @@ def load_items(path: str | Path, *, method: str = "generate") -> list[Item]:
 
 def _source_items(spec: _SuiteFile, base: Path, yaml_path: Path, split: str | None = None) -> tuple[Path, list[Item]]:
     assert spec.source is not None
-    rows = list(read_source(spec.source, base=base, file=str(yaml_path), split=split))
-    n_files = len({r.file for r in rows})
-    mapped = [SourceRow(file=r.file, line=r.line, data=map_row(spec.source, r, n_files)) for r in rows]
+    mapped = mapped_rows(spec.source, base=base, file=str(yaml_path), split=split)
     return base / spec.source.path, items_from_rows(mapped, method=spec.method, where=base / spec.source.path)
 
 

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict
 from harness.errors import ConfigError, InputFileError, SchemaError
 from harness.records import read_rows
 
-__all__ = ["SourceRow", "SourceSpec", "read_source", "render_template"]
+__all__ = ["SourceRow", "SourceSpec", "map_row", "mapped_rows", "read_source", "render_template"]
 
 _DATA_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
 
@@ -181,3 +181,10 @@ def map_row(spec: SourceSpec, row: SourceRow, n_files: int) -> dict[str, Any]:
     if "answer" in item and isinstance(item.get("choices"), list):
         item["answer"] = _answer_index(item["answer"], item["choices"], row)
     return item
+
+
+def mapped_rows(spec: SourceSpec, *, base: Path, file: str, split: str | None = None) -> list[SourceRow]:
+    """Every row of a source mapped to item data (see :func:`map_row`), with its file and row number."""
+    rows = list(read_source(spec, base=base, file=file, split=split))
+    n_files = len({r.file for r in rows})
+    return [SourceRow(file=r.file, line=r.line, data=map_row(spec, r, n_files)) for r in rows]
