@@ -385,3 +385,31 @@ def test_leakage_reads_a_source_suite_and_perplexity_documents(tmp_path):
     assert items[0].texts["prompt"] == "Question: Largest planet?\nAnswer:" and items[0].line == 1
     docs = load_holdout(ROOT / "suites/general-text")
     assert len(docs) == 24 and all("text" in d.texts for d in docs)
+
+
+def test_log_likelihoods_are_cached_and_a_killed_run_resumes(tmp_path, monkeypatch):
+    import harness.eval.loglik as loglik_mod
+    from harness.eval.cache import GenerationCache
+
+    monkeypatch.setattr(loglik_mod, "CHUNK_ITEMS", 2)
+    rows = [{"id": f"q{i}", "prompt": f"q{i}?", "choices": [f"a{i}", "bb"], "answer": 0} for i in range(7)]
+    suite = load_suite(write_suite(tmp_path / "mc", "name: mc\nmethod: multiple_choice\n", rows))
+    calls = {"n": 0}
+
+    def dies_on_third_chunk(ctx, x):
+        calls["n"] += 1
+        if calls["n"] > 8:  # 2 chunks x 2 items x 2 choices done, then the "machine" stops
+            raise KeyboardInterrupt
+        return by_length(ctx, x)
+
+    with GenerationCache(tmp_path / "c.sqlite") as cache:
+        with pytest.raises(KeyboardInterrupt):
+            evaluate_suite(suite, FakeGenerator({}, loglik=dies_on_third_chunk), cache=cache)
+        gen = FakeGenerator({}, loglik=by_length)
+        run = evaluate_suite(suite, gen, cache=cache)
+        assert len(gen.loglik_calls) == 3 * 2  # items 4-6 only: 3 items x 2 choices
+        assert [i.cached for i in run.items] == [True] * 4 + [False] * 3
+        again = evaluate_suite(suite, FakeGenerator({}, loglik=by_length), cache=cache)
+        assert all(i.cached for i in again.items) and run.manifest["timing"]["cached"] == 4
+    fresh = evaluate_suite(suite, FakeGenerator({}, loglik=by_length))
+    assert [i.loglik for i in again.items] == [i.loglik for i in fresh.items]

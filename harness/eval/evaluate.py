@@ -278,7 +278,7 @@ def evaluate_suite(
     if suite.method != "generate":
         from harness.eval.loglik import evaluate_loglik
 
-        return evaluate_loglik(suite, generator, limit=limit, progress=progress)
+        return evaluate_loglik(suite, generator, cache=cache, limit=limit, progress=progress)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     items: list[Item] = suite.items[:limit] if limit else list(suite.items)
     settings = suite.generation

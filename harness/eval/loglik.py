@@ -11,6 +11,7 @@ the per-item criteria are their inverses (see :mod:`harness.eval.methods`), and 
 
 from __future__ import annotations
 
+import json
 import math
 import platform
 import re
@@ -18,20 +19,22 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from harness.errors import ModelError
+from harness.eval.cache import GenerationCache, cache_key
 from harness.eval.evaluate import _hash, git_commit, library_versions, overall_score, summarize
 from harness.eval.methods import NORMALISATION
 from harness.eval.rubric import OVERALL
 from harness.eval.run import ItemResult, Run, Score
 from harness.eval.suite import Item, Suite
 from harness.models.base import GenerationSettings, Generator
-from harness.models.loglik import LoglikRequest, supports_loglikelihood
+from harness.models.loglik import Loglik, LoglikRequest, supports_loglikelihood
 
 __all__ = ["evaluate_loglik", "mc_predictions", "perplexity_record"]
 
 Progress = Callable[[str, int, int], None]
+CHUNK_ITEMS = 128  # items scored per model call, then cached
 
 
 def _argmax(values: list[float]) -> int:
@@ -79,28 +82,88 @@ def _spec(metric: str, **extra: Any) -> dict[str, Any]:
     return {"type": "loglikelihood", "metric": metric, **extra}
 
 
-def _mc_items(suite: Suite, gen: Any, items: list[Item], progress: Progress | None) -> list[ItemResult]:
+class _Scored(NamedTuple):
+    results: list[list[Loglik]]
+    cached: list[bool]
+    seconds: list[float | None]
+
+
+def _score_cached(
+    gen: Any,
+    cache: GenerationCache | None,
+    payloads: list[dict[str, Any]],
+    ids: list[str],
+    compute: Callable[[list[int]], list[list[Loglik]]],
+    progress: Progress | None,
+) -> _Scored:
+    """Per-item log-likelihoods: cached ones read back, the rest computed in chunks and stored at once.
+
+    A killed run resumes where it stopped, as generations do (the cache is keyed by the model's
+    fingerprint and the item's exact requests).
+    """
+    use = cache is not None and bool(getattr(gen, "cacheable", False))
+    fp = str(gen.fingerprint)
+    keys = [
+        cache_key(fp, json.dumps(p, sort_keys=True, ensure_ascii=False), {"score": "loglikelihood"}) for p in payloads
+    ]
+    found = cache.get_many(keys) if use and cache is not None else {}
+    results: list[list[Loglik] | None] = [None] * len(keys)
+    seconds: list[float | None] = [None] * len(keys)
+    cached = [k in found for k in keys]
+    for i, k in enumerate(keys):
+        if k in found:
+            results[i] = [Loglik(float(a), bool(b), int(c)) for a, b, c in json.loads(found[k].text)]
+            seconds[i] = found[k].seconds
+    todo = [i for i, r in enumerate(results) if r is None]
+    done = len(keys) - len(todo)
+    if progress:
+        progress("score", done, len(keys))
+    for start in range(0, len(todo), CHUNK_ITEMS):
+        chunk = todo[start : start + CHUNK_ITEMS]
+        t0 = time.perf_counter()
+        scored = compute(chunk)
+        per = round((time.perf_counter() - t0) / len(chunk), 4)
+        for i, res in zip(chunk, scored, strict=True):
+            results[i], seconds[i] = res, per
+            if use and cache is not None:
+                text = json.dumps([[r.logprob, r.is_greedy, r.tokens] for r in res])
+                cache.put(
+                    keys[i], text, model=fp, seconds=per, tokens=sum(r.tokens for r in res), meta={"item": ids[i]}
+                )
+        done += len(chunk)
+        if progress:
+            progress("score", done, len(keys))
+    return _Scored([r or [] for r in results], cached, seconds)
+
+
+def _mc_items(
+    suite: Suite, gen: Any, items: list[Item], cache: GenerationCache | None, progress: Progress | None
+) -> list[ItemResult]:
     opts = suite.loglikelihood
     settings = GenerationSettings(chat_template=opts.chat_template, system=suite.generation.system)
     contexts = [suite.request_prompt(it) for it in items]
-    requests, owner = [], []
-    for k, (it, ctx) in enumerate(zip(items, contexts, strict=True)):
-        for c in (it.model_extra or {})["choices"]:
-            requests.append(LoglikRequest(ctx, opts.target_delimiter + c))
-            owner.append(k)
-    if progress:
-        progress("score", 0, len(items))
-    t0 = time.perf_counter()
-    results = gen.loglikelihood(requests, settings)
-    per = (time.perf_counter() - t0) / max(len(items), 1)
-    if progress:
-        progress("score", len(items), len(items))
-    by_item: list[list[Any]] = [[] for _ in items]
-    for k, r in zip(owner, results, strict=True):
-        by_item[k].append(r)
+    conts = [[opts.target_delimiter + c for c in (it.model_extra or {})["choices"]] for it in items]
+
+    def compute(chunk: list[int]) -> list[list[Loglik]]:
+        requests = [LoglikRequest(contexts[i], c) for i in chunk for c in conts[i]]
+        flat = iter(gen.loglikelihood(requests, settings))
+        return [[next(flat) for _ in conts[i]] for i in chunk]
+
+    payloads = [
+        {
+            "method": "multiple_choice",
+            "context": ctx,
+            "continuations": cs,
+            "chat_template": opts.chat_template,
+            "system": settings.system,
+        }
+        for ctx, cs in zip(contexts, conts, strict=True)
+    ]
+    scored = _score_cached(gen, cache, payloads, [it.id for it in items], compute, progress)
+    by_item = scored.results
     criteria = suite.rubric.criteria
     out = []
-    for it, ctx, res in zip(items, contexts, by_item, strict=True):
+    for n, (it, ctx, res) in enumerate(zip(items, contexts, by_item, strict=True)):
         extra = it.model_extra or {}
         choices, answer = list(extra["choices"]), int(extra["answer"])
         lls = [r.logprob for r in res]
@@ -139,7 +202,8 @@ def _mc_items(suite: Suite, gen: Any, items: list[Item], progress: Progress | No
                 reference=choices[answer],
                 output=choices[pred],
                 scores=scores,
-                seconds=round(per, 4),
+                seconds=scored.seconds[n],
+                cached=scored.cached[n],
                 fewshot=[s.id for s in suite.shots(it)] or None,
                 loglik=record,
             )
@@ -147,18 +211,20 @@ def _mc_items(suite: Suite, gen: Any, items: list[Item], progress: Progress | No
     return out
 
 
-def _ppl_items(suite: Suite, gen: Any, items: list[Item], progress: Progress | None) -> list[ItemResult]:
+def _ppl_items(
+    suite: Suite, gen: Any, items: list[Item], cache: GenerationCache | None, progress: Progress | None
+) -> list[ItemResult]:
     texts = [it.prompt or "" for it in items]
-    if progress:
-        progress("score", 0, len(items))
-    t0 = time.perf_counter()
-    results = gen.loglikelihood_rolling(texts)
-    per = (time.perf_counter() - t0) / max(len(items), 1)
-    if progress:
-        progress("score", len(items), len(items))
+
+    def compute(chunk: list[int]) -> list[list[Loglik]]:
+        return [[r] for r in gen.loglikelihood_rolling([texts[i] for i in chunk])]
+
+    payloads = [{"method": "perplexity", "text": t} for t in texts]
+    scored = _score_cached(gen, cache, payloads, [it.id for it in items], compute, progress)
     criteria = suite.rubric.criteria
     out = []
-    for it, text, r in zip(items, texts, results, strict=True):
+    for n, (it, text) in enumerate(zip(items, texts, strict=True)):
+        r = scored.results[n][0]
         rec = perplexity_record(text, r.logprob, r.tokens)
         scores = {}
         for unit, count in (("byte", rec["bytes"]), ("token", rec["tokens"]), ("word", rec["words"])):
@@ -170,7 +236,17 @@ def _ppl_items(suite: Suite, gen: Any, items: list[Item], progress: Progress | N
             )
         scores[OVERALL] = overall_score(scores, criteria)
         output = f"bits per byte {rec['bits_per_byte']:.4f}, token perplexity {rec['token_perplexity'] or 0:.3f}"
-        out.append(ItemResult(id=it.id, prompt=text, output=output, scores=scores, seconds=round(per, 4), loglik=rec))
+        out.append(
+            ItemResult(
+                id=it.id,
+                prompt=text,
+                output=output,
+                scores=scores,
+                seconds=scored.seconds[n],
+                cached=scored.cached[n],
+                loglik=rec,
+            )
+        )
     return out
 
 
@@ -193,7 +269,12 @@ def _corpus_metrics(results: list[ItemResult]) -> dict[str, Any]:
 
 
 def evaluate_loglik(
-    suite: Suite, generator: Generator, *, limit: int | None = None, progress: Progress | None = None
+    suite: Suite,
+    generator: Generator,
+    *,
+    cache: GenerationCache | None = None,
+    limit: int | None = None,
+    progress: Progress | None = None,
 ) -> Run:
     """Score a multiple-choice or perplexity suite by log-likelihood (no generation, no scorers)."""
     if not supports_loglikelihood(generator):
@@ -207,9 +288,9 @@ def evaluate_loglik(
     items = suite.items[:limit] if limit else list(suite.items)
     t0 = time.perf_counter()
     if suite.method == "multiple_choice":
-        results = _mc_items(suite, generator, items, progress)
+        results = _mc_items(suite, generator, items, cache, progress)
     else:
-        results = _ppl_items(suite, generator, items, progress)
+        results = _ppl_items(suite, generator, items, cache, progress)
     seconds = round(time.perf_counter() - t0, 3)
     summary = {}
     for crit in [*suite.rubric.criteria, None]:
@@ -247,7 +328,8 @@ def evaluate_loglik(
         "timing": {
             "generated": 0,
             "scored": len(items),
-            "cached": 0,
+            "cached": sum(r.cached for r in results),
+            "cache": str(cache.path) if cache is not None and generator.cacheable else None,
             "scoring_seconds": seconds,
             "batch_size": getattr(generator, "last_batch_size", None),
         },
