@@ -413,3 +413,34 @@ def test_log_likelihoods_are_cached_and_a_killed_run_resumes(tmp_path, monkeypat
         assert all(i.cached for i in again.items) and run.manifest["timing"]["cached"] == 4
     fresh = evaluate_suite(suite, FakeGenerator({}, loglik=by_length))
     assert [i.loglik for i in again.items] == [i.loglik for i in fresh.items]
+
+
+def test_import_lm_eval_task_with_fewshot_and_cli(tmp_path):
+    rows = [{"q": f"Question {i}?", "opts": ["yes", "no"], "gold": i % 2} for i in range(6)]
+    (tmp_path / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:3]))
+    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[3:]))
+    (tmp_path / "task.yaml").write_text(
+        "task: yn\ndataset_path: json\ndataset_kwargs:\n  data_files: {test: test.jsonl, train: train.jsonl}\n"
+        "test_split: test\ntraining_split: train\nfewshot_split: train\nnum_fewshot: 2\n"
+        'output_type: multiple_choice\ndoc_to_text: "Q: {{q}}\\nA:"\ndoc_to_choice: opts\ndoc_to_target: gold\n'
+        'target_delimiter: " "\nfewshot_delimiter: "\\n\\n"\ndescription: "Answer yes or no.\\n\\n"\n'
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "harness", "import-lm-eval", str(tmp_path / "task.yaml"), "--out", str(tmp_path / "s")],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    suite = load_suite(tmp_path / "s")
+    assert [i.prompt for i in suite.items] == ["Q: Question 0?\nA:", "Q: Question 1?\nA:", "Q: Question 2?\nA:"]
+    assert [(i.model_extra or {})["answer"] for i in suite.items] == [0, 1, 0]
+    assert suite.fewshot is not None and suite.fewshot.n == 2 and len(suite.fewshot_pool) == 3
+    prompt = suite.request_prompt(suite.items[0])
+    assert isinstance(prompt, str) and prompt.startswith("Answer yes or no.\n\nQ: Question ")
+    assert prompt.count("\n\n") == 3 and prompt.endswith("\n\nQ: Question 0?\nA:")
+    remote = "task: x\ndataset_path: cais/mmlu\noutput_type: multiple_choice\ndoc_to_text: q\ndoc_to_choice: c\n"
+    (tmp_path / "task.yaml").write_text(remote + "doc_to_target: 0\ntest_split: test\n")
+    r = subprocess.run(
+        [sys.executable, "-m", "harness", "import-lm-eval", str(tmp_path / "task.yaml"), "--out", str(tmp_path / "t")],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )  # fmt: skip
+    assert r.returncode == 2 and "nothing is downloaded" in r.stderr and "Traceback" not in r.stderr

@@ -65,6 +65,8 @@ def _docs(task: dict[str, Any], split: str, path: Path) -> list[dict[str, Any]]:
         out = []
         for f in [files] if isinstance(files, str) else list(files):
             fp = path.parent / f
+            if not fp.is_file() and Path(f).is_file():  # lm-eval itself resolves against the working folder
+                fp = Path(f)
             if not fp.is_file():
                 raise ConfigError(f"data file {str(fp)!r} is not local", file=path, field="dataset_kwargs.data_files")
             for row in read_rows(fp, format=_BUILDERS[ds_path]):
