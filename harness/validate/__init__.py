@@ -30,6 +30,7 @@ from harness.validate.checks import (
 from harness.validate.findings import Finding, ValidationReport
 from harness.validate.leakage import LeakageCheck, NearDuplicates
 from harness.validate.preference import PreferenceAudit
+from harness.validate.ranking import RankingAudit
 
 if TYPE_CHECKING:
     from harness.leakage.options import LeakageOptions
@@ -59,6 +60,7 @@ def default_checks(
         ChatStructure(),
         PersonalData(),
         PreferenceAudit(),
+        RankingAudit(),
         Lengths(count or (lambda s: len(s.split())), unit, max_length),
     ]
 
@@ -92,7 +94,7 @@ def validate_file(
     """Run checks over a training file in one pass and collect their findings.
 
     Args:
-        path: JSONL, CSV or Parquet file of SFT, chat or preference records.
+        path: JSONL, CSV or Parquet file of SFT, chat, preference or ranking records.
         format: force the file format; detected from content when None.
         kind: force the record kind; detected from the first row when None.
         checks: the checks to run (``default_checks()`` when None).

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.records import Record, record_texts
+from harness.records import RankingRecord, Record, record_texts
 from harness.validate.findings import Finding
 
 if TYPE_CHECKING:
@@ -49,7 +49,9 @@ class NearDuplicates:
         self.owner = False
 
     def observe(self, record: Record) -> Iterable[Finding]:
-        if self.owner:
+        # Rankings of the same responses by several raters are near-duplicates by design; a rater
+        # repeating themselves is the ranking audit's business.
+        if self.owner and not isinstance(record, RankingRecord):
             self.scanner.add(record.id, record.line, record_texts(record))
         return ()
 
