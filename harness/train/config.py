@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from harness.configfile import parse_yaml, read_yaml_text, yaml_mapping
 from harness.errors import ConfigError, InputFileError, did_you_mean
 
-Method = Literal["sft", "dpo"]
+Method = Literal["sft", "dpo", "reward"]
 Adapter = Literal["lora", "qlora", "full"]
 DPOLossName = Literal["sigmoid", "ipo", "cdpo"]
 Scheduler = Literal["linear", "cosine", "constant", "constant_with_warmup"]
@@ -85,6 +85,24 @@ class DPOOptions(_Strict):
         return self
 
 
+class RewardOptions(_Strict):
+    """Reward-model options (``method: reward``): the Bradley-Terry loss of TRL's RewardTrainer."""
+
+    use_margin: bool = Field(
+        default=False, description="subtract each pair's 'margin' (e.g. the rank gap from a ranking) inside the loss"
+    )
+    center_rewards_coefficient: float | None = Field(
+        default=None, gt=0, description="weight of mean((r_chosen + r_rejected)^2), centring rewards on 0"
+    )
+
+
+class PairOptions(_Strict):
+    """How a rankings file becomes preference pairs for ``method: reward`` or ``dpo`` (recorded)."""
+
+    scheme: Literal["all", "adjacent"] = "all"
+    ties: Literal["drop", "margin0"] = "drop"
+
+
 class PreflightOptions(_Strict):
     """What stops a run before training."""
 
@@ -98,7 +116,9 @@ class TrainConfig(_Strict):
     method: Method = "sft"
     adapter: Adapter = "lora"
     lora: LoraOptions = Field(default_factory=LoraOptions)
-    train_data: list[Path] = Field(description="JSONL/CSV/Parquet: prompt-completion or chat (sft), preference (dpo)")
+    train_data: list[Path] = Field(
+        description="JSONL/CSV/Parquet: prompt-completion or chat (sft), preference or ranking (dpo, reward)"
+    )
     eval_data: Path | None = None
     holdouts: list[Path] = Field(
         default_factory=list, description="suite folders (or JSONL item files) checked for leakage in preflight"
@@ -126,6 +146,8 @@ class TrainConfig(_Strict):
     save_total_limit: int | None = Field(2, gt=0)
     eval_steps: int | None = Field(None, gt=0, description="evaluate every N steps as well as at the end")
     dpo: DPOOptions = Field(default_factory=DPOOptions)
+    reward: RewardOptions = Field(default_factory=RewardOptions)
+    pairs: PairOptions = Field(default_factory=PairOptions)
     preflight: PreflightOptions = Field(default_factory=PreflightOptions)
 
     @field_validator("train_data", "holdouts", mode="before")
@@ -139,6 +161,8 @@ class TrainConfig(_Strict):
             raise ValueError("train_data needs at least one file")
         if self.method == "dpo" and not self.completion_only_loss:
             raise ValueError("method 'dpo' scores completions only; completion_only_loss: false has no meaning there")
+        if self.method == "reward" and self.adapter == "qlora":
+            raise ValueError("method 'reward' supports adapter: lora or full (the score head trains in full precision)")
         return self
 
     _source: str = PrivateAttr("config")
