@@ -11,8 +11,9 @@ Writes:
   Planted problems the ranking audit must show: an incomplete ranking (a null rank), a rater
   (``ben``) contradicting their own earlier ranking of the same ticket, a near-duplicate
   response (re-cased).
-- ``examples/rankings_eval.jsonl``: 20 other tickets ranked by ``ana`` (held-out pairs for
-  reward-model accuracy), with each ticket's category for the by-category report.
+- ``examples/rankings_eval.jsonl``: 20 other tickets ranked by ``ana``, ``ben`` and ``chloe``
+  (held-out pairs for reward-model accuracy and the model's agreement with each rater), with
+  each ticket's category for the by-category report.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def main() -> None:
     rng = random.Random(16)
     seen: set[str] = set()
     train = _rankings(_tickets(rng, 30, seen), RATERS, "rk", rng)
-    held = _rankings(_tickets(rng, 20, seen), ("ana",), "rk-eval", rng)
+    held = _rankings(_tickets(rng, 20, seen), ("ana", "ben", "chloe"), "rk-eval", rng)
     # Planted: an incomplete ranking, a contradiction by ben, a near-duplicate response.
     train[1]["ranks"][train[1]["ranks"].index(4)] = None
     again = dict(train[5])  # ticket 2, ben

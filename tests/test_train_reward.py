@@ -212,3 +212,28 @@ def test_reward_run_with_no_pair_left_is_an_input_error(tmp_path, tiny_model_dir
     with pytest.raises(InputError, match="no preference pair left") as exc:
         train(load_config(project / "rm.yaml"), project / "run")
     assert exc.value.field == "ranks" and exc.value.file.endswith("rk.jsonl")
+
+
+def test_rm_eval_cli_gate_exit_codes(tmp_path, tiny_model_dir):
+    import json
+    import subprocess
+    import sys
+
+    from harness.train.config import load_config
+    from harness.train.runner import train
+
+    project = _rankings_project(tmp_path, tiny_model_dir)
+    train(load_config(project / "rm.yaml"), project / "run")
+    base = [sys.executable, "-m", "harness", "rm-eval", str(project / "run"), str(project / "rk.jsonl")]
+    r = subprocess.run([*base, "--json", "--out", str(project / "ev")], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["schema"] == "harness.reward_eval/v1" and doc["accuracy"]["n"] == 24 and doc["verdict"] is None
+    assert (project / "ev" / "reliability.png").is_file() and (project / "ev" / "reward_eval.md").is_file()
+    lo, hi = doc["accuracy"]["ci"]
+    fail = subprocess.run([*base, "--min-accuracy", str(min(1.0, hi + 0.01))], capture_output=True, text=True)
+    assert fail.returncode == (1 if hi + 0.01 <= 1.0 else 3)
+    ok = subprocess.run([*base, "--min-accuracy", str(max(0.0, lo - 0.01))], capture_output=True, text=True)
+    assert ok.returncode == 0
+    bad = subprocess.run([*base, "--min-accuracy", "2"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr

@@ -93,9 +93,18 @@ def load_reward_model(path: str | Path, *, max_length: int | None = None) -> Rew
     spec = parse_spec(str(path))
     tokenizer = load_tokenizer(spec)
     folder = weights_folder(spec)
-    model: Any = AutoModelForSequenceClassification.from_pretrained(
-        folder, num_labels=1, dtype=torch.float32, trust_remote_code=False, use_safetensors=True
-    )
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    # The base has no 'score' head and transformers reports it as newly initialised; the adapter
+    # (or the full run's weights) holds the trained head, so that report would mislead here.
+    hf_logging.set_verbosity_error()
+    try:
+        model: Any = AutoModelForSequenceClassification.from_pretrained(
+            folder, num_labels=1, dtype=torch.float32, trust_remote_code=False, use_safetensors=True
+        )
+    finally:
+        hf_logging.set_verbosity(level)
     if manifest.get("adapter") != "full":
         from peft import PeftModel
 
