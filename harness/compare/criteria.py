@@ -16,6 +16,8 @@ __all__ = ["DEFAULT_CALIBRATION_FLOOR", "OVERALL", "CriterionInfo", "criteria_in
 
 OVERALL = "overall"
 DEFAULT_CALIBRATION_FLOOR = 0.667
+# Model-graded scorers whose rules count in a gate only once human ratings calibrate them.
+CALIBRATED_SCORERS = ("judge", "reward")
 
 
 class CriterionInfo(BaseModel):
@@ -31,7 +33,7 @@ class CriterionInfo(BaseModel):
     @property
     def judge(self) -> bool:
         """Whether a model grades this criterion."""
-        return self.scorer == "judge"
+        return self.scorer in CALIBRATED_SCORERS
 
     @property
     def binary(self) -> bool:
@@ -72,7 +74,7 @@ def criteria_info(run: Run) -> dict[str, CriterionInfo]:
         scorer = c.get("scorer")
         stype = scorer.get("type") if isinstance(scorer, dict) else (scorer if isinstance(scorer, str) else None)
         floor = c.get("calibration_floor")
-        if stype == "judge" and floor is None:
+        if stype in CALIBRATED_SCORERS and floor is None:
             floor = DEFAULT_CALIBRATION_FLOOR
         out[str(c["id"])] = CriterionInfo(
             id=str(c["id"]),
@@ -96,6 +98,6 @@ def criteria_info(run: Run) -> dict[str, CriterionInfo]:
                 info = out[name] = CriterionInfo(id=name)
             if info.scorer is None and isinstance(stype, str):
                 info.scorer = stype
-                if stype == "judge" and info.calibration_floor is None:
+                if stype in CALIBRATED_SCORERS and info.calibration_floor is None:
                     info.calibration_floor = DEFAULT_CALIBRATION_FLOOR
     return out
