@@ -317,6 +317,12 @@ def train(
         InputFileError, ConfigError, InputError, ModelError: bad paths, config, data or model.
     """
     run_dir = Path(run_dir)
+    if cfg.method in ("grpo", "rloo"):
+        from harness.train.online import train_online
+
+        return train_online(  # type: ignore[no-any-return]
+            cfg, run_dir, resume=resume, allow_findings=allow_findings, config_source=config_source, command=command
+        )
     started = time.time()
     check_paths(cfg)
     # Creating the arguments sets up the process group under torchrun / accelerate launch.
