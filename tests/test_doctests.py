@@ -22,6 +22,11 @@ MODULES = [
     "harness.eval.scorers.structured",
     "harness.eval.scorers.text",
     "harness.eval.suite",
+    "harness.eval.reward_eval",
+    "harness.eval.scorers.reward",
+    "harness.rankings",
+    "harness.validate.ranking",
+    "harness.train.losses",
 ]
 
 
