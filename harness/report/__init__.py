@@ -1,4 +1,4 @@
-"""Report writers (JSON, Markdown, HTML, JUnit); every file is written atomically."""
+"""Reports: atomic file writers here; views rendered through Jinja2 templates (``templates/``), see docs/reports.md."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from harness.report.formatting import md_escape
 
 __all__ = ["md_escape", "write_atomic", "write_json"]
 
@@ -34,10 +36,3 @@ def write_atomic(path: str | Path, text: str | bytes) -> Path:
 def write_json(path: str | Path, doc: dict[str, Any]) -> Path:
     """Write a JSON document atomically (UTF-8, indented, NaN refused)."""
     return write_atomic(path, json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
-
-
-def md_escape(text: str, limit: int | None = 200) -> str:
-    """Escape text for a Markdown table cell, shortened to ``limit`` characters."""
-    if limit is not None and len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("`", "\\`")

@@ -8,7 +8,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from harness.report import md_escape
+from harness.report.formatting import md_escape
+from harness.report.templating import render
 
 _NAMES = {
     "percent_agreement": "Percent agreement",
@@ -71,121 +72,84 @@ def _missing(group: dict[str, Any]) -> str:
     return "" if share is None else f" ({share:.0%} of cells missing)"
 
 
-def render_markdown(doc: dict[str, Any]) -> str:
-    """A Markdown report: verdict, then per group coefficients, raters, items, drift, pairwise."""
+def _table(head: list[str], rows: list[list[Any]], *, columns: int | None = None) -> dict[str, Any]:
+    return {"head": head, "rows": [[str(c) for c in r] for r in rows], "columns": columns or len(head)}
+
+
+def _raters_table(g: dict[str, Any]) -> dict[str, Any]:
+    gold = any("gold_accuracy" in r for r in g["raters"])
+    ordered = any("offset" in r for r in g["raters"])
+    head = ["rater", "items", "consensus agreement", *(["offset", "mean abs diff"] if ordered else []),
+            "alpha without", *(["gold n", "gold accuracy"] if gold else []), "flag"]
+    rows = []
+    for r in g["raters"]:
+        row = [md_escape(r["rater_id"], 40), r["n_items"], _v(r["consensus_agreement"])]
+        if ordered:
+            row += [_v(r.get("offset"), 2), _v(r.get("mean_abs_diff"), 2)]
+        row.append(_v(r["alpha_without"]))
+        if gold:
+            row += [r.get("gold_n", 0), _v(r.get("gold_accuracy"), 2)]
+        rows.append([*row, "⚠️ " + "; ".join(r["outlier_reasons"]) if r["outlier"] else ""])
+    return _table(head, rows)
+
+
+def _drift_table(d: dict[str, Any]) -> dict[str, Any]:
+    raters = sorted({r for p in d["periods"] for r in p.get("rater_consensus_agreement", {})})
+    head = ["period", "items", "ratings", "alpha", "CI", " | ".join(md_escape(r, 30) for r in raters), "flag"]
+    rows = [
+        [p["period"], p["n_items"], p["n_ratings"], _v(p["krippendorff_alpha"]), _ci(p["ci"]),
+         " | ".join(_v(p.get("rater_consensus_agreement", {}).get(r), 2) for r in raters),
+         "below overall" if p["below_overall"] else ""]
+        for p in d["periods"]
+    ]
+    return _table(head, rows, columns=6 + len(raters))
+
+
+def _pairwise_view(p: dict[str, Any]) -> dict[str, Any]:
+    rows = []
+    for r in p["raters"]:
+        b = r["position_bias"]
+        rows.append([md_escape(r["rater_id"], 40), r["n"], _v(r["tie_rate"], 2),
+                     "—" if b is None else f"{b['first_shown_wins']}/{b['n_decisive']} ({b['rate']:.0%})",
+                     "—" if b is None else f"{b['p_value']:.3g}", "⚠️ position bias" if b and b["biased"] else ""])
+    return {"counts": p["counts"], "tie_rate": _v(p["tie_rate"], 2), "bias": p["position_bias"],
+            "bias_ci": _ci(p["position_bias"]["ci"]) if p["position_bias"] else None,
+            "bias_reason": p.get("position_bias_reason"),
+            "raters": _table(["rater", "ratings", "tie rate", "first shown wins", "p", "flag"], rows)}
+
+
+def _group_view(g: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
+    coefficients = [[_name(k, doc), _v(e["value"]), _ci(e["ci"]), _ci(e.get("ci_analytic")), md_escape(_note(e), 160)]
+                    for k, e in g["coefficients"].items()]
+    worst = [i for i in g["items"] if i["disagreement"] is not None][:SHOW_ITEMS]
+    items = [[md_escape(i["item_id"], 60), _v(i["disagreement"], 2), md_escape(_fmt_ratings(i["ratings"]), 200),
+              i.get("gold", "")] for i in worst]
+    return {
+        "heading": f"{_title(g)}: {g['n_items']} items, {g['n_raters']} raters, {g['n_ratings']} ratings{_missing(g)}",
+        "gate": g["gate"], "categories": ", ".join(str(c) for c in g["categories"]), "n_items": g["n_items"],
+        "coefficients": _table(["coefficient", "value", "CI", "analytic CI", "note"], coefficients),
+        "raters": _raters_table(g),
+        "worst": _table(["item", "disagreement", "ratings", "gold"], items),
+        "drift": {"by": g["drift"]["by"], "table": _drift_table(g["drift"])} if "drift" in g else None,
+        "pairwise": _pairwise_view(g["pairwise"]) if "pairwise" in g else None,
+    }
+
+
+def agreement_view(doc: dict[str, Any]) -> dict[str, Any]:
+    """What ``agreement.md`` shows of a ``harness.agreement/v1`` document: verdict, settings, one view per group."""
     boot = doc["bootstrap"]
     ci_text = (
         f"{boot['confidence']:.0%} bootstrap intervals from {boot['resamples']} item resamples (seed {boot['seed']})"
         if boot["resamples"]
         else "no bootstrap intervals (--bootstrap 0)"
     )
-    out = [
-        f"# Inter-rater agreement: `{md_escape(str(doc.get('file') or 'ratings'), 120)}`",
-        "",
-        f"**{doc['verdict'].upper()}**: Krippendorff's alpha ({doc['level']}) against the floor "
-        f"{doc['min_alpha']} (pass when the interval's lower bound clears it, fail when its upper bound is below).",
-        "",
-        f"Level of measurement: **{doc['level']}**; scale: {doc['scale'] or 'observed values'}; {ci_text}. "
-        f"Analytic intervals: {doc['analytic_ci']}.",
-    ]
-    for g in doc["groups"]:
-        out += [
-            "",
-            f"## {_title(g)}: {g['n_items']} items, {g['n_raters']} raters, {g['n_ratings']} ratings{_missing(g)}",
-            "",
-            f"Gate: **{g['gate']['verdict']}**: {g['gate']['reason']}. Categories: "
-            f"{', '.join(str(c) for c in g['categories'])}.",
-            "",
-            "| coefficient | value | CI | analytic CI | note |",
-            "| --- | --- | --- | --- | --- |",
-        ]
-        for key, e in g["coefficients"].items():
-            out.append(
-                f"| {_name(key, doc)} | {_v(e['value'])} | {_ci(e['ci'])} | {_ci(e.get('ci_analytic'))} "
-                f"| {md_escape(_note(e), 160)} |"
-            )
-        out += _md_raters(g)
-        out += _md_items(g)
-        if "drift" in g:
-            out += _md_drift(g["drift"])
-        if "pairwise" in g:
-            out += _md_pairwise(g["pairwise"])
-    return "\n".join(out) + "\n"
+    return {"doc": doc, "file": md_escape(str(doc.get("file") or "ratings"), 120), "ci_text": ci_text,
+            "groups": [_group_view(g, doc) for g in doc["groups"]]}
 
 
-def _md_raters(g: dict[str, Any]) -> list[str]:
-    gold = any("gold_accuracy" in r for r in g["raters"])
-    ordered = any("offset" in r for r in g["raters"])
-    head = "| rater | items | consensus agreement |" + (" offset | mean abs diff |" if ordered else "")
-    head += " alpha without |" + (" gold n | gold accuracy |" if gold else "")
-    out = ["", "### Raters", "", head + " flag |", "| --- " * head.count("|") + "|"]
-    for r in g["raters"]:
-        row = f"| {md_escape(r['rater_id'], 40)} | {r['n_items']} | {_v(r['consensus_agreement'])} |"
-        if ordered:
-            row += f" {_v(r.get('offset'), 2)} | {_v(r.get('mean_abs_diff'), 2)} |"
-        row += f" {_v(r['alpha_without'])} |"
-        if gold:
-            row += f" {r.get('gold_n', 0)} | {_v(r.get('gold_accuracy'), 2)} |"
-        flag = "⚠️ " + "; ".join(r["outlier_reasons"]) if r["outlier"] else ""
-        out.append(row + f" {flag} |")
-    return out
-
-
-def _md_items(g: dict[str, Any]) -> list[str]:
-    worst = [i for i in g["items"] if i["disagreement"] is not None][:SHOW_ITEMS]
-    out = ["", f"### Items to adjudicate (worst {len(worst)} of {g['n_items']})", ""]
-    out += ["| item | disagreement | ratings | gold |", "| --- | --- | --- | --- |"]
-    for i in worst:
-        shown = md_escape(_fmt_ratings(i["ratings"]), 200)
-        out.append(f"| {md_escape(i['item_id'], 60)} | {_v(i['disagreement'], 2)} | {shown} | {i.get('gold', '')} |")
-    return out
-
-
-def _md_drift(d: dict[str, Any]) -> list[str]:
-    out = ["", f"### Drift (by {d['by']} of the items' first rating)", ""]
-    raters = sorted({r for p in d["periods"] for r in p.get("rater_consensus_agreement", {})})
-    out.append(
-        "| period | items | ratings | alpha | CI | " + " | ".join(md_escape(r, 30) for r in raters) + " | flag |"
-    )
-    out.append("| --- " * (6 + len(raters)) + "|")
-    for p in d["periods"]:
-        per = " | ".join(_v(p.get("rater_consensus_agreement", {}).get(r), 2) for r in raters)
-        flag = "below overall" if p["below_overall"] else ""
-        out.append(
-            f"| {p['period']} | {p['n_items']} | {p['n_ratings']} | {_v(p['krippendorff_alpha'])} | {_ci(p['ci'])} "
-            f"| {per} | {flag} |"
-        )
-    out += ["", "Rater columns: each rater's consensus agreement within the period."]
-    return out
-
-
-def _md_pairwise(p: dict[str, Any]) -> list[str]:
-    c = p["counts"]
-    out = [
-        "",
-        "### Pairwise preferences",
-        "",
-        f"A {c['A']}, B {c['B']}, tie {c['tie']} (tie rate {_v(p['tie_rate'], 2)}).",
-    ]
-    pb = p["position_bias"]
-    if pb is None:
-        out.append(f"Position bias: not measured ({p.get('position_bias_reason')}).")
-    else:
-        out.append(
-            f"Position bias: the response shown first wins {pb['first_shown_wins']} of {pb['n_decisive']} decisive "
-            f"judgements ({pb['rate']:.1%}, Wilson 95% CI {_ci(pb['ci'])}, binomial p = {pb['p_value']:.3g})"
-            + (" — **biased**." if pb["biased"] else ".")
-        )
-    out += ["", "| rater | ratings | tie rate | first shown wins | p | flag |", "| --- | --- | --- | --- | --- | --- |"]
-    for r in p["raters"]:
-        b = r["position_bias"]
-        wins = "—" if b is None else f"{b['first_shown_wins']}/{b['n_decisive']} ({b['rate']:.0%})"
-        flag = "⚠️ position bias" if b and b["biased"] else ""
-        p_text = "—" if b is None else f"{b['p_value']:.3g}"
-        out.append(
-            f"| {md_escape(r['rater_id'], 40)} | {r['n']} | {_v(r['tie_rate'], 2)} | {wins} | {p_text} | {flag} |"
-        )
-    return out
+def render_markdown(doc: dict[str, Any]) -> str:
+    """A Markdown report: verdict, then per group coefficients, raters, items, drift, pairwise."""
+    return render("agreement.md.j2", view=agreement_view(doc))
 
 
 def _short(reason: str) -> str:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from harness.eval.rubric import OVERALL
 from harness.eval.run import CriterionSummary, ItemResult, Run
-from harness.report import md_escape
+from harness.report.templating import render
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -47,50 +49,41 @@ def worst_items(run: Run, n: int = 10) -> list[WorstItem]:
     return out
 
 
-def render_run_markdown(run: Run, *, worst: int = 10) -> str:
-    """``run.md``: model, suite, per-criterion means with CIs and n, the worst items, the manifest."""
-    s, m, man = run.suite, run.model, run.manifest
-    lines = [
-        f"# Evaluation: {md_escape(str(s.get('name')))} × {md_escape(str(m.get('spec', m.get('kind'))))}",
-        "",
-        f"- model: `{md_escape(str(m.get('spec')), None)}` ({m.get('kind')}), fingerprint `{m.get('fingerprint')}`",
-        f"- suite: `{md_escape(str(s.get('path')), None)}`, {s.get('n_items')} items (hash `{s.get('items_hash')}`)",
-        f"- rubric: {md_escape(str(s.get('rubric', {}).get('name')))} (hash `{s.get('rubric_hash')}`)",
-        f"- generation: `{md_escape(str(man.get('generation')), None)}`, repeats {man.get('repeats')}",
-        f"- created {man.get('created')}; generated {man.get('timing', {}).get('generated')}, "
-        f"cached {man.get('timing', {}).get('cached')}",
-        "",
-        "## Criteria",
-        "",
-        "| criterion | mean | CI | n | unscored | interval |",
-        "| --- | ---: | --- | ---: | ---: | --- |",
-    ]
+@dataclass
+class RunView:
+    """What ``run.md`` shows of a run: identity lines, per-criterion rows, the worst items, the manifest."""
+
+    suite: dict[str, Any]
+    model: dict[str, Any]
+    manifest: dict[str, Any]
+    criteria: list[dict[str, Any]]
+    worst: list[dict[str, Any]]
+    n_worst: int
+
+    @property
+    def manifest_json(self) -> str:
+        """The hashes, libraries, seed and commit of the manifest as indented JSON."""
+        keep = ("hashes", "libraries", "seed", "git_commit")
+        return json.dumps({k: self.manifest[k] for k in keep if k in self.manifest}, indent=2)
+
+
+def run_view(run: Run, *, worst: int = 10) -> RunView:
+    """The view of a run for ``run.md`` (a missing manifest entry shows as ``None``, as it is)."""
+    criteria = []
     for cid, summ in run.summary.items():
         mean, ci = fmt_summary(summ)
-        lines.append(
-            f"| {md_escape(cid)} | {mean} | {md_escape(ci)} | {summ.n} | {summ.n_unscored} | "
-            f"{summ.method} {summ.confidence:.0%} |"
-        )
-    lines += [
-        "",
-        f"## Worst {min(worst, len(run.items))} items",
-        "",
-        "| item | overall | weak criteria | output |",
-        "| --- | ---: | --- | --- |",
-    ]
-    for w in worst_items(run, worst):
-        v = "n/a" if w.score is None else f"{w.score:.3f}"
-        why = "; ".join(f"{c}: {w.item.scores[c].explanation}" for c in w.weak[:3])
-        lines.append(f"| {md_escape(w.item.id)} | {v} | {md_escape(why, 160)} | {md_escape(w.item.output, 160)} |")
-    lines += ["", "## Manifest", "", "```json"]
-    import json
+        criteria.append({"id": cid, "mean": mean, "ci": ci, "n": summ.n, "n_unscored": summ.n_unscored,
+                         "interval": f"{summ.method} {summ.confidence:.0%}"})
+    rows = [{"id": w.item.id, "score": "n/a" if w.score is None else f"{w.score:.3f}",
+             "why": "; ".join(f"{c}: {w.item.scores[c].explanation}" for c in w.weak[:3]), "output": w.item.output}
+            for w in worst_items(run, worst)]
+    return RunView(suite=dict(run.suite), model=dict(run.model), manifest=dict(run.manifest), criteria=criteria,
+                   worst=rows, n_worst=min(worst, len(run.items)))
 
-    lines += [
-        json.dumps({k: man[k] for k in ("hashes", "libraries", "seed", "git_commit") if k in man}, indent=2),
-        "```",
-        "",
-    ]
-    return "\n".join(lines)
+
+def render_run_markdown(run: Run, *, worst: int = 10) -> str:
+    """``run.md``: model, suite, per-criterion means with CIs and n, the worst items, the manifest."""
+    return render("run.md.j2", view=run_view(run, worst=worst))
 
 
 def print_run(run: Run, console: Console, *, worst: int = 5) -> None:

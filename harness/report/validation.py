@@ -9,12 +9,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from harness.report import md_escape
+from harness.report.formatting import marked
+from harness.report.templating import render
 from harness.validate.findings import SEVERITY_RANK, Finding, ValidationReport
+
+__all__ = ["marked", "print_summary", "render_markdown", "validation_view"]
 
 _ICON = {"error": "❌", "warning": "⚠️", "info": "ℹ️"}
 MAX_PAIRS_SHOWN = 200
-_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>|#"})
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
 
@@ -22,109 +24,45 @@ def _ordered(report: ValidationReport) -> list:
     return sorted(report.findings, key=lambda f: (-SEVERITY_RANK[f.severity], f.check, f.lines[:1]))
 
 
+def _pair(f: Finding) -> dict[str, Any]:
+    d = f.data or {}
+    others = ", ".join(f"{m} {v:.2f}" for m, v in d.get("methods", {}).items() if m != d.get("method"))
+    return {"id": f.ids[0], "line": f.lines[0] if f.lines else "?", "field": d.get("field", ""),
+            "holdout_id": (f.holdout_ids or ["?"])[0], "holdout_field": d.get("holdout_field", ""),
+            "excerpts": d.get("excerpts", {}), "method": d.get("method"), "score": f"{d.get('score', 0):.2f}",
+            "others": others}
+
+
+def leakage_view(summary: dict[str, Any], findings: list[Finding]) -> dict[str, Any]:
+    """The leakage section: totals, holdouts, methods and their status, leaked pairs (capped)."""
+    pairs = [f for f in findings if f.check.startswith("leakage.") and f.holdout_ids and f.data]
+    return {
+        "n_examples": summary["n_examples"], "n_texts": summary["n_texts"],
+        "holdouts": [{"name": h, "n": n, "leaked": summary["leaked_items"].get(h, 0)}
+                     for h, n in summary["holdouts"].items()],
+        "n_items": sum(summary["holdouts"].values()), "n_leaked": sum(summary["leaked_items"].values()),
+        "methods": dict(summary["methods"]),
+        "pairs": [_pair(f) for f in pairs[:MAX_PAIRS_SHOWN]], "n_more": max(0, len(pairs) - MAX_PAIRS_SHOWN),
+    }
+
+
+def validation_view(report: ValidationReport, *, fail_on: str = "error") -> dict[str, Any]:
+    """What ``validation.md`` shows: verdict, counts, findings by check, every finding worst first, leakage."""
+    by_check = Counter((f.check, f.severity) for f in report.findings)
+    checks = [{"check": check, "severity": sev, "n": n + report.truncated.get(check, 0)}
+              for (check, sev), n in sorted(by_check.items(), key=lambda kv: (-SEVERITY_RANK[kv[0][1]], kv[0][0]))]
+    findings = [{"icon": _ICON[f.severity], "check": f.check, "message": f.message,
+                 "ids": ", ".join(f.ids[:5]) + (" …" if len(f.ids) > 5 else "")} for f in _ordered(report)]
+    leak = report.stats.get("leakage")
+    return {"report": report, "fail_on": fail_on, "blocking": bool(report.blocking(fail_on)),
+            "counts": report.counts(), "checks": checks, "findings": findings,
+            "truncated": sorted(report.truncated.items()),
+            "leakage": leakage_view(leak, report.findings) if leak else None}
+
+
 def render_markdown(report: ValidationReport, *, fail_on: str = "error") -> str:
     """A Markdown report: counts by severity and check, then every finding, worst first."""
-    counts = report.counts()
-    blocking = report.blocking(fail_on)
-    out = [
-        f"# Validation of `{report.file}`",
-        "",
-        f"**{'FAIL' if blocking else 'PASS'}** (fail on {fail_on}): {report.n_records} records "
-        f"({report.kind or 'unknown kind'}, {report.format}); "
-        f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} notes.",
-        "",
-        "| check | severity | findings |",
-        "| --- | --- | --- |",
-    ]
-    by_check = Counter((f.check, f.severity) for f in report.findings)
-    for (check, sev), n in sorted(by_check.items(), key=lambda kv: (-SEVERITY_RANK[kv[0][1]], kv[0][0])):
-        extra = report.truncated.get(check, 0)
-        out.append(f"| `{check}` | {sev} | {n + extra} |")
-    out += ["", "## Findings", "", "| | check | ids | message |", "| --- | --- | --- | --- |"]
-    for f in _ordered(report):
-        ids = ", ".join(f.ids[:5]) + (" …" if len(f.ids) > 5 else "")
-        out.append(f"| {_ICON[f.severity]} | `{f.check}` | {md_escape(ids, 80)} | {md_escape(f.message, 300)} |")
-    if report.truncated:
-        out += [
-            "",
-            "Findings beyond the per-check cap are counted above, not listed: "
-            + ", ".join(f"`{k}` {v}" for k, v in sorted(report.truncated.items()))
-            + ".",
-        ]
-    if "leakage" in report.stats:
-        out += leakage_markdown(report.stats["leakage"], report.findings)
-    return "\n".join(out) + "\n"
-
-
-def _cell(text: str) -> str:
-    """Escape text for a Markdown table cell (no emphasis, links or HTML can leak through)."""
-    return " ".join(text.split()).translate(_MD_SPECIAL) if text.strip() else ""
-
-
-def marked(excerpt: dict[str, Any]) -> str:
-    """An excerpt as a table cell with its matched span in bold.
-
-    >>> marked({"text": "say *hi* to me", "mark": [4, 8]})
-    'say **\\\\*hi\\\\*** to me'
-    """
-    text, (a, b) = excerpt["text"], excerpt["mark"]
-    span = text[a:b]
-    lead = span[: len(span) - len(span.lstrip())]
-    trail = span[len(span.rstrip()) :]
-    core = _cell(span)
-    before, after = _cell(text[:a] + lead), _cell(trail + text[b:])
-    if not core:
-        return _cell(text)
-    sep_b = " " if (text[:a] + lead)[-1:].isspace() else ""
-    sep_a = " " if (trail + text[b:])[:1].isspace() else ""
-    return f"{before}{sep_b}**{core}**{sep_a}{after}"
-
-
-def leakage_markdown(summary: dict[str, Any], findings: list[Finding]) -> list[str]:
-    """The leakage section: methods and their status, then each leaked pair side by side."""
-    items = sum(summary["holdouts"].values())
-    leaked = sum(summary["leaked_items"].values())
-    out = [
-        "",
-        "## Leakage",
-        "",
-        f"{summary['n_examples']} training examples ({summary['n_texts']} text fields) scanned against "
-        f"{len(summary['holdouts'])} holdout(s), {items} items: **{leaked} item(s) leaked**.",
-        "",
-        "| holdout | items | leaked |",
-        "| --- | --- | --- |",
-    ]
-    for h, n in summary["holdouts"].items():
-        out.append(f"| `{md_escape(h, 120)}` | {n} | {summary['leaked_items'].get(h, 0)} |")
-    out += ["", "| method | status |", "| --- | --- |"]
-    for m, status in summary["methods"].items():
-        out.append(f"| `{m}` | {md_escape(status, 300)} |")
-    pairs = [f for f in findings if f.check.startswith("leakage.") and f.holdout_ids and f.data]
-    if not pairs:
-        return out
-    out += [
-        "",
-        "### Leaked pairs",
-        "",
-        "Each training example beside the holdout item it leaks; the matched span is in **bold**.",
-        "",
-        "| training example | holdout item | method, score |",
-        "| --- | --- | --- |",
-    ]
-    for f in pairs[:MAX_PAIRS_SHOWN]:
-        d = f.data or {}
-        ex = d.get("excerpts", {})
-        left = f"`{md_escape(f.ids[0], 60)}` line {f.lines[0] if f.lines else '?'}, {_cell(d.get('field', ''))}: "
-        right = f"`{md_escape((f.holdout_ids or ['?'])[0], 60)}` {_cell(d.get('holdout_field', ''))}: "
-        others = ", ".join(f"{m} {v:.2f}" for m, v in d.get("methods", {}).items() if m != d.get("method"))
-        out.append(
-            f"| {left}{marked(ex['train']) if 'train' in ex else ''} "
-            f"| {right}{marked(ex['holdout']) if 'holdout' in ex else ''} "
-            f"| {d.get('method')} {d.get('score', 0):.2f}{' (also ' + others + ')' if others else ''} |"
-        )
-    if len(pairs) > MAX_PAIRS_SHOWN:
-        out += ["", f"{len(pairs) - MAX_PAIRS_SHOWN} more leaked pair(s) are in validation.json."]
-    return out
+    return render("validation.md.j2", view=validation_view(report, fail_on=fail_on))
 
 
 def print_summary(report: ValidationReport, console: Console, *, fail_on: str = "error", show: int = 15) -> None:
