@@ -194,3 +194,25 @@ def test_cli_writes_pairs_ratings_and_the_conversion_record(tmp_path):
     assert len(pairs) == doc["n_pairs"] == doc["ordered_pairs"] + doc["tied_pairs_kept"]
     assert json.loads((out / "conversion.json").read_text())["file_hash"] == doc["file_hash"]
     assert (out / "ratings.csv").read_text().startswith("item_id,rater_id,score")
+
+
+def test_several_raters_of_the_same_responses_are_not_near_duplicates_with_a_holdout(tmp_path):
+    # Each rater sees the responses in another order: the records' texts are near, not exact, duplicates.
+    orders = {"a": [0, 1, 2], "b": [2, 0, 1], "c": [1, 2, 0]}
+    rows = []
+    for i in range(3):
+        resp = [f"the lamp {i} sparks so unplug it now", f"lamp {i} is fine, keep using it", f"call support about {i}"]
+        for r, order in orders.items():
+            rows.append(
+                {
+                    "prompt": f"Ticket {i}: my lamp {i} is broken and sparks at night, what should I do?",
+                    "responses": [resp[j] for j in order],
+                    "ranks": [order.index(j) + 1 for j in range(3)],
+                    "rater_id": r,
+                }
+            )
+    holdout = tmp_path / "holdout.jsonl"
+    holdout.write_text(json.dumps({"id": "h1", "prompt": "Completely unrelated words about gardening"}) + "\n")
+    for kwargs in ({}, {"holdouts": [holdout], "paraphrase": False}):
+        report = validate_file(_write(tmp_path, rows), **kwargs)
+        assert not [f for f in report.findings if f.check.startswith("duplicates.")], kwargs

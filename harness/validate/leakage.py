@@ -41,6 +41,7 @@ class NearDuplicates:
         self.options = options or LeakageOptions()
         self.scanner: Scanner = Scanner(None, self.options, within=True)
         self.owner = True
+        self._rankings: set[str] = set()
 
     def attach(self, scanner: Scanner) -> None:
         """Take signatures from another check's scanner instead of hashing the records again."""
@@ -50,8 +51,11 @@ class NearDuplicates:
 
     def observe(self, record: Record) -> Iterable[Finding]:
         # Rankings of the same responses by several raters are near-duplicates by design; a rater
-        # repeating themselves is the ranking audit's business.
-        if self.owner and not isinstance(record, RankingRecord):
+        # repeating themselves is the ranking audit's business. (A shared scanner still hashes
+        # them for leakage; their within-file matches are left out in finish.)
+        if isinstance(record, RankingRecord):
+            self._rankings.add(record.id)
+        elif self.owner:
             self.scanner.add(record.id, record.line, record_texts(record))
         return ()
 
@@ -59,7 +63,8 @@ class NearDuplicates:
         from harness.leakage.result import near_duplicate_findings
 
         self.scanner.close()
-        return near_duplicate_findings(self.scanner.store, self.scanner.opts)
+        found = near_duplicate_findings(self.scanner.store, self.scanner.opts)
+        return [f for f in found if not (f.ids and set(f.ids) <= self._rankings)]
 
     def close(self) -> None:
         """Stop worker processes (after an error mid-pass)."""
