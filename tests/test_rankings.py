@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
+from statsmodels.stats.proportion import proportion_confint
 
 from harness.errors import InputError
 from harness.rankings import load_rankings, ranking_pairs, ranking_ratings
@@ -150,6 +151,8 @@ def test_position_bias_flags_only_the_biased_rater(tmp_path):
     assert [f.data["rater_id"] for f in flagged] == ["biased"]
     d = flagged[0].data
     assert d["p_value"] == pytest.approx(stats.binomtest(15, 20, 0.25, alternative="greater").pvalue, rel=1e-9)
+    lo, hi = proportion_confint(15, 20, alpha=0.05, method="wilson")
+    assert d["rate"] == 0.75 and d["rate_ci"] == pytest.approx([lo, hi], abs=1e-12) and d["n"] == 20
     summary = next(f for f in report.findings if f.check == "ranking.position_summary")
     assert summary.data["raters"]["fair"]["p_value"] > 0.05
 

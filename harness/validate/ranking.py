@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from harness.records import RankingRecord, Record, message_text
+from harness.stats.intervals import wilson_interval
 from harness.text import digest, normalize
 from harness.validate.findings import Finding
 
@@ -157,6 +158,7 @@ class RankingAudit:
                 "first_shown_ranked_first": hits,
                 "expected": expected,
                 "rate": hits / len(rows),
+                "rate_ci": list(wilson_interval(hits, len(rows))),  # Wilson 95%
                 "chance_rate": expected / len(rows),
                 "p_value": pval,
             }
