@@ -14,11 +14,12 @@ gets 0). Every logged step records the mean KL to the reference (``kl``) and the
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.errors import InputError
+from harness.errors import ConfigError, InputError
 from harness.records import ChatRecord, PreferenceRecord, RankingRecord, SFTRecord
 
 if TYPE_CHECKING:
@@ -110,6 +111,10 @@ def build_trainer(
     import torch
 
     assert cfg.online is not None
+    if importlib.util.find_spec("trl") is None:
+        raise ConfigError(
+            f"method '{cfg.method}' runs on TRL, which is not installed: pip install 'harness[rl]'", field="method"
+        )
     if cfg.method == "grpo":
         from trl import GRPOConfig as Config
         from trl import GRPOTrainer as Trainer
