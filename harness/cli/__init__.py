@@ -11,7 +11,17 @@ import sys
 
 import typer
 
-from harness.cli import data, evaluation, gating, plugins, schema, suites, training  # noqa: F401  (each registers its verbs)
+from harness.cli import (  # noqa: F401  (each registers its verbs)
+    data,
+    evaluation,
+    gating,
+    plugins,
+    rankings,
+    reward,
+    schema,
+    suites,
+    training,
+)
 from harness.cli.app import app, console
 from harness.errors import HarnessError
 
