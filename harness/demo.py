@@ -5,7 +5,8 @@
 2. check the example ratings' agreement (a planted unreliable rater is flagged) and calibrate a judge
    model against the raters' consensus;
 3. LoRA-train SmolLM2-135M-Instruct on the cleaned data;
-4. gate the candidate against the base on the task, general-knowledge and safety suites;
+4. gate the candidate against the base on the task, general-knowledge and safety suites, and the
+   forgetting check by log-likelihood: multiple-choice knowledge and perplexity on general text;
 5. write the HTML report under ``reports/`` and say where it is.
 
 Each stage runs the same ``harness`` command a user would, shown before it runs. The verdict is
@@ -31,7 +32,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 ROOT = Path(__file__).resolve().parent.parent
-SUITES = ["suites/tickets", "suites/general", "suites/safety"]
+SUITES = ["suites/tickets", "suites/general", "suites/safety", "suites/knowledge", "suites/general-text"]
 # Checks whose examples the demo drops before training: errors, exact duplicates and personal data.
 DROP_CHECKS = ("schema.", "duplicates.exact", "duplicates.conflicting", "pii.", "leakage.", "chat.")
 console = Console(stderr=True)

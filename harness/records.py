@@ -8,6 +8,9 @@ Record contracts (DESIGN.md) follow the formats of common fine-tuning libraries:
   "rejected": str | messages}``
 - rating (long form): ``item_id, rater_id, score`` plus optional ``criterion``, ``gold``,
   ``timestamp``, ``shown_order``.
+- ranking: ``{"id"?, "prompt": str | messages, "responses": [str | messages, ...] (k >= 2, in
+  the order shown to the rater), "ranks": [int | null, ...] (1 = best, ties share a rank, null
+  = not ranked), "rater_id"?, "category"?, "timestamp"?}``; see :mod:`harness.rankings`.
 
 An example's identity is its ``id`` field, else ``L<line>`` (1-based line of its file; for
 Parquet the 1-based row).
@@ -28,16 +31,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import ErrorDetails
 
 from harness.errors import InputError, InputFileError, check_choice
 
 FORMATS = ("jsonl", "csv", "parquet")
-KINDS = ("sft", "chat", "preference", "rating")
+KINDS = ("sft", "chat", "preference", "rating", "ranking")
 ROLES = ("system", "user", "assistant")
 Format = Literal["jsonl", "csv", "parquet"]
-Kind = Literal["sft", "chat", "preference", "rating"]
+Kind = Literal["sft", "chat", "preference", "rating", "ranking"]
 
 # csv's default field limit (128 KiB) would reject a legitimate long completion.
 csv.field_size_limit(2**31 - 1)
@@ -93,12 +96,55 @@ class RatingRecord(_Record):
     timestamp: str | None = None
 
 
-Record = SFTRecord | ChatRecord | PreferenceRecord | RatingRecord
+class RankingRecord(_Record):
+    """One rater's ranking of k responses to a prompt (1 = best; equal ranks are ties; None = unranked).
+
+    ``responses`` are in the order they were shown to the rater (the position-bias audit reads it).
+    """
+
+    kind: Literal["ranking"] = "ranking"
+    prompt: str | list[Message]
+    responses: list[str | list[Message]]
+    ranks: list[int | None]
+    rater_id: str | None = None
+    category: str | None = None
+    timestamp: str | None = None
+
+    @field_validator("responses")
+    @classmethod
+    def _k_distinct(cls, responses: list[str | list[Message]]) -> list[str | list[Message]]:
+        if len(responses) < 2:
+            raise ValueError(f"a ranking needs k >= 2 responses; got {len(responses)}")
+        seen: dict[str, int] = {}
+        for i, resp in enumerate(responses):
+            text = message_text(resp)
+            if text in seen:
+                raise ValueError(f"responses[{i}] repeats responses[{seen[text]}]: the same response is ranked twice")
+            seen[text] = i
+        return responses
+
+    @field_validator("ranks")
+    @classmethod
+    def _ranks_fit(cls, ranks: list[int | None], info: ValidationInfo) -> list[int | None]:
+        responses = info.data.get("responses")
+        if responses is None:
+            return ranks
+        k = len(responses)
+        if len(ranks) != k:
+            raise ValueError(f"{len(ranks)} ranks for {k} responses: give one rank (or null) per response")
+        bad = [r for r in ranks if r is not None and not 1 <= r <= k]
+        if bad:
+            raise ValueError(f"rank {bad[0]} is outside 1..{k} (k = {k} responses)")
+        return ranks
+
+
+Record = SFTRecord | ChatRecord | PreferenceRecord | RatingRecord | RankingRecord
 _MODELS: dict[str, type[Record]] = {
     "sft": SFTRecord,
     "chat": ChatRecord,
     "preference": PreferenceRecord,
     "rating": RatingRecord,
+    "ranking": RankingRecord,
 }
 
 
@@ -293,6 +339,8 @@ def read_rows(path: str | Path, *, format: str | None = None) -> Iterator[Row]:
 def detect_kind(data: dict[str, Any]) -> Kind | None:
     """Guess the record kind from a row's keys; None when no kind fits."""
     keys = set(data)
+    if "responses" in keys and "ranks" in keys:
+        return "ranking"
     if "messages" in keys:
         return "chat"
     if {"chosen", "rejected"} & keys:
@@ -309,6 +357,7 @@ _REQUIRED = {
     "chat": ("messages",),
     "preference": ("prompt", "chosen", "rejected"),
     "rating": ("item_id", "rater_id", "score"),
+    "ranking": ("prompt", "responses", "ranks"),
 }
 
 
@@ -344,7 +393,7 @@ def to_record(row: Row, kind: Kind) -> Record | list[RowProblem]:
             problems.append(RowProblem("schema.missing_score", "score is empty or NaN", row.line, "score", rid))
     if problems:
         return problems
-    for key in ("item_id", "rater_id", "criterion", "timestamp"):
+    for key in ("item_id", "rater_id", "criterion", "timestamp", "category"):
         if key in data and not _is_missing(data[key]) and isinstance(data[key], int | float):
             data[key] = str(data[key]) if not isinstance(data[key], float) else f"{data[key]:g}"
     if kind == "rating" and _is_missing(data.get("gold")):
@@ -358,6 +407,10 @@ def to_record(row: Row, kind: Kind) -> Record | list[RowProblem]:
         out = []
         for err in exc.errors()[:5]:
             field = _field_of(err)
+            if err["type"] == "value_error":  # a record-level rule (a ranking's k, ranks, repeats)
+                msg = err["msg"].removeprefix("Value error, ")
+                out.append(RowProblem("schema.invalid_value", msg, row.line, field, rid))
+                continue
             out.append(
                 RowProblem(
                     "schema.wrong_type", f"{err['msg']} (got {type(err.get('input')).__name__})", row.line, field, rid
@@ -402,7 +455,8 @@ def iter_records(
                 yield RowProblem(
                     "schema.unknown_kind",
                     f"cannot tell the record kind from fields {sorted(row.data)}; expected "
-                    "prompt/completion, messages, prompt/chosen/rejected or item_id/rater_id/score",
+                    "prompt/completion, messages, prompt/chosen/rejected, prompt/responses/ranks or "
+                    "item_id/rater_id/score",
                     row.line,
                 )
                 continue
@@ -481,6 +535,10 @@ def record_texts(record: Record) -> dict[str, str]:
             "prompt": message_text(record.prompt),
             "chosen": message_text(record.chosen),
             "rejected": message_text(record.rejected),
+        }
+    if isinstance(record, RankingRecord):
+        return {"prompt": message_text(record.prompt)} | {
+            f"responses[{i}]": message_text(r) for i, r in enumerate(record.responses)
         }
     return {}
 

@@ -18,6 +18,7 @@ import pytest
         "harness.agreement.diagnostics",
         "harness.agreement.document",
         "harness.agreement.ratings",
+        "harness.agreement.concordance",
     ],
 )
 def test_docstring_examples(module):

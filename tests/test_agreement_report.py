@@ -126,6 +126,7 @@ KEYS_ALWAYS = {
     "icc1k",
     "icc2k",
     "icc3k",
+    "kendall_w",
 }
 
 

@@ -34,6 +34,11 @@ MODULES = [
     "harness.documents.base",
     "harness.provenance",
     "harness.compare.criteria",
+    "harness.eval.reward_eval",
+    "harness.eval.scorers.reward",
+    "harness.rankings",
+    "harness.validate.ranking",
+    "harness.train.losses",
 ]
 
 

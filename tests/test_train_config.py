@@ -53,7 +53,7 @@ def test_set_overrides_parse_yaml_values_and_paths_relative_to_cwd(cfg_dir, monk
             "Did you mean 'learning_rate'",
         ),
         ("base_model: m\ntrain_data: t.jsonl\nlora:\n  r: 0\n", [], ("c.yaml", 4), "lora.r", "greater than 0"),
-        ("base_model: m\ntrain_data: t.jsonl\nmethod: ppo\n", [], ("c.yaml", 3), "method", "'sft' or 'dpo'"),
+        ("base_model: m\ntrain_data: t.jsonl\nmethod: ppo\n", [], ("c.yaml", 3), "method", "'sft', 'dpo'"),
         ("base_model: m\n", [], ("c.yaml", None), "train_data", "required key is missing"),
         ("base_model: m\ntrain_data: t.jsonl\n", ["adapter=qlor"], ("--set", None), "adapter", "'lora', 'qlora'"),
         ("base_model: m\ntrain_data: t.jsonl\n", ["dpo.loss=cdpo"], ("--set", None), "dpo", "label_smoothing > 0"),

@@ -24,6 +24,7 @@ from harness.agreement.coefficients import (
     krippendorff_alpha,
     percent_agreement,
 )
+from harness.agreement.concordance import KendallW, kendall_w
 from harness.agreement.document import SCHEMA, agreement_report, gate_verdict
 from harness.agreement.ratings import Rating, Ratings, Scale, load_ratings, parse_scale
 
@@ -33,6 +34,7 @@ __all__ = [
     "CohenKappaSE",
     "EncodedLabels",
     "FleissKappaSE",
+    "KendallW",
     "Rating",
     "Ratings",
     "Scale",
@@ -48,6 +50,7 @@ __all__ = [
     "gwet_ac1",
     "gwet_ac2",
     "icc",
+    "kendall_w",
     "krippendorff_alpha",
     "load_ratings",
     "parse_scale",

@@ -13,6 +13,7 @@ import numpy as np
 from harness.agreement import coefficients as co
 from harness.agreement.analytic import cohen_kappa_se, fleiss_kappa_se
 from harness.agreement.bootstrap import bootstrap_values
+from harness.agreement.concordance import MISSING_RULE, kendall_w, kendall_w_stat
 from harness.agreement.diagnostics import (
     OUTLIER_RULE,
     drift,
@@ -126,12 +127,31 @@ def _coefficients(g: Group, level: str, ctx: _Ctx) -> dict[str, dict[str, Any]]:
         except InputError as exc:
             out["gwet_ac2"] = {"value": None, "ci": None, "reason": exc.message}
         out["gwet_ac2"]["weights"] = f"{w} on category values"
+    out["kendall_w"] = _kendall_entry(x, level, ctx)
     for form in ICC_FORMS:
         if level in ("interval", "ratio"):
             out[form] = ctx.entry(partial(co.icc_stat, x, form=form))
         else:
             out[form] = ctx.entry(None, f"ICC needs interval or ratio scores; the level is {level}")
     return out
+
+
+def _kendall_entry(x: np.ndarray, level: str, ctx: _Ctx) -> dict[str, Any]:
+    """Kendall's W (each rater's scores ranking the items) with its chi-square test."""
+    if level == "nominal":
+        return ctx.entry(None, "Kendall's W ranks the items by each rater's scores; nominal categories have no order")
+    entry = ctx.entry(lambda: kendall_w_stat(x))
+    res = kendall_w(x)
+    entry.update(
+        n=res.n_items,
+        chi2=_num(res.chi2),
+        df=res.df,
+        p_value=_num(res.p_value),
+        ties=res.ties,
+        form="tie-corrected (Kendall & Babington Smith 1939); chi-square test on n - 1 df",
+        missing=MISSING_RULE,
+    )
+    return entry
 
 
 def _show(g: Group) -> Callable[[float], Any]:

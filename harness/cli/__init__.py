@@ -11,7 +11,19 @@ import sys
 
 import typer
 
-from harness.cli import bundle, data, evaluation, gating, history, plugins, schema, training  # noqa: F401  (each registers its verbs)
+from harness.cli import (  # noqa: F401  (each registers its verbs)
+    bundle,
+    data,
+    evaluation,
+    gating,
+    history,
+    plugins,
+    rankings,
+    reward,
+    schema,
+    suites,
+    training,
+)
 from harness.cli.app import app, command, console
 from harness.errors import HarnessError
 

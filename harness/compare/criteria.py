@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from harness.eval.rubric import DEFAULT_CALIBRATION_FLOOR, OVERALL, Criterion, Scale
+from harness.eval.rubric import CALIBRATED_SCORERS, DEFAULT_CALIBRATION_FLOOR, OVERALL, Criterion, Scale
 from harness.eval.run import Run
 
-__all__ = ["DEFAULT_CALIBRATION_FLOOR", "OVERALL", "CriterionInfo", "criteria_info"]
+__all__ = ["CALIBRATED_SCORERS", "DEFAULT_CALIBRATION_FLOOR", "OVERALL", "CriterionInfo", "criteria_info"]
 
 
 class CriterionInfo(BaseModel):
@@ -37,8 +37,8 @@ class CriterionInfo(BaseModel):
 
     @property
     def judge(self) -> bool:
-        """Whether a model grades this criterion."""
-        return self.scorer == "judge"
+        """Whether a model grades this criterion (a judge or a reward model: calibrated before it counts)."""
+        return self.scorer in CALIBRATED_SCORERS
 
     @property
     def binary(self) -> bool:
@@ -78,6 +78,6 @@ def criteria_info(run: Run) -> dict[str, CriterionInfo]:
                 info = out[name] = CriterionInfo(id=name)
             if info.scorer is None and isinstance(stype, str):
                 info.scorer = stype
-                if stype == "judge" and info.calibration_floor is None:
+                if stype in CALIBRATED_SCORERS and info.calibration_floor is None:
                     info.calibration_floor = DEFAULT_CALIBRATION_FLOOR
     return out

@@ -77,6 +77,10 @@ class ItemResult(BaseModel):
     fields: dict[str, Any] = Field(
         default_factory=dict, description="the item's other scalar fields and tag lists (what slices read)"
     )
+    fewshot: list[str] | None = Field(default=None, description="ids of the few-shot examples before the prompt")
+    loglik: dict[str, Any] | None = Field(
+        default=None, description="log-likelihood methods: per-choice log-likelihoods, or the document's perplexities"
+    )
 
 
 class CriterionSummary(BaseModel):
@@ -119,6 +123,10 @@ class SuiteRecord(Record):
     )
     human_ratings: str | None = None
     human_ratings_file: FileHash | None = None
+    method: str | None = Field(default=None, description="generate, multiple_choice or perplexity")
+    loglikelihood: dict[str, Any] | None = Field(default=None, description="log-likelihood options")
+    fewshot: dict[str, Any] | None = Field(default=None, description="the suite's few-shot block")
+    fewshot_hash: str | None = Field(default=None, description="BLAKE2b-128 of a separate few-shot pool")
 
 
 class ModelIdentity(Record):
@@ -141,6 +149,7 @@ class RunHashes(Record):
     adapter: str | None = None
     judges: dict[str, str | None] | None = None
     human_ratings: str | None = None
+    fewshot: str | None = Field(default=None, description="log-likelihood suites: the separate few-shot pool")
 
 
 class RunManifest(Record, Provenance):
@@ -155,6 +164,8 @@ class RunManifest(Record, Provenance):
     seed: int | None = None
     repeats: int | None = None
     limit: int | None = None
+    method: str | None = Field(default=None, description="log-likelihood runs: multiple_choice or perplexity")
+    loglikelihood: dict[str, Any] | None = Field(default=None, description="log-likelihood runs: their options")
     generation: dict[str, Any] | None = None
     generation_hash: str | None = None
     hashes: RunHashes | None = None
@@ -187,6 +198,9 @@ class Run(BaseModel):
     manifest: RunManifest
     items: list[ItemResult]
     summary: dict[str, CriterionSummary]
+    metrics: dict[str, Any] | None = Field(
+        default=None, description="log-likelihood methods: corpus-level figures (lm-eval's perplexity aggregates)"
+    )
 
     model_config = {"populate_by_name": True}
 

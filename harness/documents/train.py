@@ -49,6 +49,7 @@ class TrainResults(Record):
     eval_loss: float | None = None
     eval: dict[str, int | float] | None = None
     dpo: dict[str, int | float] | None = None
+    reward: dict[str, int | float] | None = Field(default=None, description="method reward: the last logged metrics")
     train_seconds: float | None = None
     trained_tokens: int | None = None
     trained_tokens_per_second: float | None = None
@@ -79,6 +80,9 @@ class TrainManifest(Record, Provenance):
     preflight: PreflightSummary | None = None
     data: dict[str, Any] | None = None
     eval_data_stats: dict[str, Any] | None = None
+    pairs_from_rankings: list[dict[str, Any]] | None = Field(
+        default=None, description="rankings files converted to preference pairs: scheme, ties and counts"
+    )
     results: TrainResults | None = None
     files: dict[str, str | None] | None = None
     created: str | None = None

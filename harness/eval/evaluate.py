@@ -268,6 +268,10 @@ def evaluate_suite(
         raise InputError(f"The 'repeats' parameter of evaluate_suite must be >= 1; got {repeats}.")
     if limit is not None and limit < 1:
         raise InputError(f"The 'limit' parameter of evaluate_suite must be >= 1; got {limit}.")
+    if suite.method != "generate":
+        from harness.eval.loglik import evaluate_loglik
+
+        return evaluate_loglik(suite, generator, cache=cache, limit=limit, progress=progress)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     items: list[Item] = suite.items[:limit] if limit else list(suite.items)
     settings = suite.generation
@@ -317,6 +321,7 @@ def evaluate_suite(
                 seconds=round(sum(secs), 4) if secs else None,
                 cached=all(cached[i * repeats : (i + 1) * repeats]),
                 fields=slice_fields(it),
+                fewshot=[s.id for s in suite.shots(it)] or None,
             )
         )
     score_seconds = round(time.perf_counter() - t0, 3)

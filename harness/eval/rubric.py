@@ -39,6 +39,8 @@ from harness.documents.agreement import DEFAULT_MIN_ALPHA
 
 OVERALL = "overall"
 DEFAULT_CALIBRATION_FLOOR = DEFAULT_MIN_ALPHA
+# Model-graded scorers that need a calibration floor (a gate counts them only once calibrated).
+CALIBRATED_SCORERS = ("judge", "reward")
 
 
 class Level(BaseModel):
@@ -165,11 +167,11 @@ class Criterion(BaseModel):
 
     @model_validator(mode="after")
     def _floor(self) -> Criterion:
-        if self.scorer.type == "judge":
+        if self.scorer.type in CALIBRATED_SCORERS:
             if self.calibration_floor is None:
                 self.calibration_floor = DEFAULT_CALIBRATION_FLOOR
         elif self.calibration_floor is not None:
-            raise ValueError("calibration_floor is only for criteria with a judge scorer")
+            raise ValueError("calibration_floor is only for criteria with a judge or reward scorer")
         return self
 
 

@@ -13,9 +13,14 @@
       rules:
         - {criterion: field_accuracy, require: improvement}
     human_ratings: ratings.csv         # optional long-form ratings for human scorers / judge calibration
+    method: generate                   # or multiple_choice / perplexity (log-likelihood; no rubric)
+    loglikelihood: {target_delimiter: " ", chat_template: false}   # log-likelihood methods
+    fewshot: {n: 5, file: dev.jsonl, seed: 1234}                  # see harness.eval.fewshot
+    source: {path: data/, template: "Q: {question}", fields: {...}}  # instead of items: see harness.datasources
 
 ``items.jsonl``: one object per line with ``id``, ``prompt`` (text) or ``messages`` (chat),
-``reference`` and any other fields scorers read.
+``reference`` and any other fields scorers read; multiple-choice items also ``choices`` and
+``answer`` (an index), perplexity items ``text`` (see :mod:`harness.eval.methods`).
 """
 
 from __future__ import annotations
@@ -28,8 +33,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness.configfile import load_yaml, raise_validation, validate_config
+from harness.datasources import SourceRow, SourceSpec, mapped_rows
 from harness.errors import ConfigError, InputError, InputFileError, SchemaError, did_you_mean
+from harness.eval.fewshot import FewshotSpec, choose_shots, shot_target, with_shots
 from harness.eval.items import Item
+from harness.eval.methods import LoglikOptions, Method, check_item, default_rubric
 from harness.eval.rubric import OVERALL, Rubric
 from harness.eval.scorers import validate_scorer_spec
 from harness.models.base import GenerationSettings, Prompt
@@ -99,16 +107,26 @@ class _SuiteFile(BaseModel):
     name: str = Field(min_length=1)
     description: str = ""
     items: str = "items.jsonl"
-    rubric: str | dict[str, Any]
+    rubric: str | dict[str, Any] | None = None
     prompt_template: str | None = None
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
     gate: GateBlock = Field(default_factory=GateBlock)
     human_ratings: str | None = None
+    method: Method = "generate"
+    loglikelihood: LoglikOptions = Field(default_factory=LoglikOptions)
+    fewshot: FewshotSpec | None = None
+    source: SourceSpec | None = None
 
     @model_validator(mode="after")
     def _template(self) -> _SuiteFile:
         if self.prompt_template is not None and "{prompt}" not in self.prompt_template:
             raise ValueError("prompt_template must contain '{prompt}'")
+        if self.method == "generate" and self.rubric is None:
+            raise ValueError("a suite needs a 'rubric' (or a log-likelihood 'method')")
+        if self.method != "generate" and self.rubric is not None:
+            raise ValueError(f"method {self.method} scores its own criteria; remove 'rubric'")
+        if self.method == "perplexity" and self.fewshot is not None:
+            raise ValueError("method perplexity takes no 'fewshot'")
         return self
 
 
@@ -127,12 +145,36 @@ class Suite(BaseModel):
     generation: GenerationSettings
     gate: GateBlock
     human_ratings: Path | None = None
+    method: Method = "generate"
+    loglikelihood: LoglikOptions = Field(default_factory=LoglikOptions)
+    fewshot: FewshotSpec | None = None
+    fewshot_pool: list[Item] = Field(default_factory=list)
 
-    def request_prompt(self, item: Item) -> Prompt:
-        """The prompt sent to the model: the item's prompt in the suite's template, or its messages."""
+    def _own_prompt(self, item: Item) -> Prompt:
         if item.prompt is not None and self.prompt_template is not None:
             return self.prompt_template.replace("{prompt}", item.prompt)
         return item.prompt_value()
+
+    def shots(self, item: Item) -> list[Item]:
+        """The few-shot examples put before ``item`` (none without a ``fewshot`` block)."""
+        if self.fewshot is None or self.fewshot.n == 0:
+            return []
+        return choose_shots(self.fewshot_pool or self.items, item, self.fewshot.n, self.fewshot.seed)
+
+    def request_prompt(self, item: Item) -> Prompt:
+        """The prompt sent to the model: the item's prompt in the suite's template (or its messages),
+        after its few-shot examples."""
+        own = self._own_prompt(item)
+        shots = self.shots(item)
+        if not shots or self.fewshot is None:
+            return own
+        chat = self.loglikelihood.chat_template if self.method != "generate" else self.generation.chat_template
+        as_turns = self.fewshot.as_turns if self.fewshot.as_turns is not None else chat
+        delim = self.fewshot.target_delimiter
+        if delim is None:
+            delim = self.loglikelihood.target_delimiter
+        pairs = [(self._own_prompt(s), shot_target(s)) for s in shots]
+        return with_shots(own, pairs, self.fewshot, as_turns=as_turns, target_delimiter=delim)
 
     def items_hash(self, items: list[Item] | None = None) -> str:
         """BLAKE2b-128 of the items' canonical JSON (all items unless given)."""
@@ -163,6 +205,10 @@ class Suite(BaseModel):
             "gate": self.gate.record(),
             "human_ratings": str(self.human_ratings) if self.human_ratings else None,
             "human_ratings_file": hr,
+            "method": self.method,
+            "loglikelihood": self.loglikelihood.model_dump(mode="json") if self.method != "generate" else None,
+            "fewshot": self.fewshot.model_dump(mode="json") if self.fewshot else None,
+            "fewshot_hash": self.items_hash(self.fewshot_pool) if self.fewshot_pool else None,
         }
 
 
@@ -196,37 +242,85 @@ def load_rubric(path: str | Path) -> Rubric:
 
 
 
-def load_items(path: str | Path) -> list[Item]:
-    """Read ``items.jsonl``: each error names the file, line and field."""
-    path = Path(path)
-    items: list[Item] = []
-    seen: dict[str, int] = {}
+def _jsonl_rows(path: Path) -> list[SourceRow]:
+    rows = []
     for row in read_rows(path, format="jsonl"):
         if row.problem is not None:
             raise SchemaError(row.problem.message, file=path, line=row.line, field=row.problem.field)
         data = dict(row.data or {})
         data.setdefault("id", f"L{row.line}")
-        if not isinstance(data["id"], (str, int)) or isinstance(data["id"], bool):
-            raise SchemaError("'id' must be a string", file=path, line=row.line, field="id")
+        rows.append(SourceRow(file=str(path), line=row.line, data=data))
+    return rows
+
+
+def items_from_rows(rows: list[SourceRow], *, method: str = "generate", where: str | Path = "items") -> list[Item]:
+    """Validate item data (from a JSONL file or a mapped source): each error names the file, line and field."""
+    items: list[Item] = []
+    seen: dict[str, tuple[str, int]] = {}
+    for row in rows:
+        data = check_item(method, dict(row.data), file=row.file, line=row.line)
+        if not isinstance(data.get("id"), (str, int)) or isinstance(data["id"], bool):
+            raise SchemaError("'id' must be a string", file=row.file, line=row.line, field="id")
         data["id"] = str(data["id"])
         try:
             item = Item.model_validate(data)
         except ValidationError as exc:
             err = exc.errors()[0]
             field = ".".join(str(p) for p in err["loc"]) or None
-            raise SchemaError(err["msg"].removeprefix("Value error, "), file=path, line=row.line, field=field) from exc
+            msg = err["msg"].removeprefix("Value error, ")
+            raise SchemaError(msg, file=row.file, line=row.line, field=field) from exc
         if item.id in seen:
             raise SchemaError(
-                f"item id {item.id!r} is used twice (first on line {seen[item.id]})",
-                file=path,
+                f"item id {item.id!r} is used twice (first on line {seen[item.id][1]} of {seen[item.id][0]})",
+                file=row.file,
                 line=row.line,
                 field="id",
             )
-        seen[item.id] = row.line
+        seen[item.id] = (row.file, row.line)
         items.append(item)
     if not items:
-        raise InputError("the suite has no items", file=path)
+        raise InputError("the suite has no items", file=where)
     return items
+
+
+def load_items(path: str | Path, *, method: str = "generate") -> list[Item]:
+    """Read ``items.jsonl``: each error names the file, line and field."""
+    path = Path(path)
+    return items_from_rows(_jsonl_rows(path), method=method, where=path)
+
+
+def _source_items(spec: _SuiteFile, base: Path, yaml_path: Path, split: str | None = None) -> tuple[Path, list[Item]]:
+    assert spec.source is not None
+    mapped = mapped_rows(spec.source, base=base, file=str(yaml_path), split=split)
+    return base / spec.source.path, items_from_rows(mapped, method=spec.method, where=base / spec.source.path)
+
+
+def _fewshot_pool(spec: _SuiteFile, base: Path, yaml_path: Path, items: list[Item]) -> list[Item]:
+    fs = spec.fewshot
+    if fs is None or fs.n == 0:
+        return []
+    if fs.file is not None and fs.split is not None:
+        raise ConfigError("give fewshot.file or fewshot.split, not both", file=yaml_path, field="fewshot")
+    if fs.file is not None:
+        path = base / fs.file
+        if not path.is_file():
+            raise ConfigError(f"few-shot file {str(path)!r} does not exist", file=yaml_path, field="fewshot.file")
+        pool = load_items(path, method=spec.method)
+    elif fs.split is not None:
+        if spec.source is None:
+            raise ConfigError("fewshot.split needs a 'source' with splits", file=yaml_path, field="fewshot.split")
+        pool = _source_items(spec, base, yaml_path, split=fs.split)[1]
+    else:
+        pool = items
+    available = len(pool) - (1 if fs.file is None and fs.split is None else 0)  # never the item itself
+    if available < fs.n:
+        raise ConfigError(f"{fs.n} shots asked, the pool has {len(pool)} items", file=yaml_path, field="fewshot.n")
+    for shot in pool:
+        try:
+            shot_target(shot)
+        except ConfigError as exc:
+            raise ConfigError(exc.message, file=yaml_path, field="fewshot") from exc
+    return pool
 
 
 def load_suite(path: str | Path) -> Suite:
@@ -251,7 +345,9 @@ def load_suite(path: str | Path) -> Suite:
     spec = validate_config(_SuiteFile, data, file=yaml_path)
     base = yaml_path.parent
     rubric_path: Path | None = None
-    if isinstance(spec.rubric, str):
+    if spec.rubric is None:
+        rubric = default_rubric(spec.method, str(yaml_path))
+    elif isinstance(spec.rubric, str):
         rubric_path = base / spec.rubric
         if not rubric_path.is_file():
             raise ConfigError(f"rubric file {str(rubric_path)!r} does not exist", file=yaml_path, field="rubric")
@@ -274,10 +370,16 @@ def load_suite(path: str | Path) -> Suite:
             raise ConfigError(
                 f"human_ratings file {str(human)!r} does not exist", file=yaml_path, field="human_ratings"
             )
-    items_path = base / spec.items
-    if not items_path.is_file():
-        raise ConfigError(f"items file {str(items_path)!r} does not exist", file=yaml_path, field="items")
-    items = load_items(items_path)
+    if spec.source is not None:
+        if "items" in data:
+            raise ConfigError("give 'items' or 'source', not both", file=yaml_path, field="source")
+        items_path, items = _source_items(spec, base, yaml_path)
+    else:
+        items_path = base / spec.items
+        if not items_path.is_file():
+            raise ConfigError(f"items file {str(items_path)!r} does not exist", file=yaml_path, field="items")
+        items = load_items(items_path, method=spec.method)
+    pool = _fewshot_pool(spec, base, yaml_path, items)
     try:
         return Suite(
             name=spec.name,
@@ -291,6 +393,10 @@ def load_suite(path: str | Path) -> Suite:
             generation=spec.generation,
             gate=spec.gate,
             human_ratings=human,
+            method=spec.method,
+            loglikelihood=spec.loglikelihood,
+            fewshot=spec.fewshot,
+            fewshot_pool=pool if spec.fewshot and (spec.fewshot.file or spec.fewshot.split) else [],
         )
     except ValidationError as exc:  # pragma: no cover - the parts were validated above
         raise_validation(exc, file=yaml_path)

@@ -19,18 +19,20 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from harness.configfile import load_yaml, yaml_mapping
+from harness.configfile import load_yaml, validate_config, yaml_mapping
+from harness.datasources import SourceSpec, mapped_rows
 from harness.errors import ConfigError, InputError, InputFileError, SchemaError
 from harness.records import read_rows
 
 __all__ = ["HOLDOUT_FIELDS", "HoldoutItem", "items_file", "load_holdout"]
 
-HOLDOUT_FIELDS = ("prompt", "messages", "reference", "completion")
+HOLDOUT_FIELDS = ("prompt", "messages", "reference", "completion", "text")  # text: perplexity documents
 SUITE_FILES = ("suite.yaml", "suite.yml")
 
 
@@ -117,6 +119,38 @@ def _texts_of(value: Any, name: str, file: Path, line: int) -> dict[str, str]:
     )
 
 
+def _source_suite(path: Path) -> tuple[SourceSpec, Path] | None:
+    """The ``source`` block of a suite whose items come from a dataset source (None otherwise)."""
+    if path.is_dir():
+        suite_file = next((path / n for n in SUITE_FILES if (path / n).is_file()), None)
+    else:
+        suite_file = path if path.suffix in (".yaml", ".yml") and path.is_file() else None
+    if suite_file is None:
+        return None
+    data = yaml_mapping(load_yaml(suite_file), file=suite_file)
+    if "source" not in data:
+        return None
+    return validate_config(SourceSpec, data["source"], file=suite_file, prefix="source"), suite_file
+
+
+def _rows(path: str | Path) -> Iterator[tuple[Path, int, dict[str, Any]]]:
+    """``(file, line, data)`` of each holdout item: an items file, or a suite's mapped dataset source."""
+    src = _source_suite(Path(path))
+    if src is not None:
+        spec, suite_file = src
+        for r in mapped_rows(spec, base=suite_file.parent, file=str(suite_file)):
+            yield Path(r.file), r.line, r.data
+        return
+    source = items_file(path)
+    if source.is_dir():
+        raise InputFileError("is a directory, expected a file of holdout items", file=source)
+    for row in read_rows(source):
+        if row.problem is not None:
+            raise SchemaError(row.problem.message, file=source, line=row.line, field=row.problem.field)
+        assert row.data is not None
+        yield source, row.line, row.data
+
+
 def load_holdout(path: str | Path) -> list[HoldoutItem]:
     """Read the items of a holdout (a JSONL, CSV or Parquet file of items, or a suite folder).
 
@@ -128,39 +162,33 @@ def load_holdout(path: str | Path) -> list[HoldoutItem]:
         SchemaError: a row that is not valid JSON, has no text field, a field of the wrong type,
             or a duplicate id (file, line and field in the message).
     """
-    source = items_file(path)
-    if source.is_dir():
-        raise InputFileError("is a directory, expected a file of holdout items", file=source)
     items: list[HoldoutItem] = []
     seen: dict[str, int] = {}
-    for row in read_rows(source):
-        if row.problem is not None:
-            raise SchemaError(row.problem.message, file=source, line=row.line, field=row.problem.field)
-        assert row.data is not None
-        data = row.data
+    source = Path(path)
+    for source, line, data in _rows(path):
         raw_id = data.get("id")
         missing_id = raw_id is None or raw_id == "" or (isinstance(raw_id, float) and math.isnan(raw_id))
-        item_id = f"L{row.line}" if missing_id else str(raw_id)
+        item_id = f"L{line}" if missing_id else str(raw_id)
         if item_id in seen:
             raise SchemaError(
                 f"id '{item_id}' is used again (first at line {seen[item_id]}); holdout ids must be unique",
                 file=source,
-                line=row.line,
+                line=line,
                 field="id",
             )
-        seen[item_id] = row.line
+        seen[item_id] = line
         texts: dict[str, str] = {}
         for name in HOLDOUT_FIELDS:
             if name in data:
-                texts.update(_texts_of(data[name], name, source, row.line))
+                texts.update(_texts_of(data[name], name, source, line))
         if not texts:
             raise SchemaError(
                 f"item has no text to scan: expected one of the fields {', '.join(HOLDOUT_FIELDS)}",
                 file=source,
-                line=row.line,
+                line=line,
                 field="prompt",
             )
-        items.append(HoldoutItem(id=item_id, texts=texts, source=source, line=row.line))
+        items.append(HoldoutItem(id=item_id, texts=texts, source=source, line=line))
     if not items:
         raise InputError("holdout has no items", file=source)
     return items

@@ -12,6 +12,7 @@ from harness.models.base import (
     LevelProbabilities,
     Prompt,
 )
+from harness.models.loglik import Loglik, LoglikRequest
 
 
 class FakeGenerator:
@@ -22,6 +23,10 @@ class FakeGenerator:
         fingerprint: the model identity used in cache keys.
         levels: optional function giving judge level probabilities for a prompt.
         on_output: called after each output is produced (tests use it to stop a run midway).
+        loglik: optional function ``(context, continuation) -> log-probability`` for
+            :meth:`loglikelihood` (log-likelihood suites); the continuation counts one token per
+            whitespace-separated word.
+        rolling: optional function ``text -> log-probability`` for :meth:`loglikelihood_rolling`.
 
     Example:
         >>> gen = FakeGenerator({"a": "Paris"})
@@ -36,12 +41,17 @@ class FakeGenerator:
         fingerprint: str = "fake",
         levels: Callable[[Prompt, Sequence[str]], dict[str, float]] | None = None,
         on_output: Callable[[GenerationRequest], None] | None = None,
+        loglik: Callable[[Prompt, str], float] | None = None,
+        rolling: Callable[[str], float] | None = None,
     ) -> None:
         self._outputs = outputs
         self._fingerprint = fingerprint
         self._levels = levels
         self._on_output = on_output
+        self._loglik = loglik
+        self._rolling = rolling
         self.calls: list[GenerationRequest] = []
+        self.loglik_calls: list[LoglikRequest] = []
         self.level_calls: list[Prompt] = []
 
     @property
@@ -83,3 +93,27 @@ class FakeGenerator:
             probs = {lab: (raw.get(lab, 0.0) / mass if mass > 0 else 0.0) for lab in labels}
             out.append(LevelProbabilities(probs, mass))
         return out
+
+    @property
+    def scores_loglikelihood(self) -> bool:
+        """Whether this fake was given a log-likelihood function."""
+        return self._loglik is not None or self._rolling is not None
+
+    def loglikelihood(
+        self, requests: Sequence[LoglikRequest], settings: GenerationSettings | None = None
+    ) -> list[Loglik]:
+        """The ``loglik`` function's value for each request (greedy when it is >= -1e-9)."""
+        if self._loglik is None:
+            raise NotImplementedError("this FakeGenerator was built without loglik")
+        out = []
+        for r in requests:
+            self.loglik_calls.append(r)
+            v = float(self._loglik(r.context, r.continuation))
+            out.append(Loglik(v, v >= -1e-9, max(1, len(r.continuation.split()))))
+        return out
+
+    def loglikelihood_rolling(self, texts: Sequence[str]) -> list[Loglik]:
+        """The ``rolling`` function's value for each text (one token per word)."""
+        if self._rolling is None:
+            raise NotImplementedError("this FakeGenerator was built without rolling")
+        return [Loglik(float(self._rolling(t)), False, max(1, len(t.split()))) for t in texts]

@@ -31,6 +31,7 @@ from harness.models.base import (
     prompt_messages,
 )
 from harness.models.loading import load_causal_lm, load_tokenizer
+from harness.models.loglik import Loglik, LoglikRequest
 from harness.models.spec import ModelSpec
 from harness.models.weights import files_hash
 
@@ -424,6 +425,21 @@ class HFGenerator:
                 toks.append(t)
             out.append(toks)
         return out
+
+    # ------------------------------------------------------------------------ log-likelihood
+    def loglikelihood(
+        self, requests: Sequence[LoglikRequest], settings: GenerationSettings | None = None
+    ) -> list[Loglik]:
+        """``log P(continuation | context)`` per request, as lm-eval computes it (see :mod:`.hf_loglik`)."""
+        from harness.models.hf_loglik import loglikelihood
+
+        return loglikelihood(self, requests, settings)
+
+    def loglikelihood_rolling(self, texts: Sequence[str]) -> list[Loglik]:
+        """``log P(text)`` of whole documents over rolling context windows (see :mod:`.hf_loglik`)."""
+        from harness.models.hf_loglik import loglikelihood_rolling
+
+        return loglikelihood_rolling(self, texts)
 
     # -------------------------------------------------------------------------------- judge
     def level_probabilities(

@@ -19,6 +19,7 @@ import httpx
 
 from harness.errors import ModelError, ServiceError
 from harness.models.base import Completion, GenerationRequest, GenerationSettings, cut_at_stop, prompt_messages
+from harness.models.loglik import Loglik, LoglikRequest
 
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 MAX_BACKOFF = 30.0
@@ -121,9 +122,14 @@ class OpenAIGenerator:
     def complete(self, req: GenerationRequest, settings: GenerationSettings) -> Completion:
         """One request, with retries; raises :class:`ModelError` when it cannot be answered."""
         path, body = self._body(req, settings)
+        t0 = time.perf_counter()
+        response = self.post(path, body, what=f"item {req.item_id!r}")
+        return self._parse(response, path, settings, time.perf_counter() - t0, req)
+
+    def post(self, path: str, body: dict[str, Any], *, what: str) -> httpx.Response:
+        """POST ``body`` to ``endpoint + path`` with retries; the 200 answer, else :class:`ModelError`."""
         url = self.endpoint + path
         last = ""
-        t0 = time.perf_counter()
         for attempt in range(self.max_retries + 1):
             response: httpx.Response | None = None
             try:
@@ -134,14 +140,31 @@ class OpenAIGenerator:
                 last = f"connection failed: {exc}"
             else:
                 if response.status_code == 200:
-                    return self._parse(response, path, settings, time.perf_counter() - t0, req)
+                    return response
                 last = f"HTTP {response.status_code}: {response.text[:300]}"
                 if response.status_code not in RETRY_STATUS:
-                    raise ModelError(f"{url} refused the request for item {req.item_id!r}: {last}")
+                    raise ModelError(f"{url} refused the request for {what}: {last}")
             if attempt < self.max_retries:
                 self.retries_done += 1
                 self._sleep(self._retry_delay(attempt, response))
-        raise ServiceError(f"{url} failed for item {req.item_id!r} after {self.max_retries + 1} tries: {last}")
+        raise ServiceError(f"{url} failed for {what} after {self.max_retries + 1} tries: {last}")
+
+    # ------------------------------------------------------------------------ log-likelihood
+    scores_loglikelihood = True
+
+    def loglikelihood(
+        self, requests: Sequence[LoglikRequest], settings: GenerationSettings | None = None
+    ) -> list[Loglik]:
+        """Continuation log-likelihoods from the completions endpoint (``echo`` + ``logprobs``)."""
+        from harness.models.openai_loglik import loglikelihood
+
+        return loglikelihood(self, requests)
+
+    def loglikelihood_rolling(self, texts: Sequence[str]) -> list[Loglik]:
+        """Document log-likelihoods from the completions endpoint (the first token is not scored)."""
+        from harness.models.openai_loglik import loglikelihood_rolling
+
+        return loglikelihood_rolling(self, texts)
 
     def _parse(
         self, response: httpx.Response, path: str, settings: GenerationSettings, seconds: float, req: GenerationRequest

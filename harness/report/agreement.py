@@ -26,6 +26,7 @@ _NAMES = {
     "icc1k": "ICC(1,k)",
     "icc2k": "ICC(2,k)",
     "icc3k": "ICC(3,k)",
+    "kendall_w": "Kendall's W (tie-corrected)",
 }
 _STYLE = {"pass": "bold green", "fail": "bold red", "inconclusive": "bold yellow"}
 SHOW_ITEMS = 15
@@ -51,6 +52,8 @@ def _note(entry: dict[str, Any]) -> str:
     for key in ("weights", "form"):
         if entry.get(key):
             parts.append(str(entry[key]))
+    if entry.get("chi2") is not None:
+        parts.append(f"chi2({entry['df']}) = {entry['chi2']:.3f}, p = {entry['p_value']:.3g}, n = {entry['n']}")
     if entry.get("bootstrap_undefined"):
         parts.append(f"{entry['bootstrap_undefined']} resamples undefined")
     return "; ".join(parts)

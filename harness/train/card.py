@@ -82,6 +82,12 @@ def render_card(manifest: dict[str, Any], cfg: TrainConfig, preflight: Preflight
         "| --- | --- |",
         f"| method | {cfg.method}"
         + (f" (loss `{cfg.dpo.loss}`, β={cfg.dpo.beta})" if cfg.method == "dpo" else "")
+        + (
+            f" (Bradley-Terry on a scalar head; margin {'on' if cfg.reward.use_margin else 'off'}, "
+            f"centring {cfg.reward.center_rewards_coefficient or 'off'})"
+            if cfg.method == "reward"
+            else ""
+        )
         + " |",
         f"| adapter | {cfg.adapter}"
         + (f" (r={cfg.lora.r}, alpha={cfg.lora.alpha}, dropout={cfg.lora.dropout})" if cfg.adapter != "full" else "")
@@ -100,7 +106,9 @@ def render_card(manifest: dict[str, Any], cfg: TrainConfig, preflight: Preflight
         f"- Training loss: mean {_num(res['train_loss'])}, last logged {_num(res['final_train_loss'])}.",
         (
             f"- Eval loss on the eval split: {_num(res['eval_loss'])}"
-            + (" (mean over eval batches of the token-mean NLL)." if cfg.method == "sft" else " (DPO loss).")
+            + {"sft": " (mean over eval batches of the token-mean NLL).", "dpo": " (DPO loss)."}.get(
+                cfg.method, " (Bradley-Terry loss)."
+            )
             if manifest["eval_data"]
             else "- No eval split configured: no eval loss."
         ),
@@ -117,6 +125,19 @@ def render_card(manifest: dict[str, Any], cfg: TrainConfig, preflight: Preflight
                 else ""
             )
             + "."
+        )
+    if res.get("reward"):
+        d = res["reward"]
+        out.append(
+            f"- Last logged pair accuracy {_num(d.get('rewards/accuracy'), 3)}, margin {_num(d.get('rewards/margin'))}"
+            + (f"; eval accuracy {_num(d.get('eval_rewards/accuracy'), 3)}" if "eval_rewards/accuracy" in d else "")
+            + ". Held-out accuracy with an interval, by category and calibration: `harness rm-eval`."
+        )
+    for conv in manifest.get("pairs_from_rankings") or []:
+        out.append(
+            f"- Pairs from rankings `{md_escape(str(conv['file']), 120)}`: scheme `{conv['scheme']}`, ties "
+            f"`{conv['ties']}`: {conv['n_rankings']} rankings → {conv['n_pairs']} pairs "
+            f"({conv['tied_pairs_dropped']} tied pairs dropped, {conv['tied_pairs_kept']} kept with margin 0)."
         )
     out += [
         "",

@@ -29,12 +29,14 @@ from harness.configfile import parse_yaml, read_yaml_text, yaml_mapping
 from harness.errors import ConfigError, InputFileError, RegistryError, did_you_mean
 from harness.train.losses import LOSSES
 
-Method = Literal["sft", "dpo"]
+Method = Literal["sft", "dpo", "reward", "grpo", "rloo"]
 Adapter = Literal["lora", "qlora", "full"]
 Scheduler = Literal["linear", "cosine", "constant", "constant_with_warmup"]
 
 # Keys whose values are paths (resolved relative to the file that set them).
 _PATH_KEYS = ("train_data", "eval_data", "holdouts", "chat_template")
+# Nested path keys: (section, subsection, key).
+_NESTED_PATHS = (("online", "reward", "model"),)
 
 
 class _Strict(BaseModel):
@@ -94,6 +96,46 @@ class DPOOptions(_Strict):
         return self
 
 
+class RewardOptions(_Strict):
+    """Reward-model options (``method: reward``): the Bradley-Terry loss of TRL's RewardTrainer."""
+
+    use_margin: bool = Field(
+        default=False, description="subtract each pair's 'margin' (e.g. the rank gap from a ranking) inside the loss"
+    )
+    center_rewards_coefficient: float | None = Field(
+        default=None, gt=0, description="weight of mean((r_chosen + r_rejected)^2), centring rewards on 0"
+    )
+
+
+class PairOptions(_Strict):
+    """How a rankings file becomes preference pairs for ``method: reward`` or ``dpo`` (recorded)."""
+
+    scheme: Literal["all", "adjacent"] = "all"
+    ties: Literal["drop", "margin0"] = "drop"
+
+
+class OnlineReward(_Strict):
+    """The reward of an online method: a trained reward model, or any registered scorer."""
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+    type: str = Field(description="'reward_model' (a method: reward run folder) or a scorer name (json_valid, ...)")
+    model: str | None = Field(default=None, description="reward_model: the run folder (relative to the config)")
+
+
+class OnlineOptions(_Strict):
+    """Online RL options (``method: grpo`` or ``rloo``, TRL's GRPOTrainer / RLOOTrainer).
+
+    ``beta`` weighs the KL penalty to the reference model (the base with the adapter disabled);
+    it must be > 0, since TRL only computes, and the run only records, the per-step KL when it is.
+    """
+
+    reward: OnlineReward
+    num_generations: int = Field(default=4, ge=2, description="completions sampled per prompt (the group)")
+    max_completion_length: int = Field(default=64, gt=0)
+    temperature: float = Field(default=1.0, gt=0)
+    beta: float = Field(default=0.04, gt=0, description="KL coefficient; > 0 so the KL to the reference is recorded")
+
+
 class PreflightOptions(_Strict):
     """What stops a run before training."""
 
@@ -107,7 +149,9 @@ class TrainConfig(_Strict):
     method: Method = "sft"
     adapter: Adapter = "lora"
     lora: LoraOptions = Field(default_factory=LoraOptions)
-    train_data: list[Path] = Field(description="JSONL/CSV/Parquet: prompt-completion or chat (sft), preference (dpo)")
+    train_data: list[Path] = Field(
+        description="JSONL/CSV/Parquet: prompt-completion or chat (sft), preference or ranking (dpo, reward)"
+    )
     eval_data: Path | None = None
     holdouts: list[Path] = Field(
         default_factory=list, description="suite folders (or JSONL item files) checked for leakage in preflight"
@@ -135,6 +179,9 @@ class TrainConfig(_Strict):
     save_total_limit: int | None = Field(2, gt=0)
     eval_steps: int | None = Field(None, gt=0, description="evaluate every N steps as well as at the end")
     dpo: DPOOptions = Field(default_factory=DPOOptions)
+    reward: RewardOptions = Field(default_factory=RewardOptions)
+    pairs: PairOptions = Field(default_factory=PairOptions)
+    online: OnlineOptions | None = None
     preflight: PreflightOptions = Field(default_factory=PreflightOptions)
 
     @field_validator("train_data", "holdouts", mode="before")
@@ -148,6 +195,20 @@ class TrainConfig(_Strict):
             raise ValueError("train_data needs at least one file")
         if self.method == "dpo" and not self.completion_only_loss:
             raise ValueError("method 'dpo' scores completions only; completion_only_loss: false has no meaning there")
+        if self.method in ("grpo", "rloo"):
+            if self.online is None:
+                raise ValueError(f"method '{self.method}' needs an 'online' section with at least reward.type")
+            if self.batch_size % self.online.num_generations:
+                raise ValueError(
+                    f"batch_size ({self.batch_size}) must be a multiple of online.num_generations "
+                    f"({self.online.num_generations}): each step scores whole groups of completions"
+                )
+            if self.adapter == "qlora":
+                raise ValueError(f"method '{self.method}' supports adapter: lora or full")
+        elif self.online is not None:
+            raise ValueError(f"the 'online' section is for method grpo or rloo, not {self.method!r}")
+        if self.method == "reward" and self.adapter == "qlora":
+            raise ValueError("method 'reward' supports adapter: lora or full (the score head trains in full precision)")
         return self
 
     _source: str = PrivateAttr("config")
@@ -233,6 +294,10 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
             data[key] = [_resolve(key, v, base) if isinstance(v, str | Path) else v for v in value]
         elif isinstance(value, str | Path):
             data[key] = _resolve(key, value, base)
+    for a, b, c in _NESTED_PATHS:
+        node = data.get(a, {}).get(b) if isinstance(data.get(a), dict) else None
+        if isinstance(node, dict) and isinstance(node.get(c), str) and not Path(node[c]).is_absolute():
+            node[c] = str((base / node[c]).resolve())
     spec = data.get("base_model")
     if isinstance(spec, str) and (base / spec).exists() and not Path(spec).is_absolute():
         # A local model path is stored absolute so the run folder resolves from anywhere.

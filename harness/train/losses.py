@@ -195,3 +195,40 @@ def dpo_loss(
                        rejected_lengths)
     losses = LOSSES.get(loss)(ratios, beta, label_smoothing)
     return DPOLoss(losses, beta * ratios.chosen.detach(), beta * ratios.rejected.detach())
+
+
+def bradley_terry_loss(
+    chosen_rewards: Tensor,
+    rejected_rewards: Tensor,
+    *,
+    margin: Tensor | None = None,
+    center_coefficient: float | None = None,
+) -> Tensor:
+    """The Bradley-Terry reward-model loss of a batch of pairs (TRL ``RewardTrainer``'s).
+
+    ``mean(-log σ(r_c - r_r - margin)) + c · mean((r_c + r_r)²)``: the pair's probability that
+    the chosen side wins under Bradley-Terry, optionally required to win by ``margin`` (Llama 2's
+    margin loss), plus a term that centres rewards on 0 (Eisenstein et al. 2023) when ``c`` is set.
+
+    Args:
+        chosen_rewards: ``(B,)`` rewards of the chosen sides.
+        rejected_rewards: ``(B,)`` rewards of the rejected sides.
+        margin: ``(B,)`` margins, or None.
+        center_coefficient: ``c``, or None for no centring term.
+
+    Example:
+        >>> import torch
+        >>> round(float(bradley_terry_loss(torch.tensor([1.0]), torch.tensor([0.0]))), 4)
+        0.3133
+        >>> round(float(bradley_terry_loss(torch.tensor([1.0]), torch.tensor([0.0]), margin=torch.tensor([1.0]))), 4)
+        0.6931
+    """
+    import torch.nn.functional as F
+
+    diff = chosen_rewards - rejected_rewards
+    if margin is not None:
+        diff = diff - margin
+    loss = -F.logsigmoid(diff).mean()
+    if center_coefficient is not None:
+        loss = loss + center_coefficient * ((chosen_rewards + rejected_rewards) ** 2).mean()
+    return loss

@@ -111,13 +111,29 @@ def _read(path: Path, *, allow_bad_rows: bool) -> tuple[list[Any], int]:
     return records, bad
 
 
-def _encode(cfg: TrainConfig, files: list[Path], tokenizer: Any, *, allow_bad_rows: bool) -> tuple[Encoded, int]:
+def _encode(
+    cfg: TrainConfig,
+    files: list[Path],
+    tokenizer: Any,
+    *,
+    allow_bad_rows: bool,
+    conversions: list[Any] | None = None,
+    margins: dict[str, float] | None = None,
+) -> tuple[Encoded, int]:
     examples: list[Any] = []
     stats = EncodeStats()
     skipped = 0
     for path in files:
         records, bad = _read(path, allow_bad_rows=allow_bad_rows)
         skipped += bad
+        if cfg.method != "sft" and any(r.kind == "ranking" for r in records):
+            from harness.train.reward import rankings_as_pairs
+
+            records, summary = rankings_as_pairs(records, cfg, path)
+            if conversions is not None:
+                conversions.append(summary)
+        if margins is not None:
+            margins.update({r.id: float(getattr(r, "margin", None) or 0.0) for r in records})
         if cfg.method == "sft":
             enc = encode_sft_records(
                 records,
@@ -141,7 +157,7 @@ def _encode(cfg: TrainConfig, files: list[Path], tokenizer: Any, *, allow_bad_ro
     return Encoded(examples, stats), skipped
 
 
-def _dataset(cfg: TrainConfig, encoded: Encoded) -> Any:
+def _dataset(cfg: TrainConfig, encoded: Encoded, margins: dict[str, float] | None = None) -> Any:
     import datasets
 
     if cfg.method == "sft":
@@ -151,6 +167,8 @@ def _dataset(cfg: TrainConfig, encoded: Encoded) -> Any:
         ]
     else:
         rows = [{**e._asdict(), "length": max(len(e.chosen_ids), len(e.rejected_ids))} for e in encoded.examples]
+        if cfg.method == "reward":
+            rows = [{**r, "margin": (margins or {}).get(r["id"], 0.0)} for r in rows]
     return datasets.Dataset.from_list(rows)
 
 
@@ -319,6 +337,12 @@ def train(
         InputFileError, ConfigError, InputError, ModelError: bad paths, config, data or model.
     """
     run_dir = Path(run_dir)
+    if cfg.method in ("grpo", "rloo"):
+        from harness.train.online import train_online
+
+        return train_online(
+            cfg, run_dir, resume=resume, allow_findings=allow_findings, config_source=config_source, command=command
+        )
     started = time.time()
     check_paths(cfg)
     # Creating the arguments sets up the process group under torchrun / accelerate launch.
@@ -349,18 +373,29 @@ def train(
     base_spec = parse_spec(cfg.base_model)  # parsed once: the tokenizer, the model and the manifest use it
     tokenizer = load_tokenizer(base_spec)
     template: TemplateChoice = resolve_chat_template(tokenizer, cfg.chat_template)
-    encoded, skipped = _encode(cfg, cfg.train_data, tokenizer, allow_bad_rows=allow_findings)
+    conversions: list[Any] = []
+    margins: dict[str, float] = {}
+    encoded, skipped = _encode(
+        cfg, cfg.train_data, tokenizer, allow_bad_rows=allow_findings, conversions=conversions, margins=margins
+    )
     eval_encoded = None
     if cfg.eval_data is not None:
-        eval_encoded, _ = _encode(cfg, [cfg.eval_data], tokenizer, allow_bad_rows=False)
+        eval_encoded, _ = _encode(
+            cfg, [cfg.eval_data], tokenizer, allow_bad_rows=False, conversions=conversions, margins=margins
+        )
 
-    set_seed(cfg.seed)  # the adapter's initial weights
+    set_seed(cfg.seed)  # the adapter's initial weights (and the reward head's)
     from harness.progress import step as progress_step
 
     with progress_step(f"loading {cfg.base_model}"):
-        model, spec = load_model(cfg, base_spec)
-    train_set = _dataset(cfg, encoded)
-    eval_set = _dataset(cfg, eval_encoded) if eval_encoded is not None else None
+        if cfg.method == "reward":
+            from harness.train.reward import load_reward_model
+
+            model, spec = load_reward_model(cfg, tokenizer.pad_token_id, base_spec)
+        else:
+            model, spec = load_model(cfg, base_spec)
+    train_set = _dataset(cfg, encoded, margins)
+    eval_set = _dataset(cfg, eval_encoded, margins) if eval_encoded is not None else None
     pad_id = tokenizer.pad_token_id
     precompute = cfg.method == "dpo" and (cfg.adapter == "full" or cfg.dpo.precompute_reference)
     if precompute:
@@ -387,6 +422,15 @@ def train(
     }
     if cfg.method == "sft":
         trainer: Any = CompletionTrainer(data_collator=SFTCollator(pad_id), **common)
+    elif cfg.method == "reward":
+        from harness.train.reward import RewardCollator, RewardTrainer
+
+        trainer = RewardTrainer(
+            data_collator=RewardCollator(pad_id, use_margin=cfg.reward.use_margin),
+            use_margin=cfg.reward.use_margin,
+            center_rewards_coefficient=cfg.reward.center_rewards_coefficient,
+            **common,
+        )
     else:
         trainer = PreferenceTrainer(
             data_collator=PairCollator(pad_id),
@@ -453,6 +497,7 @@ def train(
         ),
         data=encoded.stats.model_dump(),
         eval_data_stats=eval_encoded.stats.model_dump() if eval_encoded else None,
+        pairs_from_rankings=conversions or None,
         results=TrainResults(
             global_step=output.global_step,
             epochs=trainer.state.epoch,
@@ -460,7 +505,8 @@ def train(
             final_train_loss=train_losses[-1] if train_losses else None,
             eval_loss=eval_metrics.get("eval_loss"),
             eval={k: v for k, v in eval_metrics.items() if isinstance(v, int | float)},
-            dpo=dpo_last or None,
+            dpo=(dpo_last or None) if cfg.method == "dpo" else None,
+            reward=(dpo_last or None) if cfg.method == "reward" else None,
             train_seconds=train_seconds,
             trained_tokens=trained_tokens,
             trained_tokens_per_second=trained_tokens / train_seconds if train_seconds else None,

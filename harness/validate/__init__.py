@@ -44,6 +44,7 @@ DEFAULT_CHECKS = (
     "chat",
     "pii",
     "preference",
+    "ranking",
     "length",
 )
 """The registered checks ``harness validate`` runs on every file, in the order of their findings."""
@@ -97,7 +98,7 @@ def validate_file(
     """Run checks over a training file in one pass and collect their findings.
 
     Args:
-        path: JSONL, CSV or Parquet file of SFT, chat or preference records.
+        path: JSONL, CSV or Parquet file of SFT, chat, preference or ranking records.
         format: force the file format; detected from content when None.
         kind: force the record kind; detected from the first row when None.
         checks: the checks to run (``default_checks()`` when None).

@@ -29,6 +29,7 @@ from harness.records import (
     ROLES,
     ChatRecord,
     PreferenceRecord,
+    RankingRecord,
     Record,
     SFTRecord,
     message_text,
@@ -78,7 +79,12 @@ class CheckSettings:
 
 CHECKS: Registry[Any] = Registry(
     "checks",
-    builtins=("harness.validate.checks", "harness.validate.preference", "harness.validate.leakage"),
+    builtins=(
+        "harness.validate.checks",
+        "harness.validate.preference",
+        "harness.validate.ranking",
+        "harness.validate.leakage",
+    ),
     noun="check",
 )
 ClassT = TypeVar("ClassT", bound=type)
@@ -175,7 +181,11 @@ class ExactDuplicates(CheckBase):
         self.groups: dict[bytes, list[tuple[str, int]]] = defaultdict(list)
 
     def observe(self, record: Record) -> Iterable[Finding]:
-        self.groups[digest(_full_text(record))].append((record.id, record.line))
+        text = _full_text(record)
+        if isinstance(record, RankingRecord):
+            # Several raters ranking the same responses is the design; one rater's repeat is a duplicate.
+            text += "\x1f" + (record.rater_id or "") + "\x1f" + repr(record.ranks)
+        self.groups[digest(text)].append((record.id, record.line))
         return ()
 
     def finish(self) -> Iterable[Finding]:
@@ -307,6 +317,9 @@ def _sequences(record: Record) -> list[str]:
     if isinstance(record, PreferenceRecord):
         p = message_text(record.prompt)
         return [p + "\n" + message_text(record.chosen), p + "\n" + message_text(record.rejected)]
+    if isinstance(record, RankingRecord):
+        p = message_text(record.prompt)
+        return [p + "\n" + message_text(r) for r in record.responses]
     return []
 
 

@@ -18,7 +18,7 @@ from harness.leakage.api import prepare, summary, summary_finding
 from harness.leakage.options import LeakageOptions, make_options
 from harness.leakage.result import leak_findings, near_duplicate_findings
 from harness.leakage.scan import Scanner
-from harness.records import Record, record_texts
+from harness.records import RankingRecord, Record, record_texts
 from harness.validate.checks import Check, CheckSettings, check
 
 __all__ = ["LeakageCheck", "NearDuplicates"]
@@ -38,6 +38,7 @@ class NearDuplicates:
         self.options = options or LeakageOptions()
         self.scanner: Scanner = Scanner(None, self.options, within=True)
         self.owner = True
+        self._rankings: set[str] = set()
 
     @classmethod
     def from_settings(cls, settings: CheckSettings) -> Check:
@@ -51,13 +52,19 @@ class NearDuplicates:
         self.owner = False
 
     def observe(self, record: Record) -> Iterable[Finding]:
-        if self.owner:
+        # Rankings of the same responses by several raters are near-duplicates by design; a rater
+        # repeating themselves is the ranking audit's business. (A shared scanner still hashes
+        # them for leakage; their within-file matches are left out in finish.)
+        if isinstance(record, RankingRecord):
+            self._rankings.add(record.id)
+        elif self.owner:
             self.scanner.add(record.id, record.line, record_texts(record))
         return ()
 
     def finish(self) -> Iterable[Finding]:
         self.scanner.close()
-        return near_duplicate_findings(self.scanner.store, self.scanner.opts)
+        found = near_duplicate_findings(self.scanner.store, self.scanner.opts)
+        return [f for f in found if not (f.ids and set(f.ids) <= self._rankings)]
 
     def close(self) -> None:
         """Stop worker processes (after an error mid-pass)."""

@@ -18,7 +18,7 @@ a run says exactly what scored it. ``BaseScorer`` is generic over the options mo
 
 Built-in scorers: exact, contains, regex, numeric, choice, switch, length, chrf (text.py);
 refusal (refusal.py); json_valid, json_schema, json_field (structured.py); similarity (embedding.py, needs the
-``embed`` extra); judge (judge.py); human (human.py).
+``embed`` extra); judge (judge.py); human (human.py); reward (reward.py, a trained reward model).
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ class BaseScorer(Generic[OptionsT]):
 SCORERS: Registry[type[BaseScorer[Any]]] = Registry(
     "scorers",
     builtins=tuple(
-        f"harness.eval.scorers.{m}" for m in ("text", "refusal", "structured", "embedding", "judge", "human")
+        f"harness.eval.scorers.{m}" for m in ("text", "refusal", "structured", "embedding", "judge", "human", "reward")
     ),
     noun="scorer",
 )

@@ -1,0 +1,419 @@
+"""Online RL (``method: grpo`` or ``rloo``): TRL's GRPOTrainer / RLOOTrainer, a reward we name.
+
+TRL does the work: sampling ``online.num_generations`` completions per prompt, group-relative
+advantages (GRPO) or leave-one-out baselines (RLOO), the clipped policy loss and the KL penalty
+``beta`` to the reference (the base with the LoRA adapter disabled, or a frozen copy for full
+fine-tuning). This module supplies the prompts (the ``prompt`` of SFT, preference or ranking
+records, or a chat's turns before its last assistant turn), the reward, and the run folder.
+
+The reward is either a trained reward model (``reward: {type: reward_model, model: RUN}``, the
+raw reward of each completion) or any registered scorer (``reward: {type: json_valid}``, with
+the scorer's options beside ``type``; the score in [0, 1]; a completion the scorer cannot score
+gets 0). Every logged step records the mean KL to the reference (``kl``) and the mean reward.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.errors import ConfigError, InputError
+from harness.records import ChatRecord, PreferenceRecord, RankingRecord, SFTRecord
+
+if TYPE_CHECKING:
+    from harness.train.config import TrainConfig
+
+__all__ = ["make_reward", "prompt_rows"]
+
+
+def prompt_rows(records: list[Any], source: Path) -> list[dict[str, Any]]:
+    """The prompts of training records as TRL's conversational ``prompt`` column (one per distinct prompt).
+
+    Raises:
+        InputError: a chat record without a user turn before its last assistant turn; no prompt.
+    """
+    rows, seen = [], set()
+    for r in records:
+        if isinstance(r, SFTRecord | PreferenceRecord | RankingRecord):
+            value = r.prompt
+            msgs = [{"role": "user", "content": value}] if isinstance(value, str) else [m.model_dump() for m in value]
+        elif isinstance(r, ChatRecord):
+            turns = [m.model_dump() for m in r.messages]
+            last = max((i for i, m in enumerate(turns) if m["role"] == "assistant"), default=len(turns))
+            msgs = turns[:last]
+            if not any(m["role"] == "user" for m in msgs):
+                raise InputError("a chat record needs a user turn to prompt with", file=source, line=r.line)
+        else:
+            continue
+        key = repr(msgs)
+        if key in seen:
+            continue
+        seen.add(key)
+        extra = {k: v for k, v in (r.model_extra or {}).items() if k not in ("completion", "chosen", "rejected")}
+        rows.append({"prompt": msgs, "id": r.id, "reference": extra.get("reference")})
+    if not rows:
+        raise InputError("no prompts in the training data for an online method", file=source)
+    return rows
+
+
+def make_reward(cfg: TrainConfig) -> tuple[Any, dict[str, Any]]:
+    """The reward function TRL calls, ``f(prompts, completions, **columns) -> list[float]``, and its record."""
+    assert cfg.online is not None
+    spec = cfg.online.reward
+    options = dict(spec.model_extra or {})
+    if spec.type == "reward_model":
+        if not spec.model:
+            raise InputError(
+                "online.reward type reward_model needs 'model': a method: reward run folder",
+                field="online.reward.model",
+            )
+        from harness.eval.reward_model import load_reward_model
+
+        rm = load_reward_model(spec.model)
+
+        def rm_reward(prompts: list[Any], completions: list[Any], **_: Any) -> list[float]:
+            return rm.score(prompts, [_text(c) for c in completions])
+
+        return rm_reward, {"type": "reward_model", **rm.fingerprint()}
+    from harness.eval.items import Item
+    from harness.eval.rubric import Criterion
+    from harness.eval.scorers import ScorerContext, build_scorer
+
+    crit = Criterion.model_validate(
+        {"id": "reward", "scale": {"type": "continuous"}, "scorer": {"type": spec.type, **options}}
+    )
+    scorer = build_scorer(crit, ScorerContext(crit, base_dir=Path(cfg.source_of("online")).parent))
+
+    def scorer_reward(prompts: list[Any], completions: list[Any], **cols: Any) -> list[float]:
+        ids, refs = cols.get("id") or [None] * len(prompts), cols.get("reference") or [None] * len(prompts)
+        items = [
+            Item(id=str(i or n), messages=p, reference=ref) if isinstance(p, list) else None
+            for n, (p, i, ref) in enumerate(zip(prompts, ids, refs, strict=True))
+        ]
+        scores = scorer.score_many([_text(c) for c in completions], items)
+        return [float(s.value) if s.value is not None else 0.0 for s in scores]
+
+    return scorer_reward, {"type": "scorer", **scorer.spec(), "unscored": 0.0}
+
+
+def _text(completion: Any) -> str:
+    if isinstance(completion, list):
+        return "".join(str(m.get("content", "")) for m in completion if m.get("role") == "assistant")
+    return str(completion)
+
+
+def build_trainer(
+    cfg: TrainConfig, model: Any, tokenizer: Any, dataset: Any, reward: Any, run_dir: Path, callbacks: list[Any]
+) -> Any:
+    """TRL's GRPOTrainer or RLOOTrainer over the prompts, with the LoRA adapter when configured."""
+    import torch
+
+    assert cfg.online is not None
+    if importlib.util.find_spec("trl") is None:
+        raise ConfigError(
+            f"method '{cfg.method}' runs on TRL, which is not installed: pip install 'harness[rl]'", field="method"
+        )
+    if cfg.method == "grpo":
+        from trl import GRPOConfig as Config
+        from trl import GRPOTrainer as Trainer
+    else:
+        from trl import RLOOConfig as Config  # type: ignore[assignment]
+        from trl import RLOOTrainer as Trainer  # type: ignore[assignment]
+    o = cfg.online
+    args = Config(
+        output_dir=str(run_dir / "checkpoints"),
+        per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        num_generations=o.num_generations,
+        max_completion_length=o.max_completion_length,
+        temperature=o.temperature,
+        beta=o.beta,
+        learning_rate=cfg.learning_rate,
+        lr_scheduler_type=cfg.lr_scheduler,
+        weight_decay=cfg.weight_decay,
+        max_grad_norm=cfg.max_grad_norm,
+        num_train_epochs=cfg.epochs,
+        max_steps=cfg.max_steps or -1,
+        logging_steps=cfg.logging_steps,
+        save_strategy="steps",
+        save_steps=cfg.save_steps,
+        save_total_limit=cfg.save_total_limit,
+        seed=cfg.seed,
+        bf16=cfg.dtype == "bfloat16",
+        use_cpu=not torch.cuda.is_available(),
+        report_to="none",
+        disable_tqdm=True,
+        # TRL turns activation checkpointing on by default; the config decides here as for the other methods.
+        gradient_checkpointing=cfg.gradient_checkpointing,
+    )
+    peft_config = None
+    if cfg.adapter == "lora":
+        from peft import LoraConfig
+
+        peft_config = LoraConfig(
+            r=cfg.lora.r,
+            lora_alpha=cfg.lora.alpha,  # type: ignore[arg-type]
+            lora_dropout=cfg.lora.dropout,
+            target_modules=cfg.lora.target_modules,
+            bias=cfg.lora.bias,
+            task_type="CAUSAL_LM",
+        )
+    trainer = Trainer(
+        model=model,
+        reward_funcs=[reward],
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=callbacks,
+    )
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)
+    return trainer
+
+
+_KL = {
+    "grpo": "TRL GRPO's per-token k3 estimate exp(ref - logp) - (ref - logp) - 1 of KL(policy || reference), "
+    "mean over completion tokens",
+    "rloo": "TRL RLOO's per-token log-ratio logp_old - logp_ref (k1 estimate of KL(policy || reference)), "
+    "mean over completion tokens",
+}
+
+
+def step_series(rows: list[dict[str, Any]], method: str) -> dict[str, Any]:
+    """Per-step KL to the reference and mean reward from the log, with their last values."""
+    steps = [r for r in rows if "kl" in r]
+    return {
+        "kl_per_step": [{"step": r.get("step"), "kl": r["kl"]} for r in steps],
+        "reward_per_step": [{"step": r.get("step"), "reward": r.get("reward")} for r in steps],
+        "final_kl": steps[-1]["kl"] if steps else None,
+        "final_reward": steps[-1].get("reward") if steps else None,
+        "kl_definition": _KL[method],
+    }
+
+
+def timestamp(t: float | None = None) -> str:
+    """UTC time as the manifests write it."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def train_online(
+    cfg: TrainConfig,
+    run_dir: Path,
+    *,
+    resume: bool = False,
+    allow_findings: bool = False,
+    config_source: str | Path = "config",
+    command: str | None = None,
+) -> Any:
+    """Run ``method: grpo`` or ``rloo`` into ``run_dir`` (same folder layout as the other methods)."""
+    from transformers import set_seed
+
+    from harness.files import write_atomic, write_json
+    from harness.models.loading import load_causal_lm, load_tokenizer
+    from harness.models.spec import parse_spec
+    from harness.train.collate import resolve_chat_template
+    from harness.train.config import check_paths
+    from harness.train.preflight import run_preflight
+    from harness.train.rundir import (
+        plot_loss,
+        read_log,
+        write_log,
+    )
+    from harness.train.runner import TrainResult, _check_run_dir, _read
+    from harness.train.trainers import ConsoleLogCallback, JsonlLogCallback
+
+    started = time.time()
+    check_paths(cfg)
+    _check_run_dir(run_dir, cfg, resume)
+    preflight = run_preflight(cfg.train_data, cfg.holdouts, fail_on=cfg.preflight.fail_on)
+    write_atomic(run_dir / "config.yaml", cfg.to_yaml())
+    write_json(run_dir / "validation.json", preflight.to_document())
+    if preflight.blocking and not allow_findings:
+        return TrainResult(status="blocked", run_dir=run_dir, preflight=preflight)
+    spec = parse_spec(cfg.base_model)  # parsed once: the tokenizer, the model and the manifest use it
+    tokenizer = load_tokenizer(spec)
+    template = resolve_chat_template(tokenizer, cfg.chat_template)
+    rows: list[dict[str, Any]] = []
+    skipped = 0
+    for path in cfg.train_data:
+        records, bad = _read(path, allow_bad_rows=allow_findings)
+        skipped += bad
+        rows += prompt_rows(records, path)
+    import datasets
+
+    reward, reward_record = make_reward(cfg)
+    set_seed(cfg.seed)
+    model = load_causal_lm(spec)
+    model.train()
+    log_path = run_dir / "train_log.jsonl"
+    write_log(log_path, [])
+    trainer = build_trainer(
+        cfg,
+        model,
+        tokenizer,
+        datasets.Dataset.from_list(rows),
+        reward,
+        run_dir,
+        [JsonlLogCallback(log_path), ConsoleLogCallback()],
+    )
+    t0 = time.time()
+    output = trainer.train(resume_from_checkpoint=True if resume else None)
+    seconds = time.time() - t0
+    weights_dir = run_dir / ("model" if cfg.adapter == "full" else "adapter")
+    trainer.save_model(str(weights_dir))
+    tokenizer.save_pretrained(run_dir)
+    if cfg.adapter == "full":
+        tokenizer.save_pretrained(weights_dir)
+    log = trainer.state.log_history
+    write_log(log_path, [{"step": r.get("step"), "epoch": r.get("epoch"), **r} for r in log])
+    plot_loss(read_log(log_path), run_dir / "loss.png", title=f"{cfg.method} {cfg.adapter}: {spec.label}")
+    manifest = _manifest(
+        cfg,
+        spec,
+        trainer,
+        output,
+        preflight,
+        template,
+        weights_dir,
+        rows,
+        skipped,
+        reward_record,
+        allow_findings=allow_findings,
+        resume=resume,
+        seconds=seconds,
+        started=started,
+        config_source=config_source,
+        command=command,
+    )
+    write_atomic(run_dir / "model_card.md", online_card(manifest))
+    write_json(run_dir / "manifest.json", manifest)
+    return TrainResult(status="trained", run_dir=run_dir, preflight=preflight, manifest=manifest)
+
+
+def _manifest(
+    cfg: TrainConfig,
+    spec: Any,
+    trainer: Any,
+    output: Any,
+    preflight: Any,
+    template: Any,
+    weights_dir: Path,
+    rows: list[dict[str, Any]],
+    skipped: int,
+    reward_record: dict[str, Any],
+    *,
+    allow_findings: bool,
+    resume: bool,
+    seconds: float,
+    started: float,
+    config_source: str | Path,
+    command: str | None,
+) -> dict[str, Any]:
+    """The run manifest of an online run (the keys of the other methods', plus ``online``)."""
+    import hashlib
+
+    from harness.documents.train import TrainManifest
+    from harness.provenance import collect_provenance, hash_files, model_hashes
+    from harness.train.rundir import RUN_KIND
+
+    log = trainer.state.log_history
+    losses = [r["loss"] for r in log if "loss" in r]
+    manifest: dict[str, Any] = {
+        **collect_provenance().model_dump(),
+        "kind": RUN_KIND,
+        "base_model": cfg.base_model,
+        "base_model_hashes": model_hashes(spec.weights_folder(), spec.path if spec.kind == "gguf" else None),
+        "method": cfg.method,
+        "adapter": cfg.adapter,
+        "weights": weights_dir.name,
+        "train_data": [str(p) for p in cfg.train_data],
+        "train_data_hashes": hash_files(cfg.train_data),
+        "eval_data": None,
+        "holdouts": [str(h) for h in cfg.holdouts],
+        "config": "config.yaml",
+        "config_source": str(config_source),
+        "config_hash": cfg.fingerprint(),
+        "seed": cfg.seed,
+        "chat_template": {
+            "source": template.source,
+            "file": "chat_template.jinja",
+            "hash": hashlib.blake2b(template.template.encode(), digest_size=16).hexdigest(),
+        },
+        "world_size": trainer.args.world_size,
+        "device": str(trainer.args.device),
+        "preflight": {
+            "fail_on": preflight.fail_on,
+            "counts": preflight.counts(),
+            "blocking": preflight.blocking,
+            "allowed_findings": bool(preflight.blocking and allow_findings),
+            "leakage_checked": preflight.leakage_checked,
+            "rows_skipped": skipped,
+        },
+        "data": {
+            "n_records": len(rows),
+            "n_kept": len(rows),
+            "n_truncated": 0,
+            "n_dropped": 0,
+            "dropped_ids": [],
+            "n_tokens": 0,
+            "n_trained_tokens": 0,
+            "unit": "distinct prompts",
+        },
+        "online": {
+            "trainer": "trl.GRPOTrainer" if cfg.method == "grpo" else "trl.RLOOTrainer",
+            "reward": reward_record,
+            **cfg.online.model_dump(mode="json", exclude={"reward"}),  # type: ignore[union-attr]
+            "reference": "the base with the adapter disabled" if cfg.adapter == "lora" else "a frozen copy of the base",
+            **step_series(log, cfg.method),
+        },
+        "results": {
+            "global_step": output.global_step,
+            "epochs": trainer.state.epoch,
+            "train_loss": output.training_loss,
+            "final_train_loss": losses[-1] if losses else None,
+            "eval_loss": None,
+            "eval": {},
+            "train_seconds": seconds,
+            "resumed": resume,
+        },
+        "files": {"log": "train_log.jsonl", "loss_plot": "loss.png", "card": "model_card.md"},
+        "created": timestamp(started),
+        "finished": timestamp(),
+        "command": command,
+    }
+    return TrainManifest.model_validate(manifest).model_dump(mode="json")
+
+
+def online_card(manifest: dict[str, Any]) -> str:
+    """A short model card for an online run: reward, KL per step, how to reproduce."""
+    o = manifest["online"]
+    kl = ", ".join(f"{r['step']}: {r['kl']:.4g}" for r in o["kl_per_step"][:20])
+    rw = ", ".join(f"{r['step']}: {r['reward']:.4g}" for r in o["reward_per_step"][:20] if r["reward"] is not None)
+    return "\n".join(
+        [
+            f"# Model card: {manifest['method'].upper()} ({manifest['adapter']}) of `{manifest['base_model']}`",
+            "",
+            f"Online RL with {o['trainer']}: {o['num_generations']} completions per prompt, up to "
+            f"{o['max_completion_length']} tokens, temperature {o['temperature']}, KL coefficient β = {o['beta']} "
+            f"to {o['reference']}.",
+            "",
+            f"- Reward: `{o['reward']}`.",
+            f"- Prompts: {manifest['data']['n_records']} distinct prompts from "
+            + ", ".join(f"`{p}`" for p in manifest["train_data"])
+            + ".",
+            f"- Steps: {manifest['results']['global_step']}; preflight: {manifest['preflight']['counts']}.",
+            f"- KL to the reference by step ({o['kl_definition']}): {kl or 'n/a'}.",
+            f"- Mean reward by step: {rw or 'n/a'}.",
+            "",
+            "Training-time rewards are not quality: compare the run with its base on holdout suites with "
+            "`harness eval` / `harness gate` before shipping.",
+            "",
+            f"Reproduce: `{manifest.get('command') or 'harness train config.yaml'}` "
+            f"(config hash `{manifest['config_hash']}`).",
+            "",
+        ]
+    )
