@@ -17,7 +17,7 @@ from fixtures.runs import make_run
 from statsmodels.stats.multitest import multipletests
 
 from harness.compare.slices import MISSING, item_slices
-from harness.errors import ConfigError
+from harness.errors import ConfigError, InputError
 from harness.eval.run import Run
 from harness.gate import compare_runs, gate_result, policy_from_gate
 from harness.report.comparison import render_markdown
@@ -238,7 +238,8 @@ def test_cli_compare_with_a_field_per_item_exits_2_naming_the_policy(tmp_path: P
 
     from harness.files import write_json
 
-    base, cand = _planted(n_per=4)
+    base, cand = _planted(n_per=8)  # 24 items: enough that a value per item means an id-like field
+    assert len(base.items) >= 20
     for run, name in ((base, "base.json"), (cand, "cand.json")):
         for k, it in enumerate(run.items):
             it.fields = {"serial": k}
@@ -269,3 +270,13 @@ def test_console_summary_prints_delta_per_slice_and_the_multiplicity() -> None:
     assert "score by group" in text and "Holm's step-down adjustment over the 4 counted tests" in text
     for g in GROUPS:
         assert f"│ {g} " in text
+
+
+def test_a_small_sample_with_one_item_per_slice_is_not_an_id_like_field() -> None:
+    from harness.compare.slices import ID_LIKE_MIN, slice_groups
+
+    few = [{"harm": f"h{k}"} for k in range(6)]  # e.g. a --limit 6 run over six harm categories
+    assert slice_groups(few, "harm") == {f"h{k}": [k] for k in range(6)}
+    many = [{"serial": k} for k in range(ID_LIKE_MIN)]
+    with pytest.raises(InputError, match="one item each"):
+        slice_groups(many, "serial")
