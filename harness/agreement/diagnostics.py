@@ -22,7 +22,6 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from harness.agreement.bootstrap import bootstrap_ci
 from harness.agreement.coefficients import krippendorff_alpha, krippendorff_alpha_stat
@@ -349,6 +348,8 @@ def _position(chose_first: np.ndarray) -> dict[str, Any] | None:
     if n == 0:
         return None
     k = int(chose_first.sum())
+    from scipy import stats  # only for pairwise A/B data: scipy's import is slow
+
     test = stats.binomtest(k, n, 0.5)
     ci = test.proportion_ci(confidence_level=0.95, method="wilson")
     return {
