@@ -25,7 +25,16 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from harness.errors import InputError
-from harness.records import RatingRecord, RowProblem, iter_records, read_table
+from harness.records import (
+    _EMPTY_SCORES,
+    RatingRecord,
+    RowProblem,
+    detect_format,
+    detect_kind,
+    iter_records,
+    read_csv_columns,
+    read_table,
+)
 
 __all__ = ["Group", "Rating", "Ratings", "Scale", "build_groups", "load_ratings", "parse_scale"]
 
@@ -115,7 +124,56 @@ def load_ratings(path: str | Path, *, wide: bool = False, format: str | None = N
     return Ratings(ratings, str(path), "wide" if wide else "long")
 
 
+def _load_long_csv(path: str | Path) -> list[Rating] | None:
+    """The fast path for a plain CSV file: columns at C speed, no per-row record model.
+
+    Returns None whenever a row would be a problem (missing column, empty score, a cell holding a
+    JSON array), so that the careful reader reports it with file, line and field.
+    """
+    table = read_csv_columns(path)
+    if table is None or detect_kind(dict.fromkeys(table.header)) != "rating":
+        return None
+    cols = table.columns
+    if not all(k in cols for k in ("item_id", "rater_id", "score")):
+        return None
+    n = len(table.lines)
+    empty = [None] * n
+    shown_col = "shown_order" if "shown_order" in cols else "position" if "position" in cols else None
+    used = [cols[k] for k in ("item_id", "rater_id", "score", "criterion", "gold", "timestamp", shown_col) if k in cols]
+    for col in used:
+        if any(v[:1] == "[" or v[:2] == " [" for v in set(col)):  # JSON arrays: the careful reader decides
+            return None
+    if any(v.strip().lower() in _EMPTY_SCORES for v in set(cols["score"])):
+        return None
+
+    def texts(name: str | None) -> list[str | None]:
+        if name is None or name not in cols:
+            return empty
+        memo = {v: _text(v) for v in set(cols[name])}
+        return [memo[v] for v in cols[name]]
+
+    golds = cols.get("gold")
+    gold = empty if golds is None else [None if _missing(v) else v for v in golds]
+    return list(
+        map(
+            Rating,
+            cols["item_id"],
+            cols["rater_id"],
+            cols["score"],
+            texts("criterion"),
+            gold,
+            texts("timestamp"),
+            texts(shown_col),
+            table.lines,
+        )
+    )
+
+
 def _load_long(path: str | Path, format: str | None) -> list[Rating]:
+    if (format or detect_format(path)) == "csv":
+        fast = _load_long_csv(path)
+        if fast is not None:
+            return fast
     out: list[Rating] = []
     problems: list[RowProblem] = []
     for rec in iter_records(path, format=format, kind="rating"):
@@ -237,7 +295,7 @@ class _Coder:
     def __init__(self, ratings: list[Rating], level: str, scale: Scale | None, file: str | None) -> None:
         self.file = file
         self.level = level
-        scores = [r.score for r in ratings]
+        scores = list(dict.fromkeys(r.score for r in ratings))  # distinct values, in order of first use
         declared = None if scale is None else {str(c).lower() for c in scale.categories}
         self.pairwise = _is_pairwise(scores) and declared in (None, {"a", "b", "tie"})
         if self.pairwise:
@@ -254,7 +312,8 @@ class _Coder:
             numbers = [_as_number(s) for s in scores]
             self.numeric = all(v is not None for v in numbers)
             if not self.numeric:
-                bad = next(r for r, v in zip(ratings, numbers, strict=True) if v is None)
+                first_bad = next(s for s, v in zip(scores, numbers, strict=True) if v is None)
+                bad = next(r for r in ratings if r.score == first_bad and type(r.score) is type(first_bad))
                 if level != "nominal":
                     raise InputError(
                         f"score {bad.score!r} is not a number; the {level} level needs numeric scores "
@@ -279,6 +338,13 @@ class _Coder:
 
     def code(self, value: Any, *, line: int, field: str) -> float:
         """The number for one score: its value (numeric scales) or its category index."""
+        memo = self.__dict__.setdefault("_memo", {})
+        key = (type(value), value)
+        if key not in memo:
+            memo[key] = self._code(value, line=line, field=field)
+        return memo[key]
+
+    def _code(self, value: Any, *, line: int, field: str) -> float:
         if self.numeric:
             v = _as_number(value)
             if v is None:
@@ -370,6 +436,37 @@ def build_groups(ratings: Ratings, *, level: str, scale: Scale | None = None, by
     return groups
 
 
+def _first_ratings(
+    cell: np.ndarray, values: np.ndarray, rows: list[Rating], lines: np.ndarray, where: str, file: str | None
+) -> tuple[np.ndarray, int]:
+    """Which rows are a rater's first rating of an item; the number of repeats with the same value.
+
+    Raises:
+        InputError: a rater rated an item twice with different values (the first such row in file
+            order is named, with the line of the rating it contradicts).
+    """
+    order = np.argsort(cell, kind="stable")
+    sorted_cell = cell[order]
+    starts = np.ones(len(cell), dtype=bool)
+    starts[1:] = sorted_cell[1:] != sorted_cell[:-1]
+    first = order[np.maximum.accumulate(np.where(starts, np.arange(len(cell)), 0))]
+    first_of = np.empty(len(cell), dtype=np.int64)
+    first_of[order] = first
+    keep = first_of == np.arange(len(cell))
+    clash = np.flatnonzero(~keep & (values != values[first_of]))
+    if clash.size:
+        k = int(clash.min())
+        r = rows[k]
+        raise InputError(
+            f"rater {r.rater_id!r} rated item {r.item_id!r}{where} twice with different scores "
+            f"(also on line {lines[first_of[k]]})",
+            file=file,
+            line=r.line or None,
+            field="score",
+        )
+    return keep, int((~keep).sum())
+
+
 def _group(criterion: str | None, rows: list[Rating], coder: _Coder, file: str | None) -> Group:
     items = list(dict.fromkeys(r.item_id for r in rows))
     raters = list(dict.fromkeys(r.rater_id for r in rows))
@@ -382,29 +479,25 @@ def _group(criterion: str | None, rows: list[Rating], coder: _Coder, file: str |
         )
     item_ix = {v: i for i, v in enumerate(items)}
     rater_ix = {v: j for j, v in enumerate(raters)}
+    n = len(rows)
+    ii = np.fromiter((item_ix[r.item_id] for r in rows), dtype=np.int64, count=n)
+    jj = np.fromiter((rater_ix[r.rater_id] for r in rows), dtype=np.int64, count=n)
+    lines = np.fromiter((r.line for r in rows), dtype=np.int64, count=n)
+    values = np.fromiter((coder.code(r.score, line=r.line, field="score") for r in rows), dtype=float, count=n)
+    keep, duplicates = _first_ratings(ii * len(raters) + jj, values, rows, lines, where, file)
     data = np.full((len(items), len(raters)), np.nan)
     line_of = np.zeros(data.shape, dtype=np.int64)
+    data[ii[keep], jj[keep]] = values[keep]
+    line_of[ii[keep], jj[keep]] = lines[keep]
     gold = np.full(len(items), np.nan)
     gold_line = np.zeros(len(items), dtype=np.int64)
     stamps: list[list[str | None]] = [[None] * len(raters) for _ in items]
     shown = np.full(data.shape, -1, dtype=np.int64)
-    duplicates = 0
-    for r in rows:
-        i, j = item_ix[r.item_id], rater_ix[r.rater_id]
-        value = coder.code(r.score, line=r.line, field="score")
-        if not np.isnan(data[i, j]):
-            if data[i, j] != value:
-                raise InputError(
-                    f"rater {r.rater_id!r} rated item {r.item_id!r}{where} twice with different scores "
-                    f"(also on line {line_of[i, j]})",
-                    file=file,
-                    line=r.line or None,
-                    field="score",
-                )
-            duplicates += 1
+    for k in np.flatnonzero(keep):  # only rows that carry a timestamp, an order or a gold value
+        r = rows[k]
+        if r.timestamp is None and r.shown_order is None and r.gold is None:
             continue
-        data[i, j] = value
-        line_of[i, j] = r.line
+        i, j = ii[k], jj[k]
         stamps[i][j] = r.timestamp
         shown[i, j] = _shown_first(r.shown_order, file=file, line=r.line)
         if r.gold is not None:
