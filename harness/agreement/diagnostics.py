@@ -222,16 +222,23 @@ def item_diagnostics(
     """
     show = show or (lambda v: float(v))
     dis = item_disagreement(data, level=level)
-    order = sorted(range(len(item_ids)), key=lambda i: (np.isnan(dis[i]), -np.nan_to_num(dis[i]), i))
+    n_items = len(item_ids)
+    order = np.lexsort((np.arange(n_items), -np.nan_to_num(dis), np.isnan(dis))).tolist()
+    distinct = np.unique(data[~np.isnan(data)])
+    shown = dict(zip(distinct.tolist(), (show(v) for v in distinct), strict=True))  # show each value once
+    rated_all = ~np.isnan(data)
+    counts = rated_all.sum(axis=1).tolist()
+    dis_out = [_f(v) for v in dis.tolist()]
     out = []
     for i in order:
         row = data[i]
-        rated = ~np.isnan(row)
+        rated = rated_all[i]
+        cells = row.tolist()
         entry: dict[str, Any] = {
             "item_id": item_ids[i],
-            "n_ratings": int(rated.sum()),
-            "disagreement": _f(dis[i]),
-            "ratings": {rater_ids[j]: show(row[j]) for j in np.flatnonzero(rated)},
+            "n_ratings": counts[i],
+            "disagreement": dis_out[i],
+            "ratings": {rater_ids[j]: shown[cells[j]] for j in np.flatnonzero(rated).tolist()},
         }
         if gold is not None and not np.isnan(gold[i]):
             entry["gold"] = show(gold[i])
