@@ -25,6 +25,7 @@ import numpy as np
 
 from harness.agreement.bootstrap import bootstrap_ci
 from harness.agreement.coefficients import krippendorff_alpha, krippendorff_alpha_stat
+from harness.agreement.loo import alpha_without_each, loo_consensus_cells
 from harness.agreement.suffstats import code_categories, count_matrix, metric_matrix
 from harness.errors import InputError
 
@@ -105,17 +106,24 @@ def rater_diagnostics(
     """
     ordered = level != "nominal"
     out = []
+    cell_items, cell_raters, cell_cons = loo_consensus_cells(data, level)
+    bounds = np.searchsorted(np.sort(cell_raters, kind="stable"), np.arange(len(rater_ids) + 1))
+    by_rater = np.argsort(cell_raters, kind="stable")
+    without = alpha_without_each(data, level)
     for j, rater in enumerate(rater_ids):
         x = data[:, j]
-        cons = loo_consensus(data, j, level)
-        both = ~np.isnan(x) & ~np.isnan(cons)
-        row: dict[str, Any] = {"rater_id": rater, "n_items": int((~np.isnan(x)).sum()), "n_compared": int(both.sum())}
-        row["consensus_agreement"] = _f(consensus_agreement(data, j, level))
+        cells = by_rater[bounds[j] : bounds[j + 1]]
+        known = ~np.isnan(cell_cons[cells])
+        mine, cons = x[cell_items[cells][known]], cell_cons[cells][known]
+        row: dict[str, Any] = {"rater_id": rater, "n_items": int(cells.size), "n_compared": int(known.sum())}
+        agree = krippendorff_alpha(np.column_stack([mine, cons]), level=level) if known.any() else float("nan")
+        row["consensus_agreement"] = _f(agree)
         if ordered:
-            diff = x[both] - cons[both]
+            diff = mine - cons
             row["offset"] = _f(diff.mean()) if diff.size else None
             row["mean_abs_diff"] = _f(np.abs(diff).mean()) if diff.size else None
-        row["alpha_without"] = _f(krippendorff_alpha(np.delete(data, j, axis=1), level=level))
+        alone = without[j] if without is not None else krippendorff_alpha(np.delete(data, j, axis=1), level=level)
+        row["alpha_without"] = _f(alone)
         if gold is not None and (~np.isnan(gold)).any():
             g = ~np.isnan(x) & ~np.isnan(gold)
             row["gold_n"] = int(g.sum())
