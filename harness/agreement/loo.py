@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.agreement.suffstats import code_categories, count_matrix, metric_matrix
+from harness.agreement.suffstats import code_categories, compress_counts, count_matrix, metric_matrix
 
 __all__ = ["MAX_CATEGORIES", "alpha_without_each", "loo_consensus_cells"]
 
@@ -101,20 +101,24 @@ def alpha_without_each(data: np.ndarray, level: str) -> np.ndarray | None:
         return None
     q = len(coded.categories)
     counts = count_matrix(coded.codes, q)
-    m = counts.sum(axis=1)
-    full = _contrib(counts, m).sum(axis=0)
+    patterns = compress_counts(counts)
+    full = np.tensordot(patterns.mult, _contrib(patterns.rows, patterns.rows.sum(axis=1)), axes=1)
     per_rater = np.broadcast_to(full, (n_raters, q, q)).copy()
     ii, jj = np.nonzero(rated)
-    codes = coded.codes[ii, jj]
-    for start in range(0, len(ii), _BLOCK):
-        sl = slice(start, start + _BLOCK)
-        before = counts[ii[sl]]
-        after = before.copy()
-        after[np.arange(len(after)), codes[sl]] -= 1
-        delta = _contrib(after, m[ii[sl]] - 1) - _contrib(before, m[ii[sl]])
-        flat = delta.reshape(len(delta), q * q)
-        for col in range(q * q):
-            per_rater[:, col // q, col % q] += np.bincount(jj[sl], weights=flat[:, col], minlength=n_raters)
+    # The change an item makes when one rating leaves depends only on the item's counts and the
+    # leaving value: compute it once per distinct (counts pattern, value), weight it per rater.
+    key = patterns.inverse[ii] * q + coded.codes[ii, jj]
+    pair, times = np.unique(jj.astype(np.int64) * (len(patterns.rows) * q) + key, return_counts=True)
+    keys, rater_of = pair % (len(patterns.rows) * q), pair // (len(patterns.rows) * q)
+    used, slot = np.unique(keys, return_inverse=True)
+    before = patterns.rows[used // q]
+    after = before.copy()
+    after[np.arange(len(after)), used % q] -= 1
+    m_before = before.sum(axis=1)
+    delta = (_contrib(after, m_before - 1) - _contrib(before, m_before)).reshape(len(used), q * q)
+    for col in range(q * q):
+        weights = delta[slot, col] * times
+        per_rater[:, col // q, col % q] += np.bincount(rater_of, weights=weights, minlength=n_raters)
     return np.array([_alpha_from_coincidences(o, coded.categories, level) for o in per_rater])
 
 
