@@ -467,9 +467,24 @@ def _first_ratings(
     return keep, int((~keep).sum())
 
 
+def _coded_scores(scores: tuple[Any, ...], lines: tuple[int, ...], coder: _Coder) -> np.ndarray:
+    """Each score's code, coding every distinct value once (errors name the value's first line)."""
+    table: dict[Any, float] = {}
+    for value, line in zip(scores, lines, strict=True):
+        if value not in table:
+            table[value] = coder.code(value, line=line, field="score")
+        if len(table) > 10_000:  # continuous scores: code row by row
+            return np.fromiter(
+                (coder.code(v, line=ln, field="score") for v, ln in zip(scores, lines, strict=True)), float, len(scores)
+            )
+    return np.fromiter(map(table.__getitem__, scores), dtype=float, count=len(scores))
+
+
 def _group(criterion: str | None, rows: list[Rating], coder: _Coder, file: str | None) -> Group:
-    items = list(dict.fromkeys(r.item_id for r in rows))
-    raters = list(dict.fromkeys(r.rater_id for r in rows))
+    columns = list(zip(*rows, strict=True))  # one tuple per field, transposed in C
+    item_col, rater_col, score_col, line_col = columns[0], columns[1], columns[2], columns[7]
+    items = list(dict.fromkeys(item_col))
+    raters = list(dict.fromkeys(rater_col))
     where = f" (criterion {criterion!r})" if criterion else ""
     if len(raters) < 2:
         raise InputError(
@@ -480,10 +495,10 @@ def _group(criterion: str | None, rows: list[Rating], coder: _Coder, file: str |
     item_ix = {v: i for i, v in enumerate(items)}
     rater_ix = {v: j for j, v in enumerate(raters)}
     n = len(rows)
-    ii = np.fromiter((item_ix[r.item_id] for r in rows), dtype=np.int64, count=n)
-    jj = np.fromiter((rater_ix[r.rater_id] for r in rows), dtype=np.int64, count=n)
-    lines = np.fromiter((r.line for r in rows), dtype=np.int64, count=n)
-    values = np.fromiter((coder.code(r.score, line=r.line, field="score") for r in rows), dtype=float, count=n)
+    ii = np.fromiter(map(item_ix.__getitem__, item_col), dtype=np.int64, count=n)
+    jj = np.fromiter(map(rater_ix.__getitem__, rater_col), dtype=np.int64, count=n)
+    lines = np.fromiter(line_col, dtype=np.int64, count=n)
+    values = _coded_scores(score_col, line_col, coder)
     keep, duplicates = _first_ratings(ii * len(raters) + jj, values, rows, lines, where, file)
     data = np.full((len(items), len(raters)), np.nan)
     line_of = np.zeros(data.shape, dtype=np.int64)
@@ -493,10 +508,10 @@ def _group(criterion: str | None, rows: list[Rating], coder: _Coder, file: str |
     gold_line = np.zeros(len(items), dtype=np.int64)
     stamps: list[list[str | None]] = [[None] * len(raters) for _ in items]
     shown = np.full(data.shape, -1, dtype=np.int64)
-    for k in np.flatnonzero(keep):  # only rows that carry a timestamp, an order or a gold value
+    extra = [k for k, (g, t, o) in enumerate(zip(columns[4], columns[5], columns[6], strict=True))
+             if g is not None or t is not None or o is not None]
+    for k in (k for k in extra if keep[k]):  # only rows that carry a gold value, a timestamp or an order
         r = rows[k]
-        if r.timestamp is None and r.shown_order is None and r.gold is None:
-            continue
         i, j = ii[k], jj[k]
         stamps[i][j] = r.timestamp
         shown[i, j] = _shown_first(r.shown_order, file=file, line=r.line)
