@@ -70,3 +70,15 @@ def test_crowd_shape_many_raters_few_ratings_each() -> None:
     for j in (0, 57, 199):
         direct = krippendorff_alpha(np.delete(data, j, axis=1), level="ordinal")
         assert rows[j]["alpha_without"] == pytest.approx(direct, abs=1e-9, nan_ok=True)
+
+
+@pytest.mark.parametrize("level", LEVELS)
+@pytest.mark.parametrize("seed", range(4))
+def test_item_disagreement_by_counts_equals_pairwise(level: str, seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.agreement import diagnostics
+
+    data = _data(seed, items=120, raters=9, missing=0.2 + 0.15 * seed) + 1
+    fast = diagnostics.item_disagreement(data, level=level)
+    monkeypatch.setattr(diagnostics, "_pair_sums_by_counts", lambda x, level: None)
+    pairwise = diagnostics.item_disagreement(data, level=level)
+    np.testing.assert_allclose(fast, pairwise, rtol=1e-10, atol=1e-12, equal_nan=True)

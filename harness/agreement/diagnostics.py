@@ -172,6 +172,26 @@ def _delta(a: np.ndarray, b: np.ndarray, level: str) -> np.ndarray:
     return (a - b) ** 2  # interval, and ordinal on mid-ranks
 
 
+def _pair_sums_by_counts(x: np.ndarray, level: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per item, the sum of differences over ordered pairs of its ratings, linear in the cells.
+
+    Interval and ordinal (mid-ranks): ``2 (m sum a^2 - (sum a)^2)``; nominal and ratio: ``n' D n``
+    over the item's category counts ``n`` (None when there are too many distinct values).
+    """
+    valid = ~np.isnan(x)
+    m = valid.sum(axis=1).astype(float)
+    if level in ("interval", "ordinal"):
+        centred = np.where(valid, x - np.nanmean(x[valid]) if valid.any() else x, 0.0)
+        s1, s2 = centred.sum(axis=1), (centred**2).sum(axis=1)
+        return np.maximum(2 * (m * s2 - s1**2), 0.0), m
+    coded = code_categories(x) if valid.any() else None
+    if coded is None or len(coded.categories) > 64:
+        return None
+    counts = count_matrix(coded.codes, len(coded.categories))
+    delta = metric_matrix(coded.categories, level)
+    return ((counts @ delta) * counts).sum(axis=1), m
+
+
 def item_disagreement(data: np.ndarray, *, level: str) -> np.ndarray:
     """Per item: mean pairwise difference of its ratings over the expected difference (NaN if unpairable).
 
@@ -196,6 +216,11 @@ def item_disagreement(data: np.ndarray, *, level: str) -> np.ndarray:
     out = np.full(len(x), np.nan)
     if expected <= 0:
         return out
+    by_counts = _pair_sums_by_counts(x, level)
+    if by_counts is not None:
+        sums, m = by_counts
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(m >= 2, sums / (m * (m - 1)) / expected, np.nan)
     r = x.shape[1]
     block = max(1, 2_000_000 // max(r * r, 1))
     for start in range(0, len(x), block):
