@@ -183,7 +183,9 @@ def _pair_sums_by_counts(x: np.ndarray, level: str) -> tuple[np.ndarray, np.ndar
     if level in ("interval", "ordinal"):
         centred = np.where(valid, x - np.nanmean(x[valid]) if valid.any() else x, 0.0)
         s1, s2 = centred.sum(axis=1), (centred**2).sum(axis=1)
-        return np.maximum(2 * (m * s2 - s1**2), 0.0), m
+        hi = np.where(valid, x, -np.inf).max(axis=1)
+        lo = np.where(valid, x, np.inf).min(axis=1)
+        return np.where(hi == lo, 0.0, np.maximum(2 * (m * s2 - s1**2), 0.0)), m  # unanimous: exactly 0
     coded = code_categories(x) if valid.any() else None
     if coded is None or len(coded.categories) > 64:
         return None
