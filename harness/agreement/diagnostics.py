@@ -349,7 +349,7 @@ def drift(
     file: str | None = None,
 ) -> dict[str, Any] | None:
     """Krippendorff's alpha per period (ISO week or batch); None when no rating has a timestamp."""
-    if not any(t is not None for row in timestamps for t in row):
+    if not any(map(any, timestamps)):  # timestamps are non-empty strings or None; C-speed scan
         return None
     periods, mode = _periods(timestamps, lines, file)
     labels = sorted({p for p in periods if p is not None}, key=_natural if mode == "batch" else str)
