@@ -262,20 +262,24 @@ def item_diagnostics(
     distinct = np.unique(data[~np.isnan(data)])
     shown = dict(zip(distinct.tolist(), (show(v) for v in distinct), strict=True))  # show each value once
     rated_all = ~np.isnan(data)
-    counts = rated_all.sum(axis=1).tolist()
+    counts = rated_all.sum(axis=1)
+    cell_i, cell_j = np.nonzero(rated_all)  # row-major: each item's ratings together, in rater order
+    names = [rater_ids[j] for j in cell_j.tolist()]
+    values = [shown[v] for v in data[cell_i, cell_j].tolist()]
+    bounds = np.concatenate(([0], np.cumsum(counts))).tolist()
+    counts_out = counts.tolist()
     dis_out = [_f(v) for v in dis.tolist()]
     out = []
     for i in order:
-        row = data[i]
-        rated = rated_all[i]
-        cells = row.tolist()
+        lo, hi = bounds[i], bounds[i + 1]
         entry: dict[str, Any] = {
             "item_id": item_ids[i],
-            "n_ratings": counts[i],
+            "n_ratings": counts_out[i],
             "disagreement": dis_out[i],
-            "ratings": {rater_ids[j]: shown[cells[j]] for j in np.flatnonzero(rated).tolist()},
+            "ratings": dict(zip(names[lo:hi], values[lo:hi], strict=True)),
         }
         if gold is not None and not np.isnan(gold[i]):
+            row, rated = data[i], rated_all[i]
             entry["gold"] = show(gold[i])
             entry["gold_agreement"] = _f((row[rated] == gold[i]).mean()) if rated.any() else None
         out.append(entry)

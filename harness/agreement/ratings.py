@@ -506,10 +506,13 @@ def _group(criterion: str | None, rows: list[Rating], coder: _Coder, file: str |
     line_of[ii[keep], jj[keep]] = lines[keep]
     gold = np.full(len(items), np.nan)
     gold_line = np.zeros(len(items), dtype=np.int64)
-    stamps: list[list[str | None]] = [[None] * len(raters) for _ in items]
     shown = np.full(data.shape, -1, dtype=np.int64)
     extra = [k for k, (g, t, o) in enumerate(zip(columns[4], columns[5], columns[6], strict=True))
              if g is not None or t is not None or o is not None]
+    if any(columns[5][k] is not None for k in extra):
+        stamps: list[list[str | None]] = [[None] * len(raters) for _ in items]
+    else:  # no timestamps: one shared row of None, read only
+        stamps = [[None] * len(raters)] * len(items)
     for k in (k for k in extra if keep[k]):  # only rows that carry a gold value, a timestamp or an order
         r = rows[k]
         i, j = ii[k], jj[k]
