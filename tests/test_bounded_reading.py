@@ -95,6 +95,8 @@ def _run(args: list[str]) -> tuple[int, str, int]:
         ["agreement", "{sparse}", "--level", "nominal", "--format", "csv"],
         ["validate", "/dev/zero"],
         ["agreement", "/dev/zero", "--level", "nominal"],
+        ["train", "{sparse}"],
+        ["train", "/dev/zero"],
     ],
 )
 def test_cli_exit_2_with_bounded_memory(sparse: Path, args: list[str]) -> None:
@@ -108,3 +110,13 @@ def test_cli_exit_2_with_bounded_memory(sparse: Path, args: list[str]) -> None:
 
 def test_errors_are_harness_errors() -> None:
     assert issubclass(InputFileError, HarnessError) and issubclass(ConfigError, HarnessError)
+
+
+@pytest.mark.parametrize("which", ["device", "sparse"])
+def test_policy_file_is_bounded(sparse: Path, which: str) -> None:
+    from harness.compare import load_policy
+
+    path = Path("/dev/zero") if which == "device" else sparse
+    with pytest.raises(HarnessError) as err:
+        load_policy(path)
+    assert str(path) in str(err.value)
