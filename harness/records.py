@@ -164,7 +164,7 @@ def detect_format(path: str | Path) -> Format:
 
 
 # ---------------------------------------------------------------------------- raw row readers
-def _bounded_lines(path: Path, fh: Any) -> Iterator[bytes]:
+def bounded_lines(path: Path, fh: Any) -> Iterator[bytes]:
     """Physical lines of a binary file, none longer than :data:`MAX_RECORD_BYTES` (else an error)."""
     lineno = 0
     while raw := fh.readline(MAX_RECORD_BYTES + 1):
@@ -182,7 +182,7 @@ def _bounded_lines(path: Path, fh: Any) -> Iterator[bytes]:
 def _iter_lines(path: Path) -> Iterator[tuple[int, str | None, bytes]]:
     """Yield ``(line, text or None if undecodable, raw)`` per physical line, streaming, bounded."""
     with path.open("rb") as fh:
-        for lineno, raw in enumerate(_bounded_lines(path, fh), start=1):
+        for lineno, raw in enumerate(bounded_lines(path, fh), start=1):
             if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
                 raw = raw[3:]
             try:
@@ -345,7 +345,7 @@ def _csv_columns_python(path: Path) -> CsvTable | None:
     try:
         with path.open("rb") as fh:
             lines_text = (
-                raw.decode("utf-8-sig" if k == 0 else "utf-8") for k, raw in enumerate(_bounded_lines(path, fh))
+                raw.decode("utf-8-sig" if k == 0 else "utf-8") for k, raw in enumerate(bounded_lines(path, fh))
             )
             reader = csv.reader(lines_text)
             header: list[str] | None = None

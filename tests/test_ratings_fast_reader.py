@@ -80,3 +80,57 @@ def test_duplicate_rating_names_both_lines(tmp_path: Path) -> None:
     path.write_text("item_id,rater_id,score\na,r1,1\na,r2,2\na,r1,1\nb,r1,2\nb,r2,2\n")
     (group,) = R.build_groups(R.load_ratings(path), level="nominal")
     assert group.duplicates_ignored == 1 and group.lines[0, 0] == 2
+
+
+JSONL_BODIES = {
+    "strings": '{"item_id": "a", "rater_id": "r1", "score": "3"}\n{"item_id": "a", "rater_id": "r2", "score": "4"}\n',
+    "numbers": '{"item_id": 1, "rater_id": 2.0, "score": 3}\n\n{"item_id": 1, "rater_id": 7, "score": 4.5}\n',
+    "extras": '{"item_id": "a", "rater_id": "r1", "score": "A", "criterion": 2, "gold": 1, "timestamp": "2024-01-01",'
+    ' "shown_order": "AB", "note": [1, 2]}\n{"item_id": "a", "rater_id": "r2", "score": "B", "gold": "nan",'
+    ' "position": 1.0, "criterion": ""}\n',
+    "bom": '\ufeff{"item_id": "a", "rater_id": "r1", "score": 1}\n{"item_id": "b", "rater_id": "r1", "score": 2}',
+}
+
+
+def _careful_jsonl(path: Path) -> list[R.Rating]:
+    fast = R._load_long_jsonl
+    try:
+        R._load_long_jsonl = lambda p: None  # type: ignore[assignment]
+        return R._load_long(path, None)
+    finally:
+        R._load_long_jsonl = fast
+
+
+@pytest.mark.parametrize("name", list(JSONL_BODIES))
+def test_fast_jsonl_reader_equals_careful_reader(tmp_path: Path, name: str) -> None:
+    path = tmp_path / "r.jsonl"
+    path.write_bytes(JSONL_BODIES[name].encode("utf-8"))
+    fast = R._load_long_jsonl(path)
+    assert fast is not None, "the fast path declined a plain file"
+    careful = _careful_jsonl(path)
+    assert fast == careful
+    assert [tuple(map(type, r)) for r in fast] == [tuple(map(type, r)) for r in careful]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"item_id": "a", "rater_id": "r1", "score": ""}',
+        '{"item_id": null, "rater_id": "r1", "score": 1}',
+        '{"item_id": true, "rater_id": "r1", "score": 1}',
+        '{"item_id": "a", "rater_id": "r1", "score": NaN}',
+        '{"item_id": "a", "rater_id": "r1", "score": [1]}',
+        '{"item_id": "a", "rater_id": "r1"',
+        '["a", "r1", 1]',
+    ],
+)
+def test_fast_jsonl_reader_leaves_problems_to_the_careful_reader(tmp_path: Path, line: str) -> None:
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"item_id": "a", "rater_id": "r0", "score": 1}\n' + line + "\n")
+    assert R._load_long_jsonl(path) is None
+    try:
+        ratings = R.load_ratings(path)
+    except InputError as err:
+        assert str(err).startswith(f"{path}:2")
+    else:  # the careful reader accepts it (a boolean id becomes text): both agree on what it is
+        assert ratings.ratings[1].line == 2

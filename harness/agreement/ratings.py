@@ -29,6 +29,7 @@ from harness.records import (
     _EMPTY_SCORES,
     RatingRecord,
     RowProblem,
+    bounded_lines,
     detect_format,
     detect_kind,
     iter_records,
@@ -169,9 +170,70 @@ def _load_long_csv(path: str | Path) -> list[Rating] | None:
     )
 
 
+def _id_text(v: Any) -> str | None:
+    """An id as the record model makes it: text as is, a number as text; None for anything else."""
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return None
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def _jsonl_rating(obj: Any, line: int) -> Rating | None:
+    """One JSONL object as a rating, or None when the careful reader must look at it."""
+    if not isinstance(obj, dict) or detect_kind(obj) != "rating":
+        return None
+    item, rater, score = _id_text(obj.get("item_id")), _id_text(obj.get("rater_id")), obj.get("score")
+    if item is None or rater is None or isinstance(score, bool) or not isinstance(score, str | int | float):
+        return None
+    if _missing(score) or (isinstance(score, str) and score.strip().lower() in _EMPTY_SCORES):
+        return None
+    extra = {}
+    for key in ("criterion", "timestamp", "shown_order", "position"):
+        v = obj.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, str | int | float)):
+            return None
+        extra[key] = _id_text(v) if isinstance(v, int | float) else v
+    gold = obj.get("gold")
+    if gold is not None and (isinstance(gold, bool) or not isinstance(gold, str | int | float)):
+        return None
+    shown = extra["shown_order"] if "shown_order" in obj else extra["position"]
+    return Rating(
+        item_id=item,
+        rater_id=rater,
+        score=float(score) if isinstance(score, int) else score,
+        criterion=_text(extra["criterion"]),
+        gold=None if _missing(gold) else float(gold) if isinstance(gold, int) else gold,
+        timestamp=_text(extra["timestamp"]),
+        shown_order=_text(shown),
+        line=line,
+    )
+
+
+def _load_long_jsonl(path: str | Path) -> list[Rating] | None:
+    """The fast path for JSONL ratings: C JSON parsing, no per-row record model; None on any problem."""
+    import json
+
+    out: list[Rating] = []
+    with Path(path).open("rb") as fh:
+        for line, raw in enumerate(bounded_lines(Path(path), fh), start=1):
+            if not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw[3:] if line == 1 and raw.startswith(b"\xef\xbb\xbf") else raw)
+            except ValueError:  # invalid JSON or UTF-8
+                return None
+            rating = _jsonl_rating(obj, line)
+            if rating is None:
+                return None
+            out.append(rating)
+    return out
+
+
 def _load_long(path: str | Path, format: str | None) -> list[Rating]:
-    if (format or detect_format(path)) == "csv":
-        fast = _load_long_csv(path)
+    fmt = format or detect_format(path)
+    if fmt in ("csv", "jsonl"):
+        fast = _load_long_csv(path) if fmt == "csv" else _load_long_jsonl(path)
         if fast is not None:
             return fast
     out: list[Rating] = []
