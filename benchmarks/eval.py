@@ -131,14 +131,14 @@ def main() -> None:
     from harness.eval.cache import GenerationCache
     from harness.eval.evaluate import evaluate_suite
     from harness.eval.suite import load_suite
-    from harness.models.base import GenerationRequest, make_generator
-    from harness.models.loading import weights_folder
+    from harness.models.base import GenerationRequest
+    from harness.models.factory import make_generator
     from harness.models.spec import parse_spec
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-eval-"))
     suite = load_suite(build_suite(tmp / "suite", args.items))
     suite.generation.max_new_tokens = args.max_new_tokens
-    folder = weights_folder(parse_spec("smollm2-135m"))
+    folder = parse_spec("smollm2-135m").weights_folder()
     bs: int | str = "auto" if args.batch_size == "auto" else int(args.batch_size)
 
     with PeakRSS() as m_load_h:

@@ -95,6 +95,7 @@ def run_trl(data: str, out: str, steps: int, batch: int) -> dict[str, Any]:
     from trl import SFTConfig, SFTTrainer
 
     from harness.models.loading import load_causal_lm, load_tokenizer
+    from harness.models.spec import parse_spec
 
     rows = [json.loads(x) for x in Path(data).read_text().splitlines()]
     ds = datasets.Dataset.from_list(
@@ -106,9 +107,9 @@ def run_trl(data: str, out: str, steps: int, batch: int) -> dict[str, Any]:
             for r in rows
         ]
     )
-    model = load_causal_lm("smollm2-135m")
+    model = load_causal_lm(parse_spec("smollm2-135m"))
     model.train()
-    tok = load_tokenizer("smollm2-135m")
+    tok = load_tokenizer(parse_spec("smollm2-135m"))
     args = SFTConfig(
         output_dir=str(Path(out) / "trl-run"),
         max_steps=steps,
@@ -173,11 +174,12 @@ def main() -> None:
     opts = parser.parse_args()
 
     from harness.models.loading import load_tokenizer
+    from harness.models.spec import parse_spec
     from harness.records import SFTRecord
     from harness.train.collate import encode_sft_records, resolve_chat_template
 
     rows = clean_rows(opts.examples)
-    tok = load_tokenizer("smollm2-135m")
+    tok = load_tokenizer(parse_spec("smollm2-135m"))
     resolve_chat_template(tok, "auto")
     seen = min(opts.steps * opts.batch_size, len(rows))
     records = [

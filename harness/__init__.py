@@ -26,10 +26,10 @@ _EXPORTS: dict[str, str] = {
     "write_run": "harness.eval.evaluate",
     "Criterion": "harness.eval.rubric",
     "Rubric": "harness.eval.rubric",
-    "load_rubric": "harness.eval.rubric",
+    "load_rubric": "harness.eval.suite",
     "Run": "harness.eval.run",
     "load_run": "harness.eval.run",
-    "Item": "harness.eval.suite",
+    "Item": "harness.eval.items",
     "Suite": "harness.eval.suite",
     "load_suite": "harness.eval.suite",
     "HoldoutItem": "harness.leakage",
@@ -38,7 +38,7 @@ _EXPORTS: dict[str, str] = {
     "scan_leakage": "harness.leakage",
     "GenerationSettings": "harness.models.base",
     "Generator": "harness.models.base",
-    "make_generator": "harness.models.base",
+    "make_generator": "harness.models.factory",
     "ChatRecord": "harness.records",
     "PreferenceRecord": "harness.records",
     "RatingRecord": "harness.records",
@@ -115,11 +115,13 @@ if TYPE_CHECKING:  # for type checkers and IDEs only; nothing is imported at run
     )
     from harness.eval.cache import GenerationCache
     from harness.eval.evaluate import evaluate_suite, write_run
-    from harness.eval.rubric import Criterion, Rubric, load_rubric
+    from harness.eval.items import Item
+    from harness.eval.rubric import Criterion, Rubric
     from harness.eval.run import Run, load_run
-    from harness.eval.suite import Item, Suite, load_suite
+    from harness.eval.suite import Suite, load_rubric, load_suite
     from harness.leakage import HoldoutItem, LeakageResult, load_holdout, scan_leakage
-    from harness.models.base import GenerationSettings, Generator, make_generator
+    from harness.models.base import GenerationSettings, Generator
+    from harness.models.factory import make_generator
     from harness.records import (
         ChatRecord,
         PreferenceRecord,

@@ -110,8 +110,8 @@ def judge_calibration(out: Path, *, limit: int | None) -> None:
 
     from harness.compare.calibration import judge_agreement
     from harness.eval.run import load_run
+    from harness.files import write_json
     from harness.records import iter_records
-    from harness.report import write_json
 
     args = ["eval", "examples/judge", "--model", "outputs:examples/judge/outputs.jsonl", "--out", str(out)]
     _harness(*args, *(["--limit", str(limit)] if limit else []))

@@ -2,10 +2,12 @@
 
 Every kind of plug-in is a :class:`Registry`, registered with the same decorator shape::
 
-    from harness.registry import SCORERS
+    from harness.train.losses import LOSSES
 
-    @SCORERS.register("shouty", summary="1 when the output is mostly upper case")
-    class Shouty: ...
+    @LOSSES.register("hinge", reference="SLiC-HF, Zhao et al. (2023)", options=("beta",))
+    def hinge_loss(ratios, beta, label_smoothing):
+        '''max(0, 1 - β·h): the hinge loss on the log-ratio margin h.'''
+        return (1 - beta * (ratios.chosen - ratios.rejected)).clamp(min=0)
 
 A registry records, for each name, the object, a one-line summary (the docstring's first line
 unless given) and any keyword arguments given at registration (``recorded``), so a listing and a
@@ -52,8 +54,9 @@ class Registry(Generic[T]):
     """Named plug-ins of one kind.
 
     Args:
-        kind: the plural noun used in messages and by ``harness list`` (``"scorers"``).
+        kind: the plural noun used by ``harness list`` (``"scorers"``).
         builtins: modules imported on first use; importing them registers the built-in plug-ins.
+        noun: what one plug-in is called in messages (``"scorer"``; default: ``kind``).
 
     Example:
         >>> losses = Registry("examples")
@@ -70,8 +73,9 @@ class Registry(Generic[T]):
         harness.errors.RegistryError: unknown examples 'sigmod'; known: sigmoid. Did you mean 'sigmoid'?
     """
 
-    def __init__(self, kind: str, *, builtins: tuple[str, ...] = ()) -> None:
+    def __init__(self, kind: str, *, builtins: tuple[str, ...] = (), noun: str | None = None) -> None:
         self.kind = kind
+        self.noun = noun or kind
         self._builtins = builtins
         self._loaded = not builtins
         self._entries: dict[str, Entry[T]] = {}
@@ -83,7 +87,7 @@ class Registry(Generic[T]):
         def add(obj: ObjT) -> ObjT:
             old = self._entries.get(name)
             if old is not None and old.obj is not obj:
-                raise RegistryError(f"{self.kind} {name!r} is already registered by {old.obj!r}")
+                raise RegistryError(f"{self.noun} {name!r} is already registered by {old.obj!r}")
             self._entries[name] = Entry(self.kind, name, obj, summary or _first_line(obj), dict(recorded))  # type: ignore[arg-type]
             return obj
 
@@ -103,7 +107,7 @@ class Registry(Generic[T]):
         except KeyError:
             known = sorted(self._entries)
             raise RegistryError(
-                f"unknown {self.kind} {name!r}; known: {', '.join(known)}.{did_you_mean(str(name), known)}"
+                f"unknown {self.noun} {name!r}; known: {', '.join(known)}.{did_you_mean(str(name), known)}"
             ) from None
 
     def get(self, name: str) -> T:

@@ -1,4 +1,4 @@
-"""Text normalisation shared by duplicate and leakage checks."""
+"""Text helpers shared by every stage: normalisation (duplicate and leakage checks), Markdown escaping."""
 
 from __future__ import annotations
 
@@ -28,6 +28,12 @@ def digest(*parts: str) -> bytes:
     return h.digest()
 
 
-def word_count(text: str) -> int:
-    """Number of whitespace-separated words."""
-    return len(text.split())
+def md_escape(text: str, limit: int | None = 200) -> str:
+    """Escape text for a Markdown table cell, shortened to ``limit`` characters.
+
+    >>> md_escape("a|b `c`")
+    'a\\\\|b \\\\`c\\\\`'
+    """
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("`", "\\`")

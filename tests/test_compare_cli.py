@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from fixtures.runs import binary_rubric, make_run
 
-from harness.report import write_json
+from harness.files import write_json
 
 ROOT = Path(__file__).parent.parent
 

@@ -11,7 +11,7 @@ from harness.eval.cache import GenerationCache
 from harness.eval.evaluate import evaluate_suite, write_run
 from harness.eval.run import load_run
 from harness.eval.suite import load_suite
-from harness.models.base import make_generator
+from harness.models.factory import make_generator
 
 ROOT = Path(__file__).parent.parent
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

@@ -304,7 +304,7 @@ def test_human_scorer_without_ratings_file_is_an_error(tmp_path):
 
 
 def test_outputs_replay(tmp_path):
-    from harness.models.base import make_generator
+    from harness.models.factory import make_generator
 
     suite = load_suite(make_suite(tmp_path / "s"))
     rows = [{"id": k, "output": v} for k, v in CAPITALS.items()]

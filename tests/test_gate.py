@@ -153,6 +153,31 @@ def test_a_train_run_folder_supplies_its_training_data(tmp_path: Path) -> None:
         run_gate([suite], base="base", candidate=str(run_dir), make_generator=gens)
 
 
+def test_parsed_specs_are_passed_on_as_they_are(tmp_path: Path) -> None:
+    from harness.gate.run import train_data_of
+    from harness.models.spec import parse_spec
+
+    suite = make_suite(tmp_path / "suite")
+    outputs = {}
+    for side, answer in (("base", base_answer), ("cand", cand_answer)):
+        rows = [{"id": f"q{i:02d}", "output": answer(GenerationRequest(f"q{i:02d}", ""))} for i in range(N)]
+        outputs[side] = tmp_path / f"{side}.jsonl"
+        outputs[side].write_text("".join(json.dumps(r) + "\n" for r in rows))
+    base, cand = (parse_spec(f"outputs:{outputs[s]}") for s in ("base", "cand"))
+    seen = []
+
+    def factory(spec):
+        seen.append(spec)
+        from harness.models.factory import make_generator
+
+        return make_generator(spec)
+
+    result = run_gate([suite], base=base, candidate=cand, make_generator=factory)
+    assert seen[0] is base and seen[1] is cand  # parsed once, by the caller
+    assert result.verdict == "pass" and result.manifest["candidate"] == f"outputs:{outputs['cand']}"
+    assert train_data_of(cand) == []
+
+
 def test_repeats_reach_the_comparison(tmp_path: Path) -> None:
     suite = make_suite(tmp_path / "suite")
     result = run_gate([suite], base="base", candidate="cand", repeats=2, make_generator=fakes())

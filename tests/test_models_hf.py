@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ModelError
-from harness.models.base import GenerationRequest, GenerationSettings, make_generator
+from harness.models.base import GenerationRequest, GenerationSettings
+from harness.models.factory import make_generator
 
 PROMPTS = [
     "The quick brown fox",
@@ -148,8 +149,9 @@ def _adapter(tiny_model_dir: Path, folder: Path, *, trained: bool) -> Path:
     from peft import LoraConfig, get_peft_model
 
     from harness.models.loading import load_causal_lm
+    from harness.models.spec import parse_spec
 
-    model = load_causal_lm(str(tiny_model_dir))
+    model = load_causal_lm(parse_spec(str(tiny_model_dir)))
     peft = get_peft_model(model, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], lora_alpha=8))
     if trained:
         torch.manual_seed(0)

@@ -14,7 +14,8 @@ from harness.errors import ModelError
 from harness.eval.cache import GenerationCache
 from harness.eval.evaluate import evaluate_suite
 from harness.eval.suite import load_suite
-from harness.models.base import GenerationRequest, GenerationSettings, make_generator
+from harness.models.base import GenerationRequest, GenerationSettings
+from harness.models.factory import make_generator
 from harness.models.openai import OpenAIGenerator
 
 

@@ -9,12 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.errors import ConfigError, RegistryError
+from harness.eval.items import Item
 from harness.eval.rubric import Criterion
-from harness.eval.scorers import BaseScorer, RawScore, ScorerContext, build_scorer, scorer, scorer_names
+from harness.eval.scorers import SCORERS, BaseScorer, RawScore, ScorerContext, build_scorer, scorer
 from harness.eval.scorers.refusal import detect_refusal
 from harness.eval.scorers.structured import extract_json, fields_equal
 from harness.eval.scorers.text import extract_numbers
-from harness.eval.suite import Item
 
 
 def make(scorer_spec: dict, scale: object = "continuous", **ctx: object) -> BaseScorer:
@@ -27,7 +27,7 @@ def item(**fields: object) -> Item:
 
 
 def test_registry_lists_every_builtin_and_misses_say_did_you_mean():
-    names = set(scorer_names())
+    names = set(SCORERS.names())
     assert {
         "exact", "contains", "regex", "numeric", "choice", "json_valid", "json_schema", "json_field",
         "length", "refusal", "similarity", "chrf", "judge", "human", "switch",

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ConfigError, HarnessError, InputFileError, SchemaError
-from harness.eval.rubric import load_rubric
-from harness.eval.suite import load_suite
+from harness.eval.suite import load_rubric, load_suite
 
 RUBRIC = """name: r
 criteria:

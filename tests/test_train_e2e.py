@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.models.loading import load_causal_lm, load_tokenizer
+from harness.models.spec import parse_spec
 from harness.records import SFTRecord
 from harness.train.collate import TemplateMismatchError, encode_sft
 from harness.train.config import load_config
@@ -31,7 +32,7 @@ def test_demo_data_is_stopped_by_preflight(tmp_path):
 
 @pytest.mark.e2e
 def test_smollm2_whitespace_completion_is_a_prefix_mismatch():
-    tok = load_tokenizer("smollm2-135m")
+    tok = load_tokenizer(parse_spec("smollm2-135m"))
     # SmolLM2's BPE merges the "\n" ending the generation prompt with leading spaces.
     with pytest.raises(TemplateMismatchError, match="prefix"):
         encode_sft(SFTRecord(id="t-empty-1", line=91, prompt="Ticket", completion="   "), tok, max_length=256)
@@ -60,7 +61,7 @@ def test_bundled_model_trains_a_few_steps(tmp_path):
     assert result.status == "trained" and m["base_model"] == "smollm2-135m"
     assert any(k.startswith("source:") and k.endswith(".gguf") for k in m["base_model_hashes"])
     assert m["results"]["global_step"] == 2 and m["results"]["train_loss"] > 0
-    tok = load_tokenizer(str(tmp_path / "run"))
+    tok = load_tokenizer(parse_spec(str(tmp_path / "run")))
     assert "<|im_start|>" in tok.chat_template
-    model = load_causal_lm(str(tmp_path / "run"))
+    model = load_causal_lm(parse_spec(str(tmp_path / "run")))
     assert type(model).__name__.startswith("Peft")

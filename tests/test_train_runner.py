@@ -13,8 +13,9 @@ import torch
 import yaml
 
 from harness.errors import ConfigError, InputFileError, ModelError
-from harness.models.loading import file_hash, load_causal_lm, load_tokenizer
+from harness.models.loading import load_causal_lm, load_tokenizer
 from harness.models.spec import parse_spec
+from harness.models.weights import file_hash
 from harness.train.config import load_config
 from harness.train.runner import load_model, train
 
@@ -110,7 +111,7 @@ def test_run_folder_is_a_model_spec_with_the_training_template(sft_run, tiny_mod
     )
     assert tok.decode(ex.input_ids[:n]) == prompt
     model = load_causal_lm(spec)
-    base = load_causal_lm(str(tiny_model_dir))
+    base = load_causal_lm(parse_spec(str(tiny_model_dir)))
     ids = torch.tensor([ex.input_ids])
     with torch.no_grad():
         assert not torch.allclose(model(input_ids=ids).logits, base(input_ids=ids).logits)
@@ -121,7 +122,7 @@ def test_plain_template_is_recorded_for_eval(project):
 
     cfg = load_config(project / "sft.yaml", overrides=["chat_template=plain", "max_steps=1", "eval_data=null"])
     train(cfg, project / "plain")
-    assert load_tokenizer(str(project / "plain")).chat_template == PLAIN_TEMPLATE
+    assert load_tokenizer(parse_spec(str(project / "plain"))).chat_template == PLAIN_TEMPLATE
 
 
 def test_preflight_blocks_on_error_findings_unless_allowed(project):
@@ -183,9 +184,9 @@ def test_full_fine_tuning_writes_model_folder_loaded_without_peft(project, tiny_
     train(cfg, project / "full")
     run = project / "full"
     assert (run / "model" / "model.safetensors").is_file() and not (run / "adapter").exists()
-    model = load_causal_lm(str(run))
+    model = load_causal_lm(parse_spec(str(run)))
     assert type(model).__name__ == "LlamaForCausalLM"
-    base = load_causal_lm(str(tiny_model_dir))
+    base = load_causal_lm(parse_spec(str(tiny_model_dir)))
     ids = torch.tensor([[5, 6, 7, 8]])
     with torch.no_grad():
         assert not torch.allclose(model(input_ids=ids).logits, base(input_ids=ids).logits)

@@ -60,8 +60,8 @@ def validate(
 ) -> None:
     """Check a training file: schema, duplicates, lengths, personal data, chat and preference audits,
     and leakage of holdout items (--holdout)."""
+    from harness.files import write_atomic, write_json
     from harness.leakage.options import make_options
-    from harness.report import write_atomic, write_json
     from harness.report.validation import print_summary, render_markdown
     from harness.validate import default_checks, validate_file
 
@@ -133,7 +133,7 @@ def agreement(
     """Inter-rater agreement with intervals and rater/item diagnostics; exit 0 pass, 1 fail, 3 inconclusive."""
     from harness.agreement import agreement_report
     from harness.errors import InputError
-    from harness.report import write_atomic, write_json
+    from harness.files import write_atomic, write_json
     from harness.report.agreement import print_summary, render_markdown
 
     if level is None:

@@ -47,16 +47,17 @@ def eval_(
     from harness.eval.cache import GenerationCache, default_cache_path
     from harness.eval.evaluate import evaluate_suite, write_run
     from harness.eval.suite import load_suite
-    from harness.models.base import make_generator
+    from harness.models.factory import make_generator
+    from harness.models.spec import parse_spec
     from harness.report.run import print_run
 
     loaded = [load_suite(p) for p in suites]  # every suite is checked before any model loads
     names = [s.name for s in loaded]
     if len(set(names)) != len(names) and out is not None:
         raise InputError(f"suites share a name, so their --out folders would collide: {names}")
+    spec = parse_spec(model, endpoint=endpoint)  # parsed once, here
     gen = make_generator(
-        model,
-        endpoint=endpoint,
+        spec,
         allow_noop_adapter=allow_noop_adapter,
         allow_pickle=allow_pickle,
         batch_size="auto" if batch_size == "auto" else int(batch_size),

@@ -120,15 +120,16 @@ def gate(
 
         gen_cache = GenerationCache(cache or default_cache_path())
 
-    def factory(spec: str) -> Any:
-        from harness.models.base import make_generator
+    from harness.models.factory import make_generator
+    from harness.models.spec import ModelSpec, parse_spec
 
-        return make_generator(
-            spec,
-            endpoint=endpoint if spec.startswith("openai:") else None,
-            allow_noop_adapter=allow_noop_adapter,
-            allow_pickle=allow_pickle,
-        )
+    specs = {  # parsed once, here; every later step is handed the parsed spec
+        side: parse_spec(raw, endpoint=endpoint if raw.startswith("openai:") else None)
+        for side, raw in (("base", base), ("candidate", candidate))
+    }
+
+    def factory(spec: ModelSpec | str) -> Any:
+        return make_generator(spec, allow_noop_adapter=allow_noop_adapter, allow_pickle=allow_pickle)
 
     bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console)
     tasks: dict[tuple[str, str, str], Any] = {}
@@ -143,8 +144,8 @@ def gate(
     with bars:
         result = run_gate(
             suites,
-            base=base,
-            candidate=candidate,
+            base=specs["base"],
+            candidate=specs["candidate"],
             out=out,
             policy=pol,
             train_data=train_data or [],

@@ -58,7 +58,7 @@ def cache_key(fingerprint: str, payload: str, settings: dict[str, Any]) -> str:
 
 def default_cache_path() -> Path:
     """``$HARNESS_CACHE/generations.sqlite`` (default ``~/.cache/harness/generations.sqlite``)."""
-    from harness.models.loading import cache_root
+    from harness.models.weights import cache_root
 
     return cache_root() / "generations.sqlite"
 

@@ -25,8 +25,8 @@ from harness.eval.rubric import OVERALL, Criterion
 from harness.eval.run import Attempt, CriterionSummary, ItemResult, Run, Score
 from harness.eval.scorers import BaseScorer, RawScore, ScorerContext, build_scorer
 from harness.eval.suite import Item, Suite
+from harness.files import write_atomic, write_json
 from harness.models.base import Completion, GenerationRequest, Generator, request_payload
-from harness.report import write_atomic, write_json
 from harness.stats.intervals import bootstrap_mean_interval, wilson_interval
 
 Progress = Callable[[str, int, int], None]
@@ -203,7 +203,7 @@ def _scorers(
 ) -> dict[str, BaseScorer]:
     human = None
     if suite.human_ratings is not None:
-        from harness.eval.scorers.human import HumanRatings
+        from harness.eval.ratings import HumanRatings
 
         human = HumanRatings(suite.human_ratings)
     base_dir = suite.rubric_path.parent if suite.rubric_path else suite.path.parent
@@ -215,7 +215,7 @@ def _scorers(
             if judge_factory is not None:
                 made_judges[(spec, endpoint)] = judge_factory(spec, endpoint)
             else:
-                from harness.models.base import make_generator
+                from harness.models.factory import make_generator
 
                 made_judges[(spec, endpoint)] = make_generator(spec, endpoint=endpoint)
         return made_judges[(spec, endpoint)]

@@ -22,20 +22,17 @@ a ``weight`` (into ``overall``), a ``scale`` and a ``scorer`` (``type`` + option
 
 Scales: ``binary`` (optionally ``{type: binary, threshold: t}``), ``continuous`` (the scorer's
 value in [0, 1] as is) and ``levels`` (a list of ``{value, anchor, label?}`` or a mapping
-``value: anchor``). Scorer options are checked when the rubric loads.
+``value: anchor``). This module holds the data; :func:`harness.eval.suite.load_rubric` loads a
+rubric file and checks every scorer's options against the scorer registry.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
-from harness.configfile import load_yaml, validate_config
-from harness.errors import ConfigError
 
 OVERALL = "overall"
 DEFAULT_CALIBRATION_FLOOR = 0.667
@@ -193,34 +190,3 @@ class Rubric(BaseModel):
         """BLAKE2b-128 of the rubric's canonical JSON (path excluded)."""
         data = self.model_dump(mode="json", exclude={"path"})
         return hashlib.blake2b(json.dumps(data, sort_keys=True).encode(), digest_size=16).hexdigest()
-
-
-def parse_rubric(data: Any, *, file: str | Path, base_dir: Path | None = None, prefix: str = "") -> Rubric:
-    """Validate rubric data (from YAML or inline in a suite), including every scorer's options."""
-    from harness.eval.scorers import validate_scorer_spec
-
-    if not isinstance(data, dict):
-        raise ConfigError("a rubric must be a mapping with 'name' and 'criteria'", file=file, field=prefix or None)
-    rubric = validate_config(Rubric, data, file=file, prefix=prefix)
-    for i, c in enumerate(rubric.criteria):
-        validate_scorer_spec(
-            c, file=file, key=f"{prefix + '.' if prefix else ''}criteria[{i}].scorer", base_dir=base_dir
-        )
-    return rubric
-
-
-def load_rubric(path: str | Path) -> Rubric:
-    """Load and validate a rubric YAML file; errors name the file and key.
-
-    Example:
-        >>> import tempfile, pathlib
-        >>> p = pathlib.Path(tempfile.mkdtemp()) / "r.yaml"
-        >>> _ = p.write_text("name: r\\ncriteria:\\n  - {id: ok, scale: binary, scorer: {type: exact}}\\n")
-        >>> load_rubric(p).criteria[0].scale.type
-        'binary'
-    """
-    path = Path(path)
-    data = load_yaml(path)
-    if isinstance(data, dict):
-        data = {**data, "path": str(path)}
-    return parse_rubric(data, file=path, base_dir=path.parent)

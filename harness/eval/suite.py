@@ -28,41 +28,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness.configfile import load_yaml, raise_validation, validate_config
-from harness.errors import ConfigError, InputError, InputFileError, SchemaError
-from harness.eval.rubric import OVERALL, Rubric, load_rubric, parse_rubric
+from harness.errors import ConfigError, InputError, InputFileError, SchemaError, did_you_mean
+from harness.eval.items import Item
+from harness.eval.rubric import OVERALL, Rubric
+from harness.eval.scorers import validate_scorer_spec
 from harness.models.base import GenerationSettings, Prompt
-from harness.records import ROLES, read_rows
+from harness.records import read_rows
 
 REQUIREMENTS = ("improvement", "no_regression", "at_least", "no_new_failures")
-
-
-class Item(BaseModel):
-    """One suite item: a prompt (text or chat messages), a reference and any scorer fields."""
-
-    model_config = ConfigDict(extra="allow")
-    id: str = Field(min_length=1)
-    prompt: str | None = None
-    messages: list[dict[str, Any]] | None = None
-    reference: Any = None
-
-    @model_validator(mode="after")
-    def _one_prompt(self) -> Item:
-        if (self.prompt is None) == (self.messages is None):
-            raise ValueError("give exactly one of 'prompt' (text) or 'messages' (chat)")
-        if self.prompt is not None and not self.prompt.strip():
-            raise ValueError("'prompt' is empty")
-        for i, m in enumerate(self.messages or []):
-            if not isinstance(m, dict) or not isinstance(m.get("content"), str) or m.get("role") not in ROLES:
-                raise ValueError(f"messages[{i}] needs 'role' ({', '.join(ROLES)}) and 'content' text")
-        return self
-
-    def prompt_value(self) -> Prompt:
-        """The prompt text, or the chat messages."""
-        return self.prompt if self.prompt is not None else [dict(m) for m in self.messages or []]
-
-    def to_record(self) -> dict[str, Any]:
-        """The item as JSON data."""
-        return self.model_dump(mode="json", exclude_none=True)
 
 
 class GateRule(BaseModel):
@@ -178,6 +151,35 @@ class Suite(BaseModel):
         }
 
 
+def parse_rubric(data: Any, *, file: str | Path, base_dir: Path | None = None, prefix: str = "") -> Rubric:
+    """Validate rubric data (from YAML or inline in a suite), including every scorer's options."""
+    if not isinstance(data, dict):
+        raise ConfigError("a rubric must be a mapping with 'name' and 'criteria'", file=file, field=prefix or None)
+    rubric = validate_config(Rubric, data, file=file, prefix=prefix)
+    for i, c in enumerate(rubric.criteria):
+        validate_scorer_spec(
+            c, file=file, key=f"{prefix + '.' if prefix else ''}criteria[{i}].scorer", base_dir=base_dir
+        )
+    return rubric
+
+
+def load_rubric(path: str | Path) -> Rubric:
+    """Load and validate a rubric YAML file; errors name the file and key.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "r.yaml"
+        >>> _ = p.write_text("name: r\\ncriteria:\\n  - {id: ok, scale: binary, scorer: {type: exact}}\\n")
+        >>> load_rubric(p).criteria[0].scale.type
+        'binary'
+    """
+    path = Path(path)
+    data = load_yaml(path)
+    if isinstance(data, dict):
+        data = {**data, "path": str(path)}
+    return parse_rubric(data, file=path, base_dir=path.parent)
+
+
 def _file_hash(path: Path) -> str:
     return hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
 
@@ -243,8 +245,6 @@ def load_suite(path: str | Path) -> Suite:
     known = {*rubric.ids, OVERALL}
     for i, rule in enumerate(spec.gate.rules):
         if rule.criterion not in known:
-            from harness.errors import did_you_mean
-
             raise ConfigError(
                 f"gate rule names criterion {rule.criterion!r}, not in the rubric ({', '.join(sorted(known))})."
                 + did_you_mean(rule.criterion, known),

@@ -22,20 +22,26 @@ if TYPE_CHECKING:
     from harness.eval.run import Run
     from harness.eval.suite import Suite
     from harness.models.base import Generator
+    from harness.models.spec import ModelSpec
 
 __all__ = ["run_gate", "run_leakage", "train_data_of"]
 
 Progress = Callable[[str, str, str, int, int], None]
 
 
-def train_data_of(spec: str) -> list[Path]:
+def train_data_of(spec: ModelSpec | str) -> list[Path]:
     """The training files a ``harness train`` run folder records (empty for any other spec).
 
-    Paths are taken as recorded, else relative to the run folder.
+    Paths are taken as recorded, else relative to the run folder. A parsed spec is looked at only
+    when it is a run folder.
 
     Raises:
         InputFileError: when the run folder names a training file that does not exist.
     """
+    if not isinstance(spec, str):
+        if spec.kind != "run" or spec.path is None:
+            return []
+        spec = str(spec.path)
     folder = Path(spec)
     manifest = folder / "manifest.json"
     if not folder.is_dir() or not manifest.is_file():
@@ -63,7 +69,7 @@ def train_data_of(spec: str) -> list[Path]:
     return out
 
 
-def _training_files(given: Sequence[str | Path], candidate: str) -> list[Path]:
+def _training_files(given: Sequence[str | Path], candidate: ModelSpec | str) -> list[Path]:
     """The candidate's training files: those given, else those its train run folder records; all must exist."""
     train = [Path(t) for t in given] or train_data_of(candidate)
     for t in train:
@@ -115,15 +121,16 @@ def run_leakage(
 
 def _leakage(suites: Sequence[Suite], train: Sequence[Path], allow: bool, options: dict[str, Any]) -> list[LeakageInfo]:
     from harness.leakage import scan_leakage
-    from harness.leakage.api import method_ran
 
     holdouts = [str(s.path) for s in suites]
     leaked: dict[str, set[str]] = {h: set() for h in holdouts}
     findings: dict[str, list[dict[str, Any]]] = {h: [] for h in holdouts}
     methods: dict[str, str] = {}
+    ran: set[str] = set()
     for file in train:
         result = scan_leakage(file, holdouts, **options)
         methods.update(result.methods)
+        ran.update(result.ran)
         for h in holdouts:
             leaked[h] |= set(result.leaked_holdout_ids.get(h, set()))
         for f in result.findings:
@@ -133,7 +140,7 @@ def _leakage(suites: Sequence[Suite], train: Sequence[Path], allow: bool, option
                 for h in holdouts:
                     if set(f.holdout_ids or []) & leaked[h]:
                         findings[h].append({**f.model_dump(mode="json"), "train_file": str(file)})
-    off = ", ".join(f"{m}: {why}" for m, why in sorted(methods.items()) if not method_ran(why))
+    off = ", ".join(f"{m}: {why}" for m, why in sorted(methods.items()) if m not in ran)
     return [
         LeakageInfo(
             checked=True,
@@ -166,8 +173,8 @@ def _slug(name: str, used: set[str]) -> str:
 def run_gate(
     suites: Sequence[str | Path],
     *,
-    base: str,
-    candidate: str,
+    base: ModelSpec | str,
+    candidate: ModelSpec | str,
     out: str | Path | None = None,
     policy: Policy | None = None,
     train_data: Sequence[str | Path] = (),
@@ -175,7 +182,7 @@ def run_gate(
     repeats: int = 1,
     limit: int | None = None,
     cache: GenerationCache | None = None,
-    make_generator: Callable[[str], Generator] | None = None,
+    make_generator: Callable[[ModelSpec | str], Generator] | None = None,
     judge_factory: Callable[[str, str | None], Generator] | None = None,
     leakage_options: dict[str, Any] | None = None,
     progress: Progress | None = None,
@@ -186,7 +193,7 @@ def run_gate(
 
     Args:
         suites: suite folders (or ``suite.yaml`` files).
-        base: the base model spec.
+        base: the base model spec (parsed once by the caller, or a string parsed by ``make_generator``).
         candidate: the candidate model spec; a ``harness train`` run folder also supplies its
             training data for the leakage check.
         out: where to write each run (``runs/<suite>/base/run.json`` ...); None: not written.
@@ -197,7 +204,7 @@ def run_gate(
         repeats: attempts per item.
         limit: evaluate only the first ``limit`` items of each suite.
         cache: the generation cache (None: no cache).
-        make_generator: builds a generator from a spec (default :func:`harness.models.base.make_generator`;
+        make_generator: builds a generator from a spec (default :func:`harness.models.factory.make_generator`;
             tests pass fakes).
         judge_factory: builds judge generators from ``(spec, endpoint)`` (default: the scorers' own).
         leakage_options: options for :func:`harness.leakage.scan_leakage` (``paraphrase=False``...).
@@ -226,7 +233,7 @@ def run_gate(
         _leakage(loaded, train, allow_leakage, leakage_options or {}) if train else [LeakageInfo() for _ in loaded]
     )
     if make_generator is None:
-        from harness.models.base import make_generator as _make
+        from harness.models.factory import make_generator as _make
 
         make_generator = _make
 
@@ -262,8 +269,8 @@ def run_gate(
         )
     facts = {
         **(manifest or {}),
-        "base": base,
-        "candidate": candidate,
+        "base": base if isinstance(base, str) else base.raw,
+        "candidate": candidate if isinstance(candidate, str) else candidate.raw,
         "suites": [str(s.path) for s in loaded],
         "train_data": [str(t) for t in train],
         "allow_leakage": allow_leakage,

@@ -25,16 +25,18 @@ Example:
 from harness.leakage.api import scan_leakage
 from harness.leakage.embed import embed_available
 from harness.leakage.holdout import HoldoutItem, load_holdout
-from harness.leakage.options import METHODS, LeakageOptions, make_options
+from harness.leakage.methods import LEAKAGE, method_names
+from harness.leakage.options import LeakageOptions, make_options
 from harness.leakage.result import LeakageResult
 
 __all__ = [
-    "METHODS",
+    "LEAKAGE",
     "HoldoutItem",
     "LeakageOptions",
     "LeakageResult",
     "embed_available",
     "load_holdout",
     "make_options",
+    "method_names",
     "scan_leakage",
 ]

@@ -7,14 +7,15 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from harness.errors import InputError
+from harness.findings import Finding
 from harness.leakage.embed import Embedder, resolve_paraphrase
 from harness.leakage.holdout import load_holdout
 from harness.leakage.index import HoldoutIndex, build_index
+from harness.leakage.methods import method_statuses
 from harness.leakage.options import LeakageOptions, make_options
 from harness.leakage.result import LeakageResult, leak_findings, leaked_ids
 from harness.leakage.scan import Scanner
 from harness.records import read_rows
-from harness.validate.findings import Finding
 
 TRAIN_FIELDS = ("prompt", "completion", "messages", "chosen", "rejected")
 
@@ -26,6 +27,7 @@ class Prepared(NamedTuple):
     options: LeakageOptions
     holdouts: list[str]
     methods: dict[str, str]
+    ran: tuple[str, ...]
     embedder: Embedder | None
 
 
@@ -39,26 +41,14 @@ def prepare(holdouts: Sequence[str | Path], options: LeakageOptions) -> Prepared
         raise InputError("no holdout given: pass at least one holdout file or suite folder")
     names = [str(h) for h in holdouts]
     loaded = [(name, load_holdout(h)) for name, h in zip(names, holdouts, strict=True)]
-    want_para = "paraphrase" in options.methods and options.paraphrase is not False
-    para_on, para_status = resolve_paraphrase(options.paraphrase if want_para else False)
-    if "paraphrase" not in options.methods:
-        para_status = "off (not among the methods asked for)"
-    methods_run = tuple(m for m in options.methods if m != "paraphrase" or para_on)
-    opts = options.model_copy(update={"methods": methods_run})
+    embed = resolve_paraphrase(options.paraphrase) if "paraphrase" in options.methods else (False, "")
+    statuses = method_statuses(options.methods, options.model_dump(), {"embed": embed})
+    opts = options.model_copy(update={"methods": tuple(m for m in options.methods if statuses[m].ran)})
     index = build_index(loaded, opts)
-    methods = {
-        "exact": "on" if "exact" in methods_run else "off",
-        "ngram": f"on (word {opts.n}-grams)" if "ngram" in methods_run else "off",
-        "near_duplicate": (
-            f"on (MinHash, word {opts.shingle}-gram shingles, {opts.num_perm} values, {opts.bands} bands x "
-            f"{opts.rows} rows, Jaccard >= {opts.threshold})"
-            if "near_duplicate" in methods_run
-            else "off"
-        ),
-        "paraphrase": (para_status + f", cosine >= {opts.paraphrase_threshold}") if para_on else para_status,
-    }
-    embedder = Embedder() if para_on else None
-    return Prepared(index, opts, names, methods, embedder)
+    methods = {name: status.text for name, status in statuses.items()}
+    ran = tuple(name for name, status in statuses.items() if status.ran)
+    embedder = Embedder() if statuses["paraphrase"].ran else None
+    return Prepared(index, opts, names, methods, ran, embedder)
 
 
 def summary(prep: Prepared, findings: list[Finding], n_examples: int, n_texts: int) -> dict[str, Any]:
@@ -75,16 +65,11 @@ def summary(prep: Prepared, findings: list[Finding], n_examples: int, n_texts: i
     }
 
 
-def method_ran(status: str) -> bool:
-    """Whether a method status of :func:`prepare` says the method ran ("on" or "on (settings)")."""
-    return status == "on" or status.startswith("on (")
-
-
-def summary_finding(summ: dict[str, Any]) -> Finding:
+def summary_finding(summ: dict[str, Any], ran: Sequence[str]) -> Finding:
     """An info finding that states what was scanned and which methods ran (paraphrase on or off, and why)."""
     leaked = sum(summ["leaked_items"].values())
     items = sum(summ["holdouts"].values())
-    on = [m for m, s in summ["methods"].items() if method_ran(s)]
+    on = [m for m in summ["methods"] if m in ran]
     return Finding(
         check="leakage.summary",
         severity="info",
@@ -167,5 +152,6 @@ def scan_leakage(
         n_texts=scanner.n_texts,
         holdouts=summ["holdouts"],
         methods=prep.methods,
+        ran=list(prep.ran),
         options=summ["options"],
     )

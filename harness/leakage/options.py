@@ -5,12 +5,10 @@ from __future__ import annotations
 import os
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from harness.errors import InputError, did_you_mean
-
-Method = Literal["exact", "ngram", "near_duplicate", "paraphrase"]
-METHODS: tuple[Method, ...] = ("exact", "ngram", "near_duplicate", "paraphrase")
+from harness.errors import InputError, RegistryError, did_you_mean
+from harness.leakage.methods import LEAKAGE, method_names
 
 
 class LeakageOptions(BaseModel):
@@ -41,7 +39,7 @@ class LeakageOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    methods: tuple[Method, ...] = Field(default=METHODS, description="methods to run")
+    methods: tuple[str, ...] = Field(default_factory=method_names, description="methods to run (harness list leakage)")
     n: int = Field(default=13, ge=2, le=64, description="word n-gram length for containment")
     min_words: int = Field(default=5, ge=1, description="shortest holdout prompt (in words) that is matched")
     template_n: int = Field(default=8, ge=2, le=64, description="n-gram length that detects holdout templates")
@@ -63,6 +61,16 @@ class LeakageOptions(BaseModel):
     severity: Literal["error", "warning", "info"] = Field(default="error", description="severity of a leak")
     workers: int | None = Field(default=None, ge=1, description="worker processes; None: one per CPU core")
     chunk_size: int = Field(default=1024, ge=1, description="training examples per batch")
+
+    @field_validator("methods")
+    @classmethod
+    def _known_methods(cls, methods: tuple[str, ...]) -> tuple[str, ...]:
+        for name in methods:
+            try:
+                LEAKAGE.entry(name)
+            except RegistryError as exc:
+                raise ValueError(exc.message) from None
+        return methods
 
     @model_validator(mode="after")
     def _check_bands(self) -> LeakageOptions:

@@ -13,11 +13,12 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
+from harness.findings import Finding
 from harness.leakage.evidence import build_evidence
 from harness.leakage.index import HoldoutIndex
+from harness.leakage.methods import method_names, method_rank
 from harness.leakage.options import LeakageOptions
-from harness.leakage.scan import METHOD_RANK, PairHit, WithinStore
-from harness.validate.findings import Finding
+from harness.leakage.scan import PairHit, WithinStore
 
 MAX_MATCHES_LISTED = 10
 
@@ -35,6 +36,7 @@ class LeakageResult(BaseModel):
     n_texts: int = Field(description="training text fields scanned")
     holdouts: dict[str, int] = Field(description="items per holdout")
     methods: dict[str, str] = Field(description="method -> 'on' or why it is off")
+    ran: list[str] = Field(default_factory=list, description="the methods that ran")
     options: dict[str, Any]
 
     def all_leaked_ids(self) -> set[tuple[str, str]]:
@@ -62,9 +64,10 @@ def leak_findings(hits: list[PairHit], index: HoldoutIndex, opts: LeakageOptions
     for h in hits:
         t = index.texts[h.holdout_text]
         groups[(h.record, t.holdout, t.item_id)].append(h)
+    rank = {m: method_rank(m) for m in method_names()}
     out = []
     for (_rec, holdout, item_id), group in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2])):
-        group.sort(key=lambda h: (METHOD_RANK[h.method], -h.score, h.field))
+        group.sort(key=lambda h: (rank[h.method], -h.score, h.field))
         best = group[0]
         ht = index.texts[best.holdout_text]
         methods: dict[str, float] = {}

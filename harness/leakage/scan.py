@@ -23,7 +23,6 @@ from harness.leakage.options import LeakageOptions
 from harness.leakage.tokens import hash_words, normal_form
 
 EMBED_CACHE = 4096  # texts whose embeddings are kept for reuse
-METHOD_RANK = {"exact": 0, "ngram": 1, "near_duplicate": 2, "paraphrase": 3}
 
 
 @dataclass

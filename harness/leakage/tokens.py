@@ -182,14 +182,6 @@ def text_hashes(batch: TokenBatch) -> np.ndarray:
     return mix64(out ^ (counts * U64(0x9E3779B97F4A7C15)))
 
 
-def window_counts(mask: np.ndarray, width: int) -> np.ndarray:
-    """For each start ``t``, how many of ``mask[t:t + width]`` are true (``len(mask) - width + 1`` values)."""
-    if mask.size < width:
-        return np.zeros(0, dtype=np.int64)
-    cs = np.concatenate(([0], np.cumsum(mask, dtype=np.int64)))
-    return cs[width:] - cs[: mask.size - width + 1]
-
-
 def coverage(starts: np.ndarray, width: int, size: int) -> np.ndarray:
     """A boolean mask of length ``size`` of the words covered by windows starting at ``starts``."""
     diff = np.zeros(size + 1, dtype=np.int64)

@@ -1,4 +1,4 @@
-"""The Generator protocol: what evaluation needs from a model, and the factory for model specs.
+"""The Generator protocol: what evaluation needs from a model (the factory is :mod:`harness.models.factory`).
 
 Anything that calls a model takes a :class:`Generator`; tests pass a fake one
 (:class:`harness.models.fake.FakeGenerator`). Importing this module does not import torch.
@@ -11,8 +11,6 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
-
-from harness.errors import ModelError
 
 Prompt = str | list[dict[str, Any]]
 
@@ -143,50 +141,3 @@ def request_payload(request: GenerationRequest, settings: GenerationSettings) ->
 
 
 BatchSize = int | Literal["auto"]
-
-
-def make_generator(
-    spec: str,
-    *,
-    endpoint: str | None = None,
-    allow_noop_adapter: bool = False,
-    batch_size: BatchSize = "auto",
-    allow_pickle: bool = False,
-    concurrency: int = 8,
-    timeout: float = 120.0,
-    max_retries: int = 4,
-) -> Generator:
-    """Build the generator for a model spec (DESIGN.md "Model specs").
-
-    Local specs (alias, Hugging Face folder, GGUF, adapter, run folder) load with transformers;
-    ``openai:<model>`` needs ``endpoint``; ``outputs:<file>`` replays rows.
-
-    Example:
-        >>> import tempfile, pathlib
-        >>> p = pathlib.Path(tempfile.mkdtemp()) / "o.jsonl"
-        >>> _ = p.write_text('{"id": "a", "output": "hi"}\\n')
-        >>> make_generator(f"outputs:{p}").describe()["kind"]
-        'outputs'
-    """
-    from harness.models.spec import parse_spec
-
-    parsed = parse_spec(spec)
-    if parsed.kind == "openai":
-        if not endpoint:
-            raise ModelError(f"{spec!r} needs --endpoint URL (an OpenAI-compatible server, e.g. http://host:8000/v1)")
-        from harness.models.openai import OpenAIGenerator
-
-        assert parsed.name is not None
-        return OpenAIGenerator(
-            parsed.name, endpoint=endpoint, concurrency=concurrency, timeout=timeout, max_retries=max_retries
-        )
-    if endpoint:
-        raise ModelError(f"--endpoint is only for 'openai:<model>' specs, not {spec!r}")
-    if parsed.kind == "outputs":
-        from harness.models.outputs import OutputsGenerator
-
-        assert parsed.path is not None
-        return OutputsGenerator(parsed.path)
-    from harness.models.hf import HFGenerator
-
-    return HFGenerator(parsed, batch_size=batch_size, allow_noop_adapter=allow_noop_adapter, allow_pickle=allow_pickle)

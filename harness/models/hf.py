@@ -30,8 +30,9 @@ from harness.models.base import (
     cut_at_stop,
     prompt_messages,
 )
-from harness.models.loading import file_hash, load_causal_lm, load_tokenizer, weights_folder
+from harness.models.loading import load_causal_lm, load_tokenizer
 from harness.models.spec import ModelSpec
+from harness.models.weights import files_hash
 
 NOOP_TOLERANCE = 1e-6
 PROBE = "Write one short sentence about the weather."
@@ -46,13 +47,6 @@ def _lcp(a: Sequence[int], b: Sequence[int]) -> int:
     while i < n and a[i] == b[i]:
         i += 1
     return i
-
-
-def _files_hash(paths: Sequence[Path]) -> str:
-    h = hashlib.blake2b(digest_size=16)
-    for p in sorted(paths):
-        h.update(p.name.encode() + b"\0" + file_hash(p).encode())
-    return h.hexdigest()
 
 
 def _available_memory() -> int:
@@ -110,30 +104,22 @@ class HFGenerator:
         self.last_batch_size: int | None = None
 
     # ------------------------------------------------------------------------------ identity
-    def _tokenizer_folder(self) -> Path:
-        p = self.spec.path
-        if self.spec.kind in ("run", "adapter") and p is not None and (p / "tokenizer_config.json").is_file():
-            return p
-        return weights_folder(self.spec)
-
     def _adapter_dir(self) -> Path | None:
-        if self.spec.kind not in ("adapter", "run") or self.spec.path is None:
-            return None
-        folder = self.spec.path / "adapter" if (self.spec.path / "adapter").is_dir() else self.spec.path
-        return folder if (folder / "adapter_config.json").is_file() else None  # a run may hold full weights
+        folder = self.spec.adapter_dir()
+        return folder if folder is not None and (folder / "adapter_config.json").is_file() else None
 
     def _compute_fingerprint(self) -> str:
         base = self.spec.base if self.spec.kind in ("adapter", "run") else self.spec
         assert base is not None
-        folder = weights_folder(self.spec)  # a run folder may hold its own full weights
-        if base.kind == "gguf" and base.path is not None and folder == weights_folder(base):
-            weights = "gguf:" + file_hash(base.path)
+        folder = self.spec.weights_folder()  # a run folder may hold its own full weights
+        if base.kind == "gguf" and base.path is not None and folder == base.weights_folder():
+            weights = "gguf:" + base.source_hash()
         else:
             files = [*folder.glob("*.safetensors"), *folder.glob("*.bin"), folder / "config.json"]
-            weights = "hf:" + _files_hash([f for f in files if f.is_file()])
-        tok_dir = self._tokenizer_folder()
+            weights = "hf:" + files_hash([f for f in files if f.is_file()])
+        tok_dir = self.spec.tokenizer_folder()
         tok_files = [tok_dir / n for n in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja")]
-        parts = [weights, "tok:" + _files_hash([f for f in tok_files if f.is_file()])]
+        parts = [weights, "tok:" + files_hash([f for f in tok_files if f.is_file()])]
         adapter_hash = self.adapter_hash  # None without an adapter
         if adapter_hash is not None:
             parts.append("adapter:" + adapter_hash)
@@ -146,7 +132,7 @@ class HFGenerator:
         if adapter is None:
             return None
         files = [*adapter.glob("*.safetensors"), *adapter.glob("*.bin"), adapter / "adapter_config.json"]
-        return _files_hash([f for f in files if f.is_file()])
+        return files_hash([f for f in files if f.is_file()])
 
     @property
     def fingerprint(self) -> str:
@@ -171,7 +157,7 @@ class HFGenerator:
             "adapter_probe": self.adapter_probe,
             "chat_template": bool(tmpl),
             "chat_template_hash": hashlib.blake2b(tmpl.encode(), digest_size=16).hexdigest() if tmpl else None,
-            "tokenizer_folder": str(self._tokenizer_folder()),
+            "tokenizer_folder": str(self.spec.tokenizer_folder()),
             "dtype": str(next(self.model.parameters()).dtype).removeprefix("torch."),
             "device": str(self.device),
             "batch_size": self.batch_size,

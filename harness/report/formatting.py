@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.text import md_escape
+
 __all__ = ["fmt", "fmt_ci", "fmt_p", "marked", "md_cell", "md_escape"]
 
 _MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>|#"})
@@ -36,17 +38,6 @@ def fmt_ci(ci: list[float] | None, digits: int = 3) -> str:
     ('[0.100, 0.250]', '—')
     """
     return "—" if not ci else f"[{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
-
-
-def md_escape(text: str, limit: int | None = 200) -> str:
-    """Escape text for a Markdown table cell, shortened to ``limit`` characters.
-
-    >>> md_escape("a|b `c`")
-    'a\\\\|b \\\\`c\\\\`'
-    """
-    if limit is not None and len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("`", "\\`")
 
 
 def md_cell(text: str) -> str:

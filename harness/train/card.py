@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.report import md_escape
+from harness.text import md_escape
 from harness.train.config import TrainConfig
 from harness.train.preflight import Preflight
 

@@ -26,11 +26,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from harness.configfile import parse_yaml, read_yaml_text, yaml_mapping
-from harness.errors import ConfigError, InputFileError, did_you_mean
+from harness.errors import ConfigError, InputFileError, RegistryError, did_you_mean
+from harness.train.losses import LOSSES
 
 Method = Literal["sft", "dpo"]
 Adapter = Literal["lora", "qlora", "full"]
-DPOLossName = Literal["sigmoid", "ipo", "cdpo"]
 Scheduler = Literal["linear", "cosine", "constant", "constant_with_warmup"]
 
 # Keys whose values are paths (resolved relative to the file that set them).
@@ -67,11 +67,20 @@ class DPOOptions(_Strict):
     """
 
     beta: float = Field(default=0.1, gt=0)
-    loss: DPOLossName = "sigmoid"
+    loss: str = Field(default="sigmoid", description="a registered DPO loss (harness list losses)")
     label_smoothing: float = Field(default=0.0, ge=0, lt=0.5)
     precompute_reference: bool = Field(
         default=False, description="compute reference log-probs once before training (always on for adapter: full)"
     )
+
+    @field_validator("loss")
+    @classmethod
+    def _known_loss(cls, loss: str) -> str:
+        try:
+            LOSSES.entry(loss)
+        except RegistryError as exc:
+            raise ValueError(exc.message) from None
+        return loss
 
     @model_validator(mode="after")
     def _smoothing_matches_loss(self) -> DPOOptions:

@@ -13,19 +13,22 @@ DPO variants keep their published meaning; none changes another's silently:
 - ``ipo`` (Azar et al., 2023): ``(h' - 1/(2β))²`` where ``h'`` uses per-token mean log-ratios, the
   length-normalised form of the IPO authors (and TRL's ``ipo``).
 
-Rewards are ``β`` times the summed policy-minus-reference log-ratio for every variant.
+Rewards are ``β`` times the summed policy-minus-reference log-ratio for every variant. Each
+variant is registered in :data:`LOSSES` (``harness list losses``) with its reference.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from harness.errors import check_choice
+from harness.registry import Registry
 
 if TYPE_CHECKING:
     from torch import Tensor
 
-DPO_LOSSES = ("sigmoid", "cdpo", "ipo")
+__all__ = ["LOSSES", "DPOLoss", "LogRatios", "completion_nll", "dpo_loss", "logits_to_keep", "token_logps"]
 
 
 def logits_to_keep(mask: Tensor) -> int:
@@ -99,6 +102,45 @@ def completion_nll(model: Any, batch: dict[str, Tensor]) -> NLL:
     return NLL(-logps.sum(), mask.sum())
 
 
+class LogRatios(NamedTuple):
+    """Policy-minus-reference log-ratios of a batch of pairs, and completion token counts."""
+
+    chosen: Tensor
+    rejected: Tensor
+    chosen_lengths: Tensor | None
+    rejected_lengths: Tensor | None
+
+
+LOSSES: Registry[Callable[[LogRatios, float, float], Tensor]] = Registry("losses", noun="DPO loss")
+"""DPO variants: ``loss(ratios, beta, label_smoothing)`` gives the per-pair losses."""
+
+
+@LOSSES.register("sigmoid", reference="Rafailov et al. (2023)", options=("beta",))
+def sigmoid_loss(r: LogRatios, beta: float, label_smoothing: float) -> Tensor:
+    """-log σ(β·h): the logistic loss of DPO on the log-ratio margin h."""
+    import torch.nn.functional as F
+
+    return -F.logsigmoid(beta * (r.chosen - r.rejected))
+
+
+@LOSSES.register("cdpo", reference="conservative DPO (Mitchell, 2023)", options=("beta", "label_smoothing"))
+def cdpo_loss(r: LogRatios, beta: float, label_smoothing: float) -> Tensor:
+    """-(1-ε)·log σ(β·h) - ε·log σ(-β·h): DPO with labels flipped with probability ε."""
+    import torch.nn.functional as F
+
+    margin = r.chosen - r.rejected
+    return -(1 - label_smoothing) * F.logsigmoid(beta * margin) - label_smoothing * F.logsigmoid(-beta * margin)
+
+
+@LOSSES.register("ipo", reference="Azar et al. (2023)", options=("beta",))
+def ipo_loss(r: LogRatios, beta: float, label_smoothing: float) -> Tensor:
+    """(h' - 1/(2β))² on the margin h' of per-token mean log-ratios (TRL's ipo)."""
+    if r.chosen_lengths is None or r.rejected_lengths is None:
+        raise ValueError("ipo needs chosen_lengths and rejected_lengths (completion token counts)")
+    mean_margin = r.chosen / r.chosen_lengths.clamp(min=1) - r.rejected / r.rejected_lengths.clamp(min=1)
+    return (mean_margin - 1 / (2 * beta)) ** 2
+
+
 class DPOLoss(NamedTuple):
     """Per-pair DPO losses and the implicit rewards of each side."""
 
@@ -142,26 +184,14 @@ def dpo_loss(
         >>> round(float(out.losses[0]), 4), round(float(out.chosen_rewards[0] - out.rejected_rewards[0]), 4)
         (0.3133, 1.0)
     """
-    import torch.nn.functional as F
-
-    check_choice(loss, DPO_LOSSES, param="loss", func="dpo_loss")
+    check_choice(loss, LOSSES.names(), param="loss", func="dpo_loss")
     if loss == "cdpo" and not 0 < label_smoothing < 0.5:
         raise ValueError(f"cdpo needs 0 < label_smoothing < 0.5; got {label_smoothing}")
     if loss != "cdpo" and label_smoothing != 0:
         raise ValueError(f"label_smoothing is only defined for cdpo; loss {loss!r} got {label_smoothing}")
     if beta <= 0:
         raise ValueError(f"beta must be > 0; got {beta}")
-    chosen_ratio = chosen_logps - ref_chosen_logps
-    rejected_ratio = rejected_logps - ref_rejected_logps
-    margin = chosen_ratio - rejected_ratio
-    if loss == "sigmoid":
-        losses = -F.logsigmoid(beta * margin)
-    elif loss == "cdpo":
-        eps = label_smoothing
-        losses = -(1 - eps) * F.logsigmoid(beta * margin) - eps * F.logsigmoid(-beta * margin)
-    else:
-        if chosen_lengths is None or rejected_lengths is None:
-            raise ValueError("ipo needs chosen_lengths and rejected_lengths (completion token counts)")
-        mean_margin = chosen_ratio / chosen_lengths.clamp(min=1) - rejected_ratio / rejected_lengths.clamp(min=1)
-        losses = (mean_margin - 1 / (2 * beta)) ** 2
-    return DPOLoss(losses, beta * chosen_ratio.detach(), beta * rejected_ratio.detach())
+    ratios = LogRatios(chosen_logps - ref_chosen_logps, rejected_logps - ref_rejected_logps, chosen_lengths,
+                       rejected_lengths)
+    losses = LOSSES.get(loss)(ratios, beta, label_smoothing)
+    return DPOLoss(losses, beta * ratios.chosen.detach(), beta * ratios.rejected.detach())

@@ -25,8 +25,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from harness.models.loading import file_hash
-from harness.report import write_atomic
+from harness.files import write_atomic
+from harness.models.weights import file_hash
 
 RUN_KIND = "harness.train/v1"
 LIBRARIES = ("harness", "torch", "transformers", "peft", "accelerate", "numpy", "safetensors", "tokenizers")

@@ -16,8 +16,9 @@ from typing import Any, Literal, NamedTuple
 from pydantic import BaseModel
 
 from harness.errors import ConfigError, InputError, InputFileError, ModelError
+from harness.files import write_atomic, write_json
+from harness.models.spec import ModelSpec, parse_spec
 from harness.records import RowProblem, iter_records
-from harness.report import write_atomic, write_json
 from harness.train.collate import (
     Encoded,
     EncodeStats,
@@ -139,11 +140,13 @@ class LoadedModel(NamedTuple):
     """The model to train and the spec of its base."""
 
     model: Any
-    spec: Any
+    spec: ModelSpec
 
 
-def load_model(cfg: TrainConfig) -> LoadedModel:
+def load_model(cfg: TrainConfig, spec: ModelSpec | None = None) -> LoadedModel:
     """The model to train (with its LoRA adapter for lora/qlora) and the spec it came from.
+
+    ``spec`` is ``cfg.base_model`` parsed (parsed here when not given).
 
     Raises:
         ModelError: qlora without CUDA or bitsandbytes; a base that is not a full local model.
@@ -151,10 +154,9 @@ def load_model(cfg: TrainConfig) -> LoadedModel:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from harness.models.loading import load_causal_lm, peft_wrapping, weights_folder
-    from harness.models.spec import parse_spec
+    from harness.models.loading import load_causal_lm, peft_wrapping
 
-    spec = parse_spec(cfg.base_model)
+    spec = spec or parse_spec(cfg.base_model)
     model: Any  # a transformers model, wrapped by peft for lora/qlora
     if spec.kind not in ("hf", "gguf"):
         raise ModelError(
@@ -187,7 +189,7 @@ def load_model(cfg: TrainConfig) -> LoadedModel:
             bnb_4bit_compute_dtype=torch.bfloat16,
         )
         model = AutoModelForCausalLM.from_pretrained(
-            weights_folder(spec), quantization_config=quant, dtype=torch.bfloat16, trust_remote_code=False
+            spec.weights_folder(), quantization_config=quant, dtype=torch.bfloat16, trust_remote_code=False
         )
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing)
     else:
@@ -317,10 +319,11 @@ def train(
 
     from transformers import set_seed
 
-    from harness.models.loading import load_tokenizer, weights_folder
+    from harness.models.loading import load_tokenizer
     from harness.train.trainers import CompletionTrainer, ConsoleLogCallback, JsonlLogCallback, PreferenceTrainer
 
-    tokenizer = load_tokenizer(cfg.base_model)
+    base_spec = parse_spec(cfg.base_model)  # parsed once: the tokenizer, the model and the manifest use it
+    tokenizer = load_tokenizer(base_spec)
     template: TemplateChoice = resolve_chat_template(tokenizer, cfg.chat_template)
     encoded, skipped = _encode(cfg, cfg.train_data, tokenizer, allow_bad_rows=allow_findings)
     eval_encoded = None
@@ -328,7 +331,7 @@ def train(
         eval_encoded, _ = _encode(cfg, [cfg.eval_data], tokenizer, allow_bad_rows=False)
 
     set_seed(cfg.seed)  # the adapter's initial weights
-    model, spec = load_model(cfg)
+    model, spec = load_model(cfg, base_spec)
     train_set = _dataset(cfg, encoded)
     eval_set = _dataset(cfg, eval_encoded) if eval_encoded is not None else None
     pad_id = tokenizer.pad_token_id
@@ -393,7 +396,7 @@ def train(
     manifest: dict[str, Any] = {
         "kind": RUN_KIND,
         "base_model": cfg.base_model,
-        "base_model_hashes": model_hashes(weights_folder(spec), source),
+        "base_model_hashes": model_hashes(spec.weights_folder(), source),
         "method": cfg.method,
         "adapter": cfg.adapter,
         "weights": weights_dir.name,

@@ -14,27 +14,38 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from harness.errors import InputError
+from harness.leakage.options import LeakageOptions
 from harness.records import RowProblem, detect_format, iter_records
-from harness.validate.checks import (
-    ChatStructure,
-    Check,
-    DuplicateIds,
-    EmptyFields,
-    ExactDuplicates,
-    Lengths,
-    PersonalData,
-)
+from harness.validate.checks import CHECKS, Check, CheckSettings, Lengths
 from harness.validate.findings import Finding, ValidationReport
 from harness.validate.leakage import LeakageCheck, NearDuplicates
-from harness.validate.preference import PreferenceAudit
 
-if TYPE_CHECKING:
-    from harness.leakage.options import LeakageOptions
+__all__ = [
+    "CHECKS",
+    "DEFAULT_CHECKS",
+    "Check",
+    "Finding",
+    "LeakageCheck",
+    "NearDuplicates",
+    "ValidationReport",
+    "default_checks",
+    "validate_file",
+]
 
-__all__ = ["Check", "Finding", "LeakageCheck", "NearDuplicates", "ValidationReport", "default_checks", "validate_file"]
+DEFAULT_CHECKS = (
+    "schema.duplicate_id",
+    "schema.empty_field",
+    "duplicates.exact",
+    "duplicates.near",
+    "chat",
+    "pii",
+    "preference",
+    "length",
+)
+"""The registered checks ``harness validate`` runs on every file, in the order of their findings."""
 
 MAX_SCHEMA_ERRORS = 100
 MAX_FINDINGS_PER_CHECK = 500
@@ -51,16 +62,8 @@ def default_checks(
 
     ``near_options`` configures ``duplicates.near`` (shingle size, ``near_threshold``, workers).
     """
-    return [
-        DuplicateIds(),
-        EmptyFields(),
-        ExactDuplicates(),
-        NearDuplicates(near_options),
-        ChatStructure(),
-        PersonalData(),
-        PreferenceAudit(),
-        Lengths(count or (lambda s: len(s.split())), unit, max_length),
-    ]
+    settings = CheckSettings(count=count, unit=unit, max_length=max_length, near_options=near_options)
+    return [CHECKS.get(name).from_settings(settings) for name in DEFAULT_CHECKS]
 
 
 def _problem_finding(p: RowProblem) -> Finding:

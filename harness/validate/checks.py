@@ -4,16 +4,27 @@ A check sees each record once (:meth:`Check.observe`) and reports at the end
 (:meth:`Check.finish`), so every check runs in one pass over a file of any size. Checks that only
 look at one record at a time keep no per-record state; those that compare records keep compact
 digests, not text.
+
+Every check class is registered in :data:`CHECKS` with :func:`check` (``harness list checks``)
+and built from the command's settings by its ``from_settings``::
+
+    @check("shouting", summary="all-capital completions")
+    class Shouting(CheckBase):
+        def observe(self, record): ...
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
+from harness.findings import Finding, Severity
+from harness.leakage.options import LeakageOptions
 from harness.records import (
     ROLES,
     ChatRecord,
@@ -23,9 +34,11 @@ from harness.records import (
     message_text,
     record_texts,
 )
+from harness.registry import Registry
 from harness.text import digest, normalize
-from harness.validate.findings import Finding, Severity
 from harness.validate.pii import find_pii
+
+__all__ = ["CHECKS", "Check", "CheckBase", "CheckSettings", "check"]
 
 
 class Check(Protocol):
@@ -42,8 +55,58 @@ class Check(Protocol):
         ...
 
 
-class _Base:
+@dataclass(frozen=True)
+class CheckSettings:
+    """What a check may be built from: the options of ``harness validate``.
+
+    Attributes:
+        count: how the ``length`` check counts (default: whitespace-separated words).
+        unit: the unit ``count`` counts in.
+        max_length: the ``length`` check flags longer examples as truncated.
+        near_options: scan options of ``duplicates.near``.
+        holdouts: holdout files or suite folders (the ``leakage`` check).
+        leakage_options: scan options of the ``leakage`` check.
+    """
+
+    count: Callable[[str], int] | None = None
+    unit: str = "words"
+    max_length: int | None = None
+    near_options: LeakageOptions | None = None
+    holdouts: Sequence[str | Path] = ()
+    leakage_options: LeakageOptions | None = None
+
+
+CHECKS: Registry[Any] = Registry(
+    "checks",
+    builtins=("harness.validate.checks", "harness.validate.preference", "harness.validate.leakage"),
+    noun="check",
+)
+ClassT = TypeVar("ClassT", bound=type)
+
+
+def check(name: str, *, summary: str | None = None, **recorded: Any) -> Callable[[ClassT], ClassT]:
+    """Register a check class under ``name`` (the prefix of its findings' ``check``).
+
+    The class gets ``name``; ``recorded`` is listed with it (``harness list checks``). The class
+    builds itself from :class:`CheckSettings` with a ``from_settings`` class method.
+    """
+
+    def add(cls: ClassT) -> ClassT:
+        cls.name = name  # type: ignore[attr-defined]
+        return CHECKS.register(name, summary=summary, **recorded)(cls)
+
+    return add
+
+
+class CheckBase:
+    """Base of checks: no findings unless overridden; built with no settings."""
+
     name = "base"
+
+    @classmethod
+    def from_settings(cls, settings: CheckSettings) -> Check:
+        """Build the check from the command's settings (most checks need none)."""
+        return cls()
 
     def observe(self, record: Record) -> Iterable[Finding]:
         return ()
@@ -52,10 +115,9 @@ class _Base:
         return ()
 
 
-class DuplicateIds(_Base):
+@check("schema.duplicate_id")
+class DuplicateIds(CheckBase):
     """Two records with the same explicit ``id``."""
-
-    name = "schema.duplicate_id"
 
     def __init__(self) -> None:
         self.seen: dict[str, int] = {}
@@ -81,10 +143,9 @@ class DuplicateIds(_Base):
             )
 
 
-class EmptyFields(_Base):
+@check("schema.empty_field")
+class EmptyFields(CheckBase):
     """Empty or whitespace-only text fields (the preference sides are audited separately)."""
-
-    name = "schema.empty_field"
 
     def observe(self, record: Record) -> Iterable[Finding]:
         texts = record_texts(record)
@@ -106,10 +167,9 @@ def _full_text(record: Record) -> str:
     return "\x1f".join(normalize(t) for t in record_texts(record).values())
 
 
-class ExactDuplicates(_Base):
+@check("duplicates.exact")
+class ExactDuplicates(CheckBase):
     """Records identical after normalisation (case, whitespace, Unicode NFKC)."""
-
-    name = "duplicates.exact"
 
     def __init__(self) -> None:
         self.groups: dict[bytes, list[tuple[str, int]]] = defaultdict(list)
@@ -132,10 +192,9 @@ class ExactDuplicates(_Base):
                 )
 
 
-class ChatStructure(_Base):
+@check("chat")
+class ChatStructure(CheckBase):
     """Known roles, system turns first, user/assistant alternating, assistant last."""
-
-    name = "chat"
 
     def observe(self, record: Record) -> Iterable[Finding]:
         if isinstance(record, ChatRecord):
@@ -210,10 +269,9 @@ def _chat_findings(messages: list[Any], rid: str, line: int, field: str) -> Iter
         yield f("chat.alternation", "warning", "conversation starts with an assistant turn")
 
 
-class PersonalData(_Base):
+@check("pii")
+class PersonalData(CheckBase):
     """E-mail addresses, phone numbers, payment cards (Luhn) and IP addresses, masked."""
-
-    name = "pii"
 
     def observe(self, record: Record) -> Iterable[Finding]:
         for field, text in record_texts(record).items():
@@ -236,6 +294,10 @@ _PII_NAMES = {
 }
 
 
+def _words(text: str) -> int:
+    return len(text.split())
+
+
 def _sequences(record: Record) -> list[str]:
     """The text a trainer would see for one example (both sides of a preference pair)."""
     if isinstance(record, SFTRecord):
@@ -248,10 +310,9 @@ def _sequences(record: Record) -> list[str]:
     return []
 
 
-class Lengths(_Base):
+@check("length", settings=("count", "unit", "max_length"))
+class Lengths(CheckBase):
     """Length distribution, far-out outliers (Tukey fences on log length), truncation."""
-
-    name = "length"
 
     def __init__(self, count: Callable[[str], int], unit: str, max_length: int | None) -> None:
         self.count = count
@@ -260,6 +321,11 @@ class Lengths(_Base):
         self.lengths: list[int] = []
         self.ids: list[str] = []
         self.lines: list[int] = []
+
+    @classmethod
+    def from_settings(cls, settings: CheckSettings) -> Check:
+        """Count with ``settings.count`` (default: words), flag examples over ``settings.max_length``."""
+        return cls(settings.count or _words, settings.unit, settings.max_length)
 
     def observe(self, record: Record) -> Iterable[Finding]:
         seqs = _sequences(record)

@@ -1,32 +1,17 @@
-"""Finding: one problem a check found, and the validation document that collects them."""
+"""The validation document that collects the findings of every check (``harness.validation/v1``)."""
 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field
 
-Severity = Literal["error", "warning", "info"]
-SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "error": 2}
+from harness.findings import SEVERITY_RANK, Finding, Severity
+
+__all__ = ["SEVERITY_RANK", "VALIDATION_SCHEMA", "Finding", "Severity", "ValidationReport"]
+
 VALIDATION_SCHEMA = "harness.validation/v1"
-
-
-class Finding(BaseModel):
-    """One problem found by a check (contract ``harness.validation/v1``)."""
-
-    check: str = Field(description="dotted check name, e.g. 'duplicates.exact'")
-    severity: Severity
-    message: str
-    ids: list[str] = Field(default_factory=list, description="ids of the validated file's examples")
-    lines: list[int] = Field(default_factory=list, description="1-based lines of those examples")
-    holdout_ids: list[str] | None = None
-    holdout: str | None = None
-    data: dict[str, Any] | None = None
-
-    def at_least(self, severity: str) -> bool:
-        """Whether this finding is at or above ``severity``."""
-        return SEVERITY_RANK[self.severity] >= SEVERITY_RANK[severity]
 
 
 class ValidationReport(BaseModel):

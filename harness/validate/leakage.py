@@ -5,26 +5,26 @@
   when holdouts are given.
 - :class:`NearDuplicates` (``duplicates.near``) runs on every file; with a :class:`LeakageCheck` in
   the same pass both use one scanner, so each text is hashed once.
-
-The engine is imported lazily (it imports this package's findings module).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from harness.findings import Finding
+from harness.leakage.api import prepare, summary, summary_finding
+from harness.leakage.options import LeakageOptions, make_options
+from harness.leakage.result import leak_findings, near_duplicate_findings
+from harness.leakage.scan import Scanner
 from harness.records import Record, record_texts
-from harness.validate.findings import Finding
-
-if TYPE_CHECKING:
-    from harness.leakage.options import LeakageOptions
-    from harness.leakage.scan import Scanner
+from harness.validate.checks import Check, CheckSettings, check
 
 __all__ = ["LeakageCheck", "NearDuplicates"]
 
 
+@check("duplicates.near", settings=("near_options",))
 class NearDuplicates:
     """Training records that are near duplicates of each other (MinHash LSH, estimated Jaccard >= 0.8).
 
@@ -35,12 +35,14 @@ class NearDuplicates:
     name = "duplicates.near"
 
     def __init__(self, options: LeakageOptions | None = None) -> None:
-        from harness.leakage.options import LeakageOptions
-        from harness.leakage.scan import Scanner
-
         self.options = options or LeakageOptions()
         self.scanner: Scanner = Scanner(None, self.options, within=True)
         self.owner = True
+
+    @classmethod
+    def from_settings(cls, settings: CheckSettings) -> Check:
+        """Scan with ``settings.near_options``."""
+        return cls(settings.near_options)
 
     def attach(self, scanner: Scanner) -> None:
         """Take signatures from another check's scanner instead of hashing the records again."""
@@ -54,8 +56,6 @@ class NearDuplicates:
         return ()
 
     def finish(self) -> Iterable[Finding]:
-        from harness.leakage.result import near_duplicate_findings
-
         self.scanner.close()
         return near_duplicate_findings(self.scanner.store, self.scanner.opts)
 
@@ -65,6 +65,7 @@ class NearDuplicates:
             self.scanner.abort()
 
 
+@check("leakage", settings=("holdouts", "leakage_options"), default=False)
 class LeakageCheck:
     """Training examples that leak holdout items: exact, n-gram, near-duplicate and paraphrase matches.
 
@@ -82,14 +83,15 @@ class LeakageCheck:
     def __init__(
         self, holdouts: Sequence[str | Path], *, options: LeakageOptions | None = None, **overrides: Any
     ) -> None:
-        from harness.leakage.api import prepare
-        from harness.leakage.options import make_options
-        from harness.leakage.scan import Scanner
-
         self.prep = prepare(holdouts, make_options(options, **overrides))
         self.scanner = Scanner(self.prep.holdout_index, self.prep.options, embedder=self.prep.embedder)
         self.n_examples = 0
         self.summary: dict[str, Any] | None = None
+
+    @classmethod
+    def from_settings(cls, settings: CheckSettings) -> Check:
+        """Scan against ``settings.holdouts`` with ``settings.leakage_options``."""
+        return cls(settings.holdouts, options=settings.leakage_options)
 
     def share_with(self, near: NearDuplicates) -> None:
         """Feed ``near`` from this check's scanner (one hashing pass for both)."""
@@ -101,26 +103,11 @@ class LeakageCheck:
         return ()
 
     def finish(self) -> Iterable[Finding]:
-        from harness.leakage.api import summary, summary_finding
-        from harness.leakage.result import leak_findings
-
         self.scanner.close()
         findings = leak_findings(self.scanner.hits, self.prep.holdout_index, self.prep.options)
         self.summary = summary(self.prep, findings, self.n_examples, self.scanner.n_texts)
-        return [summary_finding(self.summary), *findings]
+        return [summary_finding(self.summary, self.prep.ran), *findings]
 
     def close(self) -> None:
         """Stop worker processes (after an error mid-pass)."""
         self.scanner.abort()
-
-
-_REEXPORTS = ("HoldoutItem", "LeakageOptions", "LeakageResult", "load_holdout", "scan_leakage")
-
-
-def __getattr__(name: str) -> Any:
-    """Re-export the engine's public names (``from harness.validate.leakage import scan_leakage``)."""
-    if name in _REEXPORTS:
-        import harness.leakage
-
-        return getattr(harness.leakage, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

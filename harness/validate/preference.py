@@ -6,11 +6,13 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 
+from harness.findings import Finding
 from harness.records import PreferenceRecord, Record, message_text
 from harness.text import digest, normalize
-from harness.validate.findings import Finding
+from harness.validate.checks import Check, CheckSettings, check
 
 
+@check("preference", alpha=0.05)
 class PreferenceAudit:
     """One-pass audit of preference pairs.
 
@@ -19,6 +21,11 @@ class PreferenceAudit:
     """
 
     name = "preference"
+
+    @classmethod
+    def from_settings(cls, settings: CheckSettings) -> Check:
+        """The audit at its default significance level."""
+        return cls()
 
     def __init__(self, *, alpha: float = 0.05) -> None:
         self.alpha = alpha

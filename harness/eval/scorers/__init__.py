@@ -23,32 +23,30 @@ refusal (refusal.py); json_valid, json_schema, json_field (structured.py); simil
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, NamedTuple, TypeVar
+from typing import Any, ClassVar, Generic, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from harness.configfile import raise_validation
-from harness.errors import ConfigError, RegistryError, did_you_mean
-
-if TYPE_CHECKING:
-    from harness.eval.cache import GenerationCache
-    from harness.eval.rubric import Criterion
-    from harness.eval.scorers.human import HumanRatings
-    from harness.eval.suite import Item
-    from harness.models.base import Generator, Prompt
+from harness.errors import ConfigError, RegistryError
+from harness.eval.cache import GenerationCache
+from harness.eval.items import Item
+from harness.eval.ratings import HumanRatings
+from harness.eval.rubric import Criterion
+from harness.models.base import Generator, Prompt
+from harness.registry import Registry
 
 __all__ = [
+    "SCORERS",
     "BaseScorer",
     "NoOptions",
     "RawScore",
     "ScorerContext",
     "build_scorer",
     "scorer",
-    "scorer_names",
     "validate_scorer_spec",
 ]
 
@@ -77,7 +75,7 @@ class ScorerContext:
         human_ratings: the suite's imported ratings (for ``human``).
         judge: a generator that overrides every judge's ``model`` option (``--judge``).
         judge_factory: builds a judge generator from ``(spec, endpoint)``; defaults to
-            :func:`harness.models.base.make_generator`.
+            :func:`harness.models.factory.make_generator`.
         cache: a generation cache that judge verdicts are stored in.
         render_prompt: the prompt the model was sent for an item (the suite's template applied).
     """
@@ -130,44 +128,34 @@ class BaseScorer(Generic[OptionsT]):
         return [self.score(o, it) for o, it in zip(outputs, items, strict=True)]
 
 
-_REGISTRY: dict[str, type[BaseScorer[Any]]] = {}
-_BUILTIN_MODULES = ("text", "refusal", "structured", "embedding", "judge", "human")
+SCORERS: Registry[type[BaseScorer[Any]]] = Registry(
+    "scorers",
+    builtins=tuple(
+        f"harness.eval.scorers.{m}" for m in ("text", "refusal", "structured", "embedding", "judge", "human")
+    ),
+    noun="scorer",
+)
 S = TypeVar("S", bound=type[BaseScorer[Any]])
 
 
-def scorer(name: str) -> Callable[[S], S]:
-    """Register a scorer class under ``name`` (the ``type`` in a rubric)."""
+def scorer(name: str, **recorded: Any) -> Callable[[S], S]:
+    """Register a scorer class under ``name`` (the ``type`` in a rubric).
+
+    The registry records the names of the scorer's options (``harness list scorers``) and any
+    ``recorded`` keyword arguments.
+    """
 
     def register(cls: S) -> S:
-        if name in _REGISTRY and _REGISTRY[name] is not cls:
-            raise RegistryError(f"scorer {name!r} is already registered by {_REGISTRY[name].__qualname__}")
         cls.name = name
-        _REGISTRY[name] = cls
-        return cls
+        options = tuple(f.alias or n for n, f in cls.Options.model_fields.items())  # as a rubric spells them
+        return SCORERS.register(name, options=options, **recorded)(cls)
 
     return register
 
 
-def _load_builtins() -> None:
-    for mod in _BUILTIN_MODULES:
-        importlib.import_module(f"harness.eval.scorers.{mod}")
-
-
-def scorer_names() -> list[str]:
-    """Names of the registered scorers."""
-    _load_builtins()
-    return sorted(_REGISTRY)
-
-
 def get_scorer_class(name: str) -> type[BaseScorer[Any]]:
     """The scorer class registered under ``name``; a miss raises with "did you mean ...?"."""
-    _load_builtins()
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise RegistryError(
-            f"unknown scorer {name!r}; known: {', '.join(sorted(_REGISTRY))}.{did_you_mean(name, _REGISTRY)}"
-        ) from None
+    return SCORERS.get(name)
 
 
 def parse_options(

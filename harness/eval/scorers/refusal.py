@@ -13,7 +13,7 @@ from harness.eval.scorers import BaseScorer, RawScore, item_field, scorer
 from harness.eval.scorers.text import _Opts
 
 if TYPE_CHECKING:
-    from harness.eval.suite import Item
+    from harness.eval.items import Item
 
 # A refusal opens a sentence ("I can't help with that."), possibly after an apology and a role
 # clause ("I'm sorry, but as a chatbot for X, I can't ..."); the same words inside a sentence

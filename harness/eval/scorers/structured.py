@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from harness.eval.scorers import BaseScorer, RawScore, ScorerContext, item_field, scorer
 
 if TYPE_CHECKING:
+    from harness.eval.items import Item
     from harness.eval.rubric import Criterion
-    from harness.eval.suite import Item
 
 _FENCE = re.compile(r"```[a-zA-Z0-9_-]*\s*\n(.*?)```", re.DOTALL)
 _NULLS = {"", "null", "none", "n/a", "na"}

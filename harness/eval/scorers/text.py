@@ -22,10 +22,11 @@ from harness.eval.scorers import (
     parse_options,
     scorer,
 )
+from harness.models.tokenizers import token_counter
 
 if TYPE_CHECKING:
+    from harness.eval.items import Item
     from harness.eval.rubric import Criterion
-    from harness.eval.suite import Item
 
 _WS = re.compile(r"\s+")
 _PUNCT = string.punctuation + "“”‘’«»。、…"
@@ -408,8 +409,6 @@ class Length(BaseScorer[LengthOptions]):
         super().__init__(options, ctx)
         o = self.options
         if o.unit == "tokens":
-            from harness.models.tokenizers import token_counter
-
             if o.tokenizer is None:  # LengthOptions already rejects this; the check narrows the type
                 raise ValueError("unit 'tokens' needs 'tokenizer'")
             self._count = token_counter(o.tokenizer)
