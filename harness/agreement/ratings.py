@@ -563,12 +563,12 @@ def _group(criterion: str | None, rows: list[Rating], coder: _Coder, file: str |
     values = _coded_scores(score_col, line_col, coder)
     keep, duplicates = _first_ratings(ii * len(raters) + jj, values, rows, lines, where, file)
     data = np.full((len(items), len(raters)), np.nan)
-    line_of = np.zeros(data.shape, dtype=np.int64)
+    line_of = np.zeros(data.shape, dtype=np.int64 if n and lines.max() >= 2**31 else np.int32)
     data[ii[keep], jj[keep]] = values[keep]
     line_of[ii[keep], jj[keep]] = lines[keep]
     gold = np.full(len(items), np.nan)
     gold_line = np.zeros(len(items), dtype=np.int64)
-    shown = np.full(data.shape, -1, dtype=np.int64)
+    shown = np.full(data.shape, -1, dtype=np.int8)  # -1 unknown, 0 A first, 1 B first
     extra = [k for k, (g, t, o) in enumerate(zip(columns[4], columns[5], columns[6], strict=True))
              if g is not None or t is not None or o is not None]
     if any(columns[5][k] is not None for k in extra):
