@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_atomic", "write_json"]
+__all__ = ["check_written", "write_atomic", "write_json"]
 
 
 def write_atomic(path: str | Path, text: str | bytes) -> Path:
@@ -44,5 +44,25 @@ def write_atomic(path: str | Path, text: str | bytes) -> Path:
 
 
 def write_json(path: str | Path, doc: dict[str, Any]) -> Path:
-    """Write a JSON document atomically (UTF-8, indented, NaN refused)."""
+    """Write a JSON document atomically (UTF-8, indented, NaN refused).
+
+    With ``HARNESS_CHECK_DOCUMENTS=1`` (the test suite sets it) a harness document is first
+    validated against its JSON Schema (:func:`harness.documents.check_document`).
+    """
+    check_written(doc, where=str(path))
     return write_atomic(path, json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+
+
+def check_written(doc: Any, *, where: str) -> None:
+    """Validate a document about to be written against its schema, when ``HARNESS_CHECK_DOCUMENTS=1``.
+
+    Raises:
+        SchemaError: the document does not match the schema of the kind it names.
+    """
+    if os.environ.get("HARNESS_CHECK_DOCUMENTS") != "1":
+        return
+    from harness.documents import check_document  # only under the test flag: documents sit above this module
+
+    if check_document(doc, where=where) is not None and (log := os.environ.get("HARNESS_CHECKED_LOG")):
+        with open(log, "a", encoding="utf-8") as fh:
+            fh.write(f"{doc.get('schema') or doc.get('kind')}\t{where}\n")

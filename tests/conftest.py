@@ -7,11 +7,20 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
+import tempfile
+from collections import Counter
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
+
+# Every harness document the tests write (files and --json output, in this process and in the CLI
+# subprocesses) is validated against the JSON Schema of its model before it is written; a document
+# that does not match fails the test that wrote it. Each check is logged, and the summary at the
+# end of the session counts them per kind.
+os.environ["HARNESS_CHECK_DOCUMENTS"] = "1"
+_CHECKED_LOG = Path(tempfile.mkdtemp(prefix="harness-checked-")) / "documents.tsv"
+os.environ["HARNESS_CHECKED_LOG"] = str(_CHECKED_LOG)
 
 # Property tests draw the same examples on every run (`make test`, CI): a verdict on a change must
 # not depend on luck. HYPOTHESIS_PROFILE=explore draws new random examples each run, to hunt for
@@ -27,3 +36,13 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from harness.models.tiny import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny-model"))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many documents of each kind were validated against their schemas this session."""
+    if not _CHECKED_LOG.is_file():
+        return
+    kinds = Counter(line.split("\t", 1)[0] for line in _CHECKED_LOG.read_text(encoding="utf-8").splitlines())
+    terminalreporter.write_line(
+        "documents validated against their JSON Schemas: " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
+    )

@@ -24,6 +24,10 @@ MODULES = [
     "harness.eval.scorers.structured",
     "harness.eval.scorers.text",
     "harness.eval.suite",
+    "harness.documents",
+    "harness.documents.base",
+    "harness.provenance",
+    "harness.compare.criteria",
 ]
 
 

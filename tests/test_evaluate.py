@@ -74,11 +74,12 @@ def test_scores_overall_summary_and_manifest(tmp_path):
         "value": None,
         "max": None,
     }
-    assert run.suite["rubric"]["criteria"][0]["scorer"]["type"] == "contains"
-    assert run.manifest["hashes"]["items"] == run.suite["items_hash"]
-    assert run.manifest["scorers"]["short"]["max"] == 4
-    assert run.manifest["seed"] == 0 and run.manifest["libraries"]["python"]
-    assert run.model["fingerprint"] == "fake"
+    assert run.suite.rubric is not None and run.suite.rubric.criteria[0].scorer.type == "contains"
+    assert run.manifest.hashes is not None and run.manifest.hashes.items == run.suite.items_hash
+    assert run.manifest.scorers is not None and run.manifest.scorers["short"]["max"] == 4
+    assert run.manifest.seed == 0 and run.manifest.versions["python"]
+    assert run.manifest.git.commit is None or len(run.manifest.git.commit) == 40
+    assert run.model.fingerprint == "fake"
 
 
 def test_run_files_round_trip(tmp_path):
@@ -226,7 +227,7 @@ def test_local_judge_probability_weighted_levels_and_cache(tmp_path):
     assert "Capital of fr?" in judge.level_calls[0] and "It is Paris." in judge.level_calls[0]
     assert "1: wrong" in judge.level_calls[0]
     assert run.manifest["hashes"]["judges"] == {"helpful": "judge-1", "ok": "judge-1"}
-    assert run.suite["rubric"]["criteria"][0]["calibration_floor"] == 0.667
+    assert run.suite.rubric is not None and run.suite.rubric.criteria[0].calibration_floor == 0.667
     n = len(judge.level_calls)
     evaluate_suite(suite, FakeGenerator(answers), judge_factory=factory, cache=cache)
     assert len(judge.level_calls) == n  # verdicts come from the cache

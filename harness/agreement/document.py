@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -23,12 +23,18 @@ from harness.agreement.diagnostics import (
 from harness.agreement.intraclass import ICC_FORMS
 from harness.agreement.ratings import Group, Rating, Ratings, Scale, build_groups, load_ratings, parse_scale
 from harness.agreement.suffstats import ItemStat
+from harness.documents.agreement import (
+    AGREEMENT_SCHEMA,
+    DEFAULT_MIN_ALPHA,
+    AgreementDocument,
+    AgreementGroup,
+    BootstrapSettings,
+)
 from harness.errors import InputError, check_choice
 
 __all__ = ["SCHEMA", "agreement_report", "gate_verdict"]
 
-SCHEMA = "harness.agreement/v1"
-DEFAULT_MIN_ALPHA = 0.667
+SCHEMA = AGREEMENT_SCHEMA
 BOOTSTRAP_METHOD = "percentile interval; items resampled with replacement (exact multinomial over item patterns)"
 
 
@@ -237,24 +243,22 @@ def agreement_report(
     ctx = _Ctx(bootstrap, seed, confidence)
     docs = [_group_doc(g, level, ctx, min_alpha) for g in groups]
     verdicts = [d["gate"]["verdict"] for d in docs]
-    verdict = "fail" if "fail" in verdicts else "inconclusive" if "inconclusive" in verdicts else "pass"
-    return {
-        "schema": SCHEMA,
-        "level": level,
-        "file": ratings.file,
-        "form": ratings.form,
-        "by": by,
-        "scale": declared.text if declared is not None else None,
-        "n_ratings": len(ratings.ratings),
-        "bootstrap": {
-            "resamples": bootstrap,
-            "seed": seed,
-            "confidence": confidence,
-            "method": BOOTSTRAP_METHOD if bootstrap else None,
-        },
-        "analytic_ci": "Cohen: normal, Fleiss-Cohen-Everitt (1969) SE; Fleiss: t(n-1), Gwet (2014) SE",
-        "outlier_rule": OUTLIER_RULE,
-        "min_alpha": min_alpha,
-        "verdict": verdict,
-        "groups": docs,
-    }
+    verdict: Literal["pass", "fail", "inconclusive"] = (
+        "fail" if "fail" in verdicts else "inconclusive" if "inconclusive" in verdicts else "pass"
+    )
+    return AgreementDocument(
+        level=level,
+        file=ratings.file,
+        form=ratings.form,
+        by=by,
+        scale=declared.text if declared is not None else None,
+        n_ratings=len(ratings.ratings),
+        bootstrap=BootstrapSettings(
+            resamples=bootstrap, seed=seed, confidence=confidence, method=BOOTSTRAP_METHOD if bootstrap else None
+        ),
+        analytic_ci="Cohen: normal, Fleiss-Cohen-Everitt (1969) SE; Fleiss: t(n-1), Gwet (2014) SE",
+        outlier_rule=OUTLIER_RULE,
+        min_alpha=min_alpha,
+        verdict=verdict,
+        groups=[AgreementGroup.model_validate(d) for d in docs],
+    ).to_document()

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from harness.cli.app import DataFormat, FailOn, app, console, emit_json
+from harness.documents.agreement import DEFAULT_MIN_ALPHA
 from harness.errors import InputError
 
 
@@ -122,7 +123,7 @@ def agreement(
     ] = None,
     min_alpha: Annotated[
         float, typer.Option(help="Floor for Krippendorff's alpha (0.667: tentative conclusions).")
-    ] = 0.667,
+    ] = DEFAULT_MIN_ALPHA,
     bootstrap: Annotated[int, typer.Option(help="Item resamples for the intervals; 0 skips them.")] = 1000,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     wide: Annotated[bool, typer.Option("--wide", help="Wide form: an item_id column and a column per rater.")] = False,

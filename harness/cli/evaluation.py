@@ -44,6 +44,7 @@ def eval_(
 
     if not (batch_size == "auto" or (batch_size.isdigit() and int(batch_size) > 0)):
         raise InputError(f"--batch-size must be a positive integer or 'auto'; got {batch_size!r}", field="batch-size")
+    from harness.documents.run import EvalDocument
     from harness.eval.cache import GenerationCache, default_cache_path
     from harness.eval.evaluate import evaluate_suite, write_run
     from harness.eval.suite import load_suite
@@ -65,7 +66,7 @@ def eval_(
     same_model = judge == model and judge_endpoint == endpoint
     judge_gen = (gen if same_model else make_generator(judge, endpoint=judge_endpoint)) if judge else None
     store = None if no_cache else GenerationCache(cache or default_cache_path())
-    docs = []
+    runs = []
     try:
         for suite in loaded:
             with _ProgressBar(suite.name) as progress:
@@ -74,14 +75,14 @@ def eval_(
                 )
             if out is not None:
                 write_run(run, out if len(loaded) == 1 else out / suite.name)
-            docs.append(run.to_document())
+            runs.append(run)
             if not as_json:
                 print_run(run, console, worst=worst)
     finally:
         if store is not None:
             store.close()
     if as_json:
-        emit_json(docs[0] if len(docs) == 1 else {"schema": "harness.eval/v1", "runs": docs})
+        emit_json(runs[0].to_document() if len(runs) == 1 else EvalDocument(runs=runs).to_document())
     elif out is not None:
         console.print(f"Runs written to {out}")
 

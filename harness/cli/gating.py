@@ -178,21 +178,14 @@ def _finish_comparison(result: Any, *, out: Path | None, junit: Path | None, as_
 
 
 def _gate_manifest(argv: list[str]) -> dict[str, Any]:
-    import platform
     from datetime import UTC, datetime
 
-    import numpy
-    import scipy
-
-    from harness import __version__
+    from harness.provenance import collect_provenance
 
     return {
+        **collect_provenance().model_dump(),
         "command": ["harness", *argv],
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "harness": __version__,
-        "python": platform.python_version(),
-        "numpy": numpy.__version__,
-        "scipy": scipy.__version__,
     }
 
 

@@ -2,7 +2,8 @@
 
 A rule on a ``judge`` criterion counts only when the suite names human ratings for it and the
 judge's agreement with the human consensus reaches the criterion's ``calibration_floor``
-(Krippendorff's alpha, default 0.667, Krippendorff's own lowest bound for tentative conclusions).
+(Krippendorff's alpha, default :data:`~harness.documents.agreement.DEFAULT_MIN_ALPHA` = 0.667,
+Krippendorff's own lowest bound for tentative conclusions).
 
 Pairing a human rating with the judge's score of the same output:
 
@@ -22,7 +23,6 @@ quadratic-weighted kappa on level indices for level scales; interval alpha for c
 from __future__ import annotations
 
 import math
-import statistics
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
+from harness.documents.agreement import DEFAULT_MIN_ALPHA
 from harness.errors import InputError
 from harness.records import rating_number
 
@@ -82,7 +83,7 @@ def judge_agreement(
     criterion: str,
     scale: str = "continuous",
     n_levels: int | None = None,
-    floor: float = 0.667,
+    floor: float = DEFAULT_MIN_ALPHA,
 ) -> Calibration:
     """Agreement of a judge's scores with the human consensus, on the [0, 1] scale of the run.
 
@@ -136,13 +137,13 @@ def judge_agreement(
 
 def ratings_path_of(run: Run) -> Path | None:
     """The human ratings file a run's suite names: as recorded, else relative to the suite's folder."""
-    raw = run.suite.get("human_ratings")
+    raw = run.suite.human_ratings
     if not raw:
         return None
     path = Path(str(raw))
     if path.is_file() or path.is_absolute():
         return path
-    suite_path = run.suite.get("path")
+    suite_path = run.suite.path
     if suite_path:
         sp = Path(str(suite_path))
         folder = sp.parent if sp.suffix in (".yaml", ".yml") else sp
@@ -152,20 +153,12 @@ def ratings_path_of(run: Run) -> Path | None:
 
 
 def _to_fraction(value: float, info: CriterionInfo) -> float | None:
-    if info.scale == "levels" and len(info.levels) >= 2:
-        values = sorted(float(lv["value"]) for lv in info.levels if "value" in lv)
-        lo, hi = values[0], values[-1]
-        return (value - lo) / (hi - lo) if lo <= value <= hi else None
+    """A consensus on the criterion's own units as the run's [0, 1] score (None when off the scale)."""
+    scale = info.scale
+    if scale.type == "levels":
+        lo, hi = scale.levels[0].value, scale.levels[-1].value
+        return scale.level_fraction(value) if lo <= value <= hi else None
     return value if 0.0 <= value <= 1.0 else None
-
-
-def _consensus(values: list[float], info: CriterionInfo) -> float | None:
-    if info.scale == "binary":
-        pos = sum(v >= 0.5 for v in values)
-        return None if pos * 2 == len(values) else float(pos * 2 > len(values))
-    if info.scale == "levels":
-        return float(statistics.median(values))
-    return float(statistics.fmean(values))
 
 
 def _judge_value(item: ItemResult, criterion: str, output: str | None) -> float | None:
@@ -209,9 +202,9 @@ def calibrate_runs(
     if path is None or not path.is_file():
         why = "the suite names no human_ratings file" if path is None else f"human ratings file {path} not found"
         for cid, info in judges.items():
-            floor = info.calibration_floor if info.calibration_floor is not None else 0.667
             out[cid] = Calibration(
-                criterion=cid, status="no_ratings", floor=floor, reason=why, ratings_file=str(path) if path else None
+                criterion=cid, status="no_ratings", floor=info.floor, reason=why,
+                ratings_file=str(path) if path else None,
             )
         return out
     runs = {"base": {i.id: i for i in base.items}, "candidate": {i.id: i for i in candidate.items}}
@@ -222,7 +215,7 @@ def calibrate_runs(
         assert isinstance(rec, RatingRecord)
         rows.append((rec, rating_number(rec.score, file=path, line=rec.line)))
     for cid, info in judges.items():
-        floor = info.calibration_floor if info.calibration_floor is not None else 0.667
+        floor = info.floor
         groups: dict[tuple[str, str, str | None], list[float]] = defaultdict(list)
         how: set[str] = set()
         n_ratings = 0
@@ -263,7 +256,7 @@ def calibrate_runs(
             if item is None:
                 continue
             j = _judge_value(item, cid, rated_text)
-            c = _consensus(values, info)
+            c, _ = info.scale.consensus(values)
             h = _to_fraction(c, info) if c is not None else None
             if j is None or h is None:
                 continue
@@ -276,7 +269,7 @@ def calibrate_runs(
             )
             continue
         cal = judge_agreement(
-            judge_v, human_v, criterion=cid, scale=info.scale, n_levels=len(info.levels) or None, floor=floor
+            judge_v, human_v, criterion=cid, scale=info.scale.type, n_levels=len(info.scale.levels) or None, floor=floor
         )
         out[cid] = cal.model_copy(
             update={"n_ratings": n_ratings, "rated": "; ".join(sorted(how)) or None, "ratings_file": str(path)}

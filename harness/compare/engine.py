@@ -14,12 +14,13 @@ from typing import Any
 import numpy as np
 
 from harness.compare.calibration import Calibration, calibrate_runs
-from harness.compare.criteria import OVERALL, CriterionInfo, criteria_info
+from harness.compare.criteria import DEFAULT_CALIBRATION_FLOOR, OVERALL, CriterionInfo, criteria_info
 from harness.compare.models import (
     Change,
     Comparison,
     CriterionStats,
     Excluded,
+    GateManifest,
     GateResult,
     LeakageInfo,
     RuleResult,
@@ -50,13 +51,13 @@ _MAX_CHANGES = 500
 
 
 def _suite_name(run: Run) -> str:
-    return str(run.suite.get("name") or "suite")
+    return run.suite.name or "suite"
 
 
 def policy_of(run: Run) -> Policy:
     """The policy in a run's recorded suite ``gate`` block (empty when there is none)."""
-    src = run.suite.get("path")
-    return policy_from_gate(run.suite.get("gate"), source=f"{src}/suite.yaml" if src else None)
+    src = run.suite.path
+    return policy_from_gate(run.suite.gate, source=f"{src}/suite.yaml" if src else None)
 
 
 def _mean(a: np.ndarray) -> float | None:
@@ -236,7 +237,7 @@ def _analyse(
         judges = _judge_scope(rule.criterion, merged)
         cals = [calibration[j] for j in judges if j in calibration]
         bad = [c for c in cals if not c.counts] + [
-            Calibration(criterion=j, status="no_ratings", floor=0.667, reason="not calibrated")
+            Calibration(criterion=j, status="no_ratings", floor=DEFAULT_CALIBRATION_FLOOR, reason="not calibrated")
             for j in judges if j not in calibration
         ]
         cal_doc = None
@@ -400,7 +401,7 @@ def compare_runs(
     ids = {b.id for b, _ in clean}
     return Comparison(
         suite=suite,
-        suite_info={k: v for k, v in candidate.suite.items() if k not in ("rubric", "gate")},
+        suite_info=candidate.suite.model_dump(mode="json", exclude={"rubric", "gate"}),
         base=Side(model=base.model, manifest=base.manifest, n_items=len(base.items), path=base_path),
         candidate=Side(model=candidate.model, manifest=candidate.manifest, n_items=len(candidate.items),
                        path=candidate_path),
@@ -443,4 +444,4 @@ def _leakage_rule(suite: str, n_leaked: int, leakage: LeakageInfo, confidence: f
 def gate_result(comparisons: list[Comparison], *, manifest: dict[str, Any] | None = None) -> GateResult:
     """Combine per-suite comparisons into one gate verdict (fail > inconclusive > pass)."""
     verdict = combine_verdicts([c.verdict for c in comparisons])
-    return GateResult(verdict=verdict, comparisons=comparisons, manifest=manifest or {})
+    return GateResult(verdict=verdict, comparisons=comparisons, manifest=GateManifest.model_validate(manifest or {}))

@@ -1,23 +1,32 @@
-"""The data a comparison produces (``harness.comparison/v1``): pydantic models, JSON-ready."""
+"""The data a comparison produces (``harness.comparison/v1``): pydantic models, JSON-ready.
+
+:class:`ComparisonDocument` is the document itself (also listed in :mod:`harness.documents`);
+:class:`GateResult` is what ``compare``/``gate`` return and turn into it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from harness.compare.calibration import Calibration
 from harness.compare.repeats import VarianceSplit
+from harness.documents.base import Record
+from harness.documents.run import ModelIdentity, RunManifest
 from harness.gate.policy import Policy
+from harness.provenance import Provenance
 
 __all__ = [
     "COMPARISON_SCHEMA",
     "EXIT_CODES",
     "Change",
     "Comparison",
+    "ComparisonDocument",
     "CriterionStats",
     "Excluded",
+    "GateManifest",
     "GateResult",
     "LeakageInfo",
     "RuleResult",
@@ -136,8 +145,8 @@ class LeakageInfo(BaseModel):
 class Side(BaseModel):
     """One side of the comparison: the run's model and manifest."""
 
-    model: dict[str, Any]
-    manifest: dict[str, Any]
+    model: ModelIdentity
+    manifest: RunManifest
     n_items: int
     path: str | None = None
 
@@ -167,12 +176,41 @@ class Comparison(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
+class GateManifest(Record, Provenance):
+    """How the comparison was made: provenance (git, versions, platform), command line, inputs.
+
+    Comparisons written before provenance had one shape recorded ``harness``, ``python``,
+    ``numpy`` and ``scipy`` versions as top-level keys; they load into ``versions``.
+    """
+
+    command: list[str] | None = None
+    created: str | None = None
+    base: str | None = Field(default=None, description="gate: the base model spec")
+    candidate: str | None = Field(default=None, description="gate: the candidate model spec")
+    suites: list[str] | None = None
+    train_data: list[str] | None = None
+    allow_leakage: bool | None = None
+    repeats: int | None = None
+    limit: int | None = None
+    cache: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_version_keys(cls, data: Any) -> Any:
+        old = ("harness", "python", "numpy", "scipy")
+        if not isinstance(data, dict) or "versions" in data or not any(k in data for k in old):
+            return data
+        data = dict(data)
+        data["versions"] = {k: data.pop(k) for k in old if k in data}
+        return data
+
+
 class GateResult(BaseModel):
     """The whole gate: one comparison per suite, one verdict (the ``harness.comparison/v1`` document)."""
 
     verdict: Verdict
     comparisons: list[Comparison]
-    manifest: dict[str, Any] = Field(default_factory=dict)
+    manifest: GateManifest = Field(default_factory=GateManifest)
 
     @property
     def exit_code(self) -> int:
@@ -191,12 +229,30 @@ class GateResult(BaseModel):
 
     def to_document(self) -> dict[str, Any]:
         """The ``harness.comparison/v1`` JSON document (``schema`` first)."""
-        return {
-            "schema": COMPARISON_SCHEMA,
-            "verdict": self.verdict,
-            "exit_code": self.exit_code,
-            "rules": [r.model_dump(mode="json") for r in self.rules],
-            "excluded": [e.model_dump(mode="json") for e in self.excluded],
-            "comparisons": [c.model_dump(mode="json") for c in self.comparisons],
-            "manifest": self.manifest,
-        }
+        doc = ComparisonDocument(
+            verdict=self.verdict,
+            exit_code=self.exit_code,
+            rules=self.rules,
+            excluded=self.excluded,
+            comparisons=self.comparisons,
+            manifest=self.manifest,
+        )
+        return doc.model_dump(mode="json", by_alias=True)
+
+
+class ComparisonDocument(BaseModel):
+    """The ``harness.comparison/v1`` document: the verdict, every rule, every excluded item, each suite's comparison."""
+
+    schema_: Literal["harness.comparison/v1"] = Field(default="harness.comparison/v1", alias="schema")
+    verdict: Verdict
+    exit_code: int = Field(description="0 pass · 1 fail · 3 inconclusive")
+    rules: list[RuleResult] = Field(description="every rule of every suite")
+    excluded: list[Excluded] = Field(description="every item left out of the comparison, and why")
+    comparisons: list[Comparison]
+    manifest: GateManifest
+
+    model_config = {"populate_by_name": True}
+
+    def result(self) -> GateResult:
+        """The :class:`GateResult` this document was written from."""
+        return GateResult(verdict=self.verdict, comparisons=self.comparisons, manifest=self.manifest)

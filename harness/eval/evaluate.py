@@ -7,56 +7,26 @@ generated (and scored) several times; the item's score is the mean over attempts
 
 from __future__ import annotations
 
-import hashlib
-import json
-import platform
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from harness.documents.run import RunHashes
 from harness.errors import InputError
 from harness.eval.cache import GenerationCache, cache_key
 from harness.eval.rubric import OVERALL, Criterion
-from harness.eval.run import Attempt, CriterionSummary, ItemResult, Run, Score
+from harness.eval.run import Attempt, CriterionSummary, ItemResult, ModelIdentity, Run, RunManifest, Score, SuiteRecord
 from harness.eval.scorers import BaseScorer, RawScore, ScorerContext, build_scorer
 from harness.eval.suite import Item, Suite
 from harness.files import write_atomic, write_json
 from harness.models.base import Completion, GenerationRequest, Generator, request_payload
+from harness.provenance import collect_provenance, content_hash
 from harness.stats.intervals import bootstrap_mean_interval, wilson_interval
 
 Progress = Callable[[str, int, int], None]
-LIBRARIES = ("harness", "torch", "transformers", "peft", "numpy", "scipy", "sacrebleu", "jsonschema", "httpx")
-
-
-def library_versions() -> dict[str, str | None]:
-    """Installed versions of the libraries a result depends on (without importing them)."""
-    out: dict[str, str | None] = {"python": platform.python_version()}
-    for name in LIBRARIES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
-
-
-def git_commit() -> str | None:
-    """The commit of the harness source checkout, when it is one."""
-    try:
-        r = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return r.stdout.strip() or None if r.returncode == 0 else None
-
-
-def _hash(obj: Any) -> str:
-    return hashlib.blake2b(json.dumps(obj, sort_keys=True, ensure_ascii=False).encode(), digest_size=16).hexdigest()
 
 
 def to_score(raw: RawScore, criterion: Criterion, spec: dict[str, Any]) -> Score:
@@ -339,32 +309,35 @@ def evaluate_suite(
     model = generator.describe()
     model.setdefault("fingerprint", generator.fingerprint)
     judges = {cid: s.describe() for cid, s in scorers.items() if s.describe()}
-    manifest = {
-        "created": started,
-        "harness_version": library_versions().get("harness"),
-        "git_commit": git_commit(),
-        "libraries": library_versions(),
-        "platform": platform.platform(),
-        "command": sys.argv if sys.argv and sys.argv[0] else None,
-        "seed": settings.seed,
-        "repeats": repeats,
-        "limit": limit,
-        "generation": settings.model_dump(mode="json"),
-        "generation_hash": _hash(settings.model_dump(mode="json")),
-        "hashes": {
-            "items": suite_record["items_hash"],
-            "rubric": suite_record["rubric_hash"],
-            "model": model.get("fingerprint"),
-            "adapter": model.get("adapter_hash"),
-            "judges": {cid: d.get("judge_fingerprint") for cid, d in judges.items() if "judge_fingerprint" in d}
+    manifest = RunManifest(
+        **collect_provenance().model_dump(),
+        created=started,
+        command=sys.argv if sys.argv and sys.argv[0] else None,
+        seed=settings.seed,
+        repeats=repeats,
+        limit=limit,
+        generation=settings.model_dump(mode="json"),
+        generation_hash=content_hash(settings.model_dump(mode="json")),
+        hashes=RunHashes(
+            items=suite_record["items_hash"],
+            rubric=suite_record["rubric_hash"],
+            model=model.get("fingerprint"),
+            adapter=model.get("adapter_hash"),
+            judges={cid: d.get("judge_fingerprint") for cid, d in judges.items() if "judge_fingerprint" in d}
             or None,
-            "human_ratings": (suite_record["human_ratings_file"] or {}).get("hash"),
-        },
-        "scorers": specs,
-        "scorer_details": judges,
-        "timing": {**gen_stats, "scoring_seconds": score_seconds},
-    }
-    return Run(suite=suite_record, model=model, manifest=manifest, items=results, summary=summary)
+            human_ratings=(suite_record["human_ratings_file"] or {}).get("hash"),
+        ),
+        scorers=specs,
+        scorer_details=judges,
+        timing={**gen_stats, "scoring_seconds": score_seconds},
+    )
+    return Run(
+        suite=SuiteRecord.model_validate(suite_record),
+        model=ModelIdentity.model_validate(model),
+        manifest=manifest,
+        items=results,
+        summary=summary,
+    )
 
 
 class RunFiles(NamedTuple):

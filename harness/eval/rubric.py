@@ -30,12 +30,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import statistics
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from harness.documents.agreement import DEFAULT_MIN_ALPHA
+
 OVERALL = "overall"
-DEFAULT_CALIBRATION_FLOOR = 0.667
+DEFAULT_CALIBRATION_FLOOR = DEFAULT_MIN_ALPHA
 
 
 class Level(BaseModel):
@@ -106,6 +109,26 @@ class Scale(BaseModel):
     def nearest_level(self, fraction: float) -> Level:
         """The level whose mapped value is closest to ``fraction``."""
         return min(self.levels, key=lambda lv: abs(self.level_fraction(lv.value) - fraction))
+
+    def consensus(self, values: list[float], aggregate: str = "auto") -> tuple[float | None, str]:
+        """The consensus of several ratings on the scale's own units (None with a reason when there is none).
+
+        The majority for binary scales (a tie is no consensus), the median for levels, the mean
+        for continuous scores; ``aggregate`` forces ``majority``, ``median`` or ``mean``. The
+        ``human`` scorer and judge calibration both use it.
+
+        >>> Scale(type="binary").consensus([1, 1, 0])
+        (1.0, 'majority 2/3')
+        """
+        how = aggregate if aggregate != "auto" else {"binary": "majority", "levels": "median"}.get(self.type, "mean")
+        if how == "majority":
+            pos = sum(v >= 0.5 for v in values)
+            if pos * 2 == len(values):
+                return None, f"raters tied {pos}/{len(values)}"
+            return (1.0 if pos * 2 > len(values) else 0.0), f"majority {max(pos, len(values) - pos)}/{len(values)}"
+        if how == "median":
+            return float(statistics.median(values)), f"median of {len(values)}"
+        return float(statistics.fmean(values)), f"mean of {len(values)}"
 
 
 class ScorerSpec(BaseModel):

@@ -33,6 +33,7 @@ from harness.eval.items import Item
 from harness.eval.rubric import OVERALL, Rubric
 from harness.eval.scorers import validate_scorer_spec
 from harness.models.base import GenerationSettings, Prompt
+from harness.provenance import file_hash
 from harness.records import read_rows
 
 REQUIREMENTS = ("improvement", "no_regression", "at_least", "no_new_failures")
@@ -131,7 +132,7 @@ class Suite(BaseModel):
         used = self.items if items is None else items
         hr = None
         if self.human_ratings is not None:
-            hr = {"path": str(self.human_ratings), "hash": _file_hash(self.human_ratings)}
+            hr = {"path": str(self.human_ratings), "hash": file_hash(self.human_ratings)}
         return {
             "name": self.name,
             "description": self.description,
@@ -179,9 +180,6 @@ def load_rubric(path: str | Path) -> Rubric:
         data = {**data, "path": str(path)}
     return parse_rubric(data, file=path, base_dir=path.parent)
 
-
-def _file_hash(path: Path) -> str:
-    return hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
 
 
 def load_items(path: str | Path) -> list[Item]:

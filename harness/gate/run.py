@@ -14,7 +14,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from harness.compare import Comparison, GateResult, LeakageInfo, Policy, compare_runs, gate_result, policy_of
+from harness.documents.train import TRAIN_KIND, TrainManifest
 from harness.errors import InputError, InputFileError
 
 if TYPE_CHECKING:
@@ -37,6 +40,7 @@ def train_data_of(spec: ModelSpec | str) -> list[Path]:
 
     Raises:
         InputFileError: when the run folder names a training file that does not exist.
+        InputError: when its manifest is a ``harness.train/v1`` one that does not load.
     """
     if not isinstance(spec, str):
         if spec.kind != "run" or spec.path is None:
@@ -47,14 +51,18 @@ def train_data_of(spec: ModelSpec | str) -> list[Path]:
     if not folder.is_dir() or not manifest.is_file():
         return []
     try:
-        doc = json.loads(manifest.read_text(encoding="utf-8"))
+        raw = json.loads(manifest.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError):
         return []
-    if not isinstance(doc, dict) or doc.get("kind") != "harness.train/v1":
-        return []
-    raw = doc.get("train_data") or []
+    if not isinstance(raw, dict) or raw.get("kind") != TRAIN_KIND:
+        return []  # not a harness train run folder
+    try:
+        doc = TrainManifest.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise InputError(err["msg"], file=manifest, field=".".join(map(str, err["loc"]))) from exc
     out = []
-    for p in [raw] if isinstance(raw, str) else raw:
+    for p in doc.train_data:
         path = Path(str(p))
         if not path.is_file() and (folder / path).is_file():
             path = folder / path
@@ -99,10 +107,10 @@ def run_leakage(
     """
     from harness.eval.suite import load_suite
 
-    train = _training_files(train_data, str(run.model.get("spec", "")))
+    train = _training_files(train_data, run.model.spec or "")
     if not train:
         return LeakageInfo()
-    where = Path(suite) if suite is not None else Path(str(run.suite.get("path", "")))
+    where = Path(suite) if suite is not None else Path(run.suite.path or "")
     if not where.exists():
         raise InputFileError(
             "the suite the run records is not here, so its items cannot be checked for leakage; pass --suite DIR",
@@ -110,7 +118,7 @@ def run_leakage(
             field="suite.path",
         )
     loaded = load_suite(where)
-    recorded = run.suite.get("all_items_hash")
+    recorded = run.suite.all_items_hash
     if recorded is not None and loaded.items_hash() != recorded:
         raise InputError(
             f"the suite at {where} is not the one the run evaluated: its items changed (hash "

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness.errors import ModelError
+from harness.provenance import file_hash
 
 __all__ = ["cache_root", "file_hash", "files_hash", "materialize_gguf"]
 
@@ -24,15 +25,6 @@ __all__ = ["cache_root", "file_hash", "files_hash", "materialize_gguf"]
 def cache_root() -> Path:
     """The harness cache folder (``$HARNESS_CACHE``, else ``~/.cache/harness``)."""
     return Path(os.environ.get("HARNESS_CACHE") or Path.home() / ".cache" / "harness")
-
-
-def file_hash(path: Path, *, chunk: int = 1 << 22) -> str:
-    """BLAKE2b-128 hex digest of a file's content."""
-    h = hashlib.blake2b(digest_size=16)
-    with path.open("rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def files_hash(paths: Sequence[Path]) -> str:

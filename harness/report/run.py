@@ -62,8 +62,8 @@ class RunView:
 
     @property
     def manifest_json(self) -> str:
-        """The hashes, libraries, seed and commit of the manifest as indented JSON."""
-        keep = ("hashes", "libraries", "seed", "git_commit")
+        """The hashes, library versions, seed and git state of the manifest as indented JSON."""
+        keep = ("hashes", "versions", "seed", "git")
         return json.dumps({k: self.manifest[k] for k in keep if k in self.manifest}, indent=2)
 
 
@@ -77,8 +77,9 @@ def run_view(run: Run, *, worst: int = 10) -> RunView:
     rows = [{"id": w.item.id, "score": "n/a" if w.score is None else f"{w.score:.3f}",
              "why": "; ".join(f"{c}: {w.item.scores[c].explanation}" for c in w.weak[:3]), "output": w.item.output}
             for w in worst_items(run, worst)]
-    return RunView(suite=dict(run.suite), model=dict(run.model), manifest=dict(run.manifest), criteria=criteria,
-                   worst=rows, n_worst=min(worst, len(run.items)))
+    return RunView(suite=run.suite.model_dump(mode="json"), model=run.model.model_dump(mode="json"),
+                   manifest=run.manifest.model_dump(mode="json"), criteria=criteria, worst=rows,
+                   n_worst=min(worst, len(run.items)))
 
 
 def render_run_markdown(run: Run, *, worst: int = 10) -> str:

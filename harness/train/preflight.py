@@ -13,9 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from harness.documents.validation import ValidationDocument
 from harness.errors import HarnessError
 from harness.validate import ValidationReport, validate_file
-from harness.validate.findings import VALIDATION_SCHEMA
 
 
 class Preflight(BaseModel):
@@ -44,19 +44,14 @@ class Preflight(BaseModel):
         docs = [r.to_document() for r in self.reports]
         extra = {"fail_on": self.fail_on, "holdouts": self.holdouts, "leakage_checked": self.leakage_checked}
         if len(docs) == 1:
-            return {**docs[0], **extra}
+            return ValidationDocument.model_validate({**docs[0], **extra}).to_document()
         findings = []
         for d in docs:
             for f in d["findings"]:
                 findings.append({**f, "data": {**(f.get("data") or {}), "file": d["file"]}})
-        return {
-            "schema": VALIDATION_SCHEMA,
-            "file": [d["file"] for d in docs],
-            "findings": findings,
-            "counts": self.counts(),
-            "files": docs,
-            **extra,
-        }
+        return ValidationDocument.model_validate(
+            {"file": [d["file"] for d in docs], "findings": findings, "counts": self.counts(), "files": docs, **extra}
+        ).to_document()
 
 
 def _accepts_holdouts() -> bool:

@@ -1,9 +1,10 @@
-"""The run folder: its layout, the manifest's provenance fields, the loss curve.
+"""The run folder: its layout, the training log, the loss curve.
 
 Layout (other code reads it; a change is a versioned change of ``harness.train/v1``)::
 
-    <run>/manifest.json        kind harness.train/v1, base_model, hashes, seed, versions, git commit,
-                               train_data, holdouts, results
+    <run>/manifest.json        kind harness.train/v1 (harness.documents.train.TrainManifest): base_model,
+                               hashes, seed, provenance (git, versions, platform), train_data,
+                               holdouts, results
     <run>/adapter/             PEFT adapter (safetensors), or <run>/model/ (full weights)
     <run>/tokenizer*.json, chat_template.jinja   the tokenizer and chat template used in training
     <run>/config.yaml          the resolved configuration
@@ -18,63 +19,14 @@ from __future__ import annotations
 
 import io
 import json
-import platform
-import subprocess
 from collections.abc import Iterable
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from harness.documents.train import TRAIN_KIND
 from harness.files import write_atomic
-from harness.models.weights import file_hash
 
-RUN_KIND = "harness.train/v1"
-LIBRARIES = ("harness", "torch", "transformers", "peft", "accelerate", "numpy", "safetensors", "tokenizers")
-
-
-def library_versions(names: Iterable[str] = LIBRARIES) -> dict[str, str | None]:
-    """Installed versions of the libraries a run depends on (and Python's)."""
-    out: dict[str, str | None] = {"python": platform.python_version()}
-    for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
-
-
-def git_commit(start: Path | None = None) -> dict[str, Any]:
-    """The project's git commit and whether tracked files differ from it (None outside a checkout)."""
-    here = start or Path(__file__).resolve().parent
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=here,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return {"commit": None, "dirty": None}
-    return {"commit": head, "dirty": bool(dirty)}
-
-
-def hash_files(paths: Iterable[Path]) -> dict[str, str]:
-    """``{path: blake2b-128}`` of each file."""
-    return {str(p): file_hash(Path(p)) for p in paths}
-
-
-def model_hashes(folder: Path, source: Path | None = None) -> dict[str, str]:
-    """Hashes of a model's config and weight files (and of the GGUF it was converted from)."""
-    files = sorted(p for p in folder.iterdir() if p.suffix in (".safetensors", ".json") and p.is_file())
-    out = {p.name: file_hash(p) for p in files}
-    if source is not None and source.is_file():
-        out[f"source:{source.name}"] = file_hash(source)
-    return out
+RUN_KIND = TRAIN_KIND
 
 
 def read_log(path: Path) -> list[dict[str, Any]]:

@@ -15,9 +15,11 @@ from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel
 
+from harness.documents.train import ChatTemplateRecord, PreflightSummary, TrainManifest, TrainResults
 from harness.errors import ConfigError, InputError, InputFileError, ModelError
 from harness.files import write_atomic, write_json
 from harness.models.spec import ModelSpec, parse_spec
+from harness.provenance import collect_provenance, hash_files, model_hashes
 from harness.records import RowProblem, iter_records
 from harness.train.collate import (
     Encoded,
@@ -31,16 +33,7 @@ from harness.train.collate import (
 )
 from harness.train.config import TrainConfig, check_paths
 from harness.train.preflight import Preflight, run_preflight
-from harness.train.rundir import (
-    RUN_KIND,
-    git_commit,
-    hash_files,
-    library_versions,
-    model_hashes,
-    plot_loss,
-    read_log,
-    write_log,
-)
+from harness.train.rundir import plot_loss, read_log, write_log
 
 
 class TrainResult(BaseModel):
@@ -393,59 +386,57 @@ def train(
     train_losses = [r["loss"] for r in rows if "loss" in r]
     dpo_last = {k: v for r in rows for k, v in r.items() if k.startswith(("rewards/", "eval_rewards/"))}
     source = spec.path if spec.kind == "gguf" else None
-    manifest: dict[str, Any] = {
-        "kind": RUN_KIND,
-        "base_model": cfg.base_model,
-        "base_model_hashes": model_hashes(spec.weights_folder(), source),
-        "method": cfg.method,
-        "adapter": cfg.adapter,
-        "weights": weights_dir.name,
-        "train_data": [str(p) for p in cfg.train_data],
-        "train_data_hashes": hash_files(cfg.train_data),
-        "eval_data": str(cfg.eval_data) if cfg.eval_data else None,
-        "eval_data_hash": hash_files([cfg.eval_data])[str(cfg.eval_data)] if cfg.eval_data else None,
-        "holdouts": [str(h) for h in cfg.holdouts],
-        "config": "config.yaml",
-        "config_source": str(config_source),
-        "config_hash": cfg.fingerprint(),
-        "seed": cfg.seed,
-        "chat_template": {
-            "source": template.source,
-            "file": "chat_template.jinja",
-            "hash": hashlib.blake2b(template.template.encode(), digest_size=16).hexdigest(),
-        },
-        "versions": library_versions(),
-        "git": git_commit(),
-        "world_size": args.world_size,
-        "device": str(trainer.args.device),
-        "preflight": {
-            "fail_on": preflight.fail_on,
-            "counts": preflight.counts(),
-            "blocking": preflight.blocking,
-            "allowed_findings": bool(preflight.blocking and allow_findings),
-            "leakage_checked": preflight.leakage_checked,
-            "rows_skipped": skipped,
-        },
-        "data": encoded.stats.model_dump(),
-        "eval_data_stats": eval_encoded.stats.model_dump() if eval_encoded else None,
-        "results": {
-            "global_step": output.global_step,
-            "epochs": trainer.state.epoch,
-            "train_loss": output.training_loss,
-            "final_train_loss": train_losses[-1] if train_losses else None,
-            "eval_loss": eval_metrics.get("eval_loss"),
-            "eval": {k: v for k, v in eval_metrics.items() if isinstance(v, int | float)},
-            "dpo": dpo_last or None,
-            "train_seconds": train_seconds,
-            "trained_tokens": trained_tokens,
-            "trained_tokens_per_second": trained_tokens / train_seconds if train_seconds else None,
-            "resumed": resume,
-        },
-        "files": {"log": "train_log.jsonl", "loss_plot": "loss.png" if plotted else None, "card": "model_card.md"},
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "command": command,
-    }
+    manifest = TrainManifest(
+        **collect_provenance().model_dump(),
+        base_model=cfg.base_model,
+        base_model_hashes=model_hashes(spec.weights_folder(), source),
+        method=cfg.method,
+        adapter=cfg.adapter,
+        weights=weights_dir.name,
+        train_data=[str(p) for p in cfg.train_data],
+        train_data_hashes=hash_files(cfg.train_data),
+        eval_data=str(cfg.eval_data) if cfg.eval_data else None,
+        eval_data_hash=hash_files([cfg.eval_data])[str(cfg.eval_data)] if cfg.eval_data else None,
+        holdouts=[str(h) for h in cfg.holdouts],
+        config="config.yaml",
+        config_source=str(config_source),
+        config_hash=cfg.fingerprint(),
+        seed=cfg.seed,
+        chat_template=ChatTemplateRecord(
+            source=template.source,
+            file="chat_template.jinja",
+            hash=hashlib.blake2b(template.template.encode(), digest_size=16).hexdigest(),
+        ),
+        world_size=args.world_size,
+        device=str(trainer.args.device),
+        preflight=PreflightSummary(
+            fail_on=preflight.fail_on,
+            counts=preflight.counts(),
+            blocking=preflight.blocking,
+            allowed_findings=bool(preflight.blocking and allow_findings),
+            leakage_checked=preflight.leakage_checked,
+            rows_skipped=skipped,
+        ),
+        data=encoded.stats.model_dump(),
+        eval_data_stats=eval_encoded.stats.model_dump() if eval_encoded else None,
+        results=TrainResults(
+            global_step=output.global_step,
+            epochs=trainer.state.epoch,
+            train_loss=output.training_loss,
+            final_train_loss=train_losses[-1] if train_losses else None,
+            eval_loss=eval_metrics.get("eval_loss"),
+            eval={k: v for k, v in eval_metrics.items() if isinstance(v, int | float)},
+            dpo=dpo_last or None,
+            train_seconds=train_seconds,
+            trained_tokens=trained_tokens,
+            trained_tokens_per_second=trained_tokens / train_seconds if train_seconds else None,
+            resumed=resume,
+        ),
+        files={"log": "train_log.jsonl", "loss_plot": "loss.png" if plotted else None, "card": "model_card.md"},
+        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        command=command,
+    ).model_dump(mode="json")
     write_atomic(run_dir / "model_card.md", render_card(manifest, cfg, preflight))
     write_json(run_dir / "manifest.json", manifest)
     return TrainResult(status="trained", run_dir=run_dir, preflight=preflight, manifest=manifest)

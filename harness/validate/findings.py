@@ -1,4 +1,8 @@
-"""The validation document that collects the findings of every check (``harness.validation/v1``)."""
+"""Finding: one problem a check found, and the validation report that collects them.
+
+:class:`Finding` and the document (:class:`~harness.documents.validation.ValidationDocument`)
+live in :mod:`harness.documents.validation`; they are importable from here too.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,15 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from harness.findings import SEVERITY_RANK, Finding, Severity
+from harness.documents.validation import (
+    SEVERITY_RANK,
+    VALIDATION_SCHEMA,
+    Finding,
+    Severity,
+    ValidationDocument,
+)
 
 __all__ = ["SEVERITY_RANK", "VALIDATION_SCHEMA", "Finding", "Severity", "ValidationReport"]
-
-VALIDATION_SCHEMA = "harness.validation/v1"
 
 
 class ValidationReport(BaseModel):
@@ -45,7 +53,4 @@ class ValidationReport(BaseModel):
 
     def to_document(self) -> dict[str, Any]:
         """The ``harness.validation/v1`` JSON document."""
-        doc = {"schema": VALIDATION_SCHEMA, **self.model_dump(mode="json")}
-        doc["counts"] = self.counts()
-        doc["findings"] = [f.model_dump(mode="json", exclude_none=True) for f in self.findings]
-        return doc
+        return ValidationDocument(**dict(self), counts=self.counts()).to_document()

@@ -9,7 +9,6 @@ human scores are compared with a judge.
 
 from __future__ import annotations
 
-import statistics
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -36,15 +35,7 @@ def consensus(values: list[float], scale: Scale, aggregate: str = "auto") -> tup
     >>> consensus([1, 1, 0], Scale(type="binary"))
     (1.0, 'majority 2/3')
     """
-    how = aggregate if aggregate != "auto" else {"binary": "majority", "levels": "median"}.get(scale.type, "mean")
-    if how == "majority":
-        pos = sum(v >= 0.5 for v in values)
-        if pos * 2 == len(values):
-            return None, f"raters tied {pos}/{len(values)}"
-        return (1.0 if pos * 2 > len(values) else 0.0), f"majority {max(pos, len(values) - pos)}/{len(values)}"
-    if how == "median":
-        return float(statistics.median(values)), f"median of {len(values)}"
-    return float(statistics.fmean(values)), f"mean of {len(values)}"
+    return scale.consensus(values, aggregate)
 
 
 @scorer("human")
