@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.columns import read_csv_columns
 from harness.configfile import MAX_CONFIG_BYTES, read_yaml_text
 from harness.errors import ConfigError, HarnessError, InputError, InputFileError
-from harness.records import MAX_RECORD_BYTES, iter_records, read_csv_columns
+from harness.records import MAX_RECORD_BYTES, iter_records
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -21,8 +21,8 @@ from harness.documents.train import TrainManifest
 from harness.errors import InputError, SchemaError
 from harness.eval.rubric import DEFAULT_CALIBRATION_FLOOR
 from harness.eval.run import load_run
-from harness.provenance import LIBRARIES, Provenance, collect_provenance, file_hash, git_state
 from harness.files import write_json
+from harness.provenance import LIBRARIES, Provenance, collect_provenance, file_hash, git_state
 
 ROOT = Path(__file__).parent.parent
 V1 = Path(__file__).parent / "fixtures" / "v1_documents"

@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.agreement import ratings as R
+from harness.agreement import reading as R
+from harness.agreement.ratings import build_groups
+from harness.columns import read_csv_columns
 from harness.errors import InputError
-from harness.records import read_csv_columns
 
 BODIES = {
     "plain": "item_id,rater_id,score\na,r1,1\na,r2,2\nb,r1,3\nb,r2,3\n",
@@ -75,10 +76,10 @@ def test_duplicate_rating_names_both_lines(tmp_path: Path) -> None:
     path = tmp_path / "r.csv"
     path.write_text("item_id,rater_id,score\na,r1,1\na,r2,2\na,r1,1\nb,r1,2\nb,r2,2\na,r1,3\n")
     with pytest.raises(InputError) as err:
-        R.build_groups(R.load_ratings(path), level="nominal")
+        build_groups(R.load_ratings(path), level="nominal")
     assert str(err.value).startswith(f"{path}:7,") and "also on line 2" in str(err.value)
     path.write_text("item_id,rater_id,score\na,r1,1\na,r2,2\na,r1,1\nb,r1,2\nb,r2,2\n")
-    (group,) = R.build_groups(R.load_ratings(path), level="nominal")
+    (group,) = build_groups(R.load_ratings(path), level="nominal")
     assert group.duplicates_ignored == 1 and group.lines[0, 0] == 2
 
 
