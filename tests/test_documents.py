@@ -73,7 +73,11 @@ def _kept(old: object, new: object) -> bool:
     if isinstance(old, dict):
         return isinstance(new, dict) and all(k in new and _kept(v, new[k]) for k, v in old.items())
     if isinstance(old, list):
-        return isinstance(new, list) and len(old) == len(new) and all(_kept(a, b) for a, b in zip(old, new, strict=True))
+        return (
+            isinstance(new, list)
+            and len(old) == len(new)
+            and all(_kept(a, b) for a, b in zip(old, new, strict=True))
+        )
     return old == new
 
 
