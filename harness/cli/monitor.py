@@ -19,10 +19,14 @@ def monitor(
     ] = None,
     reference_windows: Annotated[int, typer.Option(help="Leading windows that form the quality reference.")] = 1,
     embedder: Annotated[
-        str | None, typer.Option(help="minilm (the 'embed' extra) or hashing (lexical, no model). Default: minilm if installed.")
+        str | None,
+        typer.Option(help="minilm (the 'embed' extra) or hashing (lexical, no model). Default: minilm if installed."),
     ] = None,
     quality: Annotated[
-        list[str] | None, typer.Option("--quality", help="Criteria: json_valid, refusal, rating (repeatable; default: those that apply).")
+        list[str] | None,
+        typer.Option(
+            "--quality", help="Criteria: json_valid, refusal, rating (repeatable; default: those that apply)."
+        ),
     ] = None,
     alpha: Annotated[float, typer.Option(help="Family-wise error rate of the drift and degradation tests.")] = 0.05,
     margin: Annotated[float, typer.Option(help="A quality drop must exceed this to count as degradation.")] = 0.0,

@@ -1,8 +1,8 @@
 """After deployment: production logs in windows, input drift against the training data, output quality over time.
 
-    from harness.monitor import MonitorSettings, monitor_logs, parse_window
-    report = monitor_logs("logs/", MonitorSettings(window=parse_window("1d")), reference="train.jsonl")
-    report.verdict, report.exit_code      # 'ok' | 'drift' | 'degraded' | 'inconclusive', 0 | 1 | 3
+from harness.monitor import MonitorSettings, monitor_logs, parse_window
+report = monitor_logs("logs/", MonitorSettings(window=parse_window("1d")), reference="train.jsonl")
+report.verdict, report.exit_code      # 'ok' | 'drift' | 'degraded' | 'inconclusive', 0 | 1 | 3
 """
 
 from harness.monitor.api import MonitorSettings, monitor_logs, read_reference_prompts

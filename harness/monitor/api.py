@@ -16,8 +16,8 @@ ok (exit 0).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -124,9 +124,13 @@ def _apply_holm(values: list[ShiftTest] | list[QualityStat]) -> None:
 
 
 def _analyse_windows(
-    windows: list[Window], ref: Reference, ref_entries: list[LogEntry], criteria: list[str], s: MonitorSettings,
+    windows: list[Window],
+    ref: Reference,
+    ref_entries: list[LogEntry],
+    criteria: list[str],
+    s: MonitorSettings,
     progress: Progress | None,
-) -> list[WindowReport]:  # fmt: skip
+) -> list[WindowReport]:
     reports = []
     for w in windows:
         if progress:
@@ -141,9 +145,14 @@ def _analyse_windows(
             status="reference" if is_ref else "ok",
         )
         rep.quality = window_quality(
-            ref_entries, w.entries, criteria, min_rows=s.min_rows, confidence=s.confidence, seed=s.seed,
+            ref_entries,
+            w.entries,
+            criteria,
+            min_rows=s.min_rows,
+            confidence=s.confidence,
+            seed=s.seed,
             test=not is_ref,
-        )  # fmt: skip
+        )
         if not is_ref and len(w.entries) < s.min_rows:
             rep.status = "inconclusive"
             rep.reasons.append(f"{len(w.entries)} rows, fewer than --min-rows {s.min_rows}: not tested")
@@ -152,9 +161,14 @@ def _analyse_windows(
             entries = [w.entries[i] for i in _sample(w.entries, s.max_rows, rng)]
             vectors = embed([e.prompt for e in entries], s.embedder)
             rep.drift, rep.examples, rep.new_ngrams = window_drift(
-                ref, entries, vectors, permutations=s.permutations or 1000, seed=s.seed + w.index,
-                near_threshold=s.near_threshold, n_examples=s.examples,
-            )  # fmt: skip
+                ref,
+                entries,
+                vectors,
+                permutations=s.permutations or 1000,
+                seed=s.seed + w.index,
+                near_threshold=s.near_threshold,
+                n_examples=s.examples,
+            )
         reports.append(rep)
     if progress:
         progress("windows", len(windows), len(windows))
@@ -247,10 +261,14 @@ def monitor_logs(
         verdict=verdict,  # type: ignore[arg-type]
         exit_code=code,
         logs=[str(p) for p in paths],
-        reference={"source": ref.source, "n": ref.n_total, "n_used": len(ref.texts),
-                   "quality": f"windows 0-{settings.reference_windows - 1} of the logs ({len(ref_entries)} rows)"},
+        reference={
+            "source": ref.source,
+            "n": ref.n_total,
+            "n_used": len(ref.texts),
+            "quality": f"windows 0-{settings.reference_windows - 1} of the logs ({len(ref_entries)} rows)",
+        },
         window=settings.window.describe(),
         settings={**opts, "quality": criteria},
         multiplicity="Holm across windows for each drift test; Holm across all (window, criterion) pairs for quality",
         windows=reports,
-    )  # fmt: skip
+    )

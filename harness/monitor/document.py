@@ -16,7 +16,7 @@ __all__ = [
     "WindowReport",
 ]
 
-MONITOR_SCHEMA = "harness.monitor/v1"
+MONITOR_SCHEMA: Literal["harness.monitor/v1"] = "harness.monitor/v1"
 Status = Literal["reference", "ok", "drift", "degraded", "inconclusive"]
 
 
@@ -37,11 +37,11 @@ class ShiftTest(_Model):
     statistic: float | None
     statistic_name: str
     p_value: float | None
-    p_adjusted: float | None = Field(None, description="Holm-adjusted across the windows of this test")
+    p_adjusted: float | None = Field(default=None, description="Holm-adjusted across the windows of this test")
     effect: float | None
     effect_name: str
-    reference: float | None = Field(None, description="the reference's value of the summary (mean, rate)")
-    window: float | None = Field(None, description="the window's value of the summary")
+    reference: float | None = Field(default=None, description="the reference's value of the summary (mean, rate)")
+    window: float | None = Field(default=None, description="the window's value of the summary")
     n_reference: int
     n_window: int
     reason: str | None = None
@@ -91,7 +91,7 @@ class WindowReport(_Model):
 class MonitorReport(_Model):
     """``harness.monitor/v1``."""
 
-    schema_: str = Field(MONITOR_SCHEMA, alias="schema")
+    schema_: Literal["harness.monitor/v1"] = Field(default=MONITOR_SCHEMA, alias="schema")
     verdict: Literal["ok", "drift", "degraded", "inconclusive"]
     exit_code: int
     logs: list[str]

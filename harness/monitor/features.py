@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
@@ -72,7 +73,7 @@ def has_pii(text: str) -> bool:
 def _bigrams(text: str) -> list[str]:
     words = [w.strip(".,;:!?\"'()[]").lower() for w in text.split()]
     words = [w for w in words if w]
-    return [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+    return [f"{a} {b}" for a, b in itertools.pairwise(words)]
 
 
 def new_ngrams(reference: Sequence[str], window: Sequence[str], *, top: int = 10) -> list[tuple[str, int]]:

@@ -99,10 +99,7 @@ def _timestamp(value: Any, file: Path, line: int) -> datetime | None:
             # epoch seconds (milliseconds when the number is too large to be seconds)
             seconds = float(value) / (1000.0 if abs(float(value)) > 1e11 else 1.0)
             return datetime.fromtimestamp(seconds, tz=UTC)
-        if isinstance(value, datetime):
-            ts = value
-        else:
-            ts = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        ts = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
     except (ValueError, OverflowError, OSError):
         raise InputError(
             f"timestamp {value!r} is neither ISO 8601 nor epoch seconds", file=file, line=line, field="timestamp"
@@ -122,8 +119,9 @@ def _text(data: dict[str, Any], file: Path, line: int) -> str:
             value = [m for m in value if not (isinstance(m, dict) and m.get("role") == "assistant")]
         text = message_text(value)
     except (TypeError, KeyError, AttributeError):
-        raise InputError("expected a string or a list of {role, content} messages", file=file, line=line,
-                         field=name) from None  # fmt: skip
+        raise InputError(
+            "expected a string or a list of {role, content} messages", file=file, line=line, field=name
+        ) from None
     if not isinstance(text, str):
         raise InputError("expected a string", file=file, line=line, field=name)
     return text
@@ -209,6 +207,6 @@ def split_windows(entries: list[LogEntry], spec: WindowSpec) -> list[Window]:
         buckets.setdefault(int((e.timestamp - origin) // size), []).append(e)
     out = []
     for k in range(max(buckets) + 1):  # empty windows are kept: a gap in traffic is news too
-        start = origin + k * size
-        out.append(Window(k, start.strftime("%Y-%m-%d %H:%M"), start, start + size, tuple(buckets.get(k, ()))))
+        begin = origin + k * size
+        out.append(Window(k, begin.strftime("%Y-%m-%d %H:%M"), begin, begin + size, tuple(buckets.get(k, ()))))
     return out

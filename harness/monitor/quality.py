@@ -100,7 +100,9 @@ def window_quality(
         if not test:
             pass
         elif len(win) < min_rows or len(ref) < min_rows:
-            stat.reason = f"too few rows to test: {len(win)} in the window, {len(ref)} in the reference (min {min_rows})"
+            stat.reason = (
+                f"too few rows to test: {len(win)} in the window, {len(ref)} in the reference (min {min_rows})"
+            )
         else:
             stat.p_value = _one_sided_p(ref, win, direction, kind)
         out.append(stat)

@@ -38,11 +38,24 @@ def _md_cell(text: str, limit: int = 160) -> str:
 
 _ENV.filters.update(num=_num, p=_p, md=_md_cell)
 
-_COLOURS = {"reference": "#6b7280", "ok": "#15803d", "drift": "#b45309", "degraded": "#b91c1c", "inconclusive": "#6d28d9"}
+_COLOURS = {
+    "reference": "#6b7280",
+    "ok": "#15803d",
+    "drift": "#b45309",
+    "degraded": "#b91c1c",
+    "inconclusive": "#6d28d9",
+}
 
 
-def _series_svg(title: str, windows: list[WindowReport], values: list[float | None],
-                bands: list[list[float] | None] | None = None, *, width: int = 640, height: int = 180) -> str:  # fmt: skip
+def _series_svg(
+    title: str,
+    windows: list[WindowReport],
+    values: list[float | None],
+    bands: list[list[float] | None] | None = None,
+    *,
+    width: int = 640,
+    height: int = 180,
+) -> str:
     """A small line chart of one statistic over the windows (points coloured by window status)."""
     pts = [(i, v) for i, v in enumerate(values) if v is not None]
     lows = [b[0] for b in bands or [] if b] + [v for _, v in pts]
@@ -56,25 +69,32 @@ def _series_svg(title: str, windows: list[WindowReport], values: list[float | No
     n = max(len(windows) - 1, 1)
     sx = lambda i: left + (width - left - right) * i / n  # noqa: E731
     sy = lambda v: top + (height - top - bottom) * (hi - v) / (hi - lo)  # noqa: E731
-    parts = [f'<svg viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="{escape(title)}" '
-             f'style="max-width:{width}px;font:12px sans-serif">', f'<text x="{left}" y="14">{escape(title)}</text>']  # fmt: skip
+    parts = [
+        f'<svg viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="{escape(title)}" '
+        f'style="max-width:{width}px;font:12px sans-serif">',
+        f'<text x="{left}" y="14">{escape(title)}</text>',
+    ]
     for frac in (0.0, 0.5, 1.0):
         v = lo + (hi - lo) * frac
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{sy(v):.1f}" y2="{sy(v):.1f}" stroke="#e5e7eb"/>')
         parts.append(f'<text x="{left - 6}" y="{sy(v) + 4:.1f}" text-anchor="end">{v:.3g}</text>')
-    for i, w in enumerate(windows):
+    for i, _w in enumerate(windows):
         if len(windows) <= 12 or i % max(1, len(windows) // 12) == 0:
             parts.append(f'<text x="{sx(i):.1f}" y="{height - 12}" text-anchor="middle">{i}</text>')
     for i, b in enumerate(bands or []):
         if b:
-            parts.append(f'<line x1="{sx(i):.1f}" x2="{sx(i):.1f}" y1="{sy(b[0]):.1f}" y2="{sy(b[1]):.1f}" '
-                         'stroke="#9ca3af" stroke-width="3"/>')  # fmt: skip
+            parts.append(
+                f'<line x1="{sx(i):.1f}" x2="{sx(i):.1f}" y1="{sy(b[0]):.1f}" y2="{sy(b[1]):.1f}" '
+                'stroke="#9ca3af" stroke-width="3"/>'
+            )
     path = " ".join(f"{'M' if k == 0 else 'L'}{sx(i):.1f},{sy(v):.1f}" for k, (i, v) in enumerate(pts))
     parts.append(f'<path d="{path}" fill="none" stroke="#374151" stroke-width="1.5"/>')
     for i, v in pts:
         colour = _COLOURS[windows[i].status]
-        parts.append(f'<circle cx="{sx(i):.1f}" cy="{sy(v):.1f}" r="4" fill="{colour}">'
-                     f"<title>window {i} ({escape(windows[i].label)}): {v:.4g}, {windows[i].status}</title></circle>")  # fmt: skip
+        parts.append(
+            f'<circle cx="{sx(i):.1f}" cy="{sy(v):.1f}" r="4" fill="{colour}">'
+            f"<title>window {i} ({escape(windows[i].label)}): {v:.4g}, {windows[i].status}</title></circle>"
+        )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -88,8 +108,14 @@ def _plots(report: MonitorReport) -> list[str]:
         plots.append(_series_svg(f"{test}: {name} against the reference", ws, vals))
     for crit in report.settings.get("quality", []):
         stats = [next((q for q in w.quality if q.criterion == crit), None) for w in ws]
-        plots.append(_series_svg(f"quality: {crit} (interval per window)", ws,
-                                 [q.value if q else None for q in stats], [q.ci if q else None for q in stats]))  # fmt: skip
+        plots.append(
+            _series_svg(
+                f"quality: {crit} (interval per window)",
+                ws,
+                [q.value if q else None for q in stats],
+                [q.ci if q else None for q in stats],
+            )
+        )
     return [p for p in plots if p]
 
 
