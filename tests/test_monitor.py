@@ -135,3 +135,23 @@ def test_too_few_windows_and_missing_folder(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputFileError, match="no log files"):
         monitor_logs(tmp_path / "empty", _settings())
+
+
+def test_a_folder_of_csv_and_parquet_logs_reads_like_one_file(tmp_path: Path) -> None:
+    import pandas as pd
+
+    rows = planted_logs(seed=6, windows=4, per_window=50, shift_at=None, drop_at=None)
+    one = tmp_path / "one.jsonl"
+    write_jsonl(rows, one)
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    pd.DataFrame(rows[:100]).to_csv(folder / "a.csv", index=False)
+    pd.DataFrame(rows[100:]).to_parquet(folder / "b.parquet")
+    a = monitor_logs(one, _settings()).to_document()
+    b = monitor_logs(folder, _settings()).to_document()
+    for doc in (a, b):
+        doc.pop("logs")
+        for w in doc["windows"]:
+            for e in w["examples"]:
+                e.pop("file"), e.pop("line")
+    assert a == b
