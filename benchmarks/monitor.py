@@ -24,9 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from fixtures.monitor_logs import planted_logs, write_jsonl  # noqa: E402
+from fixtures.monitor_logs import planted_logs, write_jsonl
 
-from harness.monitor import MonitorSettings, monitor_logs, parse_window  # noqa: E402
+from harness.monitor import MonitorSettings, monitor_logs, parse_window
 
 
 def _first(statuses: list[str], start: int, wanted: set[str]) -> int | None:
