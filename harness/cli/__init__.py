@@ -11,7 +11,15 @@ import sys
 
 import typer
 
-from harness.cli import data, evaluation, gating, plugins, schema, training  # noqa: F401  (each registers its verbs)
+from harness.cli import (  # noqa: F401  (each registers its verbs)
+    data,
+    evaluation,
+    gating,
+    monitor,
+    plugins,
+    schema,
+    training,
+)
 from harness.cli.app import app, console
 from harness.errors import HarnessError
 
