@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from harness.cli import data, evaluation, gating, training  # noqa: F401  (each registers its verbs)
+from harness.cli import data, evaluation, gating, redteam, training  # noqa: F401  (each registers its verbs)
 from harness.cli.app import app, console
 from harness.errors import HarnessError
 
