@@ -14,7 +14,7 @@ Every attacker message and target reply is kept in the transcript, so a success 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -37,7 +37,7 @@ class AdaptiveResult:
     transcript: list[dict[str, Any]] = field(default_factory=list)
 
 
-def generate_all(gen: Generator, prompts: dict[str, Prompt], settings: GenerationSettings, tag: str) -> dict[str, str]:
+def generate_all(gen: Generator, prompts: Mapping[str, Prompt], settings: GenerationSettings, tag: str) -> dict[str, str]:
     """One batched generation: item id → output text."""
     reqs = [GenerationRequest(f"{tag}:{i}", p) for i, p in prompts.items()]
     ids = list(prompts)
