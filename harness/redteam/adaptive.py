@@ -37,7 +37,9 @@ class AdaptiveResult:
     transcript: list[dict[str, Any]] = field(default_factory=list)
 
 
-def generate_all(gen: Generator, prompts: Mapping[str, Prompt], settings: GenerationSettings, tag: str) -> dict[str, str]:
+def generate_all(
+    gen: Generator, prompts: Mapping[str, Prompt], settings: GenerationSettings, tag: str
+) -> dict[str, str]:
     """One batched generation: item id → output text."""
     reqs = [GenerationRequest(f"{tag}:{i}", p) for i, p in prompts.items()]
     ids = list(prompts)
