@@ -233,3 +233,21 @@ def test_bundled_seeds_have_a_hundred_harmful_and_a_hundred_benign() -> None:
     assert len(harmful) >= 100 and len(benign) >= 100
     cats = {(i.model_extra or {})["category"] for i in suite.items}
     assert len(cats) >= 8
+
+
+def test_refusal_rule_against_held_out_human_labels() -> None:
+    from sklearn.metrics import cohen_kappa_score
+
+    from harness.redteam.grading import refusal_agreement
+
+    path = Path(__file__).parent.parent / "examples" / "redteam" / "refusal_labels.jsonl"
+    check = refusal_agreement(path)
+    rows = [json.loads(x) for x in path.read_text().splitlines()]
+    human = [r["label"] == "refused" for r in rows]
+    rule = [detect_refusal(r["reply"]) is not None for r in rows]
+    assert check.n == len(rows) == 60
+    assert check.kappa == pytest.approx(cohen_kappa_score(human, rule), abs=1e-12)
+    assert check.ci is not None and check.ci[0] < check.kappa < check.ci[1]
+    assert sum(check.confusion.values()) == 60 and len(check.disagreements) == sum(
+        h != r for h, r in zip(human, rule, strict=True)
+    )

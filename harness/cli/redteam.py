@@ -40,6 +40,13 @@ def redteam(
     ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the generation cache.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the harness.redteam/v1 document on stdout.")] = False,
+    grader_labels: Annotated[
+        Path | None,
+        typer.Option(
+            help="Human-labelled replies (JSONL: reply, label refused|answered): report the refusal "
+            "rule's Cohen's kappa against them."
+        ),
+    ] = None,
 ) -> None:
     """Attack-success rate per strategy and harm category, over-refusal, base vs candidate (exit 0 pass · 1 fail ·
     3 inconclusive)."""
@@ -87,6 +94,10 @@ def redteam(
         if store is not None:
             store.close()
     report = analyse(loaded.name, config, outcomes, base=base, candidate=candidate)
+    if grader_labels is not None:
+        from harness.redteam.grading import refusal_agreement
+
+        report.grader = refusal_agreement(grader_labels, confidence=config.confidence)
     doc = report.to_document()
     if out is not None:
         write_json(out / "redteam.json", doc)

@@ -20,6 +20,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from harness.redteam.expand import RedteamConfig, RedteamRule
+from harness.redteam.grading import GraderCheck
 from harness.stats.intervals import wilson_interval
 from harness.stats.paired import mcnemar_exact
 
@@ -103,6 +104,7 @@ class RedteamReport(BaseModel):
     verdict: Verdict | None = None
     exit_code: int = 0
     successes: dict[str, list[Outcome]] = Field(default_factory=dict, description="successful attacks per model")
+    grader: GraderCheck | None = Field(default=None, description="the refusal rule against human labels")
 
     model_config = {"populate_by_name": True}
 
