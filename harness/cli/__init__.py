@@ -17,6 +17,7 @@ from harness.cli import (  # noqa: F401  (each registers its verbs)
     gating,
     monitor,
     plugins,
+    redteam,
     schema,
     training,
 )
