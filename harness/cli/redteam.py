@@ -78,10 +78,10 @@ def redteam(
     if not specs:
         raise InputError("name a model: --model SPEC, or --base and --candidate", field="model")
     from harness.eval.cache import GenerationCache, default_cache_path
+    from harness.files import write_atomic, write_json
     from harness.models.factory import make_generator
     from harness.redteam.analysis import analyse
     from harness.redteam.runner import run_redteam
-    from harness.files import write_atomic, write_json
     from harness.report.redteam import print_redteam, render_html, render_markdown
 
     make = lambda s: make_generator(s, endpoint=endpoint if s.startswith("openai:") else None)  # noqa: E731
