@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from typing import Any, ClassVar, NamedTuple
 
-from harness.registry import Registry, add_home
+from harness.registry import Registry
 
 __all__ = ["STRATEGIES", "Attack", "Transform", "strategy_rng"]
 
@@ -43,4 +43,3 @@ def strategy_rng(seed: int, item_id: str, strategy: str) -> random.Random:
 STRATEGIES: Registry[Any] = Registry(
     "strategies", builtins=("harness.redteam.transforms", "harness.redteam.adaptive"), noun="strategy"
 )
-add_home("strategies", "harness.redteam.strategies")
