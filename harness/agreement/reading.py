@@ -96,7 +96,7 @@ def _load_long_csv(path: str | Path) -> list[Rating] | None:
     if not all(k in cols for k in ("item_id", "rater_id", "score")):
         return None
     n = len(table.lines)
-    empty = [None] * n
+    empty: list[str | None] = [None] * n
     shown_col = "shown_order" if "shown_order" in cols else "position" if "position" in cols else None
     used = [cols[k] for k in ("item_id", "rater_id", "score", "criterion", "gold", "timestamp", shown_col) if k in cols]
     for col in used:
