@@ -115,7 +115,7 @@ def test_errors_are_harness_errors() -> None:
 
 @pytest.mark.parametrize("which", ["device", "sparse"])
 def test_policy_file_is_bounded(sparse: Path, which: str) -> None:
-    from harness.compare import load_policy
+    from harness.gate.policy import load_policy
 
     path = Path("/dev/zero") if which == "device" else sparse
     with pytest.raises(HarnessError) as err:
