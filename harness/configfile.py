@@ -29,6 +29,9 @@ def load_yaml(path: str | Path, *, what: str = "file") -> Any:
     return parse_yaml(read_yaml_text(path, what=what), file=path)
 
 
+MAX_CONFIG_BYTES = 16 * 2**20  # a policy, suite or train config is kilobytes; reading stops here
+
+
 def read_yaml_text(path: str | Path, *, what: str = "file") -> str:
     """The text of a YAML file; a missing file, a folder or non-UTF-8 bytes raise a clear error."""
     path = Path(path)
@@ -36,8 +39,16 @@ def read_yaml_text(path: str | Path, *, what: str = "file") -> str:
         raise InputFileError(f"no such {what}", file=path)
     if path.is_dir():
         raise InputFileError("is a directory, expected a YAML file", file=path)
+    if not path.is_file():
+        raise InputFileError("is a device, pipe or socket, expected a YAML file", file=path)
+    with path.open("rb") as fh:
+        raw = fh.read(MAX_CONFIG_BYTES + 1)
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"larger than {MAX_CONFIG_BYTES // 2**20} MiB: not a configuration file", file=path)
+    if b"\x00" in raw:
+        raise ConfigError("binary data (NUL bytes): expected UTF-8 YAML text", file=path)
     try:
-        return path.read_text(encoding="utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"not UTF-8 text: {exc}", file=path) from exc
 

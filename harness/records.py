@@ -26,6 +26,7 @@ import csv
 import io
 import json
 import math
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,8 +43,13 @@ ROLES = ("system", "user", "assistant")
 Format = Literal["jsonl", "csv", "parquet"]
 Kind = Literal["sft", "chat", "preference", "rating", "ranking"]
 
-# csv's default field limit (128 KiB) would reject a legitimate long completion.
-csv.field_size_limit(2**31 - 1)
+MAX_RECORD_BYTES = 32 * 2**20
+"""The longest line (JSONL) or record (CSV) read: 32 MiB. Longer is an error naming file and line,
+so that ``/dev/zero``, a sparse file or a binary blob cannot be read as one endless line."""
+
+# csv's default field limit (128 KiB) would reject a legitimate long completion; a field may be
+# as long as a record.
+csv.field_size_limit(MAX_RECORD_BYTES)
 
 
 class Message(BaseModel):
@@ -174,6 +180,9 @@ def _check_path(path: Path) -> None:
         raise InputFileError("no such file", file=path)
     if path.is_dir():
         raise InputFileError("is a directory, expected a data file", file=path)
+    mode = path.stat().st_mode
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISSOCK(mode):
+        raise InputFileError("is a device or socket, expected a data file", file=path)
 
 
 def detect_format(path: str | Path) -> Format:
@@ -188,6 +197,10 @@ def detect_format(path: str | Path) -> Format:
         head = fh.read(4096)
     if head[:4] == b"PAR1":
         return "parquet"
+    if b"\x00" in head:
+        raise InputError(
+            "binary data (NUL bytes) in the first 4 KiB: expected UTF-8 JSONL or CSV text, or Parquet", file=path
+        )
     text = head.lstrip(b"\xef\xbb\xbf").lstrip()
     if not text:
         raise InputError("file is empty: no records to read", file=path)
@@ -197,10 +210,25 @@ def detect_format(path: str | Path) -> Format:
 
 
 # ---------------------------------------------------------------------------- raw row readers
+def bounded_lines(path: Path, fh: Any) -> Iterator[bytes]:
+    """Physical lines of a binary file, none longer than :data:`MAX_RECORD_BYTES` (else an error)."""
+    lineno = 0
+    while raw := fh.readline(MAX_RECORD_BYTES + 1):
+        lineno += 1
+        if len(raw) > MAX_RECORD_BYTES:
+            raise InputError(
+                f"line longer than {MAX_RECORD_BYTES // 2**20} MiB (the limit of one record): "
+                "not a JSONL or CSV file, or a record far too long",
+                file=path,
+                line=lineno,
+            )
+        yield raw
+
+
 def _iter_lines(path: Path) -> Iterator[tuple[int, str | None, bytes]]:
-    """Yield ``(line, text or None if undecodable, raw)`` per physical line, streaming."""
+    """Yield ``(line, text or None if undecodable, raw)`` per physical line, streaming, bounded."""
     with path.open("rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
+        for lineno, raw in enumerate(bounded_lines(path, fh), start=1):
             if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
                 raw = raw[3:]
             try:

@@ -143,6 +143,7 @@ _HOMES: dict[str, str] = {
     "checks": "harness.validate.checks",
     "leakage": "harness.leakage.methods",
     "losses": "harness.train.losses",
+    "strategies": "harness.redteam.strategies",
 }
 
 

@@ -28,7 +28,7 @@ def harness(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_a_name_finds_the_bundled_suite_and_a_path_of_that_name_wins(tmp_path, monkeypatch):
-    assert suite_names() == ["general", "general-text", "knowledge", "safety", "tickets"]
+    assert suite_names() == ["general", "general-text", "knowledge", "redteam", "safety", "tickets"]
     monkeypatch.chdir(tmp_path)
     assert resolve_suite("tickets") == data_dir("suites") / "tickets"
     assert load_suite("general").name == "general" and len(load_holdout("safety")) == 40
@@ -41,7 +41,7 @@ def test_a_name_finds_the_bundled_suite_and_a_path_of_that_name_wins(tmp_path, m
 
 def test_a_wrong_name_lists_the_bundled_suites(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    listed = r"bundled suites: general, general-text, knowledge, safety, tickets\)"
+    listed = r"bundled suites: general, general-text, knowledge, redteam, safety, tickets\)"
     with pytest.raises(InputFileError, match=listed + r".*Did you mean 'tickets'"):
         load_suite("tickts")
     with pytest.raises(InputFileError, match="bundled suites"):
@@ -75,7 +75,7 @@ def test_suites_and_fetch_model_commands(tmp_path):
     r = harness("suites", "--json", cwd=tmp_path)
     doc = json.loads(r.stdout)
     assert [(s["name"], s["items"]) for s in doc["suites"]] == [
-        ("general", 40), ("general-text", 24), ("knowledge", 122), ("safety", 40), ("tickets", 40)
+        ("general", 40), ("general-text", 24), ("knowledge", 122), ("redteam", 200), ("safety", 40), ("tickets", 40)
     ]
     import importlib.util
 

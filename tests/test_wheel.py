@@ -90,7 +90,8 @@ def test_quickstart_in_a_fresh_environment_outside_the_repository(wheel: Path, t
     assert all(Path(w).is_relative_to(venv) for w in where), where  # the wheel's copy and its data, not the repo's
     assert _run([harness, "--version"], cwd=tmp_path, env=env).startswith("harness ")
     suites = json.loads(_run([harness, "suites", "--json"], cwd=tmp_path, env=env))
-    assert [s["name"] for s in suites["suites"]] == ["general", "safety", "tickets"]
+    bundled = ["general", "general-text", "knowledge", "redteam", "safety", "tickets"]
+    assert [s["name"] for s in suites["suites"]] == bundled
 
     # the README's quickstart, but pip install (done above)
     _run([harness, "examples", "my-harness"], cwd=tmp_path, env=env)

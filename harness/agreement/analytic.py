@@ -15,10 +15,10 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import numpy as np
-from scipy import stats
 
 from harness.agreement import suffstats as ss
 from harness.agreement.coefficients import _counts, code_rater_pair
+from harness.agreement.distributions import normal_ppf, normal_sf, t_ppf
 from harness.stats.params import check_confidence
 
 __all__ = ["CohenKappaSE", "FleissKappaSE", "cohen_kappa_se", "fleiss_kappa_se"]
@@ -98,9 +98,9 @@ def cohen_kappa_se(
     term0 = (np.outer(row, col) * (w - (w_row[:, None] + w_col[None, :])) ** 2).sum()
     var0 = (term0 - p_e**2) / (n * (1 - p_e) ** 2)
     se, se0 = float(np.sqrt(max(var, 0.0))), float(np.sqrt(max(var0, 0.0)))
-    zc = float(stats.norm.ppf(0.5 + confidence / 2))
+    zc = normal_ppf(0.5 + confidence / 2)
     z = kappa / se0 if se0 > 0 else nan
-    p_value = float(2 * stats.norm.sf(abs(z))) if se0 > 0 else nan
+    p_value = 2 * normal_sf(abs(z)) if se0 > 0 else nan
     return CohenKappaSE(kappa, se, se0, kappa - zc * se, kappa + zc * se, z, p_value, n, confidence)
 
 
@@ -144,5 +144,5 @@ def fleiss_kappa_se(data: Any, *, labels: Any = None, confidence: float = 0.95) 
     kappa_i_x = kappa_i - 2 * (1 - kappa) * (pe_i - p_e) / (1 - p_e)
     var = ((kappa_i_x - kappa) ** 2).sum() / (n * (n - 1)) if n > 1 else nan
     se = float(np.sqrt(var))
-    t = float(stats.t.ppf(0.5 + confidence / 2, df=n - 1)) if n > 1 else nan
+    t = t_ppf(0.5 + confidence / 2, n - 1) if n > 1 else nan
     return FleissKappaSE(kappa, se, kappa - t * se, kappa + t * se, p_o, p_e, props, n, confidence)

@@ -22,10 +22,10 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from harness.agreement.bootstrap import bootstrap_ci
 from harness.agreement.coefficients import krippendorff_alpha, krippendorff_alpha_stat
+from harness.agreement.loo import alpha_without_each, loo_consensus_cells
 from harness.agreement.suffstats import code_categories, count_matrix, metric_matrix
 from harness.errors import InputError
 
@@ -106,17 +106,24 @@ def rater_diagnostics(
     """
     ordered = level != "nominal"
     out = []
+    cell_items, cell_raters, cell_cons = loo_consensus_cells(data, level)
+    bounds = np.searchsorted(np.sort(cell_raters, kind="stable"), np.arange(len(rater_ids) + 1))
+    by_rater = np.argsort(cell_raters, kind="stable")
+    without = alpha_without_each(data, level)
     for j, rater in enumerate(rater_ids):
         x = data[:, j]
-        cons = loo_consensus(data, j, level)
-        both = ~np.isnan(x) & ~np.isnan(cons)
-        row: dict[str, Any] = {"rater_id": rater, "n_items": int((~np.isnan(x)).sum()), "n_compared": int(both.sum())}
-        row["consensus_agreement"] = _f(consensus_agreement(data, j, level))
+        cells = by_rater[bounds[j] : bounds[j + 1]]
+        known = ~np.isnan(cell_cons[cells])
+        mine, cons = x[cell_items[cells][known]], cell_cons[cells][known]
+        row: dict[str, Any] = {"rater_id": rater, "n_items": int(cells.size), "n_compared": int(known.sum())}
+        agree = krippendorff_alpha(np.column_stack([mine, cons]), level=level) if known.any() else float("nan")
+        row["consensus_agreement"] = _f(agree)
         if ordered:
-            diff = x[both] - cons[both]
+            diff = mine - cons
             row["offset"] = _f(diff.mean()) if diff.size else None
             row["mean_abs_diff"] = _f(np.abs(diff).mean()) if diff.size else None
-        row["alpha_without"] = _f(krippendorff_alpha(np.delete(data, j, axis=1), level=level))
+        alone = without[j] if without is not None else krippendorff_alpha(np.delete(data, j, axis=1), level=level)
+        row["alpha_without"] = _f(alone)
         if gold is not None and (~np.isnan(gold)).any():
             g = ~np.isnan(x) & ~np.isnan(gold)
             row["gold_n"] = int(g.sum())
@@ -165,6 +172,28 @@ def _delta(a: np.ndarray, b: np.ndarray, level: str) -> np.ndarray:
     return (a - b) ** 2  # interval, and ordinal on mid-ranks
 
 
+def _pair_sums_by_counts(x: np.ndarray, level: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per item, the sum of differences over ordered pairs of its ratings, linear in the cells.
+
+    Interval and ordinal (mid-ranks): ``2 (m sum a^2 - (sum a)^2)``; nominal and ratio: ``n' D n``
+    over the item's category counts ``n`` (None when there are too many distinct values).
+    """
+    valid = ~np.isnan(x)
+    m = valid.sum(axis=1).astype(float)
+    if level in ("interval", "ordinal"):
+        centred = np.where(valid, x - np.nanmean(x[valid]) if valid.any() else x, 0.0)
+        s1, s2 = centred.sum(axis=1), (centred**2).sum(axis=1)
+        hi = np.where(valid, x, -np.inf).max(axis=1)
+        lo = np.where(valid, x, np.inf).min(axis=1)
+        return np.where(hi == lo, 0.0, np.maximum(2 * (m * s2 - s1**2), 0.0)), m  # unanimous: exactly 0
+    coded = code_categories(x) if valid.any() else None
+    if coded is None or len(coded.categories) > 64:
+        return None
+    counts = count_matrix(coded.codes, len(coded.categories))
+    delta = metric_matrix(coded.categories, level)
+    return ((counts @ delta) * counts).sum(axis=1), m
+
+
 def item_disagreement(data: np.ndarray, *, level: str) -> np.ndarray:
     """Per item: mean pairwise difference of its ratings over the expected difference (NaN if unpairable).
 
@@ -189,6 +218,11 @@ def item_disagreement(data: np.ndarray, *, level: str) -> np.ndarray:
     out = np.full(len(x), np.nan)
     if expected <= 0:
         return out
+    by_counts = _pair_sums_by_counts(x, level)
+    if by_counts is not None:
+        sums, m = by_counts
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(m >= 2, sums / (m * (m - 1)) / expected, np.nan)
     r = x.shape[1]
     block = max(1, 2_000_000 // max(r * r, 1))
     for start in range(0, len(x), block):
@@ -223,18 +257,29 @@ def item_diagnostics(
     """
     show = show or (lambda v: float(v))
     dis = item_disagreement(data, level=level)
-    order = sorted(range(len(item_ids)), key=lambda i: (np.isnan(dis[i]), -np.nan_to_num(dis[i]), i))
+    n_items = len(item_ids)
+    order = np.lexsort((np.arange(n_items), -np.nan_to_num(dis), np.isnan(dis))).tolist()
+    distinct = np.unique(data[~np.isnan(data)])
+    shown = dict(zip(distinct.tolist(), (show(v) for v in distinct), strict=True))  # show each value once
+    rated_all = ~np.isnan(data)
+    counts = rated_all.sum(axis=1)
+    cell_i, cell_j = np.nonzero(rated_all)  # row-major: each item's ratings together, in rater order
+    names = [rater_ids[j] for j in cell_j.tolist()]
+    values = [shown[v] for v in data[cell_i, cell_j].tolist()]
+    bounds = np.concatenate(([0], np.cumsum(counts))).tolist()
+    counts_out = counts.tolist()
+    dis_out = [_f(v) for v in dis.tolist()]
     out = []
     for i in order:
-        row = data[i]
-        rated = ~np.isnan(row)
+        lo, hi = bounds[i], bounds[i + 1]
         entry: dict[str, Any] = {
             "item_id": item_ids[i],
-            "n_ratings": int(rated.sum()),
-            "disagreement": _f(dis[i]),
-            "ratings": {rater_ids[j]: show(row[j]) for j in np.flatnonzero(rated)},
+            "n_ratings": counts_out[i],
+            "disagreement": dis_out[i],
+            "ratings": dict(zip(names[lo:hi], values[lo:hi], strict=True)),
         }
         if gold is not None and not np.isnan(gold[i]):
+            row, rated = data[i], rated_all[i]
             entry["gold"] = show(gold[i])
             entry["gold_agreement"] = _f((row[rated] == gold[i]).mean()) if rated.any() else None
         out.append(entry)
@@ -308,7 +353,7 @@ def drift(
     file: str | None = None,
 ) -> dict[str, Any] | None:
     """Krippendorff's alpha per period (ISO week or batch); None when no rating has a timestamp."""
-    if not any(t is not None for row in timestamps for t in row):
+    if not any(map(any, timestamps)):  # timestamps are non-empty strings or None; C-speed scan
         return None
     periods, mode = _periods(timestamps, lines, file)
     labels = sorted({p for p in periods if p is not None}, key=_natural if mode == "batch" else str)
@@ -349,6 +394,8 @@ def _position(chose_first: np.ndarray) -> dict[str, Any] | None:
     if n == 0:
         return None
     k = int(chose_first.sum())
+    from scipy import stats  # only for pairwise A/B data: scipy's import is slow
+
     test = stats.binomtest(k, n, 0.5)
     ci = test.proportion_ci(confidence_level=0.95, method="wilson")
     return {

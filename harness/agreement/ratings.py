@@ -19,40 +19,16 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from harness.agreement.reading import Rating, Ratings, load_ratings
 from harness.errors import InputError
-from harness.records import RatingRecord, RowProblem, iter_records, read_table
 
 __all__ = ["Group", "Rating", "Ratings", "Scale", "build_groups", "load_ratings", "parse_scale"]
 
 PAIRWISE = ("A", "B", "tie")
-_MISSING = frozenset({"", "nan", "na", "n/a", "null", "none"})
-_RESERVED_WIDE = ("item_id", "id", "criterion", "gold", "timestamp")
-
-
-class Rating(NamedTuple):
-    """One rating as read from a file (``line`` is 1-based; 0 when built in memory)."""
-
-    item_id: str
-    rater_id: str
-    score: str | float
-    criterion: str | None = None
-    gold: str | float | None = None
-    timestamp: str | None = None
-    shown_order: str | None = None
-    line: int = 0
-
-
-class Ratings(NamedTuple):
-    """The ratings of one file."""
-
-    ratings: list[Rating]
-    file: str | None = None
-    form: str = "long"
 
 
 class Scale(NamedTuple):
@@ -84,101 +60,6 @@ class Group(NamedTuple):
     lines: np.ndarray  # per item x rater: the file line of the rating (0 when none)
     duplicates_ignored: int
     file: str | None = None
-
-
-# ---------------------------------------------------------------------------- reading
-def _missing(v: Any) -> bool:
-    if v is None:
-        return True
-    if isinstance(v, float) and math.isnan(v):
-        return True
-    return isinstance(v, str) and v.strip().lower() in _MISSING
-
-
-def _text(v: Any) -> str | None:
-    if _missing(v):
-        return None
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return str(v).strip()
-
-
-def load_ratings(path: str | Path, *, wide: bool = False, format: str | None = None) -> Ratings:
-    """Read a ratings file in long form (default) or wide form.
-
-    Raises:
-        InputError: a malformed row (file, line, field), or no ratings at all.
-    """
-    ratings = _load_wide(path, format) if wide else _load_long(path, format)
-    if not ratings:
-        raise InputError("no ratings in file", file=path)
-    return Ratings(ratings, str(path), "wide" if wide else "long")
-
-
-def _load_long(path: str | Path, format: str | None) -> list[Rating]:
-    out: list[Rating] = []
-    problems: list[RowProblem] = []
-    for rec in iter_records(path, format=format, kind="rating"):
-        if isinstance(rec, RowProblem):
-            problems.append(rec)
-            continue
-        assert isinstance(rec, RatingRecord)
-        extra = rec.model_extra or {}
-        shown = extra.get("shown_order", extra.get("position"))
-        out.append(
-            Rating(
-                item_id=rec.item_id,
-                rater_id=rec.rater_id,
-                score=rec.score,
-                criterion=_text(rec.criterion),
-                gold=None if _missing(rec.gold) else rec.gold,
-                timestamp=_text(rec.timestamp),
-                shown_order=_text(shown),
-                line=rec.line,
-            )
-        )
-    if problems:
-        p = problems[0]
-        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
-        raise InputError(p.message + more, file=path, line=p.line, field=p.field)
-    return out
-
-
-def _load_wide(path: str | Path, format: str | None) -> list[Rating]:
-    rows = read_table(path, format=format)
-    if not rows:
-        return []
-    columns = [c for c in rows[0] if c != "_line"]
-    id_col = "item_id" if "item_id" in columns else "id" if "id" in columns else None
-    if id_col is None:
-        raise InputError("wide form needs an 'item_id' (or 'id') column", file=path, line=1, field="item_id")
-    raters = [c for c in columns if c not in _RESERVED_WIDE]
-    if not raters:
-        raise InputError("wide form needs one column per rater besides item_id", file=path, line=1)
-    out: list[Rating] = []
-    for row in rows:
-        line = int(row["_line"])
-        item = _text(row.get(id_col))
-        if item is None:
-            raise InputError("empty item id", file=path, line=line, field=id_col)
-        for rater in raters:
-            value = row.get(rater)
-            if _missing(value):
-                continue
-            out.append(
-                Rating(
-                    item_id=item,
-                    rater_id=rater,
-                    score=float(value)
-                    if isinstance(value, int | float) and not isinstance(value, bool)
-                    else str(value),
-                    criterion=_text(row.get("criterion")),
-                    gold=None if _missing(row.get("gold")) else row.get("gold"),
-                    timestamp=_text(row.get("timestamp")),
-                    line=line,
-                )
-            )
-    return out
 
 
 # ---------------------------------------------------------------------------- scales and scores
@@ -237,7 +118,7 @@ class _Coder:
     def __init__(self, ratings: list[Rating], level: str, scale: Scale | None, file: str | None) -> None:
         self.file = file
         self.level = level
-        scores = [r.score for r in ratings]
+        scores = list(dict.fromkeys(r.score for r in ratings))  # distinct values, in order of first use
         declared = None if scale is None else {str(c).lower() for c in scale.categories}
         self.pairwise = _is_pairwise(scores) and declared in (None, {"a", "b", "tie"})
         if self.pairwise:
@@ -254,7 +135,8 @@ class _Coder:
             numbers = [_as_number(s) for s in scores]
             self.numeric = all(v is not None for v in numbers)
             if not self.numeric:
-                bad = next(r for r, v in zip(ratings, numbers, strict=True) if v is None)
+                first_bad = next(s for s, v in zip(scores, numbers, strict=True) if v is None)
+                bad = next(r for r in ratings if r.score == first_bad and type(r.score) is type(first_bad))
                 if level != "nominal":
                     raise InputError(
                         f"score {bad.score!r} is not a number; the {level} level needs numeric scores "
@@ -279,6 +161,13 @@ class _Coder:
 
     def code(self, value: Any, *, line: int, field: str) -> float:
         """The number for one score: its value (numeric scales) or its category index."""
+        memo = self.__dict__.setdefault("_memo", {})
+        key = (type(value), value)
+        if key not in memo:
+            memo[key] = self._code(value, line=line, field=field)
+        return memo[key]
+
+    def _code(self, value: Any, *, line: int, field: str) -> float:
         if self.numeric:
             v = _as_number(value)
             if v is None:
@@ -370,9 +259,55 @@ def build_groups(ratings: Ratings, *, level: str, scale: Scale | None = None, by
     return groups
 
 
+def _first_ratings(
+    cell: np.ndarray, values: np.ndarray, rows: list[Rating], lines: np.ndarray, where: str, file: str | None
+) -> tuple[np.ndarray, int]:
+    """Which rows are a rater's first rating of an item; the number of repeats with the same value.
+
+    Raises:
+        InputError: a rater rated an item twice with different values (the first such row in file
+            order is named, with the line of the rating it contradicts).
+    """
+    order = np.argsort(cell, kind="stable")
+    sorted_cell = cell[order]
+    starts = np.ones(len(cell), dtype=bool)
+    starts[1:] = sorted_cell[1:] != sorted_cell[:-1]
+    first = order[np.maximum.accumulate(np.where(starts, np.arange(len(cell)), 0))]
+    first_of = np.empty(len(cell), dtype=np.int64)
+    first_of[order] = first
+    keep = first_of == np.arange(len(cell))
+    clash = np.flatnonzero(~keep & (values != values[first_of]))
+    if clash.size:
+        k = int(clash.min())
+        r = rows[k]
+        raise InputError(
+            f"rater {r.rater_id!r} rated item {r.item_id!r}{where} twice with different scores "
+            f"(also on line {lines[first_of[k]]})",
+            file=file,
+            line=r.line or None,
+            field="score",
+        )
+    return keep, int((~keep).sum())
+
+
+def _coded_scores(scores: tuple[Any, ...], lines: tuple[int, ...], coder: _Coder) -> np.ndarray:
+    """Each score's code, coding every distinct value once (errors name the value's first line)."""
+    table: dict[Any, float] = {}
+    for value, line in zip(scores, lines, strict=True):
+        if value not in table:
+            table[value] = coder.code(value, line=line, field="score")
+        if len(table) > 10_000:  # continuous scores: code row by row
+            return np.fromiter(
+                (coder.code(v, line=ln, field="score") for v, ln in zip(scores, lines, strict=True)), float, len(scores)
+            )
+    return np.fromiter(map(table.__getitem__, scores), dtype=float, count=len(scores))
+
+
 def _group(criterion: str | None, rows: list[Rating], coder: _Coder, file: str | None) -> Group:
-    items = list(dict.fromkeys(r.item_id for r in rows))
-    raters = list(dict.fromkeys(r.rater_id for r in rows))
+    columns = list(zip(*rows, strict=True))  # one tuple per field, transposed in C
+    item_col, rater_col, score_col, line_col = columns[0], columns[1], columns[2], columns[7]
+    items = list(dict.fromkeys(item_col))
+    raters = list(dict.fromkeys(rater_col))
     where = f" (criterion {criterion!r})" if criterion else ""
     if len(raters) < 2:
         raise InputError(
@@ -382,29 +317,28 @@ def _group(criterion: str | None, rows: list[Rating], coder: _Coder, file: str |
         )
     item_ix = {v: i for i, v in enumerate(items)}
     rater_ix = {v: j for j, v in enumerate(raters)}
+    n = len(rows)
+    ii = np.fromiter(map(item_ix.__getitem__, item_col), dtype=np.int64, count=n)
+    jj = np.fromiter(map(rater_ix.__getitem__, rater_col), dtype=np.int64, count=n)
+    lines = np.fromiter(line_col, dtype=np.int64, count=n)
+    values = _coded_scores(score_col, line_col, coder)
+    keep, duplicates = _first_ratings(ii * len(raters) + jj, values, rows, lines, where, file)
     data = np.full((len(items), len(raters)), np.nan)
-    line_of = np.zeros(data.shape, dtype=np.int64)
+    line_of = np.zeros(data.shape, dtype=np.int64 if n and lines.max() >= 2**31 else np.int32)
+    data[ii[keep], jj[keep]] = values[keep]
+    line_of[ii[keep], jj[keep]] = lines[keep]
     gold = np.full(len(items), np.nan)
     gold_line = np.zeros(len(items), dtype=np.int64)
-    stamps: list[list[str | None]] = [[None] * len(raters) for _ in items]
-    shown = np.full(data.shape, -1, dtype=np.int64)
-    duplicates = 0
-    for r in rows:
-        i, j = item_ix[r.item_id], rater_ix[r.rater_id]
-        value = coder.code(r.score, line=r.line, field="score")
-        if not np.isnan(data[i, j]):
-            if data[i, j] != value:
-                raise InputError(
-                    f"rater {r.rater_id!r} rated item {r.item_id!r}{where} twice with different scores "
-                    f"(also on line {line_of[i, j]})",
-                    file=file,
-                    line=r.line or None,
-                    field="score",
-                )
-            duplicates += 1
-            continue
-        data[i, j] = value
-        line_of[i, j] = r.line
+    shown = np.full(data.shape, -1, dtype=np.int8)  # -1 unknown, 0 A first, 1 B first
+    extra = [k for k, (g, t, o) in enumerate(zip(columns[4], columns[5], columns[6], strict=True))
+             if g is not None or t is not None or o is not None]
+    if any(columns[5][k] is not None for k in extra):
+        stamps: list[list[str | None]] = [[None] * len(raters) for _ in items]
+    else:  # no timestamps: one shared row of None, read only
+        stamps = [[None] * len(raters)] * len(items)
+    for k in (k for k in extra if keep[k]):  # only rows that carry a gold value, a timestamp or an order
+        r = rows[k]
+        i, j = ii[k], jj[k]
         stamps[i][j] = r.timestamp
         shown[i, j] = _shown_first(r.shown_order, file=file, line=r.line)
         if r.gold is not None:

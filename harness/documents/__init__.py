@@ -9,6 +9,8 @@ kind                      document                                              
 ``run``                   ``harness.run/v1`` (:mod:`.run`)                            eval, gate
 ``eval``                  ``harness.eval/v1``: several runs (``eval --json``)         eval
 ``comparison``            ``harness.comparison/v1`` (:mod:`.comparison`)              compare, gate
+``monitor``               ``harness.monitor/v1`` (:mod:`harness.monitor.document`)    monitor
+``redteam``               ``harness.redteam/v1`` (:mod:`harness.redteam.analysis`)    redteam
 ========================  ==========================================================  =========================
 
 Writers build the model and dump it; readers validate into it. Each document names its schema
@@ -51,6 +53,12 @@ KINDS: dict[str, DocumentKind] = {
     "eval": DocumentKind("harness.eval/v1", "harness.documents.run:EvalDocument", "several runs (eval --json)"),
     "comparison": DocumentKind(
         "harness.comparison/v1", "harness.documents.comparison:ComparisonDocument", "base × candidate: the verdict"
+    ),
+    "monitor": DocumentKind(
+        "harness.monitor/v1", "harness.monitor.document:MonitorReport", "drift and quality of a deployed model's logs"
+    ),
+    "redteam": DocumentKind(
+        "harness.redteam/v1", "harness.redteam.analysis:RedteamReport", "attack success rates per model and strategy"
     ),
 }
 _BY_SCHEMA = {k.schema_id: name for name, k in KINDS.items()}

@@ -1,7 +1,8 @@
 """Leakage detection between training data and holdout sets, and within-train near duplicates.
 
 Four methods, all in one streaming pass over the training data, on the words outside holdout
-templates (an instruction repeated by 3 or more items of a holdout):
+templates (an instruction repeated by max(3, 5% of the items) of a holdout; see
+:class:`LeakageOptions` for why a family of near-identical items is not a template):
 
 - ``exact``: identical after normalisation (NFKC, case folding, punctuation and spacing dropped);
 - ``ngram``: shared word 13-grams (the GPT-3 contamination analysis), with the share of the

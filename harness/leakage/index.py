@@ -107,7 +107,8 @@ def member(sorted_keys: np.ndarray, queries: np.ndarray, bitmap: np.ndarray | No
 def template_grams(
     batch: TokenBatch, item_of_text: np.ndarray, group_of_text: np.ndarray, opts: LeakageOptions
 ) -> np.ndarray:
-    """Sorted hashes of template n-grams: in at least ``template_min_items`` items of one holdout."""
+    """Sorted hashes of template n-grams: in at least max(``template_min_items``, ``template_min_share``
+    x its items) items of one holdout."""
     grams, start = ngram_hashes(batch, opts.template_n)
     if grams.size == 0:
         return np.zeros(0, dtype=np.uint64)
@@ -123,7 +124,12 @@ def template_grams(
     new_gram[1:] = (g[1:] != g[:-1]) | (gr[1:] != gr[:-1])
     starts = np.flatnonzero(new_gram)
     df = np.diff(np.append(starts, g.size))
-    return np.unique(g[starts[df >= opts.template_min_items]])
+    # items per holdout: a template is repeated by max(template_min_items, share x items) of them
+    n_groups = int(group_of_text.max()) + 1 if group_of_text.size else 0
+    first_text = np.unique(item_of_text, return_index=True)[1]
+    items_per_group = np.bincount(group_of_text[first_text], minlength=n_groups)
+    need = np.maximum(opts.template_min_items, np.ceil(opts.template_min_share * items_per_group))
+    return np.unique(g[starts[df >= need[gr[starts]]]])
 
 
 def template_cover(batch: TokenBatch, template: np.ndarray, n: int, bitmap: np.ndarray | None = None) -> np.ndarray:

@@ -21,10 +21,14 @@ class LeakageOptions(BaseModel):
     - ``min_words = 5``: holdout prompts (their non-template part) shorter than this are not
       matched; answers (``reference``, ``completion``) need ``n`` words: a label, a number or a
       short JSON answer that a training example shares is no evidence that the item leaked.
-    - ``template_n = 8`` and ``template_min_items = 3``: a word 8-gram found in at least 3 items of
-      one holdout is template (an instruction every item repeats); template words are left out of
-      n-gram, near-duplicate and paraphrase matching, so training data that shares the template
-      but not the item is clean.
+    - ``template_n = 8``, ``template_min_items = 3`` and ``template_min_share = 0.05``: a word
+      8-gram found in at least max(3, 5% of the items) of one holdout is template (an instruction
+      the items repeat); template words are left out of n-gram, near-duplicate and paraphrase
+      matching, so training data that shares the template but not the item is clean. The share
+      keeps a family of near-identical items (the documentation of ``Logger.info``,
+      ``.warning`` and ``.error``) from being taken for a template: their shared sentences are
+      the items' content, and a leak of one of them must still be found. A template is
+      boilerplate repeated across a holdout; a family is a handful of items.
     - MinHash over word ``shingle = 2``-grams, ``num_perm = 128`` values, ``bands = 42`` x
       ``rows = 3`` and a flag at estimated Jaccard >= ``threshold = 0.4``, measured on the
       planted-leak set (``benchmarks/leakage_threshold.py``): with one word in eight replaced a
@@ -40,6 +44,9 @@ class LeakageOptions(BaseModel):
     min_words: int = Field(default=5, ge=1, description="shortest holdout prompt (in words) that is matched")
     template_n: int = Field(default=8, ge=2, le=64, description="n-gram length that detects holdout templates")
     template_min_items: int = Field(default=3, ge=2, description="items of one holdout sharing a template n-gram")
+    template_min_share: float = Field(
+        default=0.05, ge=0.0, le=1.0, description="share of a holdout's items sharing a template n-gram"
+    )
     shingle: int = Field(default=2, ge=1, le=16, description="word shingle length for MinHash")
     num_perm: int = Field(default=128, ge=8, le=1024, description="MinHash signature length")
     bands: int = Field(default=42, ge=1, description="LSH bands")

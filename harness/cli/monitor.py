@@ -1,0 +1,80 @@
+"""``harness monitor``: production logs over time — input drift and output quality."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from harness.cli.app import app, console, emit_json
+
+
+@app.command()
+def monitor(
+    logs: Annotated[list[Path], typer.Argument(help="Log files (JSONL, CSV, Parquet) or folders of them.")],
+    window: Annotated[str, typer.Option(help="Window size: 1d, 1w, 12h, 30m, or a row count such as 500.")] = "1d",
+    reference: Annotated[
+        Path | None, typer.Option(help="Training data whose prompts are the drift reference (default: first windows).")
+    ] = None,
+    reference_windows: Annotated[int, typer.Option(help="Leading windows that form the quality reference.")] = 1,
+    embedder: Annotated[
+        str | None,
+        typer.Option(help="minilm (the 'embed' extra) or hashing (lexical, no model). Default: minilm if installed."),
+    ] = None,
+    quality: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--quality", help="Criteria: json_valid, refusal, rating (repeatable; default: those that apply)."
+        ),
+    ] = None,
+    alpha: Annotated[float, typer.Option(help="Family-wise error rate of the drift and degradation tests.")] = 0.05,
+    margin: Annotated[float, typer.Option(help="A quality drop must exceed this to count as degradation.")] = 0.0,
+    min_rows: Annotated[int, typer.Option(help="Windows with fewer rows are inconclusive.")] = 30,
+    max_rows: Annotated[int, typer.Option(help="Rows sampled per side for the embedding tests.")] = 500,
+    permutations: Annotated[
+        int | None, typer.Option(help="MMD permutations (default: max(1000, 4 × windows / alpha)).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of sampling and permutations.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the harness.monitor/v1 document on stdout.")] = False,
+    out: Annotated[Path | None, typer.Option(help="Write monitor.json, monitor.md and monitor.html here.")] = None,
+) -> None:
+    """Watch a deployed model: drift of prompts against training data, quality per window (exit 0 ok · 1 drift or
+    degraded · 3 inconclusive)."""
+    from rich.console import Console
+
+    from harness.files import write_atomic, write_json
+    from harness.leakage.embed import embed_available
+    from harness.monitor.api import MonitorSettings, monitor_logs
+    from harness.monitor.logs import parse_window
+    from harness.report.monitor import print_monitor, render_html, render_markdown
+
+    settings = MonitorSettings(
+        window=parse_window(window),
+        embedder=embedder or ("minilm" if embed_available() else "hashing"),
+        permutations=permutations,
+        alpha=alpha,
+        min_rows=min_rows,
+        max_rows=max_rows,
+        reference_windows=reference_windows,
+        margin=margin,
+        seed=seed,
+        quality=list(quality) if quality else None,
+    )
+    if out is not None and out.exists() and not out.is_dir():
+        from harness.errors import InputFileError
+
+        raise InputFileError("--out is an existing file, not a folder", file=out)
+    report = monitor_logs(logs, settings, reference=reference)
+    doc = report.to_document()
+    if out is not None:
+        write_json(out / "monitor.json", doc)
+        write_atomic(out / "monitor.md", render_markdown(report))
+        write_atomic(out / "monitor.html", render_html(report))
+    if as_json:
+        emit_json(doc)
+    else:
+        print_monitor(report, Console())
+        if out is not None:
+            console.print(f"Reports written to {out}/monitor.json, monitor.md and monitor.html")
+    raise typer.Exit(report.exit_code)

@@ -1,0 +1,53 @@
+"""``harness --help`` and data-only help load no heavy library (a check of sys.modules, not a timing)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HEAVY = ("torch", "transformers", "scipy")
+
+PROBE = """
+import contextlib, io, json, sys
+from harness.cli import main
+sys.argv = ["harness", *json.loads(sys.argv[1])]
+with contextlib.redirect_stdout(io.StringIO()) as out:
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code
+print(json.dumps({"code": code, "help": "Usage" in out.getvalue(), "modules": sorted(sys.modules)}))
+"""
+
+
+def _modules_after(args: list[str]) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(args)], capture_output=True, text=True, env=env, check=True
+    )
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("args", [["--help"], ["validate", "--help"], ["agreement", "--help"]])
+def test_help_imports_no_heavy_library(args: list[str]) -> None:
+    result = _modules_after(args)
+    assert result["code"] == 0 and result["help"], result["code"]
+    loaded = [m for m in result["modules"] if m.split(".")[0] in HEAVY]
+    assert loaded == [], f"harness {' '.join(args)} imported {loaded[:10]}"
+
+
+def test_import_harness_is_lazy_but_complete() -> None:
+    code = (
+        "import sys, harness; before = set(sys.modules);"
+        "missing = [n for n in harness.__all__ if not hasattr(harness, n)];"
+        "print(sorted(m for m in before if m.split('.')[0] in ('numpy', 'torch', 'scipy', 'pydantic')), missing)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    assert out.strip() == "[] []"
