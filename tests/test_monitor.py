@@ -155,3 +155,15 @@ def test_a_folder_of_csv_and_parquet_logs_reads_like_one_file(tmp_path: Path) ->
             for e in w["examples"]:
                 e.pop("file"), e.pop("line")
     assert a == b
+
+
+def test_a_monitoring_run_is_recorded_in_the_results_store(planted: Path, tmp_path: Path) -> None:
+    from harness.store.store import Store
+
+    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    with pytest.raises(SystemExit) as exc:
+        main(["monitor", str(planted), "--embedder", "hashing", "--store", url])
+    assert exc.value.code == 1
+    with Store.open(url) as st:
+        [rec] = st.records()
+    assert rec.kind == "monitor" and rec.verdict == "degraded"

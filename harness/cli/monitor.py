@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from harness.cli.app import app, console, emit_json
+from harness.cli.history import NoStoreOpt, StoreOpt
 
 
 @app.command()
@@ -38,6 +39,8 @@ def monitor(
     seed: Annotated[int, typer.Option(help="Seed of sampling and permutations.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the harness.monitor/v1 document on stdout.")] = False,
     out: Annotated[Path | None, typer.Option(help="Write monitor.json, monitor.md and monitor.html here.")] = None,
+    store: StoreOpt = None,
+    no_store: NoStoreOpt = False,
 ) -> None:
     """Watch a deployed model: drift of prompts against training data, quality per window (exit 0 ok · 1 drift or
     degraded · 3 inconclusive)."""
@@ -71,6 +74,7 @@ def monitor(
         write_json(out / "monitor.json", doc)
         write_atomic(out / "monitor.md", render_markdown(report))
         write_atomic(out / "monitor.html", render_html(report))
+    _record(doc, store, no_store)  # after the reports are on disk: a store outage loses nothing
     if as_json:
         emit_json(doc)
     else:
@@ -78,3 +82,16 @@ def monitor(
         if out is not None:
             console.print(f"Reports written to {out}/monitor.json, monitor.md and monitor.html")
     raise typer.Exit(report.exit_code)
+
+
+def _record(doc: dict, store: str | None, no_store: bool) -> None:
+    """Keep the report in the results store (``harness history``), when one is configured."""
+    from harness.store.recording import open_recorder
+
+    recorder = open_recorder(store, no_store=no_store)
+    try:
+        recorder.record(doc)
+    finally:
+        recorder.close()
+    if (stored := recorder.note()) is not None:
+        console.print(stored, highlight=False, soft_wrap=True)

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from harness.cli.app import app, console, emit_json
+from harness.cli.history import NoStoreOpt, StoreOpt
 
 
 @app.command()
@@ -47,6 +48,8 @@ def redteam(
             "rule's Cohen's kappa against them."
         ),
     ] = None,
+    store: StoreOpt = None,
+    no_store: NoStoreOpt = False,
 ) -> None:
     """Attack-success rate per strategy and harm category, over-refusal, base vs candidate (exit 0 pass · 1 fail ·
     3 inconclusive)."""
@@ -87,12 +90,12 @@ def redteam(
     make = lambda s: make_generator(s, endpoint=endpoint if s.startswith("openai:") else None)  # noqa: E731
     gens = {name: make(s) for name, s in specs.items()}
     attack_gen = make(attacker) if attacker else None
-    store = None if no_cache else GenerationCache(cache or default_cache_path())
+    gen_cache = None if no_cache else GenerationCache(cache or default_cache_path())
     try:
-        loaded, config, outcomes = run_redteam(folder, gens, attacker=attack_gen, cache=store, limit=limit)
+        loaded, config, outcomes = run_redteam(folder, gens, attacker=attack_gen, cache=gen_cache, limit=limit)
     finally:
-        if store is not None:
-            store.close()
+        if gen_cache is not None:
+            gen_cache.close()
     report = analyse(loaded.name, config, outcomes, base=base, candidate=candidate)
     if grader_labels is not None:
         from harness.redteam.grading import refusal_agreement
@@ -103,6 +106,7 @@ def redteam(
         write_json(out / "redteam.json", doc)
         write_atomic(out / "redteam.md", render_markdown(report))
         write_atomic(out / "redteam.html", render_html(report))
+    _record(doc, store, no_store)  # after the reports are on disk: a store outage loses nothing
     if as_json:
         emit_json(doc)
     else:
@@ -110,3 +114,16 @@ def redteam(
         if out is not None:
             console.print(f"Reports written to {out}/redteam.json, redteam.md and redteam.html")
     raise typer.Exit(report.exit_code)
+
+
+def _record(doc: dict, store: str | None, no_store: bool) -> None:
+    """Keep the report in the results store (``harness history``), when one is configured."""
+    from harness.store.recording import open_recorder
+
+    recorder = open_recorder(store, no_store=no_store)
+    try:
+        recorder.record(doc)
+    finally:
+        recorder.close()
+    if (stored := recorder.note()) is not None:
+        console.print(stored, highlight=False, soft_wrap=True)

@@ -16,11 +16,17 @@ from harness.errors import InputError
 
 __all__ = ["KINDS", "comparison_rows", "created_at", "document_uid", "kind_of", "provenance", "run_rows"]
 
-KINDS = {"harness.run/v1": "run", "harness.comparison/v1": "comparison", "harness.leaderboard/v1": "leaderboard"}
+KINDS = {
+    "harness.run/v1": "run",
+    "harness.comparison/v1": "comparison",
+    "harness.leaderboard/v1": "leaderboard",
+    "harness.monitor/v1": "monitor",
+    "harness.redteam/v1": "redteam",
+}
 
 
 def kind_of(doc: Any, *, file: str | None = None) -> str:
-    """``run``, ``comparison`` or ``leaderboard`` from the document's ``schema``."""
+    """``run``, ``comparison``, ``leaderboard``, ``monitor`` or ``redteam`` from the document's ``schema``."""
     schema = doc.get("schema") if isinstance(doc, dict) else None
     if schema not in KINDS:
         raise InputError(

@@ -158,7 +158,7 @@ class Store:
         if docs.kind_of(doc) != kind:
             raise InputError(f"expected a {kind} document, got schema {doc.get('schema')!r}", field="schema")
         when = docs.created_at(doc)
-        if kind == "comparison":
+        if kind in ("comparison", "monitor", "redteam"):
             verdict = doc.get("verdict")
         prov = docs.provenance(doc)
         row = {
@@ -172,8 +172,10 @@ class Store:
             rows = [{**r, "role": role or "run", "verdict": verdict} for r in docs.run_rows(doc)]
         elif kind == "comparison":
             rows = [{**r, "role": "comparison"} for r in docs.comparison_rows(doc)]
-        else:
+        elif kind == "leaderboard":
             rows = [{**r, "role": "leaderboard"} for r in docs.leaderboard_rows(doc)]
+        else:  # monitor and red-team reports are kept whole, with their verdict; no per-criterion rows
+            rows = []
         if rows:
             conn.execute(insert(results), [{**r, "record_id": rid, "created_at": self._time(when)} for r in rows])
         return rid
