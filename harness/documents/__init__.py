@@ -54,6 +54,9 @@ KINDS: dict[str, DocumentKind] = {
     "comparison": DocumentKind(
         "harness.comparison/v1", "harness.documents.comparison:ComparisonDocument", "base × candidate: the verdict"
     ),
+    "leaderboard": DocumentKind(
+        "harness.leaderboard/v1", "harness.compare.leaderboard:Leaderboard", "N candidates ranked with paired tests"
+    ),
     "monitor": DocumentKind(
         "harness.monitor/v1", "harness.monitor.document:MonitorReport", "drift and quality of a deployed model's logs"
     ),
