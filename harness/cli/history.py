@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -150,3 +150,16 @@ def store_export_mlflow(
         st.close()
     console.print(f"exported {len(done.exported)} records to {tracking_uri} (experiment {experiment!r}, "
                   f"id {done.experiment_id}); {len(done.skipped)} were already there")  # fmt: skip
+
+
+def record_document(doc: dict[str, Any], store: str | None, no_store: bool) -> None:
+    """Keep a report (monitor, red-team) in the results store, when one is configured; say where."""
+    from harness.store.recording import open_recorder
+
+    recorder = open_recorder(store, no_store=no_store)
+    try:
+        recorder.record(doc)
+    finally:
+        recorder.close()
+    if (stored := recorder.note()) is not None:
+        console.print(stored, highlight=False, soft_wrap=True)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from harness.cli.app import app, console, emit_json
-from harness.cli.history import NoStoreOpt, StoreOpt
+from harness.cli.history import NoStoreOpt, StoreOpt, record_document
 
 
 @app.command()
@@ -106,7 +106,7 @@ def redteam(
         write_json(out / "redteam.json", doc)
         write_atomic(out / "redteam.md", render_markdown(report))
         write_atomic(out / "redteam.html", render_html(report))
-    _record(doc, store, no_store)  # after the reports are on disk: a store outage loses nothing
+    record_document(doc, store, no_store)  # after the reports are on disk: a store outage loses nothing
     if as_json:
         emit_json(doc)
     else:
@@ -115,15 +115,3 @@ def redteam(
             console.print(f"Reports written to {out}/redteam.json, redteam.md and redteam.html")
     raise typer.Exit(report.exit_code)
 
-
-def _record(doc: dict, store: str | None, no_store: bool) -> None:
-    """Keep the report in the results store (``harness history``), when one is configured."""
-    from harness.store.recording import open_recorder
-
-    recorder = open_recorder(store, no_store=no_store)
-    try:
-        recorder.record(doc)
-    finally:
-        recorder.close()
-    if (stored := recorder.note()) is not None:
-        console.print(stored, highlight=False, soft_wrap=True)

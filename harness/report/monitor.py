@@ -5,22 +5,14 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from rich.console import Console
 from rich.table import Table
 
 from harness.monitor.document import MonitorReport, WindowReport
+from harness.report.templating import overlay
 
 __all__ = ["print_monitor", "render_html", "render_markdown"]
 
-_ENV = Environment(
-    loader=PackageLoader("harness.report", "templates"),
-    autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-)
 
 
 def _num(x: float | None, digits: int = 3) -> str:
@@ -36,7 +28,7 @@ def _md_cell(text: str, limit: int = 160) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("`", "\\`")
 
 
-_ENV.filters.update(num=_num, p=_p, md=_md_cell)
+_ENV = overlay(num=_num, p=_p, md=_md_cell)
 
 _COLOURS = {
     "reference": "#6b7280",

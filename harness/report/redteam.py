@@ -4,22 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from rich.console import Console
 from rich.table import Table
 
 from harness.redteam.analysis import Rate, RedteamReport
+from harness.report.templating import overlay
 
 __all__ = ["print_redteam", "render_html", "render_markdown"]
 
-_ENV = Environment(
-    loader=PackageLoader("harness.report", "templates"),
-    autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-)
 
 
 def _rate(r: Rate | None) -> str:
@@ -42,7 +34,7 @@ def _md(text: Any, limit: int = 240) -> str:
     return s.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("`", "\\`")
 
 
-_ENV.filters.update(rate=_rate, heat=_heat, md=_md)
+_ENV = overlay(rate=_rate, heat=_heat, md=_md)
 
 
 def _view(report: RedteamReport) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from harness.report.formatting import fmt, fmt_ci, fmt_p, marked, md_cell, md_escape
 
-__all__ = ["environment", "render"]
+__all__ = ["environment", "overlay", "render"]
 
 
 def _to_json(data: Any) -> str:
@@ -34,6 +34,13 @@ def environment() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(md=md_escape, cell=md_cell, marked=marked, fmt=fmt, fmt_ci=fmt_ci, fmt_p=fmt_p, to_json=_to_json)
+    return env
+
+
+def overlay(**filters: Any) -> Environment:
+    """The shared environment with a report's own filters added (the shared one is left unchanged)."""
+    env = environment().overlay()
+    env.filters = {**env.filters, **filters}
     return env
 
 
