@@ -29,7 +29,7 @@ from harness.errors import ConfigError
 from harness.models.base import Prompt
 
 if TYPE_CHECKING:
-    from harness.eval.suite import Item
+    from harness.eval.items import Item
 
 __all__ = ["FewshotSpec", "choose_shots", "shot_target", "with_shots"]
 
@@ -52,7 +52,7 @@ def choose_shots(pool: list[Item], item: Item, n: int, seed: int) -> list[Item]:
     """``n`` items of ``pool`` other than ``item``, drawn with a generator seeded by (seed, item id).
 
     Example:
-        >>> from harness.eval.suite import Item
+        >>> from harness.eval.items import Item
         >>> pool = [Item(id=str(i), prompt="p", reference="r") for i in range(5)]
         >>> a = [s.id for s in choose_shots(pool, pool[0], 2, seed=1)]
         >>> a == [s.id for s in choose_shots(pool, pool[0], 2, seed=1)] and "0" not in a
