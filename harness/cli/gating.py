@@ -142,7 +142,7 @@ def gate(
     from harness.cli import leaderboard as several
     from harness.errors import InputError
     from harness.gate import load_policy
-    from harness.gate.run import run_gate
+    from harness.gate.run import GateHooks, GateOptions, run_gate
     from harness.store.recording import open_recorder
 
     if base is None and baseline is None:
@@ -197,19 +197,18 @@ def gate(
                 suites,
                 base=parse(base),
                 candidate=parse(candidate[0]),
-                out=out,
-                policy=pol,
-                train_data=train_data or [],
-                allow_leakage=allow_leakage,
-                repeats=repeats,
-                limit=limit,
-                cache=gen_cache,
-                make_generator=factory,
-                leakage_options={"paraphrase": False} if no_paraphrase else None,
-                progress=progress,
-                manifest=_gate_manifest(argv),
-                seed=seed,
-                on_run=on_run,
+                options=GateOptions(
+                    out=out,
+                    policy=pol,
+                    train_data=train_data or [],
+                    allow_leakage=allow_leakage,
+                    repeats=repeats,
+                    limit=limit,
+                    leakage_options={"paraphrase": False} if no_paraphrase else None,
+                    manifest=_gate_manifest(argv),
+                    seed=seed,
+                ),
+                hooks=GateHooks(cache=gen_cache, make_generator=factory, progress=progress, on_run=on_run),
             )
     finally:
         for cb in callbacks.values():
