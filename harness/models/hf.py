@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ModelError
+from harness.models import hf_loglik
 from harness.models.base import (
     BatchSize,
     Completion,
@@ -431,15 +432,11 @@ class HFGenerator:
         self, requests: Sequence[LoglikRequest], settings: GenerationSettings | None = None
     ) -> list[Loglik]:
         """``log P(continuation | context)`` per request, as lm-eval computes it (see :mod:`.hf_loglik`)."""
-        from harness.models.hf_loglik import loglikelihood
-
-        return loglikelihood(self, requests, settings)
+        return hf_loglik.loglikelihood(self, requests, settings)
 
     def loglikelihood_rolling(self, texts: Sequence[str]) -> list[Loglik]:
         """``log P(text)`` of whole documents over rolling context windows (see :mod:`.hf_loglik`)."""
-        from harness.models.hf_loglik import loglikelihood_rolling
-
-        return loglikelihood_rolling(self, texts)
+        return hf_loglik.loglikelihood_rolling(self, texts)
 
     # -------------------------------------------------------------------------------- judge
     def level_probabilities(
