@@ -1,6 +1,6 @@
 """Dataset records and streaming loaders (JSONL, CSV, Parquet).
 
-Record contracts (DESIGN.md) follow the formats of common fine-tuning libraries:
+Record contracts follow the formats of common fine-tuning libraries:
 
 - prompt-completion: ``{"id"?, "prompt": str, "completion": str}``
 - chat: ``{"id"?, "messages": [{"role": "system"|"user"|"assistant", "content": str}, ...]}``
