@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
-from harness.documents.train import TRAIN_KIND
 from harness.errors import ConfigError, InputFileError
 from harness.files import write_atomic
 from harness.train.preflight import Preflight
@@ -38,8 +37,6 @@ if TYPE_CHECKING:
 
 REFUSED = "refused.json"
 REFUSAL_FILES = frozenset({REFUSED, "validation.json"})
-
-RUN_KIND = TRAIN_KIND
 
 
 class TrainResult(BaseModel):
