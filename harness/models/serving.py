@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.errors import InputError, did_you_mean
 
-__all__ = ["REQUEST_KEYS", "ServingOptions", "RequestLog", "parse_request_param", "summarise_requests"]
+__all__ = ["REQUEST_KEYS", "RequestLog", "ServingOptions", "parse_request_param", "summarise_requests"]
 
 REQUEST_KEYS = ("stop", "seed", "presence_penalty", "frequency_penalty", "repeat_penalty")
 """Generation settings a server accepts that are sent as body keys of their own."""
