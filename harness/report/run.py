@@ -136,4 +136,4 @@ def print_run(run: Run, console: Console, *, worst: int = 5) -> None:
             w.add_row(it.item.id, "n/a" if it.score is None else f"{it.score:.3f}", why[:120], out[:100])
         console.print(w)
     if (line := requests_line(run.manifest.requests)) is not None:
-        console.print(line, markup=False, highlight=False)
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
