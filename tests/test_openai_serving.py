@@ -127,7 +127,7 @@ def test_request_params_pass_through_and_change_the_fingerprint(fake):
 def test_model_name_is_checked_against_v1_models(fake):
     g = make_generator("openai:qwen2.5-0.5b-instruct", endpoint=fake.url)
     assert g.describe()["model_check"] == f"listed by {fake.url}/models"
-    with pytest.raises(ModelError, match="qwen2.5-0.5b-instruct, smollm2-135m-instruct") as caught:
+    with pytest.raises(ModelError, match=r"qwen2\.5-0\.5b-instruct, smollm2-135m-instruct") as caught:
         make_generator("openai:qwen2.5-0.5b-instruc", endpoint=fake.url)
     assert "Did you mean 'qwen2.5-0.5b-instruct'" in str(caught.value) and caught.value.exit_code == 2
     assert fake.bodies == []  # nothing was generated under a wrong name
@@ -226,7 +226,7 @@ def test_seconds_and_timeout_count_from_sending_not_from_the_queue(fake):
 
 def test_a_hung_request_times_out_and_is_retried(fake):
     g = OpenAIGenerator("m", endpoint=fake.url, options=ServingOptions(timeout=0.5, max_retries=1, backoff=0))
-    with pytest.raises(ServiceError, match="after 2 tries: timed out after 0.5 s"):
+    with pytest.raises(ServiceError, match=r"after 2 tries: timed out after 0\.5 s"):
         list(g.generate([GenerationRequest("a", "hang")], GenerationSettings()))
 
 
