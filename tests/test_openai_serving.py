@@ -272,6 +272,7 @@ def test_ctrl_c_stops_at_once_against_a_hanging_server_and_keeps_the_cache(fake,
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    print(f"stopped {took:.2f} s after SIGINT")
     assert took < 5, f"took {took:.1f} s to stop"
     assert proc.returncode == 130 and "Traceback" not in err
     db = GenerationCache(cache)
@@ -294,3 +295,29 @@ def test_loglik_module_sits_below_the_generator():
     assert "harness.models.openai" not in imports("harness.models.openai_loglik")
     assert "harness.models.openai" not in imports("harness.models.openai_client")
     assert "harness.models.openai_loglik" in imports("harness.models.openai")
+
+
+# ----------------------------------------------------------------------- every verb with specs
+
+
+@pytest.mark.parametrize("verb", ["eval", "gate", "redteam"])
+def test_every_verb_that_takes_a_model_has_the_serving_options(verb, capsys):
+    rc, out, _ = cli(capsys, verb, "--help")
+    assert rc == 0
+    for opt in ("--timeout", "--concurrency", "--retries", "--backoff", "--request-param"):
+        assert opt in out, (verb, opt)
+
+
+def test_gate_passes_serving_options_to_base_and_candidate(fake, tmp_path, capsys):
+    s = make_suite(tmp_path / "s", [f"word{i}" for i in range(6)])
+    files = []
+    for side, name in (("base", "qwen2.5-0.5b-instruct"), ("cand", "smollm2-135m-instruct")):
+        f = tmp_path / f"{side}.yaml"
+        f.write_text(f"model: openai:{name}\nendpoint: {fake.url}\nextra_body: {{top_k: 1}}\n")
+        files.append(str(f))
+    rc, _, err = cli(capsys, "gate", str(s), "--base", files[0], "--candidate", files[1], "--no-store", "--no-cache",
+                     "--no-paraphrase", "--concurrency", "2", "--request-param", "repeat_penalty=1.0")  # fmt: skip
+    assert rc in (0, 1, 3), err
+    assert {b["model"] for b in fake.bodies} == {"qwen2.5-0.5b-instruct", "smollm2-135m-instruct"}
+    assert len(fake.bodies) == 12 and fake.in_flight_max <= 2
+    assert all(b["repeat_penalty"] == 1.0 and b["top_k"] == 1 for b in fake.bodies)
