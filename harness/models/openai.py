@@ -25,7 +25,7 @@ from harness.models.base import Completion, GenerationRequest, GenerationSetting
 from harness.models.loglik import Loglik, LoglikRequest
 from harness.models.openai_client import OpenAIClient, run_concurrently
 from harness.models.openai_loglik import loglikelihood, loglikelihood_rolling
-from harness.models.serving import ServingOptions
+from harness.models.serving import RequestLog, ServingOptions
 
 __all__ = ["OpenAIGenerator"]
 
@@ -79,6 +79,11 @@ class OpenAIGenerator:
     def retries_done(self) -> int:
         """Retries made so far (all requests)."""
         return self.client.retries_done
+
+    @property
+    def request_logs(self) -> list[RequestLog]:
+        """Every request's tries and errors so far (log-likelihood runs summarise theirs from it)."""
+        return self.client.logs
 
     @property
     def fingerprint(self) -> str:

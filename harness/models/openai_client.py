@@ -81,6 +81,7 @@ class OpenAIClient:
         self.retries_done = 0
         self.model_check: str | None = None
         self.closed = False
+        self.logs: list[RequestLog] = []  # every request's log, as each ends (answered or failed)
 
     def retry_delay(self, attempt: int, response: httpx.Response | None) -> float:
         """Seconds before retry ``attempt + 1``: the server's ``Retry-After``, else ``backoff × 2**attempt``."""
@@ -121,6 +122,8 @@ class OpenAIClient:
         """
         url = self.endpoint + path
         log = RequestLog(attempts=0)
+        with self._lock:
+            self.logs.append(log)
         for attempt in range(self.options.max_retries + 1):
             log.attempts += 1
             response, error, seconds = self._try("POST", url, body)
