@@ -321,3 +321,16 @@ def test_gate_passes_serving_options_to_base_and_candidate(fake, tmp_path, capsy
     assert {b["model"] for b in fake.bodies} == {"qwen2.5-0.5b-instruct", "smollm2-135m-instruct"}
     assert len(fake.bodies) == 12 and fake.in_flight_max <= 2
     assert all(b["repeat_penalty"] == 1.0 and b["top_k"] == 1 for b in fake.bodies)
+
+
+def test_fewer_server_slots_than_concurrency_is_warned(capsys):
+    fake = FakeOpenAI(models=["m"], props={"total_slots": 1})
+    try:
+        g = make_generator("openai:m", endpoint=fake.url, serving={"concurrency": 4})
+        err = capsys.readouterr().err
+        assert "runs 1 request(s) at a time" in err and "--concurrency 1" in err
+        assert g.describe()["server_slots"] == 1
+        make_generator("openai:m", endpoint=fake.url, serving={"concurrency": 1})
+        assert "warning" not in capsys.readouterr().err
+    finally:
+        fake.close()

@@ -82,6 +82,10 @@ def _openai(spec: ModelSpec, options: GeneratorOptions) -> Generator:
     serving = file.merged(options.serving, where="the serving options")
     gen = OpenAIGenerator(spec.name, endpoint=spec.endpoint, options=serving)
     gen.check_model()
+    if (warning := gen.check_slots()) is not None:
+        from harness.progress import note
+
+        note(f"warning: {warning}", style="yellow")
     return gen
 
 

@@ -74,6 +74,7 @@ class OpenAIGenerator:
         self.timeout = options.timeout
         self.max_retries = options.max_retries
         self.backoff = options.backoff
+        self.slots: int | None = None
 
     @property
     def retries_done(self) -> int:
@@ -104,6 +105,17 @@ class OpenAIGenerator:
         """Check the model name against the server's ``/models`` list (see :meth:`OpenAIClient.check_model`)."""
         return self.client.check_model()
 
+    def check_slots(self) -> str | None:
+        """A warning when the server runs fewer requests at once than ``concurrency`` (None when it does not say)."""
+        self.slots = self.client.server_slots()
+        if self.slots is None or self.slots >= self.concurrency:
+            return None
+        return (
+            f"{self.endpoint} runs {self.slots} request(s) at a time (total_slots in its /props) but concurrency is "
+            f"{self.concurrency}: the others wait in the server's queue, and that wait counts in the "
+            f"{self.timeout:g} s timeout; consider --concurrency {self.slots}"
+        )
+
     def describe(self) -> dict[str, Any]:
         """Spec, endpoint, the request policy, the request parameters and how the name was checked."""
         out: dict[str, Any] = {
@@ -119,6 +131,8 @@ class OpenAIGenerator:
         }
         if self.client.model_check is not None:
             out["model_check"] = self.client.model_check
+        if self.slots is not None:
+            out["server_slots"] = self.slots
         return out
 
     def _retry_delay(self, attempt: int, response: httpx.Response | None) -> float:

@@ -186,6 +186,18 @@ class OpenAIClient:
         self.model_check = f"listed by {url}" if names else f"not checked: {url} lists no models"
         return self.model_check
 
+    def server_slots(self) -> int | None:
+        """Requests the server runs at once, where it says (llama.cpp's ``GET /props``: ``total_slots``), else None."""
+        root = self.endpoint.removesuffix("/v1")
+        response, _, _ = self._try("GET", root + "/props", None)
+        if response is None or response.status_code != 200:
+            return None
+        try:
+            slots = response.json().get("total_slots")
+        except (ValueError, AttributeError):
+            return None
+        return slots if isinstance(slots, int) and not isinstance(slots, bool) and slots > 0 else None
+
     def close(self) -> None:
         """Close the HTTP client (requests in flight on other threads fail)."""
         self.closed = True
