@@ -152,6 +152,7 @@ class ModelIdentity(Record):
     model_check: str | None = Field(
         default=None, description="server models: how the name was checked against the server's /models list"
     )
+    server_slots: int | None = Field(default=None, description="server models: requests it runs at once, where it says")
 
 
 class RunHashes(Record):
