@@ -67,7 +67,7 @@ def eval_(
     if len(set(names)) != len(names) and out is not None:
         raise InputError(f"suites share a name, so their --out folders would collide: {names}")
     spec = parse_spec(model, endpoint=endpoint)  # parsed once, here
-    serving = serving_options(timeout, concurrency, retries, backoff, request_param)
+    srv = serving_options(timeout, concurrency, retries, backoff, request_param)
     from harness.store.recording import open_recorder
 
     recorder = open_recorder(store, no_store=no_store)  # an unreachable store stops us before the model loads
@@ -76,12 +76,10 @@ def eval_(
         allow_noop_adapter=allow_noop_adapter,
         allow_pickle=allow_pickle,
         batch_size="auto" if batch_size == "auto" else int(batch_size),
-        serving=serving,
+        serving=srv,
     )
     same_model = judge == model and judge_endpoint == endpoint
-    judge_gen = None
-    if judge:
-        judge_gen = gen if same_model else make_generator(judge, endpoint=judge_endpoint, serving=serving)
+    judge_gen = (gen if same_model else make_generator(judge, endpoint=judge_endpoint, serving=srv)) if judge else None
     gen_cache = None if no_cache else GenerationCache(cache or default_cache_path())
     runs = []
     try:
