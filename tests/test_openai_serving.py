@@ -158,6 +158,9 @@ def test_wrong_model_name_on_the_cli_exits_2_with_the_names(fake, tmp_path, caps
 def test_base_url_without_v1_gets_a_hint(fake):
     with pytest.raises(ModelError, match=rf"Did you mean --endpoint {fake.root}/v1\?"):
         make_generator("openai:qwen2.5-0.5b-instruct", endpoint=fake.root)
+    g = make_generator("openai:qwen2.5-0.5b-instruct", endpoint=fake.url + "/chat/completions")  # a full route
+    with pytest.raises(ModelError, match=rf"HTTP 404.*Did you mean --endpoint {fake.url}\?"):
+        list(g.generate([GenerationRequest("a", "hi")], GenerationSettings()))
     unlisted = FakeOpenAI(models=None)  # no /models anywhere: the 404 of the first request gets the hint
     try:
         g = make_generator("openai:m", endpoint=unlisted.root)

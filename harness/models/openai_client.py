@@ -95,8 +95,13 @@ class OpenAIClient:
         return min(MAX_BACKOFF, self.options.backoff * 2**attempt)
 
     def _hint_v1(self) -> str:
+        """The likely base URL when the endpoint is not one (no `/v1`, or a full route such as `…/chat/completions`)."""
         if self.endpoint.endswith("/v1"):
             return ""
+        for route in ("/chat/completions", "/completions", "/models"):
+            if self.endpoint.endswith(route):
+                base = self.endpoint.removesuffix(route)
+                return f" Did you mean --endpoint {base}? (the base URL: routes such as {route} are added to it)"
         return f" Did you mean --endpoint {self.endpoint}/v1? (OpenAI-compatible servers serve under /v1)"
 
     def _try(self, method: str, url: str, body: dict[str, Any] | None) -> tuple[httpx.Response | None, str, float]:
