@@ -264,8 +264,9 @@ def train_online(
     trainer.save_model(str(weights_dir))
     save_outputs(cfg, run_dir, tokenizer, fit.log, weights_dir, label=spec.label)
     facts = RunFacts(
-        cfg, spec, template, preflight, allow_findings, skipped, weights_dir,
-        trainer.args.world_size, str(trainer.args.device), config_source, started, command,
+        cfg=cfg, spec=spec, template=template, preflight=preflight, allow_findings=allow_findings,
+        rows_skipped=skipped, weights_dir=weights_dir, world_size=trainer.args.world_size,
+        device=str(trainer.args.device), config_source=config_source, started=started, command=command,
     )  # fmt: skip
     online = _online_record(cfg, reward_record, fit.log)
     manifest = online_manifest(facts, fit, n_prompts=len(rows), online=online)

@@ -334,8 +334,9 @@ def train(
 
     plotted = save_outputs(cfg, run_dir, tokenizer, fit.log, weights_dir, label=spec.label)
     facts = RunFacts(
-        cfg, spec, data.template, preflight, allow_findings, data.rows_skipped, weights_dir,
-        args.world_size, str(trainer.args.device), config_source, started, command,
+        cfg=cfg, spec=spec, template=data.template, preflight=preflight, allow_findings=allow_findings,
+        rows_skipped=data.rows_skipped, weights_dir=weights_dir, world_size=args.world_size,
+        device=str(trainer.args.device), config_source=config_source, started=started, command=command,
     )  # fmt: skip
     manifest = offline_manifest(facts, data, fit, trained_tokens=trained_tokens, plotted=plotted)
     write_atomic(run_dir / "model_card.md", render_card(manifest, cfg, preflight))
