@@ -109,13 +109,21 @@ def test_stable_logs_with_the_rubric_raise_no_more_alarms_than_stated(tmp_path: 
 
 def _judge() -> FakeGenerator:
     # Grades "concise" by the reply: the long reply fails. The prompt holds the output to grade.
-    return FakeGenerator({}, fingerprint="fake-judge",
-                         levels=lambda prompt, labels: {"1": 0.1, "0": 0.9} if LONG in str(prompt) else {"1": 0.8, "0": 0.2})  # fmt: skip
+    return FakeGenerator(
+        {},
+        fingerprint="fake-judge",
+        levels=lambda prompt, labels: {"1": 0.1, "0": 0.9} if LONG in str(prompt) else {"1": 0.8, "0": 0.2},
+    )
 
 
 def _judge_rubric(tmp_path: Path, kind: str = "judge") -> Path:
     if kind == "judge":
-        crit = {"id": "concise", "description": "short and to the point", "scale": "binary", "scorer": {"type": "judge"}}
+        crit = {
+            "id": "concise",
+            "description": "short and to the point",
+            "scale": "binary",
+            "scorer": {"type": "judge"},
+        }
     else:
         (tmp_path / "rm").mkdir(exist_ok=True)
         (tmp_path / "rm" / "manifest.json").write_text("{}")
@@ -152,8 +160,9 @@ def test_an_uncalibrated_judge_is_shown_but_does_not_count(tmp_path: Path) -> No
     assert report.verdict == "inconclusive" and report.exit_code == 3  # never ok on an uncalibrated judge
     # People who disagree with the judge: below the floor, still not counted.
     bad = _ratings(tmp_path, "concise", {"long": 0, "short": 1}, agree=False)
-    report = monitor_logs(logs, _settings(quality=["refusal"], ratings=str(bad)), rubric=_judge_rubric(tmp_path),
-                          judge=_judge())  # fmt: skip
+    report = monitor_logs(
+        logs, _settings(quality=["refusal"], ratings=str(bad)), rubric=_judge_rubric(tmp_path), judge=_judge()
+    )
     info = next(c for c in report.criteria if c.id == "concise")
     assert info.status == "not_counted" and info.calibration["status"] == "below_floor"
 
@@ -161,8 +170,9 @@ def test_an_uncalibrated_judge_is_shown_but_does_not_count(tmp_path: Path) -> No
 def test_a_calibrated_judge_counts_and_finds_the_long_replies(tmp_path: Path) -> None:
     logs = _logs(tmp_path, long_at=4)
     good = _ratings(tmp_path, "concise", {"long": 0, "short": 1}, agree=True)
-    report = monitor_logs(logs, _settings(quality=["refusal"], ratings=str(good)), rubric=_judge_rubric(tmp_path),
-                          judge=_judge())  # fmt: skip
+    report = monitor_logs(
+        logs, _settings(quality=["refusal"], ratings=str(good)), rubric=_judge_rubric(tmp_path), judge=_judge()
+    )
     info = next(c for c in report.criteria if c.id == "concise")
     assert info.status == "counted" and info.calibration["status"] == "calibrated"
     assert info.calibration["alpha"] == pytest.approx(1.0) and info.calibration["n_items"] == 20
@@ -189,7 +199,9 @@ def test_a_calibrated_reward_model_is_a_mean_criterion_tested_by_mann_whitney(
     logs = _logs(tmp_path, long_at=4)
     # People's preference on the reward's (0, 1) scale: sigma(2 - 1) = 0.731 for short, sigma(-2) = 0.119 for long.
     good = _ratings(tmp_path, "preferred", {"long": 0.12, "short": 0.73}, agree=True)
-    report = monitor_logs(logs, _settings(quality=["refusal"], ratings=str(good)), rubric=_judge_rubric(tmp_path, "reward"))
+    report = monitor_logs(
+        logs, _settings(quality=["refusal"], ratings=str(good)), rubric=_judge_rubric(tmp_path, "reward")
+    )
     info = next(c for c in report.criteria if c.id == "preferred")
     assert info.kind == "mean" and info.status == "counted", info
     q = next(q for q in report.windows[4].quality if q.criterion == "preferred")
@@ -221,7 +233,17 @@ def test_ratings_without_the_rated_output_are_exit_2(tmp_path: Path, capsys: pyt
     bad = tmp_path / "r.csv"
     bad.write_text("item_id,rater_id,score,criterion\no1,r1,1,concise\n")
     with pytest.raises(SystemExit) as exc:
-        main(["monitor", str(logs), "--embedder", "hashing", "--rubric", str(_judge_rubric(tmp_path)),
-              "--ratings", str(bad)])  # fmt: skip
+        main(
+            [
+                "monitor",
+                str(logs),
+                "--embedder",
+                "hashing",
+                "--rubric",
+                str(_judge_rubric(tmp_path)),
+                "--ratings",
+                str(bad),
+            ]
+        )
     err = capsys.readouterr().err
     assert exc.value.code == 2 and "r.csv" in err and "'output'" in err and "Traceback" not in err
