@@ -43,6 +43,14 @@ def monitor(
         str | None, typer.Option(help="Judge model spec for every judge criterion (default: the rubric's model).")
     ] = None,
     endpoint: Annotated[str | None, typer.Option(help="Endpoint of an openai:<model> --judge.")] = None,
+    cusum_arl: Annotated[
+        float | None,
+        typer.Option(help="Also run a CUSUM per criterion, with this in-control average run length in windows "
+                     "(any criterion; a signal degrades the window)."),
+    ] = None,
+    cusum_k: Annotated[
+        float, typer.Option(help="CUSUM reference value k in standard errors (tuned to a shift of 2k).")
+    ] = 0.5,
     alpha: Annotated[float, typer.Option(help="Family-wise error rate of the drift and degradation tests.")] = 0.05,
     margin: Annotated[float, typer.Option(help="A quality drop must exceed this to count as degradation.")] = 0.0,
     min_rows: Annotated[int, typer.Option(help="Windows with fewer rows are inconclusive.")] = 30,
@@ -79,6 +87,8 @@ def monitor(
         quality=list(quality) if quality else None,
         ratings=str(ratings) if ratings is not None else None,
         judge=judge,
+        cusum_arl=cusum_arl,
+        cusum_k=cusum_k,
     )
     if out is not None and out.exists() and not out.is_dir():
         from harness.errors import InputFileError

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from harness.errors import InputError
+from harness.monitor.cusum import cusum_path, cusum_threshold
 from harness.monitor.document import MonitorCriterion, MonitorReport, QualityStat, ShiftTest, WindowReport
 from harness.monitor.drift import Reference, window_drift
 from harness.monitor.features import embed
@@ -70,6 +71,8 @@ class MonitorSettings:
     rubric: str | None = None
     ratings: str | None = None
     judge: str | None = None
+    cusum_arl: float | None = None
+    cusum_k: float = 0.5
     extra: dict[str, object] = field(default_factory=dict)
 
     def check(self) -> None:
@@ -83,6 +86,8 @@ class MonitorSettings:
             ("reference-windows", self.reference_windows >= 1, "an int >= 1"),
             ("near-threshold", -1 <= self.near_threshold <= 1, "a float in [-1, 1]"),
             ("margin", self.margin >= 0, "a float >= 0"),
+            ("cusum-arl", self.cusum_arl is None or self.cusum_arl > 1, "a number of windows > 1"),
+            ("cusum-k", self.cusum_k >= 0, "a float >= 0"),
         ]
         for name, ok, what in checks:
             if not ok:
@@ -201,6 +206,28 @@ def _output_length(reference: list[LogEntry], entries: Sequence[LogEntry]) -> Sh
     )  # fmt: skip
 
 
+def _cusum(reports: list[WindowReport], s: MonitorSettings) -> None:
+    """CUSUM per counted criterion over the tested windows; h gives each criterion an in-control ARL of
+    (number of criteria) × ``cusum_arl`` windows, so that any false signal comes about every ``cusum_arl``."""
+    names = list(dict.fromkeys(q.criterion for r in reports for q in r.quality if q.counted))
+    if s.cusum_arl is None or not names:
+        return
+    h = cusum_threshold(s.cusum_arl * len(names), s.cusum_k)
+    tested = [r for r in reports if r.status not in ("reference", "inconclusive")]
+    for name in names:
+        stats = [next((q for q in r.quality if q.criterion == name), None) for r in tested]
+        path = cusum_path([q.z if q is not None else None for q in stats], s.cusum_k, h)
+        for r, q, (c, signal) in zip(tested, stats, path, strict=True):
+            if q is None or c is None:
+                continue
+            q.cusum, q.cusum_signal = c, signal
+            if signal:
+                q.degraded = True
+                r.status = "degraded"
+                why = f"k {s.cusum_k:g}, in-control ARL {s.cusum_arl:g} windows"
+                r.reasons.append(f"{q.criterion}: CUSUM {c:.2f} > h {h:.2f} ({why})")
+
+
 def _decide(reports: list[WindowReport], s: MonitorSettings) -> None:
     tests = sorted({t.test for r in reports for t in r.drift})
     for name in tests:  # Holm across windows, test by test
@@ -317,6 +344,7 @@ def monitor_logs(
         ref = _reference([e.prompt for e in ref_entries], "first window(s) of the logs", settings)
     reports = _analyse_windows(windows, ref, ref_entries, criteria, settings, progress)
     _decide(reports, settings)
+    _cusum(reports, settings)
     verdict, code = _verdict(reports, infos)
     opts = {k: v for k, v in asdict(settings).items() if k not in ("window", "extra")}
     return MonitorReport(

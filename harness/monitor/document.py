@@ -66,6 +66,9 @@ class QualityStat(_Model):
     counted: bool = Field(
         default=True, description="false: a model-graded criterion not calibrated against people (not tested, no Holm)"
     )
+    z: float | None = Field(default=None, description="standardised departure from the reference, positive = worse")
+    cusum: float | None = Field(default=None, description="CUSUM statistic after this window (with --cusum-arl)")
+    cusum_signal: bool = False
 
 
 class MonitorCriterion(_Model):

@@ -19,6 +19,7 @@ from scipy import stats as sps
 from harness.errors import InputError
 from harness.eval.scorers.refusal import detect_refusal
 from harness.eval.scorers.structured import extract_json
+from harness.monitor.cusum import standardised
 from harness.monitor.document import QualityStat
 from harness.monitor.logs import LogEntry
 from harness.monitor.stats import fisher_rates
@@ -157,6 +158,8 @@ def window_quality(
             )
         else:
             p, stat.effect, stat.effect_name = _one_sided(ref, win, direction, kind)
+            better = direction == "higher_better"
+            stat.z = standardised(float(np.mean(win)), len(win), ref, kind=kind, higher_better=better)
             if crit.counted:
                 stat.p_value = p
             else:
