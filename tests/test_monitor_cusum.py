@@ -62,13 +62,15 @@ def test_the_threshold_gives_the_stated_in_control_arl(arl0: float) -> None:
 def test_path_and_standardised_values() -> None:
     path = cusum_path([0.2, None, 3.0, 2.0], k=0.5, h=3.5)
     assert path == [(0.0, False), (None, False), (2.5, False), (4.0, True)]
-    # A share of 0.8 against a reference of 0.9 over 100 rows: z = 0.1 / sqrt(0.09 / 100) = 3.33, worse.
+    # A share of 0.8 over 100 rows against a reference of 0.9 over 100 rows:
+    # z = 0.1 / sqrt(0.09 × (1/100 + 1/100)) = 2.36, positive because worse.
     ref = [1.0] * 90 + [0.0] * 10
-    assert standardised(0.8, 100, ref, kind="rate", higher_better=True) == pytest.approx(0.1 / 0.03)
-    assert standardised(0.8, 100, ref, kind="rate", higher_better=False) == pytest.approx(-0.1 / 0.03)
+    z = 0.1 / np.sqrt(0.09 * 0.02)
+    assert standardised(0.8, 100, ref, kind="rate", higher_better=True) == pytest.approx(z)
+    assert standardised(0.8, 100, ref, kind="rate", higher_better=False) == pytest.approx(-z)
     vals = [3.0, 4.0, 5.0, 4.0]
-    z = standardised(3.5, 16, vals, kind="mean", higher_better=True)
-    assert z == pytest.approx(0.5 / (np.std(vals, ddof=1) / 4))
+    got = standardised(3.5, 16, vals, kind="mean", higher_better=True)
+    assert got == pytest.approx(0.5 / (np.std(vals, ddof=1) * np.sqrt(1 / 16 + 1 / 4)))
 
 
 def test_cusum_in_a_monitoring_run(tmp_path: Path) -> None:

@@ -1,9 +1,13 @@
 """A one-sided CUSUM on a quality criterion, with a threshold chosen for a stated in-control ARL.
 
 Each tested window gives a standardised value ``z`` oriented so that positive is worse: for a share,
-``(p̂ − p₀) / sqrt(p₀(1 − p₀)/n)`` with ``p₀`` the reference share (kept at least ``0.5/n_ref`` from
-0 and 1); for a mean, ``(x̄ − μ₀) / (s₀ / sqrt(n))`` with the reference's mean and standard
-deviation; the sign is flipped for higher-is-better criteria. In control ``z`` is about N(0, 1).
+``(p̂ − p₀) / sqrt(p₀(1 − p₀)(1/n + 1/n_ref))`` with ``p₀`` the reference share (kept at least
+``0.5/n_ref`` from 0 and 1); for a mean, ``(x̄ − μ₀) / (s₀ sqrt(1/n + 1/n_ref))`` with the
+reference's mean and standard deviation; the sign is flipped for higher-is-better criteria. In
+control each ``z`` is about N(0, 1), the reference's own sampling error included; but every window
+shares that error, so the windows' values are correlated and the run length of a CUSUM on them is
+far more spread out than Siegmund's formula assumes (see ``benchmarks/monitor_cusum.py``: a large
+reference brings it close).
 The tabular CUSUM (Page 1954) is ``C_t = max(0, C_{t−1} + z_t − k)`` and signals when
 ``C_t > h``; windows too small to test leave ``C`` unchanged.
 
@@ -71,7 +75,7 @@ def standardised(
         sd = math.sqrt(sum((x - mean0) ** 2 for x in reference) / (n_ref - 1))
         if sd == 0:
             return None
-    z = (value - mean0) / (sd / math.sqrt(n))
+    z = (value - mean0) / (sd * math.sqrt(1 / n + 1 / n_ref))
     return -z if higher_better else z
 
 
