@@ -71,8 +71,9 @@ def main() -> None:
     ap.add_argument("--schema-criterion", default="schema")
     ap.add_argument("--length-criterion", default="short")
     ap.add_argument("--embedder", default="hashing")
+    ap.add_argument("--cusum-arl", type=float, default=None, help="also run the CUSUM with this in-control ARL")
     args = ap.parse_args()
-    settings = MonitorSettings(window=parse_window("1d"), embedder=args.embedder)
+    settings = MonitorSettings(window=parse_window("1d"), embedder=args.embedder, cusum_arl=args.cusum_arl)
     plants = {"shift": args.shift_at, "drop": args.drop_at, "schema": args.schema_at, "long": args.long_at}
     first_plant = min((v for v in plants.values() if v is not None), default=args.windows)
     delay: dict[str, list[int | None]] = {k: [] for k, v in plants.items() if v is not None}
@@ -117,7 +118,8 @@ def main() -> None:
         return f"found in {len(found)}/{len(xs)} runs; delay (windows) {hist}"
 
     print(f"embedder {args.embedder}, {args.seeds} planted + {args.seeds} stable runs, {args.windows} windows of "
-          f"{args.per_window} rows, alpha {settings.alpha}, rubric {args.rubric}")  # fmt: skip
+          f"{args.per_window} rows, alpha {settings.alpha}, rubric {args.rubric}, "
+          f"CUSUM ARL {args.cusum_arl}")  # fmt: skip
     names = {
         "shift": "topic shift",
         "drop": "quality drop (json_valid, rating)",
