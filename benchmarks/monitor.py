@@ -48,12 +48,11 @@ def _at(text: str) -> int | None:
 
 
 def _degraded_on(report: MonitorReport, criterion: str) -> list[str]:
-    """Per window: 'degraded' when this criterion degraded it, else its status with other reasons masked."""
-    out = []
-    for w in report.windows:
-        hit = any(q.degraded and q.criterion == criterion for q in w.quality)
-        out.append("degraded" if hit else w.status)
-    return out
+    """Per window: 'degraded' when this criterion degraded it (whatever else did), else 'not by it'."""
+    return [
+        "degraded" if any(q.degraded and q.criterion == criterion for q in w.quality) else "not by it"
+        for w in report.windows
+    ]
 
 
 def main() -> None:
