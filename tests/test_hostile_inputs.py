@@ -41,7 +41,7 @@ VERBS: dict[str, dict[str, Any]] = {
         "argv": ["gate", "{suite}", "--base", "outputs:{outputs}", "--candidate", "outputs:{outputs}",
                  "--policy", "{input}", "--out", "{out}", "--no-store", "--no-cache"],
         "kind": "yaml",
-    },  # fmt: skip
+    },
     "eval outputs:": {
         "argv": ["eval", "{suite}", "--model", "outputs:{input}", "--out", "{out}", "--no-store", "--no-cache"],
         "kind": "data",
