@@ -3,7 +3,7 @@
 In the spirit of scikit-learn's common estimator checks: every data verb (validate, agreement,
 rankings, compare, gate --policy, eval suites and rubrics, train configs, monitor, red-team seeds,
 rm-eval, import-lm-eval, store import, outputs: replay files) meets the same inputs — an empty file,
-a line far over the record limit, binary garbage, bytes that are not UTF-8, a folder where a file is
+a line far over the record limit, ``/dev/zero``, binary garbage, bytes that are not UTF-8, a folder where a file is
 expected, a missing file, a gzip file under a text file's name, a file with only a header, and an
 unwritable --out — and must answer each with exit code 2, a message naming the input, and no
 traceback. No model is loaded: verbs that take one get an ``outputs:`` replay or fail on the
@@ -74,8 +74,8 @@ VERBS: dict[str, dict[str, Any]] = {
     "store import": {"argv": ["store", "import", "{input}", "--store", "{store}"], "kind": "json"},
 }
 
-CASES = ["empty", "huge_line", "binary", "invalid_utf8", "directory", "missing", "gzip_renamed", "header_only",
-         "unwritable_out"]  # fmt: skip
+CASES = ["empty", "huge_line", "dev_zero", "binary", "invalid_utf8", "directory", "missing", "gzip_renamed",
+         "header_only", "unwritable_out"]  # fmt: skip
 
 HEADER_ONLY = {
     "data": b"item_id,rater_id,score\n",
@@ -118,6 +118,8 @@ def make_case(case: str, where: Path, kind: str, huge: Path, suite_name: str = "
         target.mkdir()
     elif case == "huge_line":
         target.symlink_to(huge)
+    elif case == "dev_zero":  # an endless stream: refused as a device, never read
+        target.symlink_to("/dev/zero")
     elif case in ("missing", "unwritable_out"):
         pass
     else:

@@ -196,3 +196,28 @@ def test_json_text_is_valid_utf8():
     text = json_text({"a": "x\ud800y", "b": "\udfff", "ok": "é😀"})
     text.encode("utf-8")  # would raise on a lone surrogate
     assert json.loads(text) == {"a": "x\ufffdy", "b": "\ufffd", "ok": "é😀"}
+
+
+def test_an_unwrapped_write_error_is_a_clear_exit_2(capfd, monkeypatch):
+    # a writer the harness does not wrap (a plot, a library's save) failing on a full disk
+    import harness.cli.data as data
+
+    def full_disk(*a, **k):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "/reports/validation.md")
+
+    monkeypatch.setattr(data, "_finish_validation", full_disk)
+    code, _out, err = cli(capfd, "validate", str(ROOT / "examples" / "tickets_train.jsonl"))
+    assert code == 2
+    assert "error: /reports/validation.md: cannot write or read: No space left on device" in err
+    assert "internal error" not in err
+
+
+def test_other_unexpected_errors_stay_internal(capfd, monkeypatch):
+    import harness.cli.data as data
+
+    def broken(*a, **k):
+        raise OSError(errno.ECONNRESET, "reset")
+
+    monkeypatch.setattr(data, "_finish_validation", broken)
+    code, _out, err = cli(capfd, "validate", str(ROOT / "examples" / "tickets_train.jsonl"))
+    assert code == 2 and "internal error: ConnectionResetError" in err
