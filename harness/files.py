@@ -32,8 +32,8 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 def utf8_text(text: str) -> str:
     """The text with every lone surrogate (not encodable as UTF-8) replaced by U+FFFD.
 
-    >>> utf8_text("a\ud800b")
-    'a\ufffdb'
+    >>> utf8_text("a\\ud800b")
+    'a�b'
     """
     return _SURROGATE.sub("\ufffd", text)
 
@@ -41,8 +41,8 @@ def utf8_text(text: str) -> str:
 def json_text(doc: Any, *, indent: int | None = 2) -> str:
     """A JSON document as text that encodes to valid UTF-8 (NaN refused, lone surrogates as U+FFFD).
 
-    >>> json_text({"a": "\ud800"}, indent=None)
-    '{"a": "\ufffd"}'
+    >>> json_text({"a": "\\ud800"}, indent=None)
+    '{"a": "�"}'
     """
     return utf8_text(json.dumps(doc, indent=indent, ensure_ascii=False, allow_nan=False))
 

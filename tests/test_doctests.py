@@ -39,6 +39,8 @@ MODULES = [
     "harness.rankings",
     "harness.validate.ranking",
     "harness.train.losses",
+    "harness.files",
+    "harness.records",
 ]
 
 
