@@ -69,6 +69,11 @@ VERBS: dict[str, dict[str, Any]] = {
         "kind": "suite-items",
         "suite": "safety",
     },
+    "redteam --grader-labels": {
+        "argv": ["redteam", "{redteam}", "--grader-labels", "{input}", "--model", "no-such-model", "--out", "{out}",
+                 "--no-store", "--no-cache"],
+        "kind": "data",
+    },  # the model would load after the labels are read: it is never reached
     "rm-eval data": {"argv": ["rm-eval", "{nowhere}", "{input}", "--out", "{out}"], "kind": "data"},
     "import-lm-eval": {"argv": ["import-lm-eval", "{input}", "--out", "{out}"], "kind": "yaml"},
     "store import": {"argv": ["store", "import", "{input}", "--store", "{store}"], "kind": "json"},
@@ -152,6 +157,7 @@ def goods(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "outputs": d / "outputs.jsonl",
         "suite": ROOT / "suites" / "general",
         "logs": ROOT / "examples" / "monitor" / "logs.jsonl",
+        "redteam": ROOT / "suites" / "redteam",
         "nowhere": d / "no-such-run",
         "store": d / "store.sqlite",
         "huge": huge,

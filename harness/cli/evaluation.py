@@ -57,16 +57,16 @@ def eval_(
     loaded = _load_suites(suites, out=out)  # every suite is checked before any model loads
     spec = parse_spec(model, endpoint=endpoint)  # parsed once, here
     recorder = open_recorder(store, no_store=no_store)  # an unreachable store stops us before the model loads
-    gen = make_generator(
-        spec,
-        allow_noop_adapter=allow_noop_adapter,
-        allow_pickle=allow_pickle,
-        batch_size="auto" if batch_size == "auto" else int(batch_size),
-    )
-    same_model = judge == model and judge_endpoint == endpoint
-    judge_gen = (gen if same_model else make_generator(judge, endpoint=judge_endpoint)) if judge else None
-    gen_cache = None if no_cache else GenerationCache(cache or default_cache_path())
+    gen_cache = None if no_cache else GenerationCache(cache or default_cache_path())  # so does an unwritable cache
     try:
+        gen = make_generator(
+            spec,
+            allow_noop_adapter=allow_noop_adapter,
+            allow_pickle=allow_pickle,
+            batch_size="auto" if batch_size == "auto" else int(batch_size),
+        )
+        same_model = judge == model and judge_endpoint == endpoint
+        judge_gen = (gen if same_model else make_generator(judge, endpoint=judge_endpoint)) if judge else None
         runs = _evaluate_suites(loaded, gen, cache=gen_cache, repeats=repeats, limit=limit, judge=judge_gen,
                                 out=out, recorder=recorder, worst=None if as_json else worst)  # fmt: skip
     finally:
