@@ -27,6 +27,7 @@ ROOT = Path(__file__).parent.parent
 #   yaml  — a YAML config (the input itself)
 #   json  — a JSON document (the input itself)
 #   suite-items / suite-yaml / rubric — a copy of suites/general with that file made hostile
+#   train-data — a train config whose train_data is the hostile file (checked before the base model loads)
 VERBS: dict[str, dict[str, Any]] = {
     "validate": {"argv": ["validate", "{input}", "--out", "{out}"], "kind": "data"},
     "validate --holdout": {"argv": ["validate", "{train}", "--holdout", "{input}"], "kind": "data"},
@@ -59,6 +60,7 @@ VERBS: dict[str, dict[str, Any]] = {
         "kind": "rubric",
     },
     "train config": {"argv": ["train", "{input}", "--out", "{out}"], "kind": "yaml"},
+    "train data": {"argv": ["train", "{input}", "--out", "{out}"], "kind": "train-data"},
     "monitor": {"argv": ["monitor", "{input}", "--out", "{out}", "--no-store"], "kind": "data"},
     "monitor --reference": {
         "argv": ["monitor", "{logs}", "--reference", "{input}", "--out", "{out}", "--no-store"],
@@ -87,6 +89,7 @@ HEADER_ONLY = {
     "yaml": b"---\n",
     "json": b"{}\n",
     "suite-items": b"id,prompt,reference\n",
+    "train-data": b"prompt,completion\n",
     "suite-yaml": b"---\n",
     "rubric": b"---\n",
 }
@@ -117,6 +120,10 @@ def make_case(case: str, where: Path, kind: str, huge: Path, suite_name: str = "
         given = suite
         if kind == "suite-yaml" and case == "missing":
             return given, suite  # no suite.yaml: the folder is not a suite, and the message says so
+    elif kind == "train-data":
+        target = where / "train.jsonl"
+        given = where / "config.yaml"
+        given.write_text(f"base_model: smollm2-135m\nmethod: sft\nadapter: lora\ntrain_data: {target}\nmax_steps: 1\n")
     else:
         target = given = where / {"data": "input.jsonl", "yaml": "input.yaml", "json": "input.json"}[kind]
     if case == "directory":
@@ -188,4 +195,5 @@ def test_hostile_input(capfd, tmp_path, goods, verb, case):
     code, err = cli(capfd, args)
     assert code == 2, err
     assert "Traceback" not in err and "internal error" not in err, err
-    assert str(named) in err, f"the message does not name {named}: {err}"
+    names = {str(named), str(named.resolve())}  # a config's paths may be named resolved (a link's target)
+    assert any(n in err for n in names), f"the message does not name {named}: {err}"
