@@ -221,3 +221,22 @@ def test_other_unexpected_errors_stay_internal(capfd, monkeypatch):
     monkeypatch.setattr(data, "_finish_validation", broken)
     code, _out, err = cli(capfd, "validate", str(ROOT / "examples" / "tickets_train.jsonl"))
     assert code == 2 and "internal error: ConnectionResetError" in err
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full")
+def test_validate_out_on_a_full_disk_exits_2_naming_the_report(capfd, monkeypatch, tmp_path):
+    import tempfile
+
+    real = tempfile.mkstemp
+
+    def onto_dev_full(*a, **k):  # every report file the harness opens is /dev/full: writes answer ENOSPC
+        fd, name = real(*a, **k)
+        os.close(fd)
+        return os.open("/dev/full", os.O_WRONLY), name
+
+    monkeypatch.setattr(tempfile, "mkstemp", onto_dev_full)
+    out = tmp_path / "reports"
+    code, _out, err = cli(capfd, "validate", str(ROOT / "examples" / "tickets_train.jsonl"), "--out", str(out))
+    assert code == 2, err
+    assert f"error: {out / 'validation.json'}: cannot write: No space left on device (ENOSPC)" in err
+    assert "internal error" not in err and list(out.iterdir()) == []  # no half-written report, no temp file
