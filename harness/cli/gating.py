@@ -9,6 +9,7 @@ import typer
 
 from harness.cli.app import app, emit_json, stdout
 from harness.cli.history import NoStoreOpt, StoreOpt
+from harness.cli.serving import BackoffOpt, ConcurrencyOpt, RequestParamOpt, RetriesOpt, TimeoutOpt, serving_options
 from harness.progress import note, stage_callback
 
 
@@ -135,6 +136,11 @@ def gate(
         bool, typer.Option("--no-paraphrase", help="Leakage check without the embedding (paraphrase) method.")
     ] = False,
     seed: Annotated[int | None, typer.Option(help="Bootstrap seed (default 0).")] = None,
+    timeout: TimeoutOpt = None,
+    concurrency: ConcurrencyOpt = None,
+    retries: RetriesOpt = None,
+    backoff: BackoffOpt = None,
+    request_param: RequestParamOpt = None,
     store: StoreOpt = None,
     no_store: NoStoreOpt = False,
 ) -> None:
@@ -144,7 +150,8 @@ def gate(
 
     recorder, pol, gen_cache = _gate_setup(base=base, baseline=baseline, store=store, no_store=no_store,
                                            policy=policy, cache=cache, no_cache=no_cache)  # fmt: skip
-    models = _Models(endpoint=endpoint, allow_noop_adapter=allow_noop_adapter, allow_pickle=allow_pickle)
+    serving = serving_options(timeout, concurrency, retries, backoff, request_param)
+    models = _Models(endpoint=endpoint, allow_noop_adapter=allow_noop_adapter, allow_pickle=allow_pickle, srv=serving)
     manifest = _gate_manifest(_gate_argv(suites, base=base, candidate=candidate, baseline=baseline))
     leakage_options = {"paraphrase": False} if no_paraphrase else None
     runs = _Runs()
@@ -204,9 +211,9 @@ def _gate_setup(
 class _Models:
     """Parses each spec once (the endpoint only for ``openai:``) and makes its generator with the gate's options."""
 
-    def __init__(self, *, endpoint: str | None, allow_noop_adapter: bool, allow_pickle: bool) -> None:
+    def __init__(self, *, endpoint: str | None, allow_noop_adapter: bool, allow_pickle: bool, srv: Any) -> None:
         self.endpoint = endpoint
-        self.options = {"allow_noop_adapter": allow_noop_adapter, "allow_pickle": allow_pickle}
+        self.options = {"allow_noop_adapter": allow_noop_adapter, "allow_pickle": allow_pickle, "serving": srv}
 
     def parse(self, raw: str) -> Any:
         from harness.models.spec import parse_spec
