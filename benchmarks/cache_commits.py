@@ -24,10 +24,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness.eval.cache import GenerationCache  # noqa: E402
-from harness.eval.evaluate import evaluate_suite  # noqa: E402
-from harness.eval.suite import load_suite  # noqa: E402
-from harness.models.fake import FakeGenerator  # noqa: E402
+from harness.eval.cache import GenerationCache
+from harness.eval.evaluate import evaluate_suite
+from harness.eval.suite import load_suite
+from harness.models.fake import FakeGenerator
 
 
 class BatchEndCache(GenerationCache):

@@ -50,11 +50,11 @@ def eval_(
         raise InputError(f"--batch-size must be a positive integer or 'auto'; got {batch_size!r}", field="batch-size")
     from harness.documents.run import EvalDocument
     from harness.eval.cache import GenerationCache, default_cache_path
-    from harness.eval.evaluate import evaluate_suite, write_run
+    from harness.eval.evaluate import evaluate_suite
     from harness.eval.suite import load_suite
     from harness.models.factory import make_generator
     from harness.models.spec import parse_spec
-    from harness.report.run import print_run
+    from harness.report.run import print_run, write_run
 
     loaded = [load_suite(p) for p in suites]  # every suite is checked before any model loads
     names = [s.name for s in loaded]

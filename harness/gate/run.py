@@ -233,8 +233,9 @@ def run_gate(
         InputError: for no suites, bad suites or options.
         InputFileError: for a missing training file.
     """
-    from harness.eval.evaluate import evaluate_suite, write_run
+    from harness.eval.evaluate import evaluate_suite
     from harness.eval.suite import load_suite
+    from harness.report.run import write_run
 
     if not suites:
         raise InputError("harness gate needs at least one suite")
