@@ -143,6 +143,7 @@ def gate(
     from harness.errors import InputError
     from harness.gate import load_policy
     from harness.gate.run import run_gate
+    from harness.report.run import write_run
     from harness.store.recording import open_recorder
 
     if base is None and baseline is None:
@@ -210,6 +211,7 @@ def gate(
                 manifest=_gate_manifest(argv),
                 seed=seed,
                 on_run=on_run,
+                write_run=lambda run, folder: write_run(run, folder).json,
             )
     finally:
         for cb in callbacks.values():
