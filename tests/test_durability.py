@@ -232,3 +232,55 @@ def test_hf_batch_commits_each_row_as_it_ends_while_the_batch_runs(tiny_model_di
     assert committed(cache_path) == len(prompts) == len(run.items)
     # some rows were committed while the batch still ran forward passes for the others
     assert any(0 < n < len(prompts) for n in seen), seen
+
+
+def test_judge_verdicts_are_committed_one_by_one(tmp_path):
+    """An API judge stopped after 5 replies keeps those 5 verdicts; the rerun asks only for the rest."""
+    from harness.eval.cache import GenerationCache
+    from harness.eval.evaluate import evaluate_suite
+    from harness.eval.suite import load_suite
+    from harness.models.fake import FakeGenerator
+
+    suite_dir = tmp_path / "s"
+    suite_dir.mkdir()
+    (suite_dir / "suite.yaml").write_text(
+        "name: judged\nrubric:\n  name: r\n  criteria:\n    - id: good\n      description: answers well\n"
+        "      scale: {levels: [{value: 1, anchor: bad}, {value: 2, anchor: good}]}\n"
+        "      scorer: {type: judge, model: api-judge}\n"
+    )
+    (suite_dir / "items.jsonl").write_text("".join(json.dumps({"id": f"q{i}", "prompt": f"Say {i}."}) + "\n"
+                                                   for i in range(12)))  # fmt: skip
+
+    class Stop(Exception):
+        pass
+
+    class ApiJudge(FakeGenerator):
+        level_probabilities = None  # type: ignore[assignment]  # an API judge answers in text
+
+    def stop_after(n: int):
+        def check(req: Any) -> None:
+            if len(judge.calls) >= n:
+                raise Stop
+
+        return check
+
+    def grade(req: Any) -> str:
+        return "2" if int(req.prompt[0]["content"].split("Say ")[1].split(".")[0]) % 2 else "1"
+
+    judge = ApiJudge(grade, fingerprint="judge", on_output=stop_after(5))
+    cache = GenerationCache(tmp_path / "c.sqlite")
+    with pytest.raises(Stop):
+        evaluate_suite(load_suite(suite_dir), FakeGenerator(lambda r: f"{r.item_id} done"), judge=judge, cache=cache)
+    kinds = [e.meta.get("kind") for e in cache.get_many(_all_keys(cache)).values()]
+    assert kinds.count("judge") == 5 and len(kinds) == 12 + 5  # all 12 generations, 5 verdicts
+
+    judge = ApiJudge(grade, fingerprint="judge")
+    run = evaluate_suite(load_suite(suite_dir), FakeGenerator(lambda r: f"{r.item_id} done"), judge=judge, cache=cache)
+    assert len(judge.calls) == 12 - 5
+    straight = evaluate_suite(load_suite(suite_dir), FakeGenerator(lambda r: f"{r.item_id} done"),
+                              judge=ApiJudge(grade, fingerprint="judge"))  # fmt: skip
+    assert [r.scores["good"].value for r in run.items] == [r.scores["good"].value for r in straight.items]
+
+
+def _all_keys(cache: Any) -> list[str]:
+    return [k for (k,) in cache._db.execute("SELECT key FROM generations").fetchall()]
