@@ -173,22 +173,16 @@ def test_sigkill_mid_batch_loses_only_the_items_in_flight(server, tmp_path):
     assert comparable(resumed) == comparable(reference)
 
 
-def test_hf_batch_commits_each_row_as_it_ends_while_the_batch_runs(tiny_model_dir, tmp_path, monkeypatch):
-    """One batch on the local model: rows that end early are in the cache before the batch's last step."""
-    import functools
+@pytest.fixture(scope="module")
+def lively_dir(tiny_model_dir, tmp_path_factory):
+    """The tiny model with larger random weights: its outputs vary by prompt."""
     import shutil
 
     import torch
     from transformers import AutoModelForCausalLM
 
-    from harness.eval.cache import GenerationCache
-    from harness.eval.evaluate import evaluate_suite
-    from harness.eval.suite import load_suite
-    from harness.models.base import GenerationRequest, GenerationSettings
-    from harness.models.factory import make_generator
-
-    folder = tmp_path / "lively"  # larger random weights: greedy outputs vary by prompt
-    shutil.copytree(tiny_model_dir, folder)
+    folder = tmp_path_factory.mktemp("lively")
+    shutil.copytree(tiny_model_dir, folder, dirs_exist_ok=True)
     model = AutoModelForCausalLM.from_pretrained(folder)
     torch.manual_seed(1)
     with torch.no_grad():
@@ -196,25 +190,47 @@ def test_hf_batch_commits_each_row_as_it_ends_while_the_batch_runs(tiny_model_di
             if p.dim() == 2:
                 p.normal_(0, 0.15)
     model.save_pretrained(folder)
+    return folder
 
-    prompts = ["The quick brown fox", "Extract the ticket fields as JSON.", "hi", "What is the capital of France?",
-               "0 1 2 3", "one two three four five six"]  # fmt: skip
+
+PROMPTS = ["The quick brown fox", "Extract the ticket fields as JSON.", "hi", "What is the capital of France?",
+           "0 1 2 3", "one two three four five six"]  # fmt: skip
+
+
+def early_end_token(gen: Any, settings: Any) -> int:
+    """A token some outputs produce midway and others never: as an end token, those rows leave the batch early."""
+    from harness.models.base import GenerationRequest
+
+    full = [c for _, c in gen.generate([GenerationRequest(f"i{n}", p) for n, p in enumerate(PROMPTS)], settings)]
+    toks = [gen.tokenizer(c.text, add_special_tokens=False)["input_ids"] for c in full]
+    return next(t for t in sorted({t for o in toks for t in o[1:]}) if any(t not in o for o in toks))
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_hf_batch_commits_each_row_as_it_ends_while_the_batch_runs(lively_dir, tmp_path, monkeypatch, temperature):
+    """One batch on the local model: rows that end early are in the cache before the batch's last step."""
+    import functools
+
+    from harness.eval.cache import GenerationCache
+    from harness.eval.evaluate import evaluate_suite
+    from harness.eval.suite import load_suite
+    from harness.models.base import GenerationSettings
+    from harness.models.factory import make_generator
+
+    folder = lively_dir
+    prompts = PROMPTS
     suite_dir = tmp_path / "suite"
     suite_dir.mkdir()
     (suite_dir / "suite.yaml").write_text(
-        "name: rows\ngeneration: {max_new_tokens: 10, chat_template: false}\nrubric:\n  name: r\n  criteria:\n"
-        "    - {id: brief, scorer: {type: chrf}}\n"
+        f"name: rows\ngeneration: {{max_new_tokens: 10, chat_template: false, temperature: {temperature}}}\n"
+        "rubric:\n  name: r\n  criteria:\n    - {id: brief, scorer: {type: chrf}}\n"
     )
     (suite_dir / "items.jsonl").write_text(
         "".join(json.dumps({"id": f"i{n}", "prompt": p, "reference": "x"}) + "\n" for n, p in enumerate(prompts))
     )
     gen = make_generator(str(folder), batch_size=64)  # the whole suite is one batch
-    settings = GenerationSettings(max_new_tokens=10, chat_template=False)
-    full = [c for _, c in gen.generate([GenerationRequest(f"i{n}", p) for n, p in enumerate(prompts)], settings)]
-    toks = [gen.tokenizer(c.text, add_special_tokens=False)["input_ids"] for c in full]
-    # an end token some outputs produce midway and others never: those rows leave the batch early
-    stop = next(t for t in sorted({t for o in toks for t in o[1:]}) if any(t not in o for o in toks))
-    monkeypatch.setattr(gen, "eos_ids", sorted({*gen.eos_ids, stop}))
+    settings = GenerationSettings(max_new_tokens=10, chat_template=False, temperature=temperature)
+    monkeypatch.setattr(gen, "eos_ids", sorted({*gen.eos_ids, early_end_token(gen, settings)}))
 
     cache_path = tmp_path / "c.sqlite"
     seen: list[int] = []  # rows committed to the cache at each forward pass of the batch
@@ -232,6 +248,40 @@ def test_hf_batch_commits_each_row_as_it_ends_while_the_batch_runs(tiny_model_di
     assert committed(cache_path) == len(prompts) == len(run.items)
     # some rows were committed while the batch still ran forward passes for the others
     assert any(0 < n < len(prompts) for n in seen), seen
+
+
+def test_streamed_sampling_gives_the_outputs_of_one_model_generate_call(lively_dir):
+    """Rows reported by the stopping criterion as they end equal those of a plain seeded ``model.generate``."""
+    import torch
+    from transformers import GenerationConfig
+
+    from harness.models.factory import make_generator
+    from harness.models.hf_sample import sample_rows
+
+    gen = make_generator(str(lively_dir), batch_size=64)
+    ids, mask = gen._pad(gen._encode(PROMPTS, templated=False))
+
+    def config(eos: list[int]) -> GenerationConfig:
+        return GenerationConfig(max_new_tokens=10, do_sample=True, temperature=1.0, top_p=1.0, eos_token_id=eos,
+                                pad_token_id=gen.tokenizer.pad_token_id)  # fmt: skip
+
+    def reference(eos: list[int]) -> dict[int, list[int]]:
+        torch.manual_seed(3)
+        with torch.inference_mode():
+            ref = gen.model.generate(input_ids=ids, attention_mask=mask, generation_config=config(eos))
+        return {r: row[: next((n for n, t in enumerate(row) if t in eos), len(row))]
+                for r, row in enumerate(ref[:, ids.shape[1] :].tolist())}  # fmt: skip
+
+    toks = list(reference(gen.eos_ids).values())
+    # a token some rows sample midway and others never: as an end token, those rows end early
+    early = next(t for t in sorted({t for o in toks for t in o[1:]}) if any(t not in o for o in toks))
+    eos = sorted({*gen.eos_ids, early})
+    cfg = config(eos)
+    steps = list(sample_rows(gen.model, ids, mask, cfg, eos, seed=3))
+    expected = reference(eos)
+    assert {r: toks for step in steps for r, toks in step} == expected
+    assert sum(len(step) for step in steps) == len(PROMPTS) and len(steps) > 1  # rows came out step by step
+    assert any(len(t) < 10 for t in expected.values()) and any(len(t) == 10 for t in expected.values())
 
 
 def test_judge_verdicts_are_committed_one_by_one(tmp_path):
