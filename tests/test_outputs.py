@@ -192,3 +192,17 @@ def test_out_folder_keeps_what_it_did_not_write(tmp_path):
     with OutFolder(out):
         write_atomic(out / "e.md", "3")
     assert tree(out) == {"c.md", "e.md", OUT_MANIFEST} and outside.read_text() == "keep"
+
+
+def test_gate_then_eval_in_one_out_folder_leaves_only_the_eval(replay, tmp_path):
+    out = tmp_path / "out"
+    r = harness("gate", "suites/general", "--base", f"outputs:{replay}", "--candidate", f"outputs:{replay}",
+                "--out", str(out), "--no-cache", "--no-store", "--no-paraphrase")  # fmt: skip
+    assert r.returncode in (0, 3), r.stderr
+    gate_files = tree(out)
+    assert {"comparison.json", "report.html", "runs/general/base/run.json"} <= gate_files
+    r = harness("eval", "suites/general", "--model", f"outputs:{replay}", "--out", str(out), "--no-cache",
+                "--no-store")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert tree(out) == {"run.json", "run.md", OUT_MANIFEST}
+    assert not (out / "runs").exists()  # the gate's run folders went with their files
