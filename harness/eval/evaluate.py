@@ -31,6 +31,7 @@ from harness.eval.scorers import BaseScorer, RawScore, ScorerContext, build_scor
 from harness.eval.suite import Item, Suite
 from harness.eval.summary import overall_score, summarize
 from harness.models.base import Completion, GenerationRequest, Generator, request_payload
+from harness.models.serving import RequestLog, summarise_requests
 from harness.provenance import collect_provenance, content_hash
 from harness.stats.intervals import mean_seed
 
@@ -146,6 +147,33 @@ def _generate(
     return [r for r in results if r is not None], cached, stats
 
 
+def _distinct_logs(outputs: list[Completion]) -> list[RequestLog]:
+    """The request logs of these outputs, each once (greedy repeats share one generation)."""
+    seen: dict[int, RequestLog] = {}
+    for c in outputs:
+        if c.requests is not None:
+            seen.setdefault(id(c.requests), c.requests)
+    return list(seen.values())
+
+
+def _item_requests(outputs: list[Completion]) -> dict[str, Any] | None:
+    """An item's requests to a server (over its attempts): tries, retries, the errors; None when none were made."""
+    logs = _distinct_logs(outputs)
+    if not logs:
+        return None
+    if len(logs) == 1:
+        return logs[0].record()
+    return RequestLog(attempts=sum(g.attempts for g in logs), errors=[e for g in logs for e in g.errors]).record() | {
+        "retries": sum(g.retries for g in logs)
+    }
+
+
+def _run_requests(outputs: list[Completion]) -> dict[str, Any] | None:
+    """The run's request totals (see :func:`~harness.models.serving.summarise_requests`); None without a server."""
+    logs = _distinct_logs(outputs)
+    return summarise_requests(logs) if logs else None
+
+
 def _scorers(
     suite: Suite, cache: GenerationCache | None, judge: Generator | None, judge_factory: Any
 ) -> dict[str, BaseScorer]:
@@ -249,8 +277,8 @@ def evaluate_suite(
     model = generator.describe()
     model.setdefault("fingerprint", generator.fingerprint)
     judges = {cid: s.describe() for cid, s in scorers.items() if s.describe()}
-    manifest = _manifest(suite, suite_record, model, judges, specs, gen_stats, started=started, repeats=repeats,
-                         limit=limit)  # fmt: skip
+    manifest = _manifest(suite, suite_record, model, judges, specs, gen_stats, _run_requests(outputs),
+                         started=started, repeats=repeats, limit=limit)  # fmt: skip
     return Run(
         suite=SuiteRecord.model_validate(suite_record),
         model=ModelIdentity.model_validate(model),
@@ -314,6 +342,7 @@ def _item_results(
                 cached=all(cached[i * repeats : (i + 1) * repeats]),
                 fields=slice_fields(it),
                 fewshot=[s.id for s in suite.shots(it)] or None,
+                requests=_item_requests(outputs[i * repeats : (i + 1) * repeats]),
             )
         )
     return results
@@ -340,6 +369,7 @@ def _manifest(
     judges: dict[str, dict[str, Any]],
     specs: dict[str, dict[str, Any]],
     timing: dict[str, Any],
+    requests: dict[str, Any] | None,
     *,
     started: str,
     repeats: int,
@@ -368,4 +398,5 @@ def _manifest(
         scorers=specs,
         scorer_details=judges,
         timing=timing,
+        requests=requests,
     )
