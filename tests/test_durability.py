@@ -108,13 +108,14 @@ def committed(cache: Path) -> int:
 
 
 def comparable(doc: dict[str, Any]) -> dict[str, Any]:
-    """The run document without what legitimately differs between two runs: times, cache hits, command."""
+    """The run document without what legitimately differs between two runs: times, cache hits, command,
+    and the requests this run sent to the server (a cached item sends none)."""
     doc = json.loads(json.dumps(doc))
-    for key in ("created", "command", "timing"):
+    for key in ("created", "command", "timing", "requests"):
         doc["manifest"].pop(key, None)
     for item in doc["items"]:
-        item.pop("seconds", None)
-        item.pop("cached", None)
+        for key in ("seconds", "cached", "requests"):
+            item.pop(key, None)
         for att in item.get("attempts") or []:
             att.pop("seconds", None)
     return doc
@@ -170,6 +171,9 @@ def test_sigkill_mid_batch_loses_only_the_items_in_flight(server, tmp_path):
     assert sorted(server.received + done_before) == sorted(set(server.received + done_before))
     assert sum(item["cached"] for item in resumed["items"]) == 10
     assert resumed["manifest"]["timing"]["generated"] == N_ITEMS - 10
+    # the run records the requests it sent: only those of the missing items, one try each
+    assert resumed["manifest"]["requests"]["items"] == resumed["manifest"]["requests"]["attempts"] == N_ITEMS - 10
+    assert sum(1 for item in resumed["items"] if item.get("requests")) == N_ITEMS - 10
     assert comparable(resumed) == comparable(reference)
 
 
