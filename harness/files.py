@@ -179,8 +179,15 @@ class OutFolder:
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
         with _lock:
             _folders.remove(self)
-        if self.files or (self.path / OUT_MANIFEST).is_file():
-            self.finish(complete=et is None or isinstance(ev, self.complete))
+        complete = et is None or isinstance(ev, self.complete)
+        if not (self.files or (self.path / OUT_MANIFEST).is_file()):
+            return
+        try:
+            self.finish(complete=complete)
+        except OSError:
+            if complete:
+                raise
+            # the run already failed (perhaps on this very folder): its own error is the one to show
 
     def _previous(self) -> tuple[dict[str, str], float]:
         """The previous manifest's files (path → run id) and its time; empty when there is none or it is unreadable."""

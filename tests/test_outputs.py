@@ -206,3 +206,20 @@ def test_gate_then_eval_in_one_out_folder_leaves_only_the_eval(replay, tmp_path)
     assert r.returncode == 0, r.stderr
     assert tree(out) == {"run.json", "run.md", OUT_MANIFEST}
     assert not (out / "runs").exists()  # the gate's run folders went with their files
+
+
+def test_a_failed_run_shows_its_own_error_when_the_manifest_cannot_be_written(tmp_path, monkeypatch):
+    import harness.files
+
+    out = tmp_path / "out"
+    with OutFolder(out):
+        write_atomic(out / "a.md", "1")
+
+    def full_disk(self: OutFolder, *, complete: bool) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(harness.files.OutFolder, "finish", full_disk)
+    with pytest.raises(RuntimeError, match="the run's own error"), OutFolder(out):
+        raise RuntimeError("the run's own error")
+    with pytest.raises(OSError, match="No space"), OutFolder(out):  # a complete run says the folder failed
+        write_atomic(out / "a.md", "2")
