@@ -19,6 +19,7 @@ _EXPORTS: dict[str, str] = {
     "InputError": "harness.errors",
     "InputFileError": "harness.errors",
     "ModelError": "harness.errors",
+    "OutputError": "harness.errors",
     "RegistryError": "harness.errors",
     "SchemaError": "harness.errors",
     "GenerationCache": "harness.eval.cache",
@@ -65,6 +66,7 @@ __all__ = [
     "Item",
     "LeakageResult",
     "ModelError",
+    "OutputError",
     "PreferenceRecord",
     "RatingRecord",
     "RegistryError",
@@ -110,6 +112,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs only; nothing is imported at run
         InputError,
         InputFileError,
         ModelError,
+        OutputError,
         RegistryError,
         SchemaError,
     )

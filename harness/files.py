@@ -1,18 +1,26 @@
 """File writers shared by every stage: atomic writes, JSON documents and output folders.
 
 Every report, run document, manifest and model card is written through :func:`write_atomic`, so a
-reader never sees a half-written file and a crash leaves the old one intact. The file gets the
-mode ``0o666 & ~umask`` (``0644`` under the usual umask ``022``), as ``open`` would give it. The
-temporary file is ``.<name>.<pid>.<random>.tmp`` in the target's folder; one left behind by a
-killed process is removed by the next write to that folder (only a file of that pattern whose
-process is gone and which is older than this process). An :class:`OutFolder` makes the files
-written under an ``--out`` folder one run's output: a reused folder never mixes two runs.
-This module sits below everything that writes (validate, train, eval, gate, report) and imports
-nothing of the harness.
-"""
+reader never sees a half-written file and a crash leaves the old one intact. This module sits
+below everything that writes (validate, train, eval, gate, report) and imports nothing of the
+harness but its errors.
+
+Output locations are checked before any work (:func:`check_output`: the CLI does it for every
+``--out``, ``--junit``, ``--cache``... as the command line is parsed), and a write that fails later
+anyway (a full disk, a folder made read-only meanwhile) becomes an :class:`OutputError` naming the
+file, never a bare ``OSError``. Text is written as valid UTF-8: a lone surrogate that reached a
+document (input readers report them as findings) is written as U+FFFD.
+
+A written file gets the mode ``0o666 & ~umask`` (``0644`` under the usual umask ``022``), as
+``open`` would give it. The temporary file is ``.<name>.<pid>.<random>.tmp`` in the target's
+folder; one left behind by a killed process is removed by the next write to that folder (only a
+file of that pattern whose process is gone and which is older than this process). An
+:class:`OutFolder` makes the files written under an ``--out`` folder one run's output: a reused
+folder never mixes two runs."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -25,13 +33,96 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-__all__ = ["OUT_MANIFEST", "OutFolder", "check_written", "clean_stale_temp_files", "write_atomic", "write_json"]
+from harness.errors import OutputError
 
+__all__ = [
+    "OUT_MANIFEST",
+    "OutFolder",
+    "check_output",
+    "check_written",
+    "clean_stale_temp_files",
+    "json_text",
+    "utf8_text",
+    "write_atomic",
+    "write_json",
+]
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _STARTED = time.time()  # files older than this were not written by this process
 _TMP = re.compile(r"^\..+\.(\d+)\.[a-z0-9_]{8}\.tmp$")  # what mkstemp makes from our prefix and suffix
 _cleaned: set[str] = set()
 _lock = threading.Lock()
 _folders: list[OutFolder] = []
+
+
+def utf8_text(text: str) -> str:
+    """The text with every lone surrogate (not encodable as UTF-8) replaced by U+FFFD.
+
+    >>> utf8_text("a\\ud800b")
+    'a�b'
+    """
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def json_text(doc: Any, *, indent: int | None = 2) -> str:
+    """A JSON document as text that encodes to valid UTF-8 (NaN refused, lone surrogates as U+FFFD).
+
+    >>> json_text({"a": "\\ud800"}, indent=None)
+    '{"a": "�"}'
+    """
+    return utf8_text(json.dumps(doc, indent=indent, ensure_ascii=False, allow_nan=False))
+
+
+def _why(exc: OSError) -> str:
+    code = exc.errno
+    name = errno.errorcode.get(code, "") if code is not None else ""
+    reason = os.strerror(code) if code is not None else str(exc)
+    return f"{reason} ({name})" if name else reason
+
+
+def check_output(path: str | Path, *, option: str, folder: bool) -> Path:
+    """Check, before any work, that an output can be written at ``path``; return it.
+
+    Args:
+        path: the folder (``folder=True``) or file the command will write.
+        option: the option that named it (``--out``), for the message.
+        folder: whether ``path`` must be a folder (created if missing) or a file.
+
+    Raises:
+        OutputError: a file where a folder is needed (or the reverse), a parent that is a file, a
+            folder that is not writable or on a read-only file system.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> check_output(d / "new" / "out", option="--out", folder=True).name
+        'out'
+    """
+    path = Path(path)
+    if path.exists():
+        if folder and not path.is_dir():
+            raise OutputError(f"{option} must be a folder, but this is a file", file=path)
+        if not folder and path.is_dir():
+            raise OutputError(f"{option} must be a file, but this is a folder", file=path)
+    parent = path if folder else path.parent
+    existing = parent.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputError(f"{option} cannot be created: {existing} is a file, not a folder", file=path)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        why = "read-only file system" if _read_only_fs(existing) else "no permission to write"
+        raise OutputError(f"{option} cannot be written: {why} in {existing}", file=path)
+    if path.exists() and not folder and not os.access(path, os.W_OK):
+        raise OutputError(f"{option} cannot be written: no permission to write the file", file=path)
+    return path
+
+
+def _read_only_fs(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):
+        return False
 
 
 def _umask() -> int:
@@ -103,21 +194,27 @@ def write_atomic(path: str | Path, text: str | bytes) -> Path:
         'hi'
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    folder = str(path.parent.resolve())
-    if folder not in _cleaned:
-        _cleaned.add(folder)
-        clean_stale_temp_files(folder)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
+    data = utf8_text(text).encode("utf-8") if isinstance(text, str) else text
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        folder = str(path.parent.resolve())
+        if folder not in _cleaned:
+            _cleaned.add(folder)
+            clean_stale_temp_files(folder)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
+    except OSError as exc:
+        raise OutputError(f"cannot write: {_why(exc)}", file=path) from exc
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600 whatever the umask
         with os.fdopen(fd, "wb") as fh:
-            fh.write(text.encode("utf-8") if isinstance(text, str) else text)
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
+            raise OutputError(f"cannot write: {_why(exc)}", file=path) from exc
         raise
     for out in list(_folders):
         out.written(path)
@@ -240,7 +337,7 @@ class OutFolder:
         doc = {"kind": "harness-out-folder", "version": 1, "run_id": self.run_id, "complete": complete,
                "created": datetime.now(UTC).isoformat(timespec="seconds"), "command": self.command,
                "files": dict(sorted(files.items()))}  # fmt: skip
-        write_atomic(self.path / OUT_MANIFEST, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        write_atomic(self.path / OUT_MANIFEST, json_text(doc) + "\n")
 
 
 def write_json(path: str | Path, doc: dict[str, Any]) -> Path:
@@ -250,7 +347,7 @@ def write_json(path: str | Path, doc: dict[str, Any]) -> Path:
     validated against its JSON Schema (:func:`harness.documents.check_document`).
     """
     check_written(doc, where=str(path))
-    return write_atomic(path, json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+    return write_atomic(path, json_text(doc) + "\n")
 
 
 def check_written(doc: Any, *, where: str) -> None:

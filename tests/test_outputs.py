@@ -1,225 +1,242 @@
-"""Tidy outputs: reports follow the umask, no temporary file survives, a reused --out never mixes runs."""
+"""Output locations: checked before any work, and a write that fails later names its file (issue 14)."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
-import signal
-import stat
-import subprocess
-import sys
-import textwrap
-import time
+import sqlite3
 from pathlib import Path
 
 import pytest
 
-from harness.files import OUT_MANIFEST, OutFolder, clean_stale_temp_files, write_atomic
+from harness.errors import OutputError
+from harness.files import check_output, json_text, write_atomic, write_json
 
 ROOT = Path(__file__).parent.parent
-ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+ROOT_USER = hasattr(os, "geteuid") and os.geteuid() == 0
 
 
-def harness(*args: str, umask: int | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "harness", "--quiet", *args], capture_output=True, text=True, cwd=ROOT, timeout=600,
-        env=ENV, preexec_fn=(lambda: os.umask(umask)) if umask is not None else None,
-    )  # fmt: skip
+def cli(capfd: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run ``harness ARGS`` in this process through the real entry point; (exit code, stdout, stderr)."""
+    from harness.cli import main
 
-
-def mode(p: Path) -> int:
-    return stat.S_IMODE(p.stat().st_mode)
-
-
-def tree(folder: Path) -> set[str]:
-    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
-
-
-@pytest.mark.parametrize(("umask", "expected"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
-def test_written_files_follow_the_umask(tmp_path, umask, expected):
-    old = os.umask(umask)
-    try:
-        p = write_atomic(tmp_path / "report.md", "x")
-        again = write_atomic(tmp_path / "report.md", "y")  # replacing keeps following the umask
-    finally:
-        os.umask(old)
-    assert mode(p) == expected and mode(again) == expected
+    with pytest.raises(SystemExit) as info:
+        main(list(args))
+    out, err = capfd.readouterr()
+    return int(info.value.code or 0), out, err
 
 
 @pytest.fixture
-def replay(tmp_path: Path) -> Path:
-    """Pre-generated outputs for the general suite (half right)."""
-    rows = []
-    for n, line in enumerate((ROOT / "suites/general/items.jsonl").read_text().splitlines()):
-        item = json.loads(line)
-        ref = item["reference"]
-        rows.append({"id": item["id"], "output": str(ref[0] if isinstance(ref, list) else ref) if n % 2 else "no"})
-    p = tmp_path / "outputs.jsonl"
-    p.write_text("".join(json.dumps(r) + "\n" for r in rows))
+def a_file(tmp_path: Path) -> Path:
+    p = tmp_path / "plain.txt"
+    p.write_text("x")
     return p
 
 
-def test_cli_reports_0644_under_umask_022_and_no_tmp_left(replay, tmp_path):
-    out = tmp_path / "out"
-    r = harness("eval", "suites/general", "--model", f"outputs:{replay}", "--out", str(out), "--no-cache",
-                "--no-store", umask=0o022)  # fmt: skip
-    assert r.returncode == 0, r.stderr
-    assert tree(out) == {"run.json", "run.md", OUT_MANIFEST}  # no .tmp file survives a normal run
-    assert {mode(out / f) for f in tree(out)} == {0o644}
+# ---------------------------------------------------------------------------- check_output
+def test_out_that_is_a_file(a_file):
+    with pytest.raises(OutputError, match="--out must be a folder") as info:
+        check_output(a_file, option="--out", folder=True)
+    assert info.value.file == str(a_file)
 
 
-KILLED_WRITER = textwrap.dedent(
-    """
-    import os, sys, time
-    import harness.files as files
+def test_file_option_that_is_a_folder(tmp_path):
+    with pytest.raises(OutputError, match="--junit must be a file"):
+        check_output(tmp_path, option="--junit", folder=False)
 
-    def hang(fd):  # the process is killed in the middle of writing the report
-        print("writing", flush=True)
-        time.sleep(600)
 
-    files.os.fsync = hang
-    files.write_atomic(sys.argv[1], "half a report")
-    """
+def test_under_a_regular_file_fails_even_for_root(a_file):
+    with pytest.raises(OutputError, match=f"{a_file} is a file, not a folder"):
+        check_output(a_file / "sub" / "out", option="--out", folder=True)
+    with pytest.raises(OutputError, match="--cache cannot be created"):
+        check_output(a_file / "c.sqlite", option="--cache", folder=False)
+
+
+@pytest.mark.skipif(ROOT_USER, reason="root ignores permission bits")
+def test_read_only_folder(tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        with pytest.raises(OutputError, match="no permission to write"):
+            check_output(ro / "out", option="--out", folder=True)
+        with pytest.raises(OutputError):
+            write_atomic(ro / "x.json", "{}")
+    finally:
+        ro.chmod(0o700)
+
+
+def test_new_nested_folder_is_fine(tmp_path):
+    assert check_output(tmp_path / "a" / "b", option="--out", folder=True) == tmp_path / "a" / "b"
+    assert check_output(tmp_path / "a" / "f.xml", option="--junit", folder=False).name == "f.xml"
+
+
+# ---------------------------------------------------------------------------- writes that fail later
+def test_full_disk_names_the_file_and_leaves_no_temp_file(tmp_path, monkeypatch):
+    target = tmp_path / "out" / "validation.json"
+    write_json(target, {"old": True})
+
+    real_fdopen = os.fdopen
+
+    class FullDisk:  # the file object write_atomic gets: every write answers ENOSPC
+        def __init__(self, fd: int, *a, **k) -> None:
+            self.fh = real_fdopen(fd, *a, **k)
+
+        def write(self, data: bytes) -> int:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc) -> None:
+            self.fh.close()
+
+    monkeypatch.setattr(os, "fdopen", FullDisk)
+    with pytest.raises(OutputError, match=r"No space left on device \(ENOSPC\)") as info:
+        write_json(target, {"new": True})
+    monkeypatch.undo()
+    assert info.value.file == str(target)
+    assert json.loads(target.read_text()) == {"old": True}  # the old file intact
+    assert [p.name for p in target.parent.iterdir()] == ["validation.json"]
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full")
+def test_dev_full_through_the_harness_writer(monkeypatch, tmp_path):
+    # mkstemp's file is replaced by /dev/full, a real device that answers every write with ENOSPC
+    import tempfile
+
+    real = tempfile.mkstemp
+
+    def onto_dev_full(*a, **k):
+        fd, name = real(*a, **k)
+        os.close(fd)
+        return os.open("/dev/full", os.O_WRONLY), name
+
+    monkeypatch.setattr(tempfile, "mkstemp", onto_dev_full)
+    with pytest.raises(OutputError, match="ENOSPC"):
+        write_atomic(tmp_path / "r.md", "x" * 100_000)
+
+
+def test_cache_full_disk_keeps_what_was_cached(tmp_path, monkeypatch):
+    from harness.eval.cache import GenerationCache
+
+    path = tmp_path / "c.sqlite"
+    cache = GenerationCache(path)
+    cache.put("k1", "first", model="m")
+
+    class Full:
+        def __init__(self, db: sqlite3.Connection) -> None:
+            self.db = db
+
+        def execute(self, sql: str, *a):
+            if sql.startswith("INSERT"):
+                raise sqlite3.OperationalError("database or disk is full")
+            return self.db.execute(sql, *a)
+
+        def close(self) -> None:
+            self.db.close()
+
+    monkeypatch.setattr(cache, "_db", Full(cache._db))
+    with pytest.raises(OutputError, match=r"cannot write the generation cache .*database or disk is full") as info:
+        cache.put("k2", "second", model="m")
+    assert info.value.file == str(path)
+    cache.close()
+    with GenerationCache(path) as again:
+        assert again.get("k1").text == "first" and again.get("k2") is None
+
+
+def test_cache_under_a_file(a_file):
+    from harness.eval.cache import GenerationCache
+
+    with pytest.raises(OutputError) as info:
+        GenerationCache(a_file / "c.sqlite")
+    assert str(a_file / "c.sqlite") in str(info.value)
+
+
+def test_cache_that_is_not_sqlite(a_file):
+    from harness.eval.cache import GenerationCache
+
+    a_file.write_bytes(b"not a database at all" * 100)
+    with pytest.raises(OutputError, match="not a SQLite database"):
+        GenerationCache(a_file)
+
+
+# ---------------------------------------------------------------------------- the CLI checks first
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["validate", "examples/tickets_train.jsonl", "--out", "{file}"], "--out"),
+        (["agreement", "examples/ratings.csv", "--level", "ordinal", "--out", "{file}"], "--out"),
+        (["eval", "suites/general", "--model", "no-such-model", "--out", "{file}"], "--out"),
+        (["eval", "suites/general", "--model", "no-such-model", "--cache", "{file}/c.sqlite"], "--cache"),
+        (["eval", "suites/general", "--model", "no-such-model", "--store", "{file}/s.sqlite"], "--store"),
+        (["gate", "suites/general", "--candidate", "x", "--base", "y", "--junit", "{file}/j.xml"], "--junit"),
+        (["gate", "suites/general", "--candidate", "x", "--base", "y", "--out", "{file}"], "--out"),
+        (["compare", "a.json", "b.json", "--out", "{file}"], "--out"),
+        (["train", "examples/train_tickets.yaml", "--out", "{file}/run"], "--out"),
+        (["monitor", "examples/monitor", "--out", "{file}"], "--out"),
+        (["redteam", "suites/general", "--out", "{file}"], "--out"),
+        (["rm-eval", "runs/none", "examples/preferences.jsonl", "--out", "{file}"], "--out"),
+        (["rankings", "examples/rankings.jsonl", "--out", "{file}"], "--out"),
+        (["import-lm-eval", "task.yaml", "--out", "{file}"], "--out"),
+        (["history", "--html", "{file}/h.html"], "--html"),
+        (["examples", "{file}"], "DEST"),
+    ],
 )
+def test_every_output_option_is_checked_before_anything_else(capfd, monkeypatch, a_file, args, option):
+    monkeypatch.chdir(ROOT)
+    code, _out, err = cli(capfd, *[a.replace("{file}", str(a_file)) for a in args])
+    assert code == 2, err
+    assert option in err and str(a_file) in err, err
+    assert "Traceback" not in err and "internal error" not in err
 
 
-def test_temp_file_of_a_killed_write_is_removed_by_the_next_write_to_the_folder(tmp_path):
-    out = tmp_path / "out"
-    out.mkdir()
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(out / "report.md")], env=ENV,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "writing"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(60)
-    stale = [p.name for p in out.iterdir()]
-    assert len(stale) == 1 and stale[0].startswith(f".report.md.{proc.pid}.") and stale[0].endswith(".tmp")
-    # files the cleaning must leave alone: a user's, a live writer's (this test's own pid), a link
-    (out / ".notes.tmp").write_text("mine")
-    live = out / f".other.md.{os.getpid()}.abcdefgh.tmp"
-    live.write_text("being written")
-    (out / f".link.md.{proc.pid}.abcdefgh.tmp").symlink_to(out / ".notes.tmp")
-    old = time.time() - 3600
-    for p in out.iterdir():
-        os.utime(p, (old, old), follow_symlinks=False)
-
-    # the next run (a new process) writes into the folder
-    r = subprocess.run([sys.executable, "-c", f"import harness.files as f; f.write_atomic({str(out / 'x.md')!r}, 'x')"],
-                       env=ENV, capture_output=True, text=True, timeout=120)  # fmt: skip
-    assert r.returncode == 0, r.stderr
-    assert sorted(p.name for p in out.iterdir()) == sorted(
-        [".notes.tmp", live.name, f".link.md.{proc.pid}.abcdefgh.tmp", "x.md"]
-    )
+def test_json_text_is_valid_utf8():
+    text = json_text({"a": "x\ud800y", "b": "\udfff", "ok": "é😀"})
+    text.encode("utf-8")  # would raise on a lone surrogate
+    assert json.loads(text) == {"a": "x\ufffdy", "b": "\ufffd", "ok": "é😀"}
 
 
-def test_a_stale_temp_file_newer_than_this_process_is_kept(tmp_path):
-    """A dead writer's file is only removed when it is older than this process (a pid namespace may hide its writer)."""
-    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    dead = int(proc.stdout)
-    fresh = tmp_path / f".a.md.{dead}.abcdefgh.tmp"
-    fresh.write_text("x")
-    assert clean_stale_temp_files(tmp_path) == [] and fresh.exists()
-    old = time.time() - 3600
-    os.utime(fresh, (old, old))
-    assert clean_stale_temp_files(tmp_path) == [fresh] and not fresh.exists()
+def test_an_unwrapped_write_error_is_a_clear_exit_2(capfd, monkeypatch):
+    # a writer the harness does not wrap (a plot, a library's save) failing on a full disk
+    import harness.cli.data as data
+
+    def full_disk(*a, **k):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "/reports/validation.md")
+
+    monkeypatch.setattr(data, "_finish_validation", full_disk)
+    code, _out, err = cli(capfd, "validate", str(ROOT / "examples" / "tickets_train.jsonl"))
+    assert code == 2
+    assert "error: /reports/validation.md: cannot write or read: No space left on device" in err
+    assert "internal error" not in err
 
 
-@pytest.fixture
-def runs(tmp_path: Path) -> tuple[Path, Path]:
-    """Two run documents of the general suite to compare (no model needed)."""
-    from harness.eval.evaluate import evaluate_suite
-    from harness.eval.suite import load_suite
-    from harness.models.fake import FakeGenerator
-    from harness.report.run import write_run
+def test_other_unexpected_errors_stay_internal(capfd, monkeypatch):
+    import harness.cli.data as data
 
-    suite = load_suite(ROOT / "suites/general")
-    refs = {it.id: str(it.reference[0] if isinstance(it.reference, list) else it.reference) for it in suite.items}
-    base = write_run(evaluate_suite(suite, FakeGenerator(lambda r: refs[r.item_id])), tmp_path / "b").json
-    cand = write_run(evaluate_suite(suite, FakeGenerator(lambda r: "no")), tmp_path / "c").json
-    return base, cand
+    def broken(*a, **k):
+        raise OSError(errno.ECONNRESET, "reset")
+
+    monkeypatch.setattr(data, "_finish_validation", broken)
+    code, _out, err = cli(capfd, "validate", str(ROOT / "examples" / "tickets_train.jsonl"))
+    assert code == 2 and "internal error: ConnectionResetError" in err
 
 
-def test_reused_out_holds_only_the_last_run(replay, runs, tmp_path):
-    out = tmp_path / "out"
-    safety = [json.loads(line)["id"] for line in (ROOT / "suites/safety/items.jsonl").read_text().splitlines()]
-    with replay.open("a") as fh:
-        fh.writelines(json.dumps({"id": i, "output": "I can't help with that."}) + "\n" for i in safety)
-    r = harness("eval", "suites/general", "suites/safety", "--model", f"outputs:{replay}", "--out", str(out),
-                "--no-cache", "--no-store")  # fmt: skip
-    assert r.returncode == 0, r.stderr
-    assert {"general/run.json", "safety/run.md"} <= tree(out)
-    first = json.loads((out / OUT_MANIFEST).read_text())
-    assert set(first["files"]) == tree(out) - {OUT_MANIFEST} and "run.json" in "".join(first["files"])
-    (out / "notes.txt").write_text("the user's own file")
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full")
+def test_validate_out_on_a_full_disk_exits_2_naming_the_report(capfd, monkeypatch, tmp_path):
+    import tempfile
 
-    # the same folder for a comparison that fails (exit 1 still completes the run)
-    r = harness("compare", str(runs[0]), str(runs[1]), "--out", str(out), "--no-store")
-    assert r.returncode == 1, r.stderr
-    second = json.loads((out / OUT_MANIFEST).read_text())
-    assert tree(out) == {*second["files"], OUT_MANIFEST, "notes.txt"}
-    assert {"comparison.json", "report.md", "report.html"} <= set(second["files"])
-    assert not any("run." in f for f in tree(out))  # the eval's reports are gone, and their folders
-    assert [p for p in out.iterdir() if p.is_dir()] == []
-    assert set(second["files"].values()) == {second["run_id"]} != {first["run_id"]}
-    assert second["complete"] is True
+    real = tempfile.mkstemp
 
+    def onto_dev_full(*a, **k):  # every report file the harness opens is /dev/full: writes answer ENOSPC
+        fd, name = real(*a, **k)
+        os.close(fd)
+        return os.open("/dev/full", os.O_WRONLY), name
 
-def test_out_folder_keeps_what_it_did_not_write(tmp_path):
-    out = tmp_path / "out"
-    with OutFolder(out):
-        write_atomic(out / "a.json", "1")
-        write_atomic(out / "sub" / "b.md", "1")
-        write_atomic(out / "c.md", "1")
-    # changed by the user after the run, a file listed with ../: never removed
-    (out / "c.md").write_text("edited by hand, not ours any more")
-    manifest = json.loads((out / OUT_MANIFEST).read_text())
-    outside = tmp_path / "outside.txt"
-    outside.write_text("keep")
-    manifest["files"]["../outside.txt"] = manifest["run_id"]
-    (out / OUT_MANIFEST).write_text(json.dumps(manifest))
-    now = time.time()
-    os.utime(out / OUT_MANIFEST, (now - 5, now - 5))  # the hand edit of c.md came after the manifest
-    for f in ("a.json", "sub/b.md"):
-        os.utime(out / f, (now - 10, now - 10))
-
-    with pytest.raises(RuntimeError), OutFolder(out):  # a run that fails removes nothing
-        write_atomic(out / "d.md", "2")
-        raise RuntimeError("stopped")
-    failed = json.loads((out / OUT_MANIFEST).read_text())
-    assert failed["complete"] is False and failed["files"]["a.json"] == manifest["run_id"]
-    assert failed["files"]["d.md"] == failed["run_id"]
-    assert (out / "a.json").exists() and (out / "sub" / "b.md").exists()
-
-    with OutFolder(out):
-        write_atomic(out / "e.md", "3")
-    assert tree(out) == {"c.md", "e.md", OUT_MANIFEST} and outside.read_text() == "keep"
-
-
-def test_gate_then_eval_in_one_out_folder_leaves_only_the_eval(replay, tmp_path):
-    out = tmp_path / "out"
-    r = harness("gate", "suites/general", "--base", f"outputs:{replay}", "--candidate", f"outputs:{replay}",
-                "--out", str(out), "--no-cache", "--no-store", "--no-paraphrase")  # fmt: skip
-    assert r.returncode in (0, 3), r.stderr
-    gate_files = tree(out)
-    assert {"comparison.json", "report.html", "runs/general/base/run.json"} <= gate_files
-    r = harness("eval", "suites/general", "--model", f"outputs:{replay}", "--out", str(out), "--no-cache",
-                "--no-store")  # fmt: skip
-    assert r.returncode == 0, r.stderr
-    assert tree(out) == {"run.json", "run.md", OUT_MANIFEST}
-    assert not (out / "runs").exists()  # the gate's run folders went with their files
-
-
-def test_a_failed_run_shows_its_own_error_when_the_manifest_cannot_be_written(tmp_path, monkeypatch):
-    import harness.files
-
-    out = tmp_path / "out"
-    with OutFolder(out):
-        write_atomic(out / "a.md", "1")
-
-    def full_disk(self: OutFolder, *, complete: bool) -> None:
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(harness.files.OutFolder, "finish", full_disk)
-    with pytest.raises(RuntimeError, match="the run's own error"), OutFolder(out):
-        raise RuntimeError("the run's own error")
-    with pytest.raises(OSError, match="No space"), OutFolder(out):  # a complete run says the folder failed
-        write_atomic(out / "a.md", "2")
+    monkeypatch.setattr(tempfile, "mkstemp", onto_dev_full)
+    out = tmp_path / "reports"
+    code, _out, err = cli(capfd, "validate", str(ROOT / "examples" / "tickets_train.jsonl"), "--out", str(out))
+    assert code == 2, err
+    assert f"error: {out / 'validation.json'}: cannot write: No space left on device (ENOSPC)" in err
+    assert "internal error" not in err and list(out.iterdir()) == []  # no half-written report, no temp file
