@@ -24,7 +24,7 @@ _EXPORTS: dict[str, str] = {
     "SchemaError": "harness.errors",
     "GenerationCache": "harness.eval.cache",
     "evaluate_suite": "harness.eval.evaluate",
-    "write_run": "harness.eval.evaluate",
+    "write_run": "harness.report.run",
     "Criterion": "harness.eval.rubric",
     "Rubric": "harness.eval.rubric",
     "load_rubric": "harness.eval.suite",
@@ -117,7 +117,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs only; nothing is imported at run
         SchemaError,
     )
     from harness.eval.cache import GenerationCache
-    from harness.eval.evaluate import evaluate_suite, write_run
+    from harness.eval.evaluate import evaluate_suite
     from harness.eval.items import Item
     from harness.eval.rubric import Criterion, Rubric
     from harness.eval.run import Run, load_run
@@ -133,4 +133,5 @@ if TYPE_CHECKING:  # for type checkers and IDEs only; nothing is imported at run
         iter_records,
         read_rows,
     )
+    from harness.report.run import write_run
     from harness.validate import Finding, ValidationReport, validate_file

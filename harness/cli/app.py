@@ -112,4 +112,28 @@ def command() -> Any:
     from harness.cli.outputs import install
 
     install(cmd)  # every --out, --junit, --cache, --store checked as it is parsed, before any work
+    for name, sub in getattr(cmd, "commands", {}).items():
+        if name in OUT_FOLDER_VERBS and any(p.name == "out" for p in sub.params):
+            sub.callback = _in_out_folder(sub.callback)
     return cmd
+
+
+OUT_FOLDER_VERBS = frozenset({"validate", "agreement", "eval", "compare", "gate", "monitor", "rm-eval"})
+"""Verbs whose ``--out`` folder holds one run's reports (:class:`harness.files.OutFolder`)."""
+
+
+def _in_out_folder(callback: Any) -> Any:
+    """Run a verb inside an :class:`~harness.files.OutFolder` of its ``--out`` (when given)."""
+    import functools
+
+    @functools.wraps(callback)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        from harness.files import OutFolder
+
+        if kwargs.get("out") is None:
+            return callback(*args, **kwargs)
+        # an exit with a verdict's code (fail, inconclusive) still ends a complete run
+        with OutFolder(kwargs["out"], command=["harness", *sys.argv[1:]], complete=(typer.Exit,)):
+            return callback(*args, **kwargs)
+
+    return run

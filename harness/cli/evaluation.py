@@ -108,8 +108,8 @@ def _evaluate_suites(
     recorder: Any, worst: int | None,
 ) -> list[Any]:  # fmt: skip
     """Evaluate each suite in turn: write its run (--out), record it, print it (unless ``worst`` is None)."""
-    from harness.eval.evaluate import evaluate_suite, write_run
-    from harness.report.run import print_run
+    from harness.eval.evaluate import evaluate_suite
+    from harness.report.run import print_run, write_run
 
     runs = []
     for suite in loaded:

@@ -147,6 +147,7 @@ def gate(
     """Evaluate base and candidate on suites (through the cache), check leakage, compare, and give the verdict."""
     from harness.cli import leaderboard as several
     from harness.gate.run import GateHooks, GateOptions, run_gate
+    from harness.report.run import write_run
 
     recorder, pol, gen_cache = _gate_setup(base=base, baseline=baseline, store=store, no_store=no_store,
                                            policy=policy, cache=cache, no_cache=no_cache)  # fmt: skip
@@ -169,7 +170,8 @@ def gate(
                 options=GateOptions(out=out, policy=pol, train_data=train_data or [], allow_leakage=allow_leakage,
                                     repeats=repeats, limit=limit, leakage_options=leakage_options, manifest=manifest,
                                     seed=seed),
-                hooks=GateHooks(cache=gen_cache, make_generator=models, progress=progress, on_run=runs.add),
+                hooks=GateHooks(cache=gen_cache, make_generator=models, progress=progress, on_run=runs.add,
+                                write_run=lambda run, folder: write_run(run, folder).json),
             )  # fmt: skip
     if baseline is not None:
         result = several.gate_with_baseline(result, runs.candidates, recorder=recorder, baseline=baseline, policy=pol,

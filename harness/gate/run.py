@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from harness.compare.models import LeakageInfo
 from harness.documents.train import TRAIN_KIND, TrainManifest
 from harness.errors import InputError, InputFileError
+from harness.files import write_json
 from harness.gate.judge import compare_runs
 from harness.gate.policy import Policy
 from harness.gate.rules import policy_of
@@ -222,6 +223,9 @@ class GateHooks:
         judge_factory: builds judge generators from ``(spec, endpoint)`` (default: the scorers' own).
         progress: called as ``progress(side, suite, stage, done, total)``.
         on_run: called as ``on_run(side, suite name, run)`` with each run as it is made.
+        write_run: writes a run into a folder under ``out`` and returns the ``run.json`` path (the
+            CLI passes :func:`harness.report.run.write_run`, which adds ``run.md``; the gate sits
+            below the reports); default: ``run.json`` alone.
     """
 
     cache: GenerationCache | None = None
@@ -229,6 +233,7 @@ class GateHooks:
     judge_factory: Callable[[str, str | None], Generator] | None = None
     progress: Progress | None = None
     on_run: Callable[[str, str, Run], None] | None = None
+    write_run: Callable[[Run, Path], Path] | None = None
 
 
 def _load_suites(suites: Sequence[str | Path]) -> list[Suite]:
@@ -281,12 +286,21 @@ def _evaluate_sides(
     return runs
 
 
+def _write_run(run: Run, folder: Path, hooks: GateHooks) -> str:
+    """Write a run into ``folder`` (through ``hooks.write_run`` when given); the path of its ``run.json``."""
+    if hooks.write_run is not None:
+        return str(hooks.write_run(run, folder))
+    return str(write_json(folder / "run.json", run.to_document()))
+
+
 def _compare_suites(
-    loaded: Sequence[Suite], runs: dict[str, list[Run]], leakage: Sequence[LeakageInfo], options: GateOptions
+    loaded: Sequence[Suite],
+    runs: dict[str, list[Run]],
+    leakage: Sequence[LeakageInfo],
+    options: GateOptions,
+    hooks: GateHooks,
 ) -> list[Comparison]:
     """Each suite's comparison under its policy (the runs written under ``options.out`` first)."""
-    from harness.eval.evaluate import write_run
-
     comparisons: list[Comparison] = []
     used: set[str] = set()
     for k, suite in enumerate(loaded):
@@ -295,7 +309,7 @@ def _compare_suites(
         if options.out is not None:
             slug = _slug(suite.name, used)
             for side, run in (("base", b), ("candidate", c)):
-                paths[side] = str(write_run(run, Path(options.out) / "runs" / slug / side).json)
+                paths[side] = _write_run(run, Path(options.out) / "runs" / slug / side, hooks)
         pol = options.policy if options.policy is not None else policy_of(c)
         if options.seed is not None:
             pol = pol.model_copy(update={"seed": options.seed})
@@ -340,7 +354,7 @@ def run_gate(
         else [LeakageInfo() for _ in loaded]
     )
     runs = _evaluate_sides(loaded, (("base", base), ("candidate", candidate)), options, hooks)
-    comparisons = _compare_suites(loaded, runs, leakage, options)
+    comparisons = _compare_suites(loaded, runs, leakage, options, hooks)
     facts = {
         **(options.manifest or {}),
         "base": base if isinstance(base, str) else base.raw,
