@@ -15,7 +15,9 @@ from harness.progress import note
 
 @app.command()
 def validate(
-    train: Annotated[Path, typer.Argument(help="Training data: JSONL, CSV or Parquet.")],
+    train: Annotated[
+        Path, typer.Argument(help="Training data: JSONL, CSV or Parquet; a folder or glob of shards is one data set.")
+    ],
     format: Annotated[
         DataFormat | None, typer.Option("--format", help="Force the file format [default: detected from content].")
     ] = None,
@@ -66,13 +68,20 @@ def validate(
         typer.Option("--by", help="Report how examples spread over this field's groups (repeatable; holdout "
                      "suites add their gate.slices)."),
     ] = None,
+    engine: Annotated[
+        str, typer.Option(help="Where shards are read: local (this process) or dask (docs/scale.md).")
+    ] = "local",
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler, e.g. tcp://host:8786 [default: a local cluster].")
+    ] = None,
 ) -> None:
     """Check a training file: schema, duplicates, lengths, personal data, chat and preference audits,
     and leakage of holdout items (--holdout)."""
     from harness.files import write_atomic, write_json
     from harness.leakage.options import make_options
     from harness.report.validation import print_summary, render_markdown
-    from harness.validate import default_checks, validate_file
+    from harness.validate import default_checks
+    from harness.validate.distributed import validator
 
     count, unit = None, "words"
     if tokenizer is not None:
@@ -92,7 +101,7 @@ def validate(
         raise InputError(
             "--ngram-n, --minhash-threshold, --paraphrase-threshold and --[no-]paraphrase need --holdout"
         )
-    report = validate_file(
+    report = validator(train, engine, scheduler)(
         train,
         format=format.value if format else None,
         checks=default_checks(count=count, unit=unit, max_length=max_length, near_options=opts),
