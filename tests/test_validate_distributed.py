@@ -31,9 +31,7 @@ NOTE = "Each of the planted rows below is looked for by name in the findings."
 
 @pytest.fixture(scope="module")
 def cluster() -> Any:
-    c = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-    )
+    c = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
     try:
         yield c
     finally:
@@ -138,7 +136,9 @@ def test_dask_findings_equal_the_single_process_pass(shards: dict[str, Any], clu
 def test_one_file_on_dask_is_the_validate_file_document(shards: dict[str, Any], cluster: Any) -> None:
     path = shards["files"][2]
     holdouts = [shards["holdout"]]
-    dask = validate_shards(path, engine="dask", scheduler=cluster.scheduler_address, holdouts=holdouts, paraphrase=False)
+    dask = validate_shards(
+        path, engine="dask", scheduler=cluster.scheduler_address, holdouts=holdouts, paraphrase=False
+    )
     assert dask.to_document() == validate_file(path, holdouts=holdouts, paraphrase=False).to_document()
 
 

@@ -177,7 +177,9 @@ def _run_dask(
             cluster.close()
 
 
-def validator(source: str | Path, engine: str = "local", scheduler: str | None = None) -> Callable[..., ValidationReport]:
+def validator(
+    source: str | Path, engine: str = "local", scheduler: str | None = None
+) -> Callable[..., ValidationReport]:
     """The validation function ``harness validate`` calls: ``validate_file`` for one file on the local
     engine (unchanged), else :func:`validate_shards` on ``engine``."""
     if engine == "local" and scheduler is None and Path(source).is_file():

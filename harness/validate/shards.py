@@ -32,7 +32,7 @@ from harness.leakage.embed import Embedder
 from harness.leakage.options import LeakageOptions
 from harness.leakage.result import leak_findings, near_duplicate_findings
 from harness.leakage.scan import PairHit, Scanner, WithinStore
-from harness.records import RankingRecord, RowProblem, detect_format, iter_records, record_texts
+from harness.records import RowProblem, detect_format, iter_records, record_texts
 from harness.validate.balance import GroupBalance
 from harness.validate.checks import CHECKS, CheckSettings, DuplicateIds, ExactDuplicates, Lengths
 from harness.validate.findings import ValidationReport
