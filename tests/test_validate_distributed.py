@@ -150,10 +150,13 @@ def test_cli_dask_engine_matches_local(shards: dict[str, Any], cluster: Any) -> 
     assert json.loads(dask.stdout) == json.loads(local.stdout)
 
 
-def _main(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+def _main(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr of ``harness ARGS`` (in this process, as the console script)."""
+    capsys.readouterr()
     with pytest.raises(SystemExit) as caught:
         main(args)
-    return int(caught.value.code), capsys.readouterr().err
+    out = capsys.readouterr()
+    return int(caught.value.code), out.out, out.err
 
 
 @pytest.fixture
@@ -163,22 +166,30 @@ def tiny(tmp_path: Path) -> str:
     return str(train)
 
 
+def test_local_cluster_started_when_no_scheduler(shards: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["validate", str(shards["folder"]), "--json", "--workers", "1"]
+    rc_dask, out_dask, _ = _main([*args, "--engine", "dask"], capsys)  # a one-worker local cluster
+    rc_local, out_local, _ = _main(args, capsys)
+    assert rc_dask == rc_local == 1  # the bad JSON row of part-2 is an error
+    assert json.loads(out_dask) == json.loads(out_local)
+
+
 def test_unreachable_scheduler_is_exit_4(tiny: str, capsys: pytest.CaptureFixture[str], monkeypatch: Any) -> None:
     monkeypatch.setattr("harness.validate.distributed.CONNECT_TIMEOUT_S", 2)
-    rc, err = _main(["validate", tiny, "--engine", "dask", "--scheduler", "tcp://127.0.0.1:9"], capsys)
+    rc, _, err = _main(["validate", tiny, "--engine", "dask", "--scheduler", "tcp://127.0.0.1:9"], capsys)
     assert rc == 4  # infrastructure: CI may retry
     assert "cannot reach the Dask scheduler at 'tcp://127.0.0.1:9' within 2 s" in err
 
 
 def test_dask_missing_names_the_extra(tiny: str, capsys: pytest.CaptureFixture[str], monkeypatch: Any) -> None:
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
-    rc, err = _main(["validate", tiny, "--engine", "dask"], capsys)
+    rc, _, err = _main(["validate", tiny, "--engine", "dask"], capsys)
     assert rc == 2
     assert "finetune-harness[scale]" in err
 
 
 def test_bad_engine_and_scheduler_without_dask(tiny: str, capsys: pytest.CaptureFixture[str]) -> None:
-    rc, err = _main(["validate", tiny, "--engine", "ray"], capsys)
+    rc, _, err = _main(["validate", tiny, "--engine", "ray"], capsys)
     assert rc == 2 and "--engine must be one of local, dask" in err
-    rc, err = _main(["validate", tiny, "--scheduler", "tcp://127.0.0.1:8786"], capsys)
+    rc, _, err = _main(["validate", tiny, "--scheduler", "tcp://127.0.0.1:8786"], capsys)
     assert rc == 2 and "--scheduler needs --engine dask" in err

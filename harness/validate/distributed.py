@@ -80,7 +80,8 @@ def validate_shards(
         checks: the default checks as ``default_checks`` builds them (their settings are used).
         holdouts, paraphrase, leakage_options: the leakage scan, as in ``validate_file``.
         by: fields to report the group balance of.
-        n_workers: workers of the local Dask cluster (default: one per CPU core).
+        n_workers: workers of the local Dask cluster [default: ``workers`` of the scan options (the
+            ``--workers`` option), else one per CPU core].
 
     Returns:
         The report of one pass over the shards in order; each finding's ``files`` names the file
@@ -113,6 +114,8 @@ def validate_shards(
         format=format,
         kind=kind,
     )
+    if n_workers is None:
+        n_workers = prep.options.workers if prep is not None else near.workers
     results = run_engine(engine, shards, plan, scheduler=scheduler, n_workers=n_workers)
     one_file = len(shards) == 1 and Path(source).is_file()
     return join_shards(str(source), plan, results, balance=balance, one_file=one_file)
