@@ -144,7 +144,11 @@ def _connect(scheduler: str | None, n_workers: int | None) -> tuple[Any, Any]:
     except ImportError as exc:
         raise InputError(missing_dask_message(), field="engine") from exc
     if scheduler is None:
-        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0")
+        import dask
+
+        # The workers' sampling profiler costs CPU time in every task; nobody reads it here.
+        with dask.config.set({"distributed.worker.profile.enabled": False}):
+            cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0")
         return Client(cluster), cluster
     try:
         return Client(scheduler, timeout=CONNECT_TIMEOUT_S), None
