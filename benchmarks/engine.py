@@ -31,10 +31,13 @@ def make_rows(n: int, seed: int = 0) -> tuple[list[dict[str, Any]], list[dict[st
     """(holdout items, training rows) with planted duplicates and leaks."""
     rng = random.Random(seed)
     vocab = [f"w{i}" for i in range(20_000)]
-    weights = [1 / (i + 1) for i in range(len(vocab))]
+    cum, total = [], 0.0
+    for i in range(len(vocab)):
+        total += 1 / (i + 1)
+        cum.append(total)
 
     def text(k: int) -> str:
-        return " ".join(rng.choices(vocab, weights, k=k))
+        return " ".join(rng.choices(vocab, cum_weights=cum, k=k))
 
     holdout = [{"id": f"h{i}", "prompt": text(30), "reference": text(20)} for i in range(300)]
     rows: list[dict[str, Any]] = []

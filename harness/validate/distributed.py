@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -166,8 +167,9 @@ def _run_dask(
     try:
         # One copy of the plan (holdout index inside) per worker, sent once; tasks refer to it.
         shared = client.scatter(plan.for_workers(), broadcast=True)
+        run = uuid.uuid4().hex[:12]  # keys are global on a shared scheduler: one set per run
         futures = [
-            client.submit(scan_shard, str(shard), shared, key=f"harness-shard-{i}-{shard.name}", pure=False)
+            client.submit(scan_shard, str(shard), shared, key=f"harness-shard-{run}-{i}-{shard.name}", pure=False)
             for i, shard in enumerate(shards)
         ]
         from harness.progress import step
