@@ -60,6 +60,10 @@ def write(rows: list[dict[str, Any]], path: Path) -> None:
 
 
 def peak_mib() -> float:
+    """This process's peak resident set (VmHWM: reset by exec, unlike ru_maxrss of a spawned worker)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -111,30 +115,40 @@ def main() -> None:
     holdouts = [d / "holdout.jsonl"]
     print(f"{args.rows:,} rows in {args.shards} shards, {len(holdout)} holdout items; data in {d}", flush=True)
 
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     single = validate_file(d / "all.jsonl", holdouts=holdouts, paraphrase=False, workers=1)
-    t_single = time.perf_counter() - t
-    print(f"single process (validate_file, workers=1): {t_single:.1f} s, peak {peak_mib():.0f} MiB", flush=True)
+    t_single, cpu_single = time.perf_counter() - t, time.process_time() - cpu
+    print(
+        f"single process (validate_file, workers=1): {t_single:.1f} s wall, {cpu_single:.1f} s CPU, "
+        f"peak {peak_mib():.0f} MiB",
+        flush=True,
+    )
 
     t = time.perf_counter()
     with dask.config.set({"distributed.worker.profile.enabled": False}):  # as harness's own LocalCluster
         cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=":0")
     t_start = time.perf_counter() - t
     try:
-        t = time.perf_counter()
+        with Client(cluster) as client:
+            cpu_before = client.run(time.process_time)
+        t, cpu = time.perf_counter(), time.process_time()
         dask = validate_shards(
             d / "shards", engine="dask", scheduler=cluster.scheduler_address, holdouts=holdouts, paraphrase=False
         )
-        t_dask = time.perf_counter() - t
+        t_dask, cpu_caller = time.perf_counter() - t, time.process_time() - cpu
         with Client(cluster) as client:
-            worker_peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+            cpu_after = client.run(time.process_time)
+            worker_peaks = client.run(peak_mib)
     finally:
         cluster.close()
+    cpu_workers = sum(cpu_after[w] - cpu_before[w] for w in cpu_after)
     same = signature(single, True, sizes, files) == signature(dask, False, sizes, files)
     counts = Counter(f.check for f in dask.findings)
-    print(f"dask, {args.workers} workers: {t_dask:.1f} s (+ {t_start:.1f} s cluster start)")
+    print(f"dask, {args.workers} workers: {t_dask:.1f} s wall (+ {t_start:.1f} s cluster start)")
+    print(f"CPU s: single {cpu_single:.1f}; dask workers {cpu_workers:.1f} + caller (index, join) {cpu_caller:.1f}")
     print(f"ratio dask / single process: {t_dask / t_single:.2f}x; speed-up {t_single / t_dask:.2f}x")
-    print(f"peak MiB: caller {peak_mib():.0f} (both runs); workers {sorted(round(v) for v in worker_peaks.values())}")
+    peaks = sorted(round(v) for v in worker_peaks.values())
+    print(f"peak MiB: caller {peak_mib():.0f} (both runs); workers {peaks}")
     print(f"same findings (check, shard, line): {same}; findings by check: {dict(sorted(counts.items()))}")
     print(f"rows/s: single {args.rows / t_single:,.0f}, dask {args.rows / t_dask:,.0f}")
 

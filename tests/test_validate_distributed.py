@@ -19,6 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.cli import app, main
+from harness.errors import HarnessError
 from harness.records import dump_jsonl
 from harness.validate import validate_file
 from harness.validate.distributed import validate_shards
@@ -193,3 +194,12 @@ def test_bad_engine_and_scheduler_without_dask(tiny: str, capsys: pytest.Capture
     assert rc == 2 and "--engine must be one of local, dask" in err
     rc, _, err = _main(["validate", tiny, "--scheduler", "tcp://127.0.0.1:8786"], capsys)
     assert rc == 2 and "--scheduler needs --engine dask" in err
+
+
+def test_unreadable_shard_on_a_worker_is_bad_input(tmp_path: Path, cluster: Any) -> None:
+    (tmp_path / "a.jsonl").write_text(dump_jsonl([{"prompt": "Hi", "completion": "Hello"}]))
+    (tmp_path / "b.parquet").write_bytes(b"not parquet at all")
+    with pytest.raises(HarnessError) as caught:  # raised on a worker, re-raised here
+        validate_shards(tmp_path, engine="dask", scheduler=cluster.scheduler_address)
+    assert caught.value.exit_code == 2
+    assert "b.parquet" in str(caught.value) and "cannot read Parquet" in str(caught.value)
