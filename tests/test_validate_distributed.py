@@ -197,9 +197,9 @@ def test_bad_engine_and_scheduler_without_dask(tiny: str, capsys: pytest.Capture
 
 
 def test_unreadable_shard_on_a_worker_is_bad_input(tmp_path: Path, cluster: Any) -> None:
-    (tmp_path / "a.jsonl").write_text(dump_jsonl([{"prompt": "Hi", "completion": "Hello"}]))
-    (tmp_path / "b.parquet").write_bytes(b"not parquet at all")
+    pq.write_table(pa.Table.from_pylist([{"prompt": "Hi", "completion": "Hello"}]), tmp_path / "a.parquet")
+    (tmp_path / "b.parquet").write_text(dump_jsonl([{"prompt": "Hi", "completion": "Hello"}]))
     with pytest.raises(HarnessError) as caught:  # raised on a worker, re-raised here
-        validate_shards(tmp_path, engine="dask", scheduler=cluster.scheduler_address)
+        validate_shards(tmp_path, engine="dask", scheduler=cluster.scheduler_address, format="parquet")
     assert caught.value.exit_code == 2
     assert "b.parquet" in str(caught.value) and "cannot read Parquet" in str(caught.value)
