@@ -15,7 +15,9 @@ from harness.progress import note
 
 @app.command()
 def validate(
-    train: Annotated[Path, typer.Argument(help="Training data: JSONL, CSV or Parquet.")],
+    train: Annotated[
+        Path, typer.Argument(help="Training data: JSONL, CSV or Parquet; a folder or glob of shards is one data set.")
+    ],
     format: Annotated[
         DataFormat | None, typer.Option("--format", help="Force the file format [default: detected from content].")
     ] = None,
@@ -68,6 +70,12 @@ def validate(
         typer.Option("--by", help="Report how examples spread over this field's groups (repeatable; holdout "
                      "suites add their gate.slices)."),
     ] = None,
+    engine: Annotated[
+        str, typer.Option(help="Where shards are read: local (this process) or dask (docs/scale.md).")
+    ] = "local",
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler, e.g. tcp://host:8786 [default: a local cluster].")
+    ] = None,
 ) -> None:
     """Check a training file: schema, duplicates, lengths, personal data, chat and preference audits,
     and leakage of holdout items (--holdout)."""
@@ -82,7 +90,7 @@ def validate(
     )
     report = _validate(
         train, format=format, tokenizer=tokenizer, max_length=max_length, holdout=holdout or [],
-        paraphrase=paraphrase, opts=opts, by=by or [],
+        paraphrase=paraphrase, opts=opts, by=by or [], engine=engine, scheduler=scheduler,
     )  # fmt: skip
     _finish_validation(report, train=train, fail_on=fail_on, as_json=as_json, out=out)
 
@@ -102,17 +110,19 @@ def _leakage_options(holdout: list[Path] | None, *, paraphrase: bool | None, **g
 
 def _validate(
     train: Path, *, format: DataFormat | None, tokenizer: str | None, max_length: int | None,
-    holdout: list[Path], paraphrase: bool | None, opts: Any, by: list[str],
+    holdout: list[Path], paraphrase: bool | None, opts: Any, by: list[str], engine: str, scheduler: str | None,
 ) -> Any:  # fmt: skip
-    """Run the checks over the training file (lengths in tokens when a tokenizer is given)."""
-    from harness.validate import default_checks, validate_file
+    """Run the checks over the training file (lengths in tokens when a tokenizer is given), or over
+    shards on ``engine``."""
+    from harness.validate import default_checks
+    from harness.validate.distributed import validator
 
     count, unit = None, "words"
     if tokenizer is not None:
         from harness.models.tokenizers import token_counter
 
         count, unit = token_counter(tokenizer), "tokens"
-    return validate_file(
+    return validator(train, engine, scheduler)(
         train,
         format=format.value if format else None,
         checks=default_checks(count=count, unit=unit, max_length=max_length, near_options=opts),
