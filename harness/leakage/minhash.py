@@ -27,8 +27,6 @@ from harness.leakage.tokens import U64, TokenBatch, constants, mix64, ngram_hash
 EMPTY = U64(1 << 63)  # larger than any bin value (values are 32-bit)
 _LOW32 = U64(0xFFFFFFFF)
 _MAX_PROBES = 256
-_BLOCK = 8  # probes tested together, as the bits of one byte
-_LOWEST_BIT = np.array([(v & -v).bit_length() - 1 if v else 0 for v in range(256)], dtype=np.intp)
 
 
 def _probes(num_perm: int) -> np.ndarray:
@@ -65,30 +63,25 @@ def _densify(sig: np.ndarray, num_perm: int) -> np.ndarray:
     probes = _PROBE_CACHE.get(num_perm)
     if probes is None:
         probes = _PROBE_CACHE[num_perm] = _probes(num_perm)
-    # Bins x texts layout: following a probe is then a gather of whole rows.
+    # Bins x texts layout, flat: cell ``bin * n + text``. Only the empty cells are followed, each
+    # along its bin's probe sequence until a non-empty bin; about half of them are left per probe.
     s = np.ascontiguousarray(sig[need].T)
-    e = s == EMPTY
     n = need.size
-    # The first 8 probes of every bin at once: bit a of ``hits`` says probe a lands on a non-empty
-    # bin; the lowest set bit is the probe to take.
-    hits = np.zeros(e.shape, dtype=np.uint8)
-    for a in range(_BLOCK - 1, -1, -1):
-        hits <<= 1
-        hits |= ~e[probes[a]]
-    first = _LOWEST_BIT.take(hits)
-    src = probes[:_BLOCK].T[np.arange(num_perm)[:, None], first]
-    fill = e & (hits != 0)
-    cols = np.broadcast_to(np.arange(n), e.shape)
+    flat_s = s.ravel()
+    flat_e = flat_s == EMPTY
+    e = flat_e.reshape(s.shape)
     o = s.copy()
-    o[fill] = s.ravel().take(src[fill] * n + cols[fill])
-    bins, rows = np.nonzero(e & ~fill)
-    for attempt in range(_BLOCK, _MAX_PROBES):  # the rare cells still empty: probe on, one step at a time
-        if rows.size == 0:
+    flat_o = o.ravel()
+    cells = np.flatnonzero(flat_e)
+    bins, rows = np.divmod(cells, n)
+    for attempt in range(_MAX_PROBES):
+        if cells.size == 0:
             break
-        src1 = probes[attempt, bins]
-        found = ~e[src1, rows]
-        o[bins[found], rows[found]] = s[src1[found], rows[found]]
-        rows, bins = rows[~found], bins[~found]
+        src = probes[attempt].take(bins) * n + rows
+        found = ~flat_e.take(src)
+        flat_o[cells[found]] = flat_s.take(src[found])
+        left = ~found
+        cells, bins, rows = cells[left], bins[left], rows[left]
     for shift in range(1, num_perm):  # very sparse sets: the next non-empty bin to the right
         if rows.size == 0:
             break

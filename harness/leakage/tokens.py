@@ -23,6 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 _WORD = re.compile(r"\w+")
+_NON_ASCII = re.compile(r"[^\0-\x7f]")
 # For ASCII text, \w is [A-Za-z0-9_]: every other ASCII character separates words.
 _ASCII_SEP = str.maketrans({chr(c): " " for c in range(128) if not (chr(c).isalnum() or chr(c) == "_")})
 # The same for a batch of texts joined by NUL: NUL becomes the newline that separates texts.
@@ -126,16 +127,19 @@ def hash_words(normal_texts: list[str]) -> TokenBatch:
 def normal_batch(texts: list[str]) -> str:
     r"""The texts' normalised words, texts separated by newlines and words by runs of spaces.
 
-    The words of text ``i`` are :func:`normal_words` of ``texts[i]``. ASCII texts are
-    normalised together, in three string operations over all of them (no per-text Python work);
-    the others (and every text of a batch where one holds NUL, which joins the texts) one by one
-    with :func:`normal_form`.
+    The words of text ``i`` are :func:`normal_words` of ``texts[i]``, with no per-text Python
+    work: ASCII texts are lower-cased and translated (every non-word character to a space) all
+    together; the other texts are joined, put in NFKC and case-folded in one call each (NUL,
+    which joins them, is a starter that NFKC neither composes nor reorders), their few distinct
+    non-word characters (``\w`` as the regular expression reads it) replaced by spaces and the
+    rest translated like ASCII (when non-ASCII word characters remain: word by word). A batch
+    where a text holds NUL itself goes text by text.
 
     Example:
         >>> normal_batch(["Hello,  WORLD!", "It's"]).split("\n")
         ['hello   world ', 'it s']
-        >>> normal_batch(["Straße", "ﬁne", "A-b"]).split("\n")
-        ['strasse', 'fine', 'a b']
+        >>> normal_batch(["Straße’s", "ﬁne", "A-b"]).split("\n")
+        ['strasse s', 'fine', 'a b']
     """
     joined = "\0".join(texts)
     if joined.count("\0") != len(texts) - 1:
@@ -143,13 +147,29 @@ def normal_batch(texts: list[str]) -> str:
     if joined.isascii():
         return joined.lower().translate(_BATCH_SEP)
     out = list(texts)
-    plain = [i for i, t in enumerate(texts) if t.isascii()]
-    words = "\0".join([texts[i] for i in plain]).lower().translate(_BATCH_SEP).split("\n")
-    for i, w in zip(plain, words, strict=False):  # no ASCII text at all: one empty part, no index
-        out[i] = w
-    for i in sorted(set(range(len(texts))).difference(plain)):
-        out[i] = normal_form(texts[i])
+    flags = list(map(str.isascii, texts))
+    for want, fold in ((True, _fold_ascii), (False, _fold_unicode)):
+        idx = [i for i, f in enumerate(flags) if f is want]
+        if idx:
+            for i, w in zip(idx, fold("\0".join([texts[i] for i in idx])).split("\n"), strict=True):
+                out[i] = w
     return "\n".join(out)
+
+
+def _fold_ascii(joined: str) -> str:
+    return joined.lower().translate(_BATCH_SEP)
+
+
+def _fold_unicode(joined: str) -> str:
+    if not unicodedata.is_normalized("NFKC", joined):
+        joined = unicodedata.normalize("NFKC", joined)
+    folded = joined.casefold()
+    for c in set(_NON_ASCII.findall(folded)):  # the few distinct characters: str.replace is C speed
+        if not _WORD.fullmatch(c):
+            folded = folded.replace(c, " ")
+    if folded.isascii():
+        return folded.translate(_BATCH_SEP)
+    return "\n".join(" ".join(_WORD.findall(t)) for t in folded.split("\0"))
 
 
 def hash_texts(texts: list[str]) -> TokenBatch:
