@@ -26,7 +26,9 @@ from harness.leakage.tokens import U64, TokenBatch, constants, mix64, ngram_hash
 
 EMPTY = U64(1 << 63)  # larger than any bin value (values are 32-bit)
 _LOW32 = U64(0xFFFFFFFF)
-_MAX_PROBES = 256
+_MAX_PROBES = 256  # a multiple of _BLOCK
+_BLOCK = 8  # probes tested together, as the bits of one byte
+_LOWEST_BIT = np.array([(v & -v).bit_length() - 1 if v else 0 for v in range(256)], dtype=np.intp)
 
 
 def _probes(num_perm: int) -> np.ndarray:
@@ -63,24 +65,27 @@ def _densify(sig: np.ndarray, num_perm: int) -> np.ndarray:
     probes = _PROBE_CACHE.get(num_perm)
     if probes is None:
         probes = _PROBE_CACHE[num_perm] = _probes(num_perm)
-    # Bins x texts layout, flat: cell ``bin * n + text``. Only the empty cells are followed, each
-    # along its bin's probe sequence until a non-empty bin; about half of them are left per probe.
+    # Bins x texts layout, flat: cell ``bin * n + text``. Only the empty cells are followed, 8
+    # probes at a time: bit a of ``hits`` says probe a lands on a non-empty bin, and the lowest
+    # set bit is the probe to take; about 1 cell in 30 is left for the next 8 probes.
     s = np.ascontiguousarray(sig[need].T)
+    e = s == EMPTY
     n = need.size
-    flat_s = s.ravel()
-    flat_e = flat_s == EMPTY
-    e = flat_e.reshape(s.shape)
     o = s.copy()
-    flat_o = o.ravel()
+    flat_e, flat_s, flat_o = e.ravel(), s.ravel(), o.ravel()
     cells = np.flatnonzero(flat_e)
     bins, rows = np.divmod(cells, n)
-    for attempt in range(_MAX_PROBES):
+    for base in range(0, _MAX_PROBES, _BLOCK):
         if cells.size == 0:
             break
-        src = probes[attempt].take(bins) * n + rows
-        found = ~flat_e.take(src)
-        flat_o[cells[found]] = flat_s.take(src[found])
-        left = ~found
+        hits = np.zeros(cells.size, dtype=np.uint8)
+        for a in range(_BLOCK - 1, -1, -1):
+            hits <<= 1
+            hits |= ~flat_e.take(probes[base + a].take(bins) * n + rows)
+        ok = hits != 0
+        first = base + _LOWEST_BIT.take(hits[ok])
+        flat_o[cells[ok]] = flat_s.take(probes.ravel().take(first * num_perm + bins[ok]) * n + rows[ok])
+        left = ~ok
         cells, bins, rows = cells[left], bins[left], rows[left]
     for shift in range(1, num_perm):  # very sparse sets: the next non-empty bin to the right
         if rows.size == 0:
