@@ -9,6 +9,7 @@ import typer
 
 from harness.cli.app import app, console, emit_json
 from harness.cli.history import NoStoreOpt, StoreOpt, record_document
+from harness.cli.serving import BackoffOpt, ConcurrencyOpt, RequestParamOpt, RetriesOpt, TimeoutOpt, serving_options
 
 
 @app.command()
@@ -48,6 +49,11 @@ def redteam(
             "rule's Cohen's kappa against them."
         ),
     ] = None,
+    timeout: TimeoutOpt = None,
+    concurrency: ConcurrencyOpt = None,
+    retries: RetriesOpt = None,
+    backoff: BackoffOpt = None,
+    request_param: RequestParamOpt = None,
     store: StoreOpt = None,
     no_store: NoStoreOpt = False,
 ) -> None:
@@ -87,7 +93,8 @@ def redteam(
     from harness.redteam.runner import run_redteam
     from harness.report.redteam import print_redteam, render_html, render_markdown
 
-    make = lambda s: make_generator(s, endpoint=endpoint if s.startswith("openai:") else None)  # noqa: E731
+    serving = serving_options(timeout, concurrency, retries, backoff, request_param)
+    make = lambda s: make_generator(s, endpoint=endpoint if s.startswith("openai:") else None, serving=serving)  # noqa: E731
     gens = {name: make(s) for name, s in specs.items()}
     attack_gen = make(attacker) if attacker else None
     gen_cache = None if no_cache else GenerationCache(cache or default_cache_path())
