@@ -65,28 +65,35 @@ def _densify(sig: np.ndarray, num_perm: int) -> np.ndarray:
     probes = _PROBE_CACHE.get(num_perm)
     if probes is None:
         probes = _PROBE_CACHE[num_perm] = _probes(num_perm)
-    # Bins x texts layout, flat: cell ``bin * n + text``. Only the empty cells are followed, 8
-    # probes at a time: bit a of ``hits`` says probe a lands on a non-empty bin, and the lowest
-    # set bit is the probe to take; about 1 cell in 30 is left for the next 8 probes.
+    # Bins x texts layout: following a probe is then a gather of whole rows. Bit a of ``hits`` says
+    # probe a lands on a non-empty bin, and the lowest set bit is the probe to take: the first 8
+    # probes are tested for the whole grid at once, later blocks of 8 only for the empty cells
+    # still unfilled (flat index ``bin * n + text``; about 1 in 30 is left after each block).
     s = np.ascontiguousarray(sig[need].T)
     e = s == EMPTY
     n = need.size
+    grid = np.zeros(e.shape, dtype=np.uint8)
+    for a in range(_BLOCK - 1, -1, -1):
+        grid <<= 1
+        grid |= ~e[probes[a]]
     o = s.copy()
     flat_e, flat_s, flat_o = e.ravel(), s.ravel(), o.ravel()
     cells = np.flatnonzero(flat_e)
     bins, rows = np.divmod(cells, n)
+    hits = grid.ravel().take(cells)
     for base in range(0, _MAX_PROBES, _BLOCK):
-        if cells.size == 0:
-            break
-        hits = np.zeros(cells.size, dtype=np.uint8)
-        for a in range(_BLOCK - 1, -1, -1):
-            hits <<= 1
-            hits |= ~flat_e.take(probes[base + a].take(bins) * n + rows)
+        if base:
+            hits = np.zeros(cells.size, dtype=np.uint8)
+            for a in range(_BLOCK - 1, -1, -1):
+                hits <<= 1
+                hits |= ~flat_e.take(probes[base + a].take(bins) * n + rows)
         ok = hits != 0
         first = base + _LOWEST_BIT.take(hits[ok])
         flat_o[cells[ok]] = flat_s.take(probes.ravel().take(first * num_perm + bins[ok]) * n + rows[ok])
         left = ~ok
         cells, bins, rows = cells[left], bins[left], rows[left]
+        if cells.size == 0:
+            break
     for shift in range(1, num_perm):  # very sparse sets: the next non-empty bin to the right
         if rows.size == 0:
             break
