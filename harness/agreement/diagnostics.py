@@ -271,6 +271,7 @@ def item_diagnostics(
     bounds = np.concatenate(([0], np.cumsum(counts))).tolist()
     counts_out = counts.tolist()
     dis_out = [_f(v) for v in dis.tolist()]
+    has_gold = [False] * n_items if gold is None else (~np.isnan(gold)).tolist()
     out = []
     for i in order:
         lo, hi = bounds[i], bounds[i + 1]
@@ -280,7 +281,8 @@ def item_diagnostics(
             "disagreement": dis_out[i],
             "ratings": dict(zip(names[lo:hi], values[lo:hi], strict=True)),
         }
-        if gold is not None and not np.isnan(gold[i]):
+        if has_gold[i]:
+            assert gold is not None
             row, rated = data[i], rated_all[i]
             entry["gold"] = show(gold[i])
             entry["gold_agreement"] = _f((row[rated] == gold[i]).mean()) if rated.any() else None
