@@ -74,12 +74,22 @@ def _csv_columns_arrow(path: Path, raw: bytes) -> CsvTable | None:
     return CsvTable(header, {h: table.column(h).to_pylist() for h in header}, lines.tolist())
 
 
+class _NulError(Exception):
+    """A NUL byte in a line: not text, so the careful reader must report it."""
+
+
+def _no_nul(raw: bytes) -> bytes:
+    if b"\x00" in raw:
+        raise _NulError
+    return raw
+
+
 def _csv_columns_python(path: Path) -> CsvTable | None:
     """The csv module's reader (quoted cells may span lines): each row's first line kept."""
     try:
         with path.open("rb") as fh:
             lines_text = (
-                raw.decode("utf-8-sig" if k == 0 else "utf-8") for k, raw in enumerate(bounded_lines(path, fh))
+                _no_nul(raw).decode("utf-8-sig" if k == 0 else "utf-8") for k, raw in enumerate(bounded_lines(path, fh))
             )
             reader = csv.reader(lines_text)
             header: list[str] | None = None
@@ -97,7 +107,7 @@ def _csv_columns_python(path: Path) -> CsvTable | None:
                     return None
                 rows.append(cells)
                 lines.append(line)
-    except (UnicodeDecodeError, csv.Error):
+    except (UnicodeDecodeError, csv.Error, _NulError):
         return None
     if header is None or len(set(header)) != len(header):
         return None
@@ -123,6 +133,8 @@ def read_csv_columns(path: str | Path) -> CsvTable | None:
         if b"\x00" in fh.read(4096):
             return None
     raw = path.read_bytes()
+    if b"\x00" in raw:  # NUL is not text: the careful reader names its line and field
+        return None
     if b'"' in raw or b"\r" in raw.replace(b"\r\n", b""):
         return _csv_columns_python(path)
     return _csv_columns_arrow(path, raw)

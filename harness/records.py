@@ -26,6 +26,7 @@ import csv
 import io
 import json
 import math
+import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -209,6 +210,49 @@ def detect_format(path: str | Path) -> Format:
     return "csv"
 
 
+# ---------------------------------------------------------------------------- text checked as text
+_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
+def text_problem(value: Any, field: str = "") -> tuple[str, str] | None:
+    """The first lone UTF-16 surrogate or NUL in a row's text (keys too): ``(field, message)``, or None.
+
+    JSON allows ``"\\ud800"`` and ``"\\u0000"`` escapes, but neither is text: a lone surrogate
+    cannot be written as UTF-8 and a NUL ends strings in C tokenizers and terminals.
+
+    >>> text_problem({"prompt": "ok", "messages": [{"content": "a\\ud800"}]})
+    ('messages[0].content', 'lone UTF-16 surrogate U+D800 at character 2: not valid Unicode text')
+    >>> text_problem({"prompt": "fine"}) is None
+    True
+    """
+    if isinstance(value, str):
+        m = _BAD_TEXT.search(value)
+        if m is None:
+            return None
+        ch = m.group()
+        what = "NUL character (U+0000)" if ch == "\x00" else f"lone UTF-16 surrogate U+{ord(ch):04X}"
+        return field or "?", f"{what} at character {m.start() + 1}: not valid Unicode text"
+    if isinstance(value, dict):
+        for k, v in value.items():
+            name = f"{field}.{k}" if field else str(k)
+            if (bad := text_problem(str(k), name)) is not None:
+                return name, "field name: " + bad[1]
+            if (bad := text_problem(v, name)) is not None:
+                return bad
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            if (bad := text_problem(v, f"{field}[{i}]")) is not None:
+                return bad
+    return None
+
+
+def _text_row(lineno: int, obj: dict[str, Any]) -> Row:
+    bad = text_problem(obj)
+    if bad is None:
+        return Row(lineno, obj)
+    return Row(lineno, None, RowProblem("schema.invalid_text", bad[1], lineno, bad[0]))
+
+
 # ---------------------------------------------------------------------------- raw row readers
 def bounded_lines(path: Path, fh: Any) -> Iterator[bytes]:
     """Physical lines of a binary file, none longer than :data:`MAX_RECORD_BYTES` (else an error)."""
@@ -267,7 +311,8 @@ def _read_jsonl(path: Path) -> Iterator[Row]:
                 ),
             )
             continue
-        yield Row(lineno, obj)
+        # a surrogate or NUL can only come from a \\u escape (raw control characters are invalid JSON)
+        yield _text_row(lineno, obj) if "\\u" in text else Row(lineno, obj)
 
 
 def _maybe_json(value: str) -> Any:
@@ -325,7 +370,7 @@ def _read_csv(path: Path) -> Iterator[Row]:
                 ),
             )
             continue
-        yield Row(line, {k: _maybe_json(v) for k, v in zip(header, cells, strict=True) if k})
+        yield _text_row(line, {k: _maybe_json(v) for k, v in zip(header, cells, strict=True) if k})
     while problems:
         p = problems.pop(0)
         yield Row(p.line, None, p)
@@ -342,7 +387,7 @@ def _read_parquet(path: Path) -> Iterator[Row]:
     for batch in pf.iter_batches(batch_size=4096):
         for obj in batch.to_pylist():
             row += 1
-            yield Row(row, {k: _maybe_json(v) if isinstance(v, str) else v for k, v in obj.items()})
+            yield _text_row(row, {k: _maybe_json(v) if isinstance(v, str) else v for k, v in obj.items()})
 
 
 def read_rows(path: str | Path, *, format: str | None = None) -> Iterator[Row]:

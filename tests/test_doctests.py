@@ -42,6 +42,8 @@ MODULES = [
     "harness.rankings",
     "harness.validate.ranking",
     "harness.train.losses",
+    "harness.files",
+    "harness.records",
 ]
 
 

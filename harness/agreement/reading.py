@@ -26,6 +26,7 @@ from harness.records import (
     detect_kind,
     iter_records,
     read_table,
+    text_problem,
 )
 
 __all__ = ["Rating", "Ratings", "load_ratings"]
@@ -174,6 +175,8 @@ def _load_long_jsonl(path: str | Path) -> list[Rating] | None:
             try:
                 obj = json.loads(raw[3:] if line == 1 and raw.startswith(b"\xef\xbb\xbf") else raw)
             except ValueError:  # invalid JSON or UTF-8
+                return None
+            if b"\\u" in raw and text_problem(obj) is not None:  # a \\u escape may hide a surrogate or NUL
                 return None
             rating = _jsonl_rating(obj, line)
             if rating is None:

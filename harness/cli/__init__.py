@@ -7,6 +7,7 @@ Every :class:`~harness.errors.HarnessError` becomes a one-line message and exit 
 
 from __future__ import annotations
 
+import errno
 import importlib
 import sys
 from typing import Any
@@ -68,6 +69,9 @@ def __getattr__(name: str) -> Any:
 
 __all__ = ["app", "main"]
 
+_FILE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR,
+                          errno.EISDIR, errno.ENOENT, errno.EEXIST})  # fmt: skip
+
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning harness errors into exit code 2 without a traceback."""
@@ -93,6 +97,10 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(exit_code)  # 2 for every usage error
         if debug:
             console.print_exception()
+        elif isinstance(exc, OSError) and exc.errno in _FILE_ERRNOS:  # a write no harness writer wrapped
+            where = f"{exc.filename}: " if exc.filename else ""
+            console.print(f"error: {where}cannot write or read: {exc.strerror or exc}", style="bold red",
+                          highlight=False, markup=False, soft_wrap=True)  # fmt: skip
         else:
             console.print(f"internal error: {type(exc).__name__}: {exc} (run with --debug for a traceback)",
                           style="bold red", highlight=False, markup=False, soft_wrap=True)

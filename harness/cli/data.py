@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -22,7 +22,9 @@ def validate(
     tokenizer: Annotated[
         str | None, typer.Option(help="Count lengths in tokens of this tokenizer (model spec); words otherwise.")
     ] = None,
-    max_length: Annotated[int | None, typer.Option(help="Flag examples longer than this (tokens or words).")] = None,
+    max_length: Annotated[
+        int | None, typer.Option(min=1, help="Flag examples longer than this (tokens or words).")
+    ] = None,
     fail_on: Annotated[
         FailOn, typer.Option(help="Exit 1 when findings at or above this severity exist.")
     ] = FailOn.error,
@@ -38,7 +40,7 @@ def validate(
         ),
     ] = None,
     ngram_n: Annotated[
-        int | None, typer.Option("--ngram-n", help="Word n-gram length for containment [default: 13].")
+        int | None, typer.Option("--ngram-n", min=1, help="Word n-gram length for containment [default: 13].")
     ] = None,
     minhash_threshold: Annotated[
         float | None,
@@ -69,9 +71,40 @@ def validate(
 ) -> None:
     """Check a training file: schema, duplicates, lengths, personal data, chat and preference audits,
     and leakage of holdout items (--holdout)."""
-    from harness.files import write_atomic, write_json
+    opts = _leakage_options(
+        holdout,
+        paraphrase=paraphrase,
+        n=ngram_n,
+        threshold=minhash_threshold,
+        paraphrase_threshold=paraphrase_threshold,
+        near_threshold=near_dup_threshold,
+        workers=workers,
+    )
+    report = _validate(
+        train, format=format, tokenizer=tokenizer, max_length=max_length, holdout=holdout or [],
+        paraphrase=paraphrase, opts=opts, by=by or [],
+    )  # fmt: skip
+    _finish_validation(report, train=train, fail_on=fail_on, as_json=as_json, out=out)
+
+
+def _leakage_options(holdout: list[Path] | None, *, paraphrase: bool | None, **given: Any) -> Any:
+    """The leakage and near-duplicate options given on the command line (leakage ones need --holdout)."""
     from harness.leakage.options import make_options
-    from harness.report.validation import print_summary, render_markdown
+
+    opts = make_options(None, **{k: v for k, v in given.items() if v is not None})
+    leak_only = ("n", "threshold", "paraphrase_threshold")
+    if not holdout and (paraphrase is not None or any(given[k] is not None for k in leak_only)):
+        raise InputError(
+            "--ngram-n, --minhash-threshold, --paraphrase-threshold and --[no-]paraphrase need --holdout"
+        )
+    return opts
+
+
+def _validate(
+    train: Path, *, format: DataFormat | None, tokenizer: str | None, max_length: int | None,
+    holdout: list[Path], paraphrase: bool | None, opts: Any, by: list[str],
+) -> Any:  # fmt: skip
+    """Run the checks over the training file (lengths in tokens when a tokenizer is given)."""
     from harness.validate import default_checks, validate_file
 
     count, unit = None, "words"
@@ -79,28 +112,22 @@ def validate(
         from harness.models.tokenizers import token_counter
 
         count, unit = token_counter(tokenizer), "tokens"
-    given = {
-        "n": ngram_n,
-        "threshold": minhash_threshold,
-        "paraphrase_threshold": paraphrase_threshold,
-        "near_threshold": near_dup_threshold,
-        "workers": workers,
-    }
-    opts = make_options(None, **{k: v for k, v in given.items() if v is not None})
-    leak_only = ("n", "threshold", "paraphrase_threshold")
-    if not holdout and (paraphrase is not None or any(given[k] is not None for k in leak_only)):
-        raise InputError(
-            "--ngram-n, --minhash-threshold, --paraphrase-threshold and --[no-]paraphrase need --holdout"
-        )
-    report = validate_file(
+    return validate_file(
         train,
         format=format.value if format else None,
         checks=default_checks(count=count, unit=unit, max_length=max_length, near_options=opts),
-        holdouts=holdout or (),
+        holdouts=holdout,
         paraphrase=paraphrase,
         leakage_options=opts if holdout else None,
-        by=by or (),
+        by=by,
     )
+
+
+def _finish_validation(report: Any, *, train: Path, fail_on: FailOn, as_json: bool, out: Path | None) -> None:
+    """Write and print the report; exit 1 on blocking findings, 2 when the file held no record at all."""
+    from harness.files import write_atomic, write_json
+    from harness.report.validation import print_summary, render_markdown
+
     doc = report.to_document()
     doc["fail_on"] = fail_on.value
     if out is not None:
@@ -112,8 +139,10 @@ def validate(
         print_summary(report, stdout, fail_on=fail_on.value)
         if out is not None:
             note(f"Reports written to {out}/validation.json and validation.md")
+    if report.n_records == 0:  # nothing could be read as a record: bad input, not a finding about data
+        what = f"none of its {report.n_rows} row(s) is a valid record" if report.n_rows else "it holds no rows"
+        raise InputError(f"not a training file: {what} (see the findings)", file=train)
     raise typer.Exit(1 if report.blocking(fail_on.value) else 0)
-
 
 
 @app.command()

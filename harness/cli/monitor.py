@@ -29,6 +29,28 @@ def monitor(
             "--quality", help="Criteria: json_valid, refusal, rating (repeatable; default: those that apply)."
         ),
     ] = None,
+    rubric: Annotated[
+        Path | None,
+        typer.Option(help="A rubric whose criteria that need no reference are scored per window (others listed as "
+                     "skipped)."),
+    ] = None,
+    ratings: Annotated[
+        Path | None,
+        typer.Option(help="Human ratings of outputs (item_id, rater_id, score, criterion, output[, prompt]) that "
+                     "calibrate the rubric's judge and reward criteria."),
+    ] = None,
+    judge: Annotated[
+        str | None, typer.Option(help="Judge model spec for every judge criterion (default: the rubric's model).")
+    ] = None,
+    endpoint: Annotated[str | None, typer.Option(help="Endpoint of an openai:<model> --judge.")] = None,
+    cusum_arl: Annotated[
+        float | None,
+        typer.Option(help="Also run a CUSUM per criterion, with this in-control average run length in windows "
+                     "(any criterion; a signal degrades the window)."),
+    ] = None,
+    cusum_k: Annotated[
+        float, typer.Option(help="CUSUM reference value k in standard errors (tuned to a shift of 2k).")
+    ] = 0.5,
     alpha: Annotated[float, typer.Option(help="Family-wise error rate of the drift and degradation tests.")] = 0.05,
     margin: Annotated[float, typer.Option(help="A quality drop must exceed this to count as degradation.")] = 0.0,
     min_rows: Annotated[int, typer.Option(help="Windows with fewer rows are inconclusive.")] = 30,
@@ -63,12 +85,21 @@ def monitor(
         margin=margin,
         seed=seed,
         quality=list(quality) if quality else None,
+        ratings=str(ratings) if ratings is not None else None,
+        judge=judge,
+        cusum_arl=cusum_arl,
+        cusum_k=cusum_k,
     )
     if out is not None and out.exists() and not out.is_dir():
         from harness.errors import InputFileError
 
         raise InputFileError("--out is an existing file, not a folder", file=out)
-    report = monitor_logs(logs, settings, reference=reference)
+    judge_gen = None
+    if judge is not None:
+        from harness.models.factory import make_generator
+
+        judge_gen = make_generator(judge, endpoint=endpoint)
+    report = monitor_logs(logs, settings, reference=reference, rubric=rubric, judge=judge_gen)
     doc = report.to_document()
     if out is not None:
         write_json(out / "monitor.json", doc)

@@ -76,7 +76,13 @@ def redteam(
         raise typer.Exit(0)
     from harness.redteam.expand import load_redteam
 
-    adaptive = load_redteam(folder).adaptive
+    rt_config = load_redteam(folder)
+    adaptive = rt_config.adaptive
+    grader = None
+    if grader_labels is not None:  # read before any model loads: a bad labels file costs no generation
+        from harness.redteam.grading import refusal_agreement
+
+        grader = refusal_agreement(grader_labels, confidence=rt_config.confidence)
     if adaptive and attacker is None:  # checked before any model loads
         raise InputError(f"the strategies {adaptive} need an attacker model: pass --attacker SPEC", field="attacker")
     specs = {
@@ -95,19 +101,17 @@ def redteam(
 
     serving = serving_options(timeout, concurrency, retries, backoff, request_param)
     make = lambda s: make_generator(s, endpoint=endpoint if s.startswith("openai:") else None, serving=serving)  # noqa: E731
-    gens = {name: make(s) for name, s in specs.items()}
-    attack_gen = make(attacker) if attacker else None
-    gen_cache = None if no_cache else GenerationCache(cache or default_cache_path())
+    gen_cache = None if no_cache else GenerationCache(cache or default_cache_path())  # before any model loads
     try:
+        gens = {name: make(s) for name, s in specs.items()}
+        attack_gen = make(attacker) if attacker else None
         loaded, config, outcomes = run_redteam(folder, gens, attacker=attack_gen, cache=gen_cache, limit=limit)
     finally:
         if gen_cache is not None:
             gen_cache.close()
     report = analyse(loaded.name, config, outcomes, base=base, candidate=candidate)
-    if grader_labels is not None:
-        from harness.redteam.grading import refusal_agreement
-
-        report.grader = refusal_agreement(grader_labels, confidence=config.confidence)
+    if grader is not None:
+        report.grader = grader
     doc = report.to_document()
     if out is not None:
         write_json(out / "redteam.json", doc)

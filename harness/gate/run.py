@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from harness.compare.models import LeakageInfo
 from harness.documents.train import TRAIN_KIND, TrainManifest
 from harness.errors import InputError, InputFileError
+from harness.files import write_json
 from harness.gate.judge import compare_runs
 from harness.gate.policy import Policy
 from harness.gate.rules import policy_of
@@ -201,6 +202,7 @@ def run_gate(
     manifest: dict[str, Any] | None = None,
     seed: int | None = None,
     on_run: Callable[[str, str, Run], None] | None = None,
+    write_run: Callable[[Run, Path], Path] | None = None,
 ) -> GateResult:
     """Evaluate base and candidate on each suite, check leakage, and compare under each suite's gate.
 
@@ -225,6 +227,9 @@ def run_gate(
         manifest: extra facts for the gate's manifest (the command line...).
         seed: the bootstrap seed (default: the policy's, 0).
         on_run: called as ``on_run(side, suite name, run)`` with each run as it is made.
+        write_run: writes a run into a folder under ``out`` and returns the ``run.json`` path (the
+            CLI passes :func:`harness.report.run.write_run`, which adds ``run.md``; the gate sits
+            below the reports); default: ``run.json`` alone.
 
     Returns:
         The :class:`~harness.gate.verdict.GateResult` (verdict, comparisons, manifest).
@@ -233,7 +238,7 @@ def run_gate(
         InputError: for no suites, bad suites or options.
         InputFileError: for a missing training file.
     """
-    from harness.eval.evaluate import evaluate_suite, write_run
+    from harness.eval.evaluate import evaluate_suite
     from harness.eval.suite import load_suite
 
     if not suites:
@@ -276,7 +281,9 @@ def run_gate(
         if out is not None:
             slug = _slug(suite.name, used)
             for side, run in (("base", b), ("candidate", c)):
-                paths[side] = str(write_run(run, Path(out) / "runs" / slug / side).json)
+                folder = Path(out) / "runs" / slug / side
+                written = write_run(run, folder) if write_run else write_json(folder / "run.json", run.to_document())
+                paths[side] = str(written)
         pol = policy if policy is not None else policy_of(c)
         if seed is not None:
             pol = pol.model_copy(update={"seed": seed})

@@ -224,8 +224,12 @@ def load_model(cfg: TrainConfig, spec: ModelSpec | None = None) -> LoadedModel:
             bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=torch.bfloat16,
         )
+        from harness.models.folders import check_model_folder
+
+        check_model_folder(spec.weights_folder(), allow_pickle=False)
         model = AutoModelForCausalLM.from_pretrained(
-            spec.weights_folder(), quantization_config=quant, dtype=torch.bfloat16, trust_remote_code=False
+            spec.weights_folder(), quantization_config=quant, dtype=torch.bfloat16, trust_remote_code=False,
+            use_safetensors=True,
         )
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing)
     else:
