@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -43,5 +44,7 @@ def test_agreement_process_does_not_import_the_other_verbs(tmp_path):
         "print(sorted(m for m in ('scipy', 'torch', 'transformers', 'jinja2', 'numpy.ma') if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
-    assert out[-2] == str(["harness.cli.app", "harness.cli.data"])
+    loaded = {m.removeprefix("harness.cli.") for m in ast.literal_eval(out[-2])}
+    assert "data" in loaded
+    assert not loaded & (set(VERB_MODULES) - {"data"})  # helpers (app, outputs) may load, other verbs not
     assert out[-1] == "[]"
