@@ -58,7 +58,7 @@ def _csv_columns_arrow(path: Path, raw: bytes) -> CsvTable | None:
     try:
         table = pacsv.read_csv(
             pa.py_buffer(body),
-            read_options=pacsv.ReadOptions(column_names=header, skip_rows=int(filled[0])),
+            read_options=pacsv.ReadOptions(column_names=header, skip_rows=int(filled[0]), use_threads=False),
             parse_options=pacsv.ParseOptions(quote_char=False, newlines_in_values=False),
             convert_options=pacsv.ConvertOptions(
                 column_types=dict.fromkeys(header, pa.string()),

@@ -188,7 +188,6 @@ def agreement(
     from harness.agreement import agreement_report
     from harness.errors import InputError
     from harness.files import write_atomic, write_json
-    from harness.report.agreement import print_summary, render_markdown
 
     if level is None:
         raise InputError("--level is required: nominal, ordinal, interval or ratio", field="level")
@@ -204,11 +203,15 @@ def agreement(
         format=format.value if format else None,
     )
     if out is not None:
+        from harness.report.agreement import render_markdown
+
         write_json(out / "agreement.json", doc)
         write_atomic(out / "agreement.md", render_markdown(doc))
     if as_json:
         emit_json(doc)
     else:
+        from harness.report.agreement import print_summary
+
         print_summary(doc, stdout)
         if out is not None:
             note(f"Reports written to {out}/agreement.json and agreement.md")
