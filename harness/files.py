@@ -160,7 +160,7 @@ def clean_stale_temp_files(folder: str | Path) -> list[Path]:
     no longer exists and whose last change is older than this process are removed; anything else
     (a live writer's file, a user's file, a symbolic link) is left alone.
     """
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(os.scandir(folder))
     except OSError:
