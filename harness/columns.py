@@ -3,9 +3,9 @@
 The fast path of the readers (ratings for ``harness agreement``): pyarrow's CSV reader for a file
 without quote characters (every row one physical line, so lines are counted from the bytes), the
 csv module otherwise. :func:`read_csv_columns` returns None whenever the file is anything but
-plain, and the caller falls back to the careful row-by-row reader of :mod:`harness.records`,
+plain, and the caller falls back to the careful row-by-row reader of :mod:`harness.rows`,
 whose problems name file, line and field. Reading is bounded like the careful reader's: no line
-over :data:`harness.records.MAX_RECORD_BYTES`, and files over 256 MiB are streamed.
+over :data:`harness.rows.MAX_RECORD_BYTES`, and files over 256 MiB are streamed.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import csv
 from pathlib import Path
 from typing import NamedTuple
 
-from harness.records import MAX_RECORD_BYTES, _check_path, bounded_lines
+from harness.rows import MAX_RECORD_BYTES, _check_path, bounded_lines
 
 __all__ = ["CsvTable", "read_csv_columns"]
 

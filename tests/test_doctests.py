@@ -44,6 +44,7 @@ MODULES = [
     "harness.train.losses",
     "harness.files",
     "harness.records",
+    "harness.rows",
 ]
 
 
