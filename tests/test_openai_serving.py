@@ -1,7 +1,8 @@
 """The openai backend against a fault-injecting fake server: options, model check, hints, retries recorded, Ctrl-C.
 
-No real OpenAI-compatible server is started here: llama-cpp-python is not installed (building it
-takes about 20 minutes); :mod:`tests.fixtures.fake_openai` speaks the same HTTP API.
+No real OpenAI-compatible server is started here: :mod:`tests.fixtures.fake_openai` speaks the
+same HTTP API and injects the faults; ``tests/test_openai_real_server.py`` runs the CLI against a
+real one (``transformers serve``).
 """
 
 from __future__ import annotations
