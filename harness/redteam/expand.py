@@ -240,13 +240,14 @@ def load_redteam(folder: str | Path) -> RedteamConfig:
         err = exc.errors()[0]
         raise ConfigError(err["msg"], file=path, field=".".join(map(str, err["loc"]))) from exc
     suite_yaml = Path(folder) / "suite.yaml"
-    gate = (load_yaml(suite_yaml) or {}).get("gate") if suite_yaml.is_file() else None
+    spec = load_yaml(suite_yaml) if suite_yaml.is_file() else None
+    gate = spec.get("gate") if isinstance(spec, dict) else None
     if isinstance(gate, dict) and gate.get("redteam"):
         if not isinstance(gate["redteam"], list):
             raise ConfigError("expected a list of rules", file=suite_yaml, field="gate.redteam",
                               line=_line(suite_yaml, ["gate", "redteam"]))  # fmt: skip
         names = sorted({str(s["name"]) for s in config.strategies} | {"none"})
         config.rules = gate_rules(gate["redteam"], names, file=suite_yaml)
-    if isinstance(gate, dict) and "confidence" in gate:
-        config.confidence = float(gate["confidence"])  # validated with the suite (GateBlock)
+    if isinstance(gate, dict) and isinstance(gate.get("confidence"), (int, float)):
+        config.confidence = float(gate["confidence"])  # its range is checked with the suite (GateBlock)
     return config
