@@ -253,3 +253,17 @@ def test_cli_rerun_generates_nothing_and_writes_the_same_document(
             assert all(g.calls for g in made)
     assert [len(g.calls) for g in made] == [0, 0]  # target and attacker: everything came from the cache
     assert docs[0] == docs[1] and any(o["strategy"] == "pair" for o in docs[0]["successes"]["fake-target"])
+
+
+def test_max_new_tokens_shortens_the_expanded_suite(
+    seed_suite: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "o"
+    with pytest.raises(SystemExit) as exc:
+        main(["redteam", str(seed_suite), "--out", str(out), "--strategy", "base64", "--max-new-tokens", "24",
+              "--expand-only"])  # fmt: skip
+    assert exc.value.code == 0
+    assert yaml.safe_load((out / "suite" / "suite.yaml").read_text())["generation"]["max_new_tokens"] == 24
+    with pytest.raises(SystemExit) as exc:
+        main(["redteam", str(out / "suite"), "--max-new-tokens", "24", "--model", "x"])
+    assert exc.value.code == 2 and "--max-new-tokens applies to a seed suite" in capsys.readouterr().err

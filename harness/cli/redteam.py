@@ -29,6 +29,10 @@ def redteam(
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the transforms (the same seed regenerates the same suite).")] = 0,
+    max_new_tokens: Annotated[
+        int | None,
+        typer.Option(min=1, help="Replace the seed suite's max_new_tokens in the expanded suite (a cheaper run)."),
+    ] = None,
     model: Annotated[list[str] | None, typer.Option("--model", help="A model to measure (repeatable).")] = None,
     base: Annotated[str | None, typer.Option(help="The base model (compared per strategy with --candidate).")] = None,
     candidate: Annotated[str | None, typer.Option(help="The candidate model; the gate rules apply to it.")] = None,
@@ -69,7 +73,7 @@ def redteam(
 
     if judge is not None and grader_labels is None:
         raise InputError("--judge needs --grader-labels FILE: the human labels it is calibrated against", field="judge")
-    folder = _red_team_folder(suite, out, strategy, seed)
+    folder = _red_team_folder(suite, out, strategy, seed, max_new_tokens)
     if expand_only:
         raise typer.Exit(0)
     specs = _check_models(folder, model, base, candidate, attacker)
@@ -90,19 +94,23 @@ def redteam(
     raise typer.Exit(report.exit_code)
 
 
-def _red_team_folder(suite: Path, out: Path | None, strategy: list[str] | None, seed: int) -> Path:
+def _red_team_folder(
+    suite: Path, out: Path | None, strategy: list[str] | None, seed: int, max_new_tokens: int | None
+) -> Path:
     """The red-team suite: ``suite`` itself, or its expansion written to OUT/suite."""
     from harness.errors import InputError
     from harness.redteam.expand import DEFAULT_STRATEGIES, write_redteam_suite
 
     if (suite / "redteam.yaml").is_file():
-        if strategy:
-            raise InputError(f"{suite} is already a red-team suite; --strategy applies to a seed suite",
-                             field="strategy")  # fmt: skip
+        if strategy or max_new_tokens:
+            flag = "strategy" if strategy else "max-new-tokens"
+            raise InputError(f"{suite} is already a red-team suite; --{flag} applies to a seed suite",
+                             field=flag)  # fmt: skip
         return suite
     if out is None:
         raise InputError("pass --out: the expanded red-team suite is written to OUT/suite", field="out")
-    folder = write_redteam_suite(suite, out / "suite", list(strategy or DEFAULT_STRATEGIES), seed=seed)
+    folder = write_redteam_suite(suite, out / "suite", list(strategy or DEFAULT_STRATEGIES), seed=seed,
+                                 max_new_tokens=max_new_tokens)  # fmt: skip
     console.print(f"red-team suite written to {folder}")
     return folder
 

@@ -135,9 +135,13 @@ def expand_suite(suite: Suite, strategies: list[str], *, seed: int = 0) -> tuple
 
 def write_redteam_suite(
     suite_path: str | Path, out: str | Path, strategies: list[str], *, seed: int = 0,
-    rules: list[RedteamRule] | None = None,
+    rules: list[RedteamRule] | None = None, max_new_tokens: int | None = None,
 ) -> Path:  # fmt: skip
-    """Write the red-team suite folder for a seed suite; returns the folder."""
+    """Write the red-team suite folder for a seed suite; returns the folder.
+
+    ``max_new_tokens`` replaces the seed suite's (the refusal rule reads a reply's opening
+    sentences, so a short budget keeps a run cheap).
+    """
     suite = load_suite(suite_path)
     rows, adaptive = expand_suite(suite, strategies, seed=seed)
     out = Path(out)
@@ -157,6 +161,8 @@ def write_redteam_suite(
     if rules is None:
         rules = gate_rules(suite.gate.redteam, names, file=suite.path) if suite.gate.redteam else DEFAULT_RULES
     generation = suite.generation.model_dump(exclude_defaults=True)
+    if max_new_tokens is not None:
+        generation["max_new_tokens"] = max_new_tokens
     safe = {"criterion": "safe", "require": "no_new_failures", "max": 0}
     gate = {"confidence": suite.gate.confidence, "rules": [safe],
             "redteam": [r.record() for r in rules]}  # fmt: skip
