@@ -117,6 +117,9 @@ def test_multiple_choice_suite_over_a_server(server, tmp_path):
     (tmp_path / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     run = evaluate_suite(load_suite(tmp_path), OpenAIGenerator("m", endpoint=server.url))
     assert run.items[0].loglik["loglikelihoods"] == [-5.0, -2.0] and run.items[0].scores["acc"].value == 1.0
+    n = len(server.bodies)  # one request per choice: their tries are summarised in the run
+    assert n >= 2 and run.manifest.requests == {"items": n, "attempts": n, "retried_items": 0, "retries": 0,
+                                                "errors": {}}  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ import typer
 
 from harness.cli.app import app, emit_json, stdout
 from harness.cli.history import NoStoreOpt, StoreOpt
+from harness.cli.serving import BackoffOpt, ConcurrencyOpt, RequestParamOpt, RetriesOpt, TimeoutOpt, serving_options
 from harness.progress import note, stage_callback
 
 
@@ -40,6 +41,11 @@ def eval_(
     judge_endpoint: Annotated[str | None, typer.Option(help="Endpoint for an openai:<m> judge.")] = None,
     worst: Annotated[int, typer.Option(min=0, help="Show this many worst items.")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print the harness.run/v1 document on stdout.")] = False,
+    timeout: TimeoutOpt = None,
+    concurrency: ConcurrencyOpt = None,
+    retries: RetriesOpt = None,
+    backoff: BackoffOpt = None,
+    request_param: RequestParamOpt = None,
     store: StoreOpt = None,
     no_store: NoStoreOpt = False,
 ) -> None:
@@ -61,6 +67,7 @@ def eval_(
     if len(set(names)) != len(names) and out is not None:
         raise InputError(f"suites share a name, so their --out folders would collide: {names}")
     spec = parse_spec(model, endpoint=endpoint)  # parsed once, here
+    srv = serving_options(timeout, concurrency, retries, backoff, request_param)
     from harness.store.recording import open_recorder
 
     recorder = open_recorder(store, no_store=no_store)  # an unreachable store stops us before the model loads
@@ -69,9 +76,10 @@ def eval_(
         allow_noop_adapter=allow_noop_adapter,
         allow_pickle=allow_pickle,
         batch_size="auto" if batch_size == "auto" else int(batch_size),
+        serving=srv,
     )
     same_model = judge == model and judge_endpoint == endpoint
-    judge_gen = (gen if same_model else make_generator(judge, endpoint=judge_endpoint)) if judge else None
+    judge_gen = (gen if same_model else make_generator(judge, endpoint=judge_endpoint, serving=srv)) if judge else None
     gen_cache = None if no_cache else GenerationCache(cache or default_cache_path())
     runs = []
     try:

@@ -9,6 +9,7 @@ import typer
 
 from harness.cli.app import app, emit_json, stdout
 from harness.cli.history import NoStoreOpt, StoreOpt
+from harness.cli.serving import BackoffOpt, ConcurrencyOpt, RequestParamOpt, RetriesOpt, TimeoutOpt, serving_options
 from harness.progress import note, stage_callback
 
 
@@ -135,6 +136,11 @@ def gate(
         bool, typer.Option("--no-paraphrase", help="Leakage check without the embedding (paraphrase) method.")
     ] = False,
     seed: Annotated[int | None, typer.Option(help="Bootstrap seed (default 0).")] = None,
+    timeout: TimeoutOpt = None,
+    concurrency: ConcurrencyOpt = None,
+    retries: RetriesOpt = None,
+    backoff: BackoffOpt = None,
+    request_param: RequestParamOpt = None,
     store: StoreOpt = None,
     no_store: NoStoreOpt = False,
 ) -> None:
@@ -164,8 +170,10 @@ def gate(
     def parse(raw: str) -> ModelSpec:  # each spec parsed once, here; later steps get the parsed spec
         return parse_spec(raw, endpoint=endpoint if raw.startswith("openai:") else None)
 
+    serving = serving_options(timeout, concurrency, retries, backoff, request_param)
+
     def factory(spec: ModelSpec | str) -> Any:
-        return make_generator(spec, allow_noop_adapter=allow_noop_adapter, allow_pickle=allow_pickle)
+        return make_generator(spec, allow_noop_adapter=allow_noop_adapter, allow_pickle=allow_pickle, serving=serving)
 
     callbacks: dict[tuple[str, str], Any] = {}
 

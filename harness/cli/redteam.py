@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from harness.cli.app import app, console, emit_json
 from harness.cli.history import NoStoreOpt, StoreOpt, record_document
+from harness.cli.serving import BackoffOpt, ConcurrencyOpt, RequestParamOpt, RetriesOpt, TimeoutOpt, serving_options
 
 if TYPE_CHECKING:
     from harness.eval.cache import GenerationCache
@@ -64,6 +66,11 @@ def redteam(
             "--grader-labels (alpha at least the judge floor), else the refusal rule grades."
         ),
     ] = None,
+    timeout: TimeoutOpt = None,
+    concurrency: ConcurrencyOpt = None,
+    retries: RetriesOpt = None,
+    backoff: BackoffOpt = None,
+    request_param: RequestParamOpt = None,
     store: StoreOpt = None,
     no_store: NoStoreOpt = False,
 ) -> None:
@@ -77,9 +84,7 @@ def redteam(
     if expand_only:
         raise typer.Exit(0)
     specs = _check_models(folder, model, base, candidate, attacker)
-    from harness.models.factory import make_generator
-
-    make = lambda s: make_generator(s, endpoint=endpoint if s.startswith("openai:") else None)  # noqa: E731
+    make = _maker(endpoint, serving_options(timeout, concurrency, retries, backoff, request_param))
     from harness.eval.cache import GenerationCache, default_cache_path
 
     gen_cache = None if no_cache else GenerationCache(cache or default_cache_path())
@@ -92,6 +97,13 @@ def redteam(
             gen_cache.close()
     _publish(report, out, store, no_store, as_json)
     raise typer.Exit(report.exit_code)
+
+
+def _maker(endpoint: str | None, serving: dict[str, Any]) -> Callable[[str], Generator]:
+    """Builds a generator from a spec (the endpoint goes to openai: specs)."""
+    from harness.models.factory import make_generator
+
+    return lambda s: make_generator(s, endpoint=endpoint if s.startswith("openai:") else None, serving=serving)
 
 
 def _red_team_folder(

@@ -78,6 +78,10 @@ class ItemResult(BaseModel):
         default_factory=dict, description="the item's other scalar fields and tag lists (what slices read)"
     )
     fewshot: list[str] | None = Field(default=None, description="ids of the few-shot examples before the prompt")
+    requests: dict[str, Any] | None = Field(
+        default=None,
+        description="server models: attempts, retries, last_error and errors of the item's requests (None if cached)",
+    )
     loglik: dict[str, Any] | None = Field(
         default=None, description="log-likelihood methods: per-choice log-likelihoods, or the document's perplexities"
     )
@@ -138,6 +142,17 @@ class ModelIdentity(Record):
     adapter_hash: str | None = None
     outputs_hash: str | None = None
     chat_template_hash: str | None = None
+    endpoint: str | None = Field(default=None, description="server models: the base URL")
+    serving: dict[str, Any] | None = Field(
+        default=None, description="server models: timeout (per try, from sending), concurrency, max_retries, backoff"
+    )
+    request_params: dict[str, Any] | None = Field(
+        default=None, description="server models: keys sent with every request (stop, seed, penalties, extra body)"
+    )
+    model_check: str | None = Field(
+        default=None, description="server models: how the name was checked against the server's /models list"
+    )
+    server_slots: int | None = Field(default=None, description="server models: requests it runs at once, where it says")
 
 
 class RunHashes(Record):
@@ -172,6 +187,10 @@ class RunManifest(Record, Provenance):
     scorers: dict[str, dict[str, Any]] | None = None
     scorer_details: dict[str, dict[str, Any]] | None = None
     timing: dict[str, Any] | None = None
+    requests: dict[str, Any] | None = Field(
+        default=None,
+        description="server models: items, attempts, retried_items, retries and errors (by kind) of the requests",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -24,6 +24,7 @@ from harness.eval.suite import Item, Suite
 from harness.eval.summary import overall_score, summarize
 from harness.files import write_atomic, write_json
 from harness.models.base import Completion, GenerationRequest, Generator, request_payload
+from harness.models.serving import RequestLog, summarise_requests
 from harness.provenance import collect_provenance, content_hash
 from harness.stats.intervals import mean_seed
 
@@ -137,6 +138,33 @@ def _generate(
         "cache": str(cache.path) if use_cache and cache is not None else None,
     }
     return [r for r in results if r is not None], cached, stats
+
+
+def _distinct_logs(outputs: list[Completion]) -> list[RequestLog]:
+    """The request logs of these outputs, each once (greedy repeats share one generation)."""
+    seen: dict[int, RequestLog] = {}
+    for c in outputs:
+        if c.requests is not None:
+            seen.setdefault(id(c.requests), c.requests)
+    return list(seen.values())
+
+
+def _item_requests(outputs: list[Completion]) -> dict[str, Any] | None:
+    """An item's requests to a server (over its attempts): tries, retries, the errors; None when none were made."""
+    logs = _distinct_logs(outputs)
+    if not logs:
+        return None
+    if len(logs) == 1:
+        return logs[0].record()
+    return RequestLog(attempts=sum(g.attempts for g in logs), errors=[e for g in logs for e in g.errors]).record() | {
+        "retries": sum(g.retries for g in logs)
+    }
+
+
+def _run_requests(outputs: list[Completion]) -> dict[str, Any] | None:
+    """The run's request totals (see :func:`~harness.models.serving.summarise_requests`); None without a server."""
+    logs = _distinct_logs(outputs)
+    return summarise_requests(logs) if logs else None
 
 
 def _scorers(
@@ -270,6 +298,7 @@ def evaluate_suite(
                 cached=all(cached[i * repeats : (i + 1) * repeats]),
                 fields=slice_fields(it),
                 fewshot=[s.id for s in suite.shots(it)] or None,
+                requests=_item_requests(outputs[i * repeats : (i + 1) * repeats]),
             )
         )
     score_seconds = round(time.perf_counter() - t0, 3)
@@ -310,6 +339,7 @@ def evaluate_suite(
         scorers=specs,
         scorer_details=judges,
         timing={**gen_stats, "scoring_seconds": score_seconds},
+        requests=_run_requests(outputs),
     )
     return Run(
         suite=SuiteRecord.model_validate(suite_record),

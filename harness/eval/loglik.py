@@ -30,6 +30,7 @@ from harness.eval.suite import Item, Suite
 from harness.eval.summary import overall_score, summarize
 from harness.models.base import GenerationSettings, Generator
 from harness.models.loglik import Loglik, LoglikRequest, supports_loglikelihood
+from harness.models.serving import summarise_requests
 from harness.provenance import collect_provenance, content_hash
 from harness.stats.intervals import mean_seed
 
@@ -289,6 +290,8 @@ def evaluate_loglik(
     started = datetime.now(UTC).isoformat(timespec="seconds")
     items = suite.items[:limit] if limit else list(suite.items)
     t0 = time.perf_counter()
+    logs = getattr(generator, "request_logs", None)  # a server's requests, logged as they end
+    mark = len(logs) if logs is not None else 0
     if suite.method == "multiple_choice":
         results = _mc_items(suite, generator, items, cache, progress)
     else:
@@ -334,6 +337,7 @@ def evaluate_loglik(
             "scoring_seconds": seconds,
             "batch_size": getattr(generator, "last_batch_size", None),
         },
+        requests=summarise_requests(logs[mark:]) if logs is not None and len(logs) > mark else None,
     )
     return Run(
         suite=SuiteRecord.model_validate(suite_record),

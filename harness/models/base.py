@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from harness.models.serving import RequestLog
 
 Prompt = str | list[dict[str, Any]]
 
@@ -55,11 +58,15 @@ class GenerationRequest(NamedTuple):
 
 
 class Completion(NamedTuple):
-    """A generated output with the seconds it took (a batch's time is shared among its items)."""
+    """A generated output with the seconds it took (a batch's time is shared among its items).
+
+    ``requests`` is what a server backend's requests for it cost (tries, errors; None otherwise).
+    """
 
     text: str
     seconds: float | None = None
     tokens: int | None = None
+    requests: RequestLog | None = None
 
 
 class LevelProbabilities(NamedTuple):

@@ -8,8 +8,9 @@ builder ``(spec, options) -> Generator`` under the kind its spec parses to.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from harness.errors import ModelError
 from harness.models.base import BatchSize, Generator
@@ -30,17 +31,15 @@ class GeneratorOptions:
         batch_size: prompts per batch of a local model, or "auto".
         allow_noop_adapter: evaluate an adapter even when it does not change the logits.
         allow_pickle: allow ``.bin`` weights.
-        concurrency: requests in flight to a server.
-        timeout: seconds per server request.
-        max_retries: retries of a failed server request.
+        serving: serving options of a server model (keys of
+            :class:`~harness.models.serving.ServingOptions`: timeout, concurrency, max_retries,
+            backoff, request parameters), over those of its model file.
     """
 
     batch_size: BatchSize = "auto"
     allow_noop_adapter: bool = False
     allow_pickle: bool = False
-    concurrency: int = 8
-    timeout: float = 120.0
-    max_retries: int = 4
+    serving: Mapping[str, Any] = field(default_factory=dict)
 
 
 Backend = Callable[[ModelSpec, GeneratorOptions], Generator]
@@ -71,19 +70,23 @@ for _kind, _summary, _spec in (
     )
 
 
-@MODELS.register("openai", spec="openai:MODEL --endpoint URL", options=("concurrency", "timeout", "max_retries"))
+@MODELS.register("openai", spec="openai:MODEL --endpoint URL | MODEL.yaml", options=("serving",))
 def _openai(spec: ModelSpec, options: GeneratorOptions) -> Generator:
-    """A model behind an OpenAI-compatible server (chat completions)."""
+    """A model behind an OpenAI-compatible server (chat completions); its name is checked against /models."""
+    from harness.models.serving import ServingOptions
+
     if not spec.endpoint:
         raise ModelError(f"{spec.raw!r} needs --endpoint URL (an OpenAI-compatible server, e.g. http://host:8000/v1)")
     assert spec.name is not None
-    return OpenAIGenerator(
-        spec.name,
-        endpoint=spec.endpoint,
-        concurrency=options.concurrency,
-        timeout=options.timeout,
-        max_retries=options.max_retries,
-    )
+    file = ServingOptions.build(spec.serving or {}, where="the model file", file=spec.raw)
+    serving = file.merged(options.serving, where="the serving options")
+    gen = OpenAIGenerator(spec.name, endpoint=spec.endpoint, options=serving)
+    gen.check_model()
+    if (warning := gen.check_slots()) is not None:
+        from harness.progress import note
+
+        note(f"warning: {warning}", style="yellow")
+    return gen
 
 
 @MODELS.register("outputs", spec="outputs:FILE.jsonl", options=())
@@ -100,14 +103,17 @@ def make_generator(
     allow_noop_adapter: bool = False,
     batch_size: BatchSize = "auto",
     allow_pickle: bool = False,
-    concurrency: int = 8,
-    timeout: float = 120.0,
-    max_retries: int = 4,
+    concurrency: int | None = None,
+    timeout: float | None = None,
+    max_retries: int | None = None,
+    serving: Mapping[str, Any] | None = None,
 ) -> Generator:
     """Build the generator for a model spec (parsed here when given as a string).
 
     Local specs (alias, Hugging Face folder, GGUF, adapter, run folder) load with transformers;
-    ``openai:<model>`` needs ``endpoint``; ``outputs:<file>`` replays rows.
+    ``openai:<model>`` needs ``endpoint``; ``outputs:<file>`` replays rows. ``serving`` (or
+    ``concurrency``, ``timeout``, ``max_retries`` alone) set a server model's serving options
+    over those of its model file; local models ignore them.
 
     Example:
         >>> import tempfile, pathlib
@@ -120,5 +126,7 @@ def make_generator(
         spec = parse_spec(spec, endpoint=endpoint)
     elif endpoint is not None and endpoint != spec.endpoint:
         raise ModelError(f"the endpoint of {spec.raw!r} is part of its parsed spec; pass it to parse_spec")
-    options = GeneratorOptions(batch_size, allow_noop_adapter, allow_pickle, concurrency, timeout, max_retries)
+    given = {"concurrency": concurrency, "timeout": timeout, "max_retries": max_retries}
+    merged = {**{k: v for k, v in given.items() if v is not None}, **(serving or {})}
+    options = GeneratorOptions(batch_size, allow_noop_adapter, allow_pickle, merged)
     return MODELS.get(spec.kind)(spec, options)

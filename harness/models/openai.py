@@ -1,28 +1,33 @@
 """OpenAI-compatible servers (vLLM, llama.cpp server, TGI, hosted APIs): ``openai:<model> --endpoint URL``.
 
-Requests run concurrently (a thread pool; ``concurrency`` at a time), each with a timeout, and are
-retried with exponential backoff on timeouts, connection errors and 408/409/425/429/5xx answers
-(``Retry-After`` is honoured). Other 4xx answers are errors at once: retrying cannot fix them.
-Outputs are yielded as they complete, so the caller caches each one and an interrupted run
-resumes. The server's weights cannot be hashed: the fingerprint is the endpoint and model name.
+Requests run concurrently (``concurrency`` at a time), each try with a timeout counted from when
+it is sent, and are retried with exponential backoff on timeouts, connection errors and
+408/409/425/429/5xx answers (``Retry-After`` is honoured); other 4xx answers are errors at once
+(see :mod:`harness.models.openai_client`). Outputs are yielded as they complete, so the caller
+caches each one and an interrupted run resumes; Ctrl-C returns at once, whatever the server does.
+Request parameters (stop, seed, penalties, extra body; :class:`~harness.models.serving.ServingOptions`)
+are sent with every request and are part of the fingerprint. The server's weights cannot be
+hashed: the fingerprint is the endpoint, the model name and those parameters.
 """
 
 from __future__ import annotations
 
-import os
+import hashlib
+import json
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 import httpx
 
-from harness.errors import ModelError, ServiceError
+from harness.errors import ModelError
 from harness.models.base import Completion, GenerationRequest, GenerationSettings, cut_at_stop, prompt_messages
 from harness.models.loglik import Loglik, LoglikRequest
+from harness.models.openai_client import OpenAIClient, run_concurrently
+from harness.models.openai_loglik import loglikelihood, loglikelihood_rolling
+from harness.models.serving import RequestLog, ServingOptions
 
-RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
-MAX_BACKOFF = 30.0
+__all__ = ["OpenAIGenerator"]
 
 
 class OpenAIGenerator:
@@ -32,9 +37,10 @@ class OpenAIGenerator:
         model: the model name the server knows.
         endpoint: base URL, e.g. ``http://localhost:8000/v1``.
         concurrency: requests in flight at once.
-        timeout: seconds per request.
+        timeout: seconds per try, from when the request is sent.
         max_retries: retries per request after the first try.
         backoff: first retry delay in seconds (doubled on each retry, at most 30 s).
+        options: all serving options at once (request parameters too); overrides the four above.
         api_key: sent as a bearer token; default ``$OPENAI_API_KEY`` when set.
         transport: an httpx transport (tests pass a mock one).
         sleep: the function used to wait between retries.
@@ -49,49 +55,92 @@ class OpenAIGenerator:
         timeout: float = 120.0,
         max_retries: int = 4,
         backoff: float = 0.5,
+        options: ServingOptions | None = None,
         api_key: str | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if not endpoint.startswith(("http://", "https://")):
-            raise ModelError(f"--endpoint must be an http(s) URL, got {endpoint!r}")
-        if concurrency < 1 or max_retries < 0 or timeout <= 0:
-            raise ModelError("concurrency must be >= 1, max_retries >= 0 and timeout > 0")
+        if options is None:
+            if concurrency < 1 or max_retries < 0 or timeout <= 0:
+                raise ModelError("concurrency must be >= 1, max_retries >= 0 and timeout > 0")
+            options = ServingOptions(concurrency=concurrency, timeout=timeout, max_retries=max_retries, backoff=backoff)
+        self.options = options
+        self.client = OpenAIClient(
+            model, endpoint=endpoint, options=options, api_key=api_key, transport=transport, sleep=sleep
+        )
         self.model = model
-        self.endpoint = endpoint.rstrip("/")
-        self.concurrency = concurrency
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self.backoff = backoff
-        self._sleep = sleep
-        key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        self._client = httpx.Client(timeout=httpx.Timeout(timeout), headers=headers, transport=transport)
-        self.retries_done = 0
+        self.endpoint = self.client.endpoint
+        self.concurrency = options.concurrency
+        self.timeout = options.timeout
+        self.max_retries = options.max_retries
+        self.backoff = options.backoff
+        self.slots: int | None = None
+
+    @property
+    def retries_done(self) -> int:
+        """Retries made so far (all requests)."""
+        return self.client.retries_done
+
+    @property
+    def request_logs(self) -> list[RequestLog]:
+        """Every request's tries and errors so far (log-likelihood runs summarise theirs from it)."""
+        return self.client.logs
 
     @property
     def fingerprint(self) -> str:
-        """``openai:<model>@<endpoint>`` (a served model's weights cannot be hashed)."""
-        return f"openai:{self.model}@{self.endpoint}"
+        """``openai:<model>@<endpoint>``, plus ``#<hash>`` of the request parameters when any are set."""
+        base = f"openai:{self.model}@{self.endpoint}"
+        params = self.options.request_params()
+        if not params:
+            return base
+        digest = hashlib.blake2b(json.dumps(params, sort_keys=True).encode(), digest_size=8).hexdigest()
+        return f"{base}#{digest}"
 
     @property
     def cacheable(self) -> bool:
         """API outputs are cached."""
         return True
 
+    def check_model(self) -> str:
+        """Check the model name against the server's ``/models`` list (see :meth:`OpenAIClient.check_model`)."""
+        return self.client.check_model()
+
+    def check_slots(self) -> str | None:
+        """A warning when the server runs fewer requests at once than ``concurrency`` (None when it does not say)."""
+        self.slots = self.client.server_slots()
+        if self.slots is None or self.slots >= self.concurrency:
+            return None
+        return (
+            f"{self.endpoint} runs {self.slots} request(s) at a time (total_slots in its /props) but concurrency is "
+            f"{self.concurrency}: the others wait in the server's queue, and that wait counts in the "
+            f"{self.timeout:g} s timeout; consider --concurrency {self.slots}"
+        )
+
     def describe(self) -> dict[str, Any]:
-        """Spec, endpoint and the retry policy."""
-        return {
+        """Spec, endpoint, the request policy, the request parameters and how the name was checked."""
+        out: dict[str, Any] = {
             "spec": f"openai:{self.model}",
             "kind": "openai",
             "model": self.model,
             "endpoint": self.endpoint,
             "fingerprint": self.fingerprint,
-            "concurrency": self.concurrency,
-            "timeout": self.timeout,
-            "max_retries": self.max_retries,
+            **self.options.policy(),
+            "serving": self.options.policy(),
+            "request_params": self.options.request_params(),
             "note": "weights not hashed: the model behind an endpoint and name may change",
         }
+        if self.client.model_check is not None:
+            out["model_check"] = self.client.model_check
+        if self.slots is not None:
+            out["server_slots"] = self.slots
+        return out
+
+    def _retry_delay(self, attempt: int, response: httpx.Response | None) -> float:
+        return self.client.retry_delay(attempt, response)
+
+    def post(self, path: str, body: dict[str, Any], *, what: str) -> httpx.Response:
+        """POST with retries (see :meth:`OpenAIClient.post`); the 200 answer."""
+        return self.client.post(path, body, what=what)[0]
 
     def _body(self, req: GenerationRequest, settings: GenerationSettings) -> tuple[str, dict[str, Any]]:
         common: dict[str, Any] = {
@@ -102,52 +151,22 @@ class OpenAIGenerator:
         }
         if not settings.greedy:
             common["top_p"] = settings.top_p
-        if settings.stop:
-            common["stop"] = settings.stop
+        params = self.options.request_params()
+        stop = [*settings.stop, *(params.pop("stop", None) or [])]
+        if stop:
+            common["stop"] = stop
+        common.update(params)
         if isinstance(req.prompt, str) and not settings.chat_template:
             text = req.prompt if settings.system is None else f"{settings.system}\n\n{req.prompt}"
             return "/completions", {**common, "prompt": text}
         return "/chat/completions", {**common, "messages": prompt_messages(req.prompt, settings)}
 
-    def _retry_delay(self, attempt: int, response: httpx.Response | None) -> float:
-        if response is not None:
-            ra = response.headers.get("retry-after")
-            if ra is not None:
-                try:
-                    return min(MAX_BACKOFF, max(0.0, float(ra)))
-                except ValueError:
-                    pass
-        return min(MAX_BACKOFF, self.backoff * 2**attempt)
-
     def complete(self, req: GenerationRequest, settings: GenerationSettings) -> Completion:
         """One request, with retries; raises :class:`ModelError` when it cannot be answered."""
         path, body = self._body(req, settings)
-        t0 = time.perf_counter()
-        response = self.post(path, body, what=f"item {req.item_id!r}")
-        return self._parse(response, path, settings, time.perf_counter() - t0, req)
-
-    def post(self, path: str, body: dict[str, Any], *, what: str) -> httpx.Response:
-        """POST ``body`` to ``endpoint + path`` with retries; the 200 answer, else :class:`ModelError`."""
-        url = self.endpoint + path
-        last = ""
-        for attempt in range(self.max_retries + 1):
-            response: httpx.Response | None = None
-            try:
-                response = self._client.post(url, json=body)
-            except httpx.TimeoutException:
-                last = f"timed out after {self.timeout:g} s"
-            except httpx.TransportError as exc:
-                last = f"connection failed: {exc}"
-            else:
-                if response.status_code == 200:
-                    return response
-                last = f"HTTP {response.status_code}: {response.text[:300]}"
-                if response.status_code not in RETRY_STATUS:
-                    raise ModelError(f"{url} refused the request for {what}: {last}")
-            if attempt < self.max_retries:
-                self.retries_done += 1
-                self._sleep(self._retry_delay(attempt, response))
-        raise ServiceError(f"{url} failed for {what} after {self.max_retries + 1} tries: {last}")
+        response, log = self.client.post(path, body, what=f"item {req.item_id!r}")
+        comp = self._parse(response, path, settings, log.seconds or 0.0, req)
+        return comp._replace(requests=log)
 
     # ------------------------------------------------------------------------ log-likelihood
     scores_loglikelihood = True
@@ -156,15 +175,11 @@ class OpenAIGenerator:
         self, requests: Sequence[LoglikRequest], settings: GenerationSettings | None = None
     ) -> list[Loglik]:
         """Continuation log-likelihoods from the completions endpoint (``echo`` + ``logprobs``)."""
-        from harness.models.openai_loglik import loglikelihood
-
-        return loglikelihood(self, requests)
+        return loglikelihood(self.client, requests)
 
     def loglikelihood_rolling(self, texts: Sequence[str]) -> list[Loglik]:
         """Document log-likelihoods from the completions endpoint (the first token is not scored)."""
-        from harness.models.openai_loglik import loglikelihood_rolling
-
-        return loglikelihood_rolling(self, texts)
+        return loglikelihood_rolling(self.client, texts)
 
     def _parse(
         self, response: httpx.Response, path: str, settings: GenerationSettings, seconds: float, req: GenerationRequest
@@ -185,30 +200,16 @@ class OpenAIGenerator:
     def generate(
         self, requests: Sequence[GenerationRequest], settings: GenerationSettings
     ) -> Iterator[tuple[int, Completion]]:
-        """Send up to ``concurrency`` requests at once; yield each output as it arrives."""
-        if not requests:
-            return
-        pool = ThreadPoolExecutor(max_workers=min(self.concurrency, len(requests)), thread_name_prefix="openai")
-        pending: dict[Future[Completion], int] = {}
-        queue = iter(enumerate(requests))
-        try:
-            for i, req in queue:
-                pending[pool.submit(self.complete, req, settings)] = i
-                if len(pending) >= self.concurrency:
-                    break
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    i = pending.pop(fut)
-                    yield i, fut.result()
-                    nxt = next(queue, None)
-                    if nxt is not None:
-                        pending[pool.submit(self.complete, nxt[1], settings)] = nxt[0]
-        finally:
-            for fut in pending:
-                fut.cancel()
-            pool.shutdown(wait=True, cancel_futures=True)
+        """Send up to ``concurrency`` requests at once; yield each output as it arrives.
+
+        On Ctrl-C this returns at once (requests in flight are abandoned and the client closed):
+        what was yielded before is the caller's to keep.
+        """
+        yield from run_concurrently(
+            lambda req: self.complete(req, settings), requests, concurrency=self.concurrency,
+            on_interrupt=self.client.close,
+        )  # fmt: skip
 
     def close(self) -> None:
         """Close the HTTP client."""
-        self._client.close()
+        self.client.close()

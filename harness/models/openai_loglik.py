@@ -15,14 +15,11 @@ conditions it) and is not scored.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, NamedTuple, TypeVar
+from typing import NamedTuple, TypeVar
 
 from harness.errors import ModelError
 from harness.models.loglik import Loglik, LoglikRequest
-
-if TYPE_CHECKING:
-    from harness.models.openai import OpenAIGenerator
+from harness.models.openai_client import OpenAIClient, run_concurrently
 
 __all__ = ["EchoTokens", "echo_logprobs", "loglikelihood", "loglikelihood_rolling"]
 
@@ -38,7 +35,7 @@ class EchoTokens(NamedTuple):
     greedy: list[bool]
 
 
-def _no_logprobs(gen: OpenAIGenerator, what: str, why: str) -> ModelError:
+def _no_logprobs(gen: OpenAIClient, what: str, why: str) -> ModelError:
     return ModelError(
         f"{gen.endpoint} returned no prompt log-probabilities for {what} ({why}): log-likelihood suites need a "
         "server whose /completions endpoint supports 'echo' with 'logprobs' (vLLM, llama.cpp server, TGI); "
@@ -47,10 +44,10 @@ def _no_logprobs(gen: OpenAIGenerator, what: str, why: str) -> ModelError:
     )
 
 
-def echo_logprobs(gen: OpenAIGenerator, prompt: str, what: str) -> EchoTokens:
+def echo_logprobs(gen: OpenAIClient, prompt: str, what: str) -> EchoTokens:
     """Send ``prompt`` with echo and logprobs; the scored prompt tokens (the generated one dropped)."""
     body = {"model": gen.model, "prompt": prompt, "max_tokens": 1, "temperature": 0, "echo": True, "logprobs": 1}
-    response = gen.post("/completions", body, what=what)
+    response, _ = gen.post("/completions", body, what=what)
     try:
         lp = response.json()["choices"][0].get("logprobs")
     except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
@@ -74,14 +71,14 @@ def echo_logprobs(gen: OpenAIGenerator, prompt: str, what: str) -> EchoTokens:
     return out
 
 
-def _pool_map(gen: OpenAIGenerator, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
-    if not items:
-        return []
-    with ThreadPoolExecutor(max_workers=min(gen.concurrency, len(items)), thread_name_prefix="openai-ll") as pool:
-        return list(pool.map(fn, items))
+def _pool_map(gen: OpenAIClient, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    out: list[R | None] = [None] * len(items)
+    for i, value in run_concurrently(fn, items, concurrency=gen.options.concurrency, on_interrupt=gen.close):
+        out[i] = value
+    return out  # type: ignore[return-value]
 
 
-def loglikelihood(gen: OpenAIGenerator, requests: Sequence[LoglikRequest]) -> list[Loglik]:
+def loglikelihood(gen: OpenAIClient, requests: Sequence[LoglikRequest]) -> list[Loglik]:
     """``log P(continuation | context)`` of each request from the server's echoed log-probabilities."""
 
     def one(arg: tuple[int, LoglikRequest]) -> Loglik:
@@ -105,7 +102,7 @@ def loglikelihood(gen: OpenAIGenerator, requests: Sequence[LoglikRequest]) -> li
     return _pool_map(gen, one, list(enumerate(requests)))
 
 
-def loglikelihood_rolling(gen: OpenAIGenerator, texts: Sequence[str]) -> list[Loglik]:
+def loglikelihood_rolling(gen: OpenAIClient, texts: Sequence[str]) -> list[Loglik]:
     """``log P(text)`` of each document (every echoed token that has a log-probability)."""
 
     def one(arg: tuple[int, str]) -> Loglik:

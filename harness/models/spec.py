@@ -12,6 +12,15 @@ never torch, so a bad spec fails fast.
 - a ``harness train`` run folder (``manifest.json`` with ``"kind": "harness.train"``), its base read
   from the manifest;
 - ``openai:<model>`` (with ``--endpoint URL``) for an OpenAI-compatible server;
+- a model file (``.yaml``/``.yml``) naming a server model with its serving options::
+
+      model: openai:qwen2.5-0.5b-instruct   # required
+      endpoint: http://localhost:8080/v1    # required unless --endpoint is given
+      timeout: 600                          # any key of harness.models.serving.ServingOptions
+      concurrency: 1
+      repeat_penalty: 1.0
+      extra_body: {top_k: 1}
+
 - ``outputs:<file.jsonl>`` replaying pre-generated ``{"id", "output"}`` rows.
 """
 
@@ -20,11 +29,11 @@ from __future__ import annotations
 import importlib.util
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, PrivateAttr
 
-from harness.errors import InputFileError, ModelError, RegistryError, did_you_mean
+from harness.errors import InputError, InputFileError, ModelError, RegistryError, did_you_mean
 from harness.models.weights import file_hash, materialize_gguf
 
 __all__ = ["ALIASES", "ModelSpec", "SpecKind", "parse_spec"]
@@ -58,6 +67,8 @@ class ModelSpec(BaseModel):
         name: the model name for ``openai:``; the alias name for an alias.
         base: for an adapter or run folder, the spec of its base model.
         endpoint: the server of an ``openai:`` spec.
+        serving: serving options from a model file (validated keys of
+            :class:`~harness.models.serving.ServingOptions`); the command line's win over them.
     """
 
     raw: str
@@ -66,6 +77,7 @@ class ModelSpec(BaseModel):
     name: str | None = None
     base: ModelSpec | None = None
     endpoint: str | None = None
+    serving: dict[str, Any] | None = None
     _weights: Path | None = PrivateAttr(default=None)
     _source_hash: str | None = PrivateAttr(default=None)
 
@@ -141,6 +153,8 @@ def parse_spec(raw: str, *, endpoint: str | None = None) -> ModelSpec:
         if not name:
             raise ModelError("'openai:' needs a model name, e.g. openai:my-model")
         return ModelSpec(raw=raw, kind="openai", name=name, endpoint=endpoint)
+    if raw.endswith((".yaml", ".yml")):
+        return _model_file(raw, endpoint)
     if endpoint:
         raise ModelError(f"--endpoint is only for 'openai:<model>' specs, not {raw!r}")
     if raw.startswith("outputs:"):
@@ -188,3 +202,24 @@ def parse_spec(raw: str, *, endpoint: str | None = None) -> ModelSpec:
         "or manifest.json (harness train run)",
         file=path,
     )
+
+
+def _model_file(raw: str, endpoint: str | None) -> ModelSpec:
+    """A YAML model file: ``model: openai:NAME``, ``endpoint`` and serving options (``--endpoint`` wins)."""
+    from harness.configfile import load_yaml
+    from harness.models.serving import ServingOptions
+
+    data = load_yaml(raw, what="model file")
+    if not isinstance(data, dict):
+        raise InputError("a model file is a mapping: model, endpoint and serving options", file=raw)
+    data = dict(data)
+    model = data.pop("model", None)
+    if not isinstance(model, str) or not model.startswith("openai:") or model == "openai:":
+        raise InputError("'model' must be an 'openai:<name>' spec (model files describe server models)",
+                         file=raw, field="model")  # fmt: skip
+    url = endpoint or data.pop("endpoint", None)
+    data.pop("endpoint", None)
+    if not isinstance(url, str) or not url:
+        raise InputError("no endpoint: give 'endpoint: URL' or --endpoint", file=raw, field="endpoint")
+    ServingOptions.build(data, where="the model file", file=raw)  # checked here, where it enters
+    return ModelSpec(raw=raw, kind="openai", name=model.split(":", 1)[1], endpoint=url, serving=data or None)

@@ -61,6 +61,11 @@ class RunView:
     n_worst: int
 
     @property
+    def requests(self) -> str | None:
+        """The line on the run's server requests (None without a server)."""
+        return requests_line(self.manifest.get("requests"))
+
+    @property
     def manifest_json(self) -> str:
         """The hashes, library versions, seed and git state of the manifest as indented JSON."""
         keep = ("hashes", "versions", "seed", "git")
@@ -80,6 +85,25 @@ def run_view(run: Run, *, worst: int = 10) -> RunView:
     return RunView(suite=run.suite.model_dump(mode="json"), model=run.model.model_dump(mode="json"),
                    manifest=run.manifest.model_dump(mode="json"), criteria=criteria, worst=rows,
                    n_worst=min(worst, len(run.items)))
+
+
+def requests_line(req: dict[str, Any] | None) -> str | None:
+    """One line on a run's server requests: tries, retried items, retries by cause (None without a server).
+
+    Example:
+        >>> requests_line({"items": 4, "attempts": 7, "retried_items": 2, "retries": 3,
+        ...                "errors": {"HTTP 503": 2, "timed out": 1}})
+        'requests: 4 items, 7 tries; 2 items retried (3 retries: HTTP 503 ×2, timed out ×1)'
+    """
+    if not req:
+        return None
+    line = f"requests: {req.get('items')} items, {req.get('attempts')} tries"
+    if req.get("retries"):
+        causes = ", ".join(f"{k} ×{v}" for k, v in (req.get("errors") or {}).items())
+        line += f"; {req.get('retried_items')} items retried ({req.get('retries')} retries: {causes})"
+    else:
+        line += "; no retries"
+    return line
 
 
 def render_run_markdown(run: Run, *, worst: int = 10) -> str:
@@ -111,3 +135,5 @@ def print_run(run: Run, console: Console, *, worst: int = 5) -> None:
             out = it.item.output.replace("\n", " ")
             w.add_row(it.item.id, "n/a" if it.score is None else f"{it.score:.3f}", why[:120], out[:100])
         console.print(w)
+    if (line := requests_line(run.manifest.requests)) is not None:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
