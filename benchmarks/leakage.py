@@ -20,6 +20,7 @@ import multiprocessing
 import random
 import re
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -81,20 +82,20 @@ def m_read(folder: Path, lines: int | None) -> dict[str, Any]:
     from harness.leakage.api import _rows
 
     n = 0
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), _cpu_seconds()
     for _ in _rows(folder / "train.jsonl"):
         n += 1
-    return {"seconds": time.perf_counter() - t, "n": n}
+    return {"seconds": time.perf_counter() - t, "cpu_seconds": _cpu_seconds() - cpu, "n": n}
 
 
 def m_ours(folder: Path, methods: tuple[str, ...], workers: int, train: str = "train.jsonl") -> dict[str, Any]:
     from harness.leakage import scan_leakage
 
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), _cpu_seconds()
     r = scan_leakage(folder / train, [folder / "holdout.jsonl"], methods=methods, paraphrase=False, workers=workers)
-    secs = time.perf_counter() - t
+    secs, cpu = time.perf_counter() - t, _cpu_seconds() - cpu
     pairs = {(f.ids[0], f.holdout_ids[0]) for f in r.findings if f.data and methods[0] in f.data["methods"]}
-    return {"seconds": secs, "n": r.n_examples, "pairs": sorted(pairs), "findings": len(r.findings)}
+    return {"seconds": secs, "cpu_seconds": cpu, "n": r.n_examples, "pairs": sorted(pairs), "findings": len(r.findings)}
 
 
 def m_paraphrase(folder: Path, n: int) -> dict[str, Any]:
@@ -183,6 +184,12 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its finished children (pool workers)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def _child(func_name: str, args: tuple, queue: Any) -> None:
     result = globals()[func_name](*args)
     result["max_rss_mib"] = _peak_rss_mib()
@@ -199,12 +206,28 @@ def measure(func_name: str, *args: Any) -> dict[str, Any]:
     return result
 
 
+def _print_speed(rows: list[tuple[str, dict[str, Any]]]) -> None:
+    """Rates against the read-and-parse floor, by wall time and by CPU time (the machine may be shared)."""
+    floor = [r for name, r in rows if name.startswith("read + parse")]
+    f_wall = statistics.median(r["n"] / r["seconds"] for r in floor)
+    f_cpu = statistics.median(r["n"] / r["cpu_seconds"] for r in floor)
+    print("\n| measurement | examples/s (wall) | % of floor | examples/s (CPU) | % of floor | max RSS MiB |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for name, r in rows:
+        wall, cpu = r["n"] / r["seconds"], r["n"] / r["cpu_seconds"]
+        rss = r["max_rss_mib"]
+        print(f"| {name} | {wall:,.0f} | {wall / f_wall:.0%} | {cpu:,.0f} | {cpu / f_cpu:.0%} | {rss:.0f} |")
+    print(f"floor: median of the {len(floor)} read-only runs; findings per method: "
+          + ", ".join(f"{n}: {r['findings']}" for n, r in rows if "findings" in r))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=200_000)
     ap.add_argument("--holdout", type=int, default=2000)
     ap.add_argument("--paraphrase-n", type=int, default=1000)
     ap.add_argument("--dir", type=Path, default=None)
+    ap.add_argument("--speed-only", action="store_true", help="One worker, no datasketch: the floor ratios only.")
     args = ap.parse_args()
     folder = args.dir or Path(tempfile.mkdtemp(prefix="leakbench-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -222,15 +245,15 @@ def main() -> None:
 
     rows: list[tuple[str, dict[str, Any]]] = []
     rows.append(("read + parse JSONL only", measure("m_read", folder, None)))
-    for methods, workers in (
-        (("exact",), 1),
-        (("ngram",), 1),
-        (("near_duplicate",), 1),
-        (("exact", "ngram", "near_duplicate"), 1),
-        (("ngram",), 2),
-        (("exact", "ngram", "near_duplicate"), 2),
-    ):
+    runs = [(("exact",), 1), (("ngram",), 1), (("near_duplicate",), 1), (("exact", "ngram", "near_duplicate"), 1)]
+    if not args.speed_only:
+        runs += [(("ngram",), 2), (("exact", "ngram", "near_duplicate"), 2)]
+    for methods, workers in runs:
         rows.append((f"ours {'+'.join(methods)}, {workers} worker(s)", measure("m_ours", folder, methods, workers)))
+    rows.append(("read + parse JSONL only (again, after the scans)", measure("m_read", folder, None)))
+    if args.speed_only:
+        _print_speed(rows)
+        return
     rows.append(
         (f"ours ngram, 1 worker, first {args.n // 4} examples", measure("m_ours", folder, ("ngram",), 1, quarter.name))
     )

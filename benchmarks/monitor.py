@@ -11,6 +11,16 @@ windows flagged, the share of stable runs with any alarm (the family-wise rate t
 corrections aim to keep near alpha per family), and seconds per run.
 
     python benchmarks/monitor.py [--seeds 50] [--per-window 120] [--embedder hashing|minilm]
+
+With ``--rubric examples/monitor/rubric.yaml`` the rubric's reference-free criteria are scored per
+window too, and two more plants can be set: ``--schema-at W`` (from window W, 30% of the JSON
+replies name a category outside the schema's enum: still valid JSON; ``--schema-share``) and
+``--long-at W`` (30% of the JSON replies run to 38 words, over the rubric's 30; ``--long-share``).
+Their delays count windows to the first window where the criterion (``--schema-criterion``,
+``--length-criterion``) is degraded. ``none`` switches a plant off::
+
+    python benchmarks/monitor.py --rubric examples/monitor/rubric.yaml --shift-at none --drop-at none \
+        --schema-at 4 --long-at 7
 """
 
 from __future__ import annotations
@@ -26,11 +36,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from fixtures.monitor_logs import planted_logs, write_jsonl
 
-from harness.monitor import MonitorSettings, monitor_logs, parse_window
+from harness.monitor import MonitorReport, MonitorSettings, monitor_logs, parse_window
 
 
 def _first(statuses: list[str], start: int, wanted: set[str]) -> int | None:
     return next((i - start for i in range(start, len(statuses)) if statuses[i] in wanted), None)
+
+
+def _at(text: str) -> int | None:
+    return None if text.lower() == "none" else int(text)
+
+
+def _degraded_on(report: MonitorReport, criterion: str) -> list[str]:
+    """Per window: 'degraded' when this criterion degraded it (whatever else did), else 'not by it'."""
+    return [
+        "degraded" if any(q.degraded and q.criterion == criterion for q in w.quality) else "not by it"
+        for w in report.windows
+    ]
 
 
 def main() -> None:
@@ -38,31 +60,52 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=50)
     ap.add_argument("--per-window", type=int, default=120)
     ap.add_argument("--windows", type=int, default=10)
-    ap.add_argument("--shift-at", type=int, default=4)
-    ap.add_argument("--drop-at", type=int, default=7)
+    ap.add_argument("--shift-at", type=_at, default=4)
+    ap.add_argument("--drop-at", type=_at, default=7)
+    ap.add_argument("--schema-at", type=_at, default=None)
+    ap.add_argument("--long-at", type=_at, default=None)
+    ap.add_argument("--schema-share", type=float, default=0.3, help="share of JSON replies that break the schema")
+    ap.add_argument("--long-share", type=float, default=0.3, help="share of JSON replies that get long")
+    ap.add_argument("--rubric", default=None)
+    ap.add_argument("--schema-criterion", default="schema")
+    ap.add_argument("--length-criterion", default="short")
     ap.add_argument("--embedder", default="hashing")
+    ap.add_argument("--cusum-arl", type=float, default=None, help="also run the CUSUM with this in-control ARL")
     args = ap.parse_args()
-    settings = MonitorSettings(window=parse_window("1d"), embedder=args.embedder)
-    shift_delay, drop_delay, stable_flags, stable_windows, stable_runs_alarmed, seconds = [], [], 0, 0, 0, []
+    settings = MonitorSettings(window=parse_window("1d"), embedder=args.embedder, cusum_arl=args.cusum_arl)
+    plants = {"shift": args.shift_at, "drop": args.drop_at, "schema": args.schema_at, "long": args.long_at}
+    first_plant = min((v for v in plants.values() if v is not None), default=args.windows)
+    delay: dict[str, list[int | None]] = {k: [] for k, v in plants.items() if v is not None}
+    stable_flags, stable_windows, stable_runs_alarmed, seconds = 0, 0, 0, []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(args.seeds):
             for planted in (True, False):
+                at = plants if planted else dict.fromkeys(plants)
                 rows = planted_logs(
                     seed=seed if planted else 10_000 + seed, windows=args.windows, per_window=args.per_window,
-                    shift_at=args.shift_at if planted else None, drop_at=args.drop_at if planted else None,
+                    shift_at=at["shift"], drop_at=at["drop"], schema_at=at["schema"], long_at=at["long"],
+                    schema_break=args.schema_share, long_share=args.long_share,
                 )  # fmt: skip
                 path = Path(tmp) / "logs.jsonl"
                 write_jsonl(rows, path)
                 t0 = time.perf_counter()
-                report = monitor_logs(path, settings)
+                report = monitor_logs(path, settings, rubric=args.rubric)
                 seconds.append(time.perf_counter() - t0)
                 statuses = [w.status for w in report.windows]
                 if planted:
-                    stable_part = statuses[1 : args.shift_at]
+                    stable_part = statuses[1:first_plant]
                     stable_flags += sum(s != "ok" for s in stable_part)
                     stable_windows += len(stable_part)
-                    shift_delay.append(_first(statuses, args.shift_at, {"drift", "degraded"}))
-                    drop_delay.append(_first(statuses, args.drop_at, {"degraded"}))
+                    for name, start in plants.items():
+                        if start is None:
+                            continue
+                        if name == "shift":
+                            delay[name].append(_first(statuses, start, {"drift", "degraded"}))
+                        elif name == "drop":
+                            delay[name].append(_first(statuses, start, {"degraded"}))
+                        else:
+                            crit = args.schema_criterion if name == "schema" else args.length_criterion
+                            delay[name].append(_first(_degraded_on(report, crit), start, {"degraded"}))
                 else:
                     stable_flags += sum(s != "ok" for s in statuses[1:])
                     stable_windows += len(statuses) - 1
@@ -74,9 +117,16 @@ def main() -> None:
         return f"found in {len(found)}/{len(xs)} runs; delay (windows) {hist}"
 
     print(f"embedder {args.embedder}, {args.seeds} planted + {args.seeds} stable runs, {args.windows} windows of "
-          f"{args.per_window} rows, alpha {settings.alpha}")  # fmt: skip
-    print(f"topic shift at window {args.shift_at}: {delays(shift_delay)}")
-    print(f"quality drop at window {args.drop_at}: {delays(drop_delay)}")
+          f"{args.per_window} rows, alpha {settings.alpha}, rubric {args.rubric}, "
+          f"CUSUM ARL {args.cusum_arl}")  # fmt: skip
+    names = {
+        "shift": "topic shift",
+        "drop": "quality drop (json_valid, rating)",
+        "schema": f"schema break ({args.schema_criterion})",
+        "long": f"long replies ({args.length_criterion})",
+    }
+    for name, found in delay.items():
+        print(f"{names[name]} at window {plants[name]}: {delays(found)}")
     print(f"stable windows flagged: {stable_flags}/{stable_windows} = {stable_flags / stable_windows:.3%}")
     print(f"stable runs with any alarm: {stable_runs_alarmed}/{args.seeds} = {stable_runs_alarmed / args.seeds:.1%}")
     print(f"seconds per run: median {statistics.median(seconds):.2f}, max {max(seconds):.2f}")

@@ -19,11 +19,12 @@ _EXPORTS: dict[str, str] = {
     "InputError": "harness.errors",
     "InputFileError": "harness.errors",
     "ModelError": "harness.errors",
+    "OutputError": "harness.errors",
     "RegistryError": "harness.errors",
     "SchemaError": "harness.errors",
     "GenerationCache": "harness.eval.cache",
     "evaluate_suite": "harness.eval.evaluate",
-    "write_run": "harness.eval.evaluate",
+    "write_run": "harness.report.run",
     "Criterion": "harness.eval.rubric",
     "Rubric": "harness.eval.rubric",
     "load_rubric": "harness.eval.suite",
@@ -65,6 +66,7 @@ __all__ = [
     "Item",
     "LeakageResult",
     "ModelError",
+    "OutputError",
     "PreferenceRecord",
     "RatingRecord",
     "RegistryError",
@@ -110,11 +112,12 @@ if TYPE_CHECKING:  # for type checkers and IDEs only; nothing is imported at run
         InputError,
         InputFileError,
         ModelError,
+        OutputError,
         RegistryError,
         SchemaError,
     )
     from harness.eval.cache import GenerationCache
-    from harness.eval.evaluate import evaluate_suite, write_run
+    from harness.eval.evaluate import evaluate_suite
     from harness.eval.items import Item
     from harness.eval.rubric import Criterion, Rubric
     from harness.eval.run import Run, load_run
@@ -130,4 +133,5 @@ if TYPE_CHECKING:  # for type checkers and IDEs only; nothing is imported at run
         iter_records,
         read_rows,
     )
+    from harness.report.run import write_run
     from harness.validate import Finding, ValidationReport, validate_file

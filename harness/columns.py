@@ -3,9 +3,9 @@
 The fast path of the readers (ratings for ``harness agreement``): pyarrow's CSV reader for a file
 without quote characters (every row one physical line, so lines are counted from the bytes), the
 csv module otherwise. :func:`read_csv_columns` returns None whenever the file is anything but
-plain, and the caller falls back to the careful row-by-row reader of :mod:`harness.records`,
+plain, and the caller falls back to the careful row-by-row reader of :mod:`harness.rows`,
 whose problems name file, line and field. Reading is bounded like the careful reader's: no line
-over :data:`harness.records.MAX_RECORD_BYTES`, and files over 256 MiB are streamed.
+over :data:`harness.rows.MAX_RECORD_BYTES`, and files over 256 MiB are streamed.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import csv
 from pathlib import Path
 from typing import NamedTuple
 
-from harness.records import MAX_RECORD_BYTES, _check_path, bounded_lines
+from harness.rows import MAX_RECORD_BYTES, _check_path, bounded_lines
 
 __all__ = ["CsvTable", "read_csv_columns"]
 
@@ -58,7 +58,7 @@ def _csv_columns_arrow(path: Path, raw: bytes) -> CsvTable | None:
     try:
         table = pacsv.read_csv(
             pa.py_buffer(body),
-            read_options=pacsv.ReadOptions(column_names=header, skip_rows=int(filled[0])),
+            read_options=pacsv.ReadOptions(column_names=header, skip_rows=int(filled[0]), use_threads=False),
             parse_options=pacsv.ParseOptions(quote_char=False, newlines_in_values=False),
             convert_options=pacsv.ConvertOptions(
                 column_types=dict.fromkeys(header, pa.string()),
@@ -74,12 +74,22 @@ def _csv_columns_arrow(path: Path, raw: bytes) -> CsvTable | None:
     return CsvTable(header, {h: table.column(h).to_pylist() for h in header}, lines.tolist())
 
 
+class _NulError(Exception):
+    """A NUL byte in a line: not text, so the careful reader must report it."""
+
+
+def _no_nul(raw: bytes) -> bytes:
+    if b"\x00" in raw:
+        raise _NulError
+    return raw
+
+
 def _csv_columns_python(path: Path) -> CsvTable | None:
     """The csv module's reader (quoted cells may span lines): each row's first line kept."""
     try:
         with path.open("rb") as fh:
             lines_text = (
-                raw.decode("utf-8-sig" if k == 0 else "utf-8") for k, raw in enumerate(bounded_lines(path, fh))
+                _no_nul(raw).decode("utf-8-sig" if k == 0 else "utf-8") for k, raw in enumerate(bounded_lines(path, fh))
             )
             reader = csv.reader(lines_text)
             header: list[str] | None = None
@@ -97,7 +107,7 @@ def _csv_columns_python(path: Path) -> CsvTable | None:
                     return None
                 rows.append(cells)
                 lines.append(line)
-    except (UnicodeDecodeError, csv.Error):
+    except (UnicodeDecodeError, csv.Error, _NulError):
         return None
     if header is None or len(set(header)) != len(header):
         return None
@@ -123,6 +133,8 @@ def read_csv_columns(path: str | Path) -> CsvTable | None:
         if b"\x00" in fh.read(4096):
             return None
     raw = path.read_bytes()
+    if b"\x00" in raw:  # NUL is not text: the careful reader names its line and field
+        return None
     if b'"' in raw or b"\r" in raw.replace(b"\r\n", b""):
         return _csv_columns_python(path)
     return _csv_columns_arrow(path, raw)

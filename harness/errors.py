@@ -10,6 +10,7 @@ names the file, line and field, and exit code 2, without a traceback (``--debug`
     │   ├── SchemaError                            a record does not match its contract
     │   └── ConfigError                            a YAML config (suite, rubric, policy, train)
     ├── InputFileError (HarnessError, OSError)     a path that does not exist, is a directory...
+    ├── OutputError (HarnessError, OSError)        an output that cannot be written: option or file named
     ├── RegistryError (HarnessError, KeyError)     unknown scorer/alias, with "did you mean ...?"
     └── ModelError (HarnessError, RuntimeError)    a model cannot be loaded or behaves wrongly
         └── ServiceError                           a server unreachable or failing after retries: exit 4
@@ -71,6 +72,11 @@ class ConfigError(InputError):
 
 class InputFileError(HarnessError, OSError):
     """A path that cannot be read: missing, a directory, unreadable."""
+
+
+class OutputError(HarnessError, OSError):
+    """An output location that cannot be written: a file where a folder is needed, no permission,
+    a read-only or full file system. Names the option (``--out``) or the file."""
 
 
 class RegistryError(HarnessError, KeyError):

@@ -1,6 +1,6 @@
 """Dataset records and streaming loaders (JSONL, CSV, Parquet).
 
-Record contracts (DESIGN.md) follow the formats of common fine-tuning libraries:
+Record contracts follow the formats of common fine-tuning libraries:
 
 - prompt-completion: ``{"id"?, "prompt": str, "completion": str}``
 - chat: ``{"id"?, "messages": [{"role": "system"|"user"|"assistant", "content": str}, ...]}``
@@ -22,34 +22,34 @@ row that does not fit its contract, so a caller can collect every problem of a f
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import math
-import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import ErrorDetails
 
-from harness.errors import InputError, InputFileError, check_choice
+from harness.errors import InputError, check_choice
+from harness.rows import (  # noqa: F401  (re-exported: the readers were part of this module)
+    FORMATS,
+    MAX_RECORD_BYTES,
+    Format,
+    Row,
+    RowProblem,
+    bounded_lines,
+    detect_format,
+    read_rows,
+    read_table,
+    text_problem,
+)
 
-FORMATS = ("jsonl", "csv", "parquet")
 KINDS = ("sft", "chat", "preference", "rating", "ranking")
 ROLES = ("system", "user", "assistant")
-Format = Literal["jsonl", "csv", "parquet"]
 Kind = Literal["sft", "chat", "preference", "rating", "ranking"]
 
-MAX_RECORD_BYTES = 32 * 2**20
-"""The longest line (JSONL) or record (CSV) read: 32 MiB. Longer is an error naming file and line,
-so that ``/dev/zero``, a sparse file or a binary blob cannot be read as one endless line."""
-
-# csv's default field limit (128 KiB) would reject a legitimate long completion; a field may be
-# as long as a record.
-csv.field_size_limit(MAX_RECORD_BYTES)
 
 
 class Message(BaseModel):
@@ -152,215 +152,6 @@ _MODELS: dict[str, type[Record]] = {
     "rating": RatingRecord,
     "ranking": RankingRecord,
 }
-
-
-@dataclass(frozen=True)
-class Row:
-    """A raw row of a file, before schema validation."""
-
-    line: int
-    data: dict[str, Any] | None
-    problem: RowProblem | None = None
-
-
-@dataclass(frozen=True)
-class RowProblem:
-    """Why a row is not a valid record: check name, message, file line and field."""
-
-    check: str
-    message: str
-    line: int
-    field: str | None = None
-    id: str | None = None
-
-
-# ---------------------------------------------------------------------------- format detection
-def _check_path(path: Path) -> None:
-    if not path.exists():
-        raise InputFileError("no such file", file=path)
-    if path.is_dir():
-        raise InputFileError("is a directory, expected a data file", file=path)
-    mode = path.stat().st_mode
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISSOCK(mode):
-        raise InputFileError("is a device or socket, expected a data file", file=path)
-
-
-def detect_format(path: str | Path) -> Format:
-    """Detect the file format from its content (not its name).
-
-    Parquet files start with ``PAR1``; a first non-blank character ``{`` or ``[`` means JSON
-    lines; anything else is read as CSV.
-    """
-    path = Path(path)
-    _check_path(path)
-    with path.open("rb") as fh:
-        head = fh.read(4096)
-    if head[:4] == b"PAR1":
-        return "parquet"
-    if b"\x00" in head:
-        raise InputError(
-            "binary data (NUL bytes) in the first 4 KiB: expected UTF-8 JSONL or CSV text, or Parquet", file=path
-        )
-    text = head.lstrip(b"\xef\xbb\xbf").lstrip()
-    if not text:
-        raise InputError("file is empty: no records to read", file=path)
-    if text[:1] in (b"{", b"["):
-        return "jsonl"
-    return "csv"
-
-
-# ---------------------------------------------------------------------------- raw row readers
-def bounded_lines(path: Path, fh: Any) -> Iterator[bytes]:
-    """Physical lines of a binary file, none longer than :data:`MAX_RECORD_BYTES` (else an error)."""
-    lineno = 0
-    while raw := fh.readline(MAX_RECORD_BYTES + 1):
-        lineno += 1
-        if len(raw) > MAX_RECORD_BYTES:
-            raise InputError(
-                f"line longer than {MAX_RECORD_BYTES // 2**20} MiB (the limit of one record): "
-                "not a JSONL or CSV file, or a record far too long",
-                file=path,
-                line=lineno,
-            )
-        yield raw
-
-
-def _iter_lines(path: Path) -> Iterator[tuple[int, str | None, bytes]]:
-    """Yield ``(line, text or None if undecodable, raw)`` per physical line, streaming, bounded."""
-    with path.open("rb") as fh:
-        for lineno, raw in enumerate(bounded_lines(path, fh), start=1):
-            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                yield lineno, None, raw
-                continue
-            yield lineno, text.rstrip("\r\n"), raw
-
-
-def _read_jsonl(path: Path) -> Iterator[Row]:
-    for lineno, text, raw in _iter_lines(path):
-        if text is None:
-            bad = raw.decode("utf-8", errors="backslashreplace")[:60]
-            yield Row(lineno, None, RowProblem("schema.encoding", f"not valid UTF-8: {bad!r}", lineno))
-            continue
-        if not text.strip():
-            continue
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            yield Row(
-                lineno,
-                None,
-                RowProblem("schema.invalid_json", f"invalid JSON at column {exc.colno}: {exc.msg}", lineno),
-            )
-            continue
-        if not isinstance(obj, dict):
-            yield Row(
-                lineno,
-                None,
-                RowProblem(
-                    "schema.wrong_type",
-                    f"expected a JSON object per line, got {type(obj).__name__}",
-                    lineno,
-                ),
-            )
-            continue
-        yield Row(lineno, obj)
-
-
-def _maybe_json(value: str) -> Any:
-    """CSV cells holding messages are JSON arrays; decode those, leave other text alone."""
-    stripped = value.strip()
-    if stripped.startswith("[") and stripped.endswith("]"):
-        try:
-            return json.loads(stripped)
-        except json.JSONDecodeError:
-            return value
-    return value
-
-
-def _read_csv(path: Path) -> Iterator[Row]:
-    problems: list[RowProblem] = []
-
-    def decoded() -> Iterator[str]:
-        for lineno, text, raw in _iter_lines(path):
-            if text is None:
-                bad = raw.decode("utf-8", errors="backslashreplace")[:60]
-                problems.append(RowProblem("schema.encoding", f"not valid UTF-8: {bad!r}", lineno))
-                yield ""
-                continue
-            yield text + "\n"
-
-    reader = csv.reader(decoded())
-    header: list[str] | None = None
-    start = 1
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            yield Row(reader.line_num, None, RowProblem("schema.invalid_csv", str(exc), reader.line_num))
-            break
-        while problems:
-            p = problems.pop(0)
-            yield Row(p.line, None, p)
-        line = start
-        start = reader.line_num + 1
-        if not cells or all(not c.strip() for c in cells):
-            continue
-        if header is None:
-            header = [c.strip() for c in cells]
-            continue
-        if len(cells) != len(header):
-            yield Row(
-                line,
-                None,
-                RowProblem(
-                    "schema.invalid_csv",
-                    f"expected {len(header)} columns as in the header, got {len(cells)}",
-                    line,
-                ),
-            )
-            continue
-        yield Row(line, {k: _maybe_json(v) for k, v in zip(header, cells, strict=True) if k})
-    while problems:
-        p = problems.pop(0)
-        yield Row(p.line, None, p)
-
-
-def _read_parquet(path: Path) -> Iterator[Row]:
-    import pyarrow.parquet as pq
-
-    try:
-        pf = pq.ParquetFile(path)
-    except Exception as exc:  # pyarrow raises several types for corrupt files
-        raise InputError(f"cannot read Parquet: {exc}", file=path) from exc
-    row = 0
-    for batch in pf.iter_batches(batch_size=4096):
-        for obj in batch.to_pylist():
-            row += 1
-            yield Row(row, {k: _maybe_json(v) if isinstance(v, str) else v for k, v in obj.items()})
-
-
-def read_rows(path: str | Path, *, format: str | None = None) -> Iterator[Row]:
-    """Stream the raw rows of a data file.
-
-    Args:
-        path: a JSONL, CSV or Parquet file.
-        format: force a format (``jsonl``, ``csv``, ``parquet``); detected from content if None.
-
-    Raises:
-        InputFileError: the path is missing or a directory.
-        InputError: the file is empty or ``format`` is unknown.
-    """
-    path = Path(path)
-    _check_path(path)
-    fmt = detect_format(path) if format is None else check_choice(format, FORMATS, param="format", func="read_rows")
-    reader = {"jsonl": _read_jsonl, "csv": _read_csv, "parquet": _read_parquet}[fmt]
-    return reader(path)
 
 
 # ---------------------------------------------------------------------------- kind and records
@@ -502,18 +293,6 @@ def iter_records(
             yield from result
         else:
             yield result
-
-
-def read_table(path: str | Path, *, format: str | None = None) -> list[dict[str, Any]]:
-    """Read every well-formed row of a small file into memory (ratings, suite items)."""
-    out = []
-    for row in read_rows(path, format=format):
-        if row.problem is not None:
-            p = row.problem
-            raise InputError(p.message, file=path, line=p.line, field=p.field)
-        assert row.data is not None
-        out.append({**row.data, "_line": row.line})
-    return out
 
 
 _YES = frozenset({"1", "yes", "true", "pass", "passed", "y"})

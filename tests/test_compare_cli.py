@@ -41,7 +41,7 @@ def test_compare_pass_writes_every_report(tmp_path: Path) -> None:
     r = run("compare", str(bp.parent), str(cp), "--out", str(out), "--junit", str(junit))
     assert r.returncode == 0, r.stderr
     assert "PASS" in r.stdout and "PASS" not in r.stderr  # the summary is a result: stdout; logs on stderr
-    assert {p.name for p in out.iterdir()} == {"comparison.json", "report.md", "report.html"}
+    assert {p.name for p in out.iterdir()} == {"comparison.json", "report.md", "report.html", ".harness-out.json"}
     assert junit.read_text().startswith('<?xml version="1.0" encoding="UTF-8"?>')
 
 

@@ -42,6 +42,9 @@ MODULES = [
     "harness.rankings",
     "harness.validate.ranking",
     "harness.train.losses",
+    "harness.files",
+    "harness.records",
+    "harness.rows",
 ]
 
 

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from harness.eval.cache import GenerationCache
-from harness.eval.evaluate import evaluate_suite, write_run
+from harness.eval.evaluate import evaluate_suite
 from harness.eval.run import load_run
 from harness.eval.suite import load_suite
 from harness.models.factory import make_generator
+from harness.report.run import write_run
 
 ROOT = Path(__file__).parent.parent
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

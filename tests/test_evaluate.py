@@ -11,11 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.errors import ConfigError, InputError
-from harness.eval.evaluate import evaluate_suite, summarize, write_run
+from harness.eval.evaluate import evaluate_suite, summarize
 from harness.eval.run import load_run
 from harness.eval.suite import load_suite
 from harness.models.base import GenerationRequest
 from harness.models.fake import FakeGenerator
+from harness.report.run import write_run
 from harness.stats.intervals import mean_interval, wilson_interval
 
 RUBRIC = """name: r

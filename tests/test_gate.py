@@ -14,7 +14,7 @@ from harness.errors import InputError, InputFileError
 from harness.eval.cache import GenerationCache
 from harness.eval.run import load_run
 from harness.gate import compare_runs, policy_of
-from harness.gate.run import run_gate
+from harness.gate.run import GateHooks, GateOptions, run_gate
 from harness.models.base import GenerationRequest
 from harness.models.fake import FakeGenerator
 
@@ -64,7 +64,8 @@ def fakes(**over: FakeGenerator):
 def test_gate_passes_and_writes_runs_that_compare_alone(tmp_path: Path) -> None:
     suite = make_suite(tmp_path / "suite")
     cache = GenerationCache(tmp_path / "cache.sqlite")
-    result = run_gate([suite], base="base", candidate="cand", out=tmp_path / "out", cache=cache, make_generator=fakes())
+    result = run_gate([suite], base="base", candidate="cand", options=GateOptions(out=tmp_path / "out"),
+                      hooks=GateHooks(cache=cache, make_generator=fakes()))  # fmt: skip
     assert result.verdict == "pass" and result.exit_code == 0
     comp = result.comparisons[0]
     assert comp.criteria["correct"].counts["fixed"] == 18 and comp.criteria["correct"].counts["broken"] == 0
@@ -78,7 +79,7 @@ def test_gate_passes_and_writes_runs_that_compare_alone(tmp_path: Path) -> None:
 def test_gate_goes_through_the_cache(tmp_path: Path) -> None:
     suite = make_suite(tmp_path / "suite")
     cache = GenerationCache(tmp_path / "cache.sqlite")
-    first = run_gate([suite], base="base", candidate="cand", cache=cache, make_generator=fakes())
+    first = run_gate([suite], base="base", candidate="cand", hooks=GateHooks(cache=cache, make_generator=fakes()))
 
     def boom(req: GenerationRequest) -> str:
         raise AssertionError("generated although cached")
@@ -87,9 +88,11 @@ def test_gate_goes_through_the_cache(tmp_path: Path) -> None:
         [suite],
         base="base",
         candidate="cand",
-        cache=cache,
-        make_generator=fakes(
-            base=FakeGenerator(boom, fingerprint="base"), cand=FakeGenerator(boom, fingerprint="cand")
+        hooks=GateHooks(
+            cache=cache,
+            make_generator=fakes(
+                base=FakeGenerator(boom, fingerprint="base"), cand=FakeGenerator(boom, fingerprint="cand")
+            ),
         ),
     )
     assert again.verdict == first.verdict
@@ -107,7 +110,11 @@ def test_leaked_items_fail_the_gate_unless_allowed(tmp_path: Path) -> None:
     train.write_text("".join(json.dumps(r) + "\n" for r in rows))
     opts = {"paraphrase": False}
     failed = run_gate(
-        [suite], base="base", candidate="cand", train_data=[train], make_generator=fakes(), leakage_options=opts
+        [suite],
+        base="base",
+        candidate="cand",
+        options=GateOptions(train_data=[train], leakage_options=opts),
+        hooks=GateHooks(make_generator=fakes()),
     )
     comp = failed.comparisons[0]
     assert comp.leakage.checked and comp.leakage.leaked_ids == ["q12", "q13", "q14"]
@@ -122,10 +129,8 @@ def test_leaked_items_fail_the_gate_unless_allowed(tmp_path: Path) -> None:
         [suite],
         base="base",
         candidate="cand",
-        train_data=[train],
-        allow_leakage=True,
-        make_generator=fakes(),
-        leakage_options=opts,
+        options=GateOptions(train_data=[train], allow_leakage=True, leakage_options=opts),
+        hooks=GateHooks(make_generator=fakes()),
     )
     assert allowed.verdict == "pass" and allowed.comparisons[0].rules[-1].verdict == "pass"
 
@@ -144,13 +149,13 @@ def test_a_train_run_folder_supplies_its_training_data(tmp_path: Path) -> None:
         [suite],
         base="base",
         candidate=str(run_dir),
-        leakage_options={"paraphrase": False},
-        make_generator=lambda spec: gens("cand" if spec == str(run_dir) else spec),
+        options=GateOptions(leakage_options={"paraphrase": False}),
+        hooks=GateHooks(make_generator=lambda spec: gens("cand" if spec == str(run_dir) else spec)),
     )
     assert result.comparisons[0].leakage.leaked_ids == ["q05"] and result.verdict == "fail"
     (run_dir / "train.jsonl").unlink()
     with pytest.raises(InputFileError, match="does not exist"):
-        run_gate([suite], base="base", candidate=str(run_dir), make_generator=gens)
+        run_gate([suite], base="base", candidate=str(run_dir), hooks=GateHooks(make_generator=gens))
 
 
 def test_parsed_specs_are_passed_on_as_they_are(tmp_path: Path) -> None:
@@ -172,7 +177,7 @@ def test_parsed_specs_are_passed_on_as_they_are(tmp_path: Path) -> None:
 
         return make_generator(spec)
 
-    result = run_gate([suite], base=base, candidate=cand, make_generator=factory)
+    result = run_gate([suite], base=base, candidate=cand, hooks=GateHooks(make_generator=factory))
     assert seen[0] is base and seen[1] is cand  # parsed once, by the caller
     assert result.verdict == "pass" and result.manifest["candidate"] == f"outputs:{outputs['cand']}"
     assert train_data_of(cand) == []
@@ -180,7 +185,9 @@ def test_parsed_specs_are_passed_on_as_they_are(tmp_path: Path) -> None:
 
 def test_repeats_reach_the_comparison(tmp_path: Path) -> None:
     suite = make_suite(tmp_path / "suite")
-    result = run_gate([suite], base="base", candidate="cand", repeats=2, make_generator=fakes())
+    result = run_gate(
+        [suite], base="base", candidate="cand", options=GateOptions(repeats=2), hooks=GateHooks(make_generator=fakes())
+    )
     split = result.comparisons[0].repeats["candidate"]["correct"]
     assert split.attempts_per_item == 2 and split.generation == 0.0 and split.grading == 0.0
 
@@ -190,9 +197,15 @@ def test_gate_input_errors(tmp_path: Path) -> None:
         run_gate([], base="a", candidate="b")
     suite = make_suite(tmp_path / "suite")
     with pytest.raises(InputError, match="distinct names"):
-        run_gate([suite, suite], base="base", candidate="cand", make_generator=fakes())
+        run_gate([suite, suite], base="base", candidate="cand", hooks=GateHooks(make_generator=fakes()))
     with pytest.raises(InputFileError, match="no such training data"):
-        run_gate([suite], base="base", candidate="cand", train_data=[tmp_path / "nope.jsonl"], make_generator=fakes())
+        run_gate(
+            [suite],
+            base="base",
+            candidate="cand",
+            options=GateOptions(train_data=[tmp_path / "nope.jsonl"]),
+            hooks=GateHooks(make_generator=fakes()),
+        )
 
 
 def _outputs(path: Path, answer) -> Path:

@@ -28,6 +28,7 @@ def _imports(folder: str) -> list[tuple[str, str]]:
         ("compare", ("harness.gate", "harness.report", "harness.cli", "harness.models")),
         ("stats", ("harness.compare", "harness.gate", "harness.eval", "harness.agreement", "harness.report")),
         ("gate", ("harness.report", "harness.cli")),
+        ("eval", ("harness.compare", "harness.gate", "harness.report", "harness.cli")),
     ],
 )
 def test_no_import_against_the_flow(folder: str, forbidden: tuple[str, ...]) -> None:

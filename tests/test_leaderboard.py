@@ -109,7 +109,8 @@ def test_compare_with_four_runs_writes_the_leaderboard(runs: dict[str, Path], tm
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     assert doc["schema"] == "harness.leaderboard/v1" and len(doc["models"]) == 4
-    assert {p.name for p in out.iterdir()} == {"leaderboard.json", "leaderboard.md", "leaderboard.html"}
+    names = {p.name for p in out.iterdir()}
+    assert names == {"leaderboard.json", "leaderboard.md", "leaderboard.html", ".harness-out.json"}
     html = (out / "leaderboard.html").read_text()
     assert html.count("row − column") == 2 and "<script" not in html  # a matrix per criterion
     assert "| a | b | a − b |" in (out / "leaderboard.md").read_text()

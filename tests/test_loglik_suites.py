@@ -358,7 +358,7 @@ def test_bundled_knowledge_and_general_text_suites():
 
 
 def test_gate_runs_log_likelihood_suites_end_to_end():
-    from harness.gate.run import run_gate
+    from harness.gate.run import GateHooks, run_gate
 
     def make(spec: str) -> FakeGenerator:
         shift = 0.0 if spec == "base" else 0.1  # the candidate: ~0.1 nats per byte worse on general text
@@ -368,7 +368,7 @@ def test_gate_runs_log_likelihood_suites_end_to_end():
         )  # fmt: skip
 
     res = run_gate([ROOT / "suites/knowledge", ROOT / "suites/general-text"], base="base", candidate="cand",
-                   make_generator=make)  # fmt: skip
+                   hooks=GateHooks(make_generator=make))  # fmt: skip
     verdicts = {c.rules[0].criterion: c.rules[0].verdict for c in res.comparisons}
     assert verdicts["byte_probability"] == "fail" and res.verdict == "fail"
     assert verdicts["acc"] != "fail"  # the same choice scores on both sides: no accuracy regression

@@ -22,7 +22,7 @@ from harness.cli import main
 from harness.cli.serving import serving_options
 from harness.errors import InputError, ModelError, ServiceError
 from harness.eval.cache import GenerationCache
-from harness.eval.evaluate import evaluate_suite, write_run
+from harness.eval.evaluate import evaluate_suite
 from harness.eval.run import load_run
 from harness.eval.suite import load_suite
 from harness.models.base import GenerationRequest, GenerationSettings
@@ -30,6 +30,7 @@ from harness.models.factory import make_generator
 from harness.models.openai import OpenAIGenerator
 from harness.models.serving import ServingOptions
 from harness.models.spec import parse_spec
+from harness.report.run import write_run
 from tests.fixtures.fake_openai import FakeOpenAI
 
 ROOT = Path(__file__).parent.parent

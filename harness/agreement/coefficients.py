@@ -86,7 +86,7 @@ def as_labels(labels: Sequence[float] | np.ndarray | None, *, func: str) -> np.n
     arr = as_ratings(labels, func=func, name="labels", ndim=1)
     if np.isnan(arr).any():
         raise InputError(f"The 'labels' parameter of {func} must not contain NaN (a missing value is not a category).")
-    uniq = np.unique(arr)
+    uniq = ss.distinct(arr)
     if len(uniq) != len(arr):
         raise InputError(f"The 'labels' parameter of {func} must not repeat a category.")
     return uniq

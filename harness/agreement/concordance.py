@@ -24,7 +24,6 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import numpy as np
-from scipy import stats
 
 from harness.agreement.coefficients import as_ratings
 from harness.agreement.suffstats import ItemStat, compress_rows
@@ -138,6 +137,8 @@ def kendall_w(data: Any) -> KendallW:
     n, m = xc.shape
     df = max(n - 1, 0)
     chi2 = m * df * w if np.isfinite(w) else float("nan")
+    from scipy import stats  # imported here: its import costs more than a whole agreement run
+
     p = float(stats.chi2.sf(chi2, df)) if np.isfinite(chi2) and df > 0 else float("nan")
     ties = any(len(np.unique(xc[:, j])) < n for j in range(m))
     return KendallW(float(w), float(chi2), df, p, n, m, ties)

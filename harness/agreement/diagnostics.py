@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import statistics
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +27,7 @@ import numpy as np
 from harness.agreement.bootstrap import bootstrap_ci
 from harness.agreement.coefficients import krippendorff_alpha, krippendorff_alpha_stat
 from harness.agreement.loo import alpha_without_each, loo_consensus_cells
-from harness.agreement.suffstats import code_categories, count_matrix, metric_matrix
+from harness.agreement.suffstats import code_categories, count_matrix, distinct, metric_matrix
 from harness.errors import InputError
 
 __all__ = [
@@ -87,8 +88,9 @@ def _low_outliers(values: list[float | None], floor: float, eligible: list[bool]
     ok = arr[~np.isnan(arr)]
     if ok.size < 3:
         return [False] * len(values)
-    med = float(np.median(ok))
-    mad = 1.4826 * float(np.median(np.abs(ok - med)))
+    # statistics.median: the same value as np.median here (no NaN), without its import of numpy.ma.
+    med = float(statistics.median(ok.tolist()))
+    mad = 1.4826 * float(statistics.median(np.abs(ok - med).tolist()))
     threshold = med - max(3 * mad, floor)
     return [bool(not np.isnan(v) and v < threshold) for v in arr]
 
@@ -153,13 +155,13 @@ def _level_values(data: np.ndarray, level: str) -> tuple[np.ndarray, np.ndarray,
     pairable = m >= 2
     x = np.where(pairable[:, None], data, np.nan)
     if level != "ordinal":
-        return x, pairable, np.unique(x[~np.isnan(x)])
+        return x, pairable, distinct(x[~np.isnan(x)])
     vals, counts = np.unique(x[~np.isnan(x)], return_counts=True)
     ranks = np.cumsum(counts) - counts / 2.0
     out = np.full(x.shape, np.nan)
     mask = ~np.isnan(x)
     out[mask] = ranks[np.searchsorted(vals, x[mask])]
-    return out, pairable, np.unique(ranks)
+    return out, pairable, distinct(ranks)
 
 
 def _delta(a: np.ndarray, b: np.ndarray, level: str) -> np.ndarray:
@@ -259,8 +261,8 @@ def item_diagnostics(
     dis = item_disagreement(data, level=level)
     n_items = len(item_ids)
     order = np.lexsort((np.arange(n_items), -np.nan_to_num(dis), np.isnan(dis))).tolist()
-    distinct = np.unique(data[~np.isnan(data)])
-    shown = dict(zip(distinct.tolist(), (show(v) for v in distinct), strict=True))  # show each value once
+    values_seen = distinct(data[~np.isnan(data)])
+    shown = dict(zip(values_seen.tolist(), (show(v) for v in values_seen), strict=True))  # show each value once
     rated_all = ~np.isnan(data)
     counts = rated_all.sum(axis=1)
     cell_i, cell_j = np.nonzero(rated_all)  # row-major: each item's ratings together, in rater order
@@ -269,6 +271,7 @@ def item_diagnostics(
     bounds = np.concatenate(([0], np.cumsum(counts))).tolist()
     counts_out = counts.tolist()
     dis_out = [_f(v) for v in dis.tolist()]
+    has_gold = [False] * n_items if gold is None else (~np.isnan(gold)).tolist()
     out = []
     for i in order:
         lo, hi = bounds[i], bounds[i + 1]
@@ -278,7 +281,8 @@ def item_diagnostics(
             "disagreement": dis_out[i],
             "ratings": dict(zip(names[lo:hi], values[lo:hi], strict=True)),
         }
-        if gold is not None and not np.isnan(gold[i]):
+        if has_gold[i]:
+            assert gold is not None
             row, rated = data[i], rated_all[i]
             entry["gold"] = show(gold[i])
             entry["gold_agreement"] = _f((row[rated] == gold[i]).mean()) if rated.any() else None

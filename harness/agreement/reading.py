@@ -11,6 +11,7 @@ of :mod:`harness.records` reads the file, so problems name file, line and field 
 from __future__ import annotations
 
 import math
+from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -25,6 +26,7 @@ from harness.records import (
     detect_kind,
     iter_records,
     read_table,
+    text_problem,
 )
 
 __all__ = ["Rating", "Ratings", "load_ratings"]
@@ -44,6 +46,9 @@ class Rating(NamedTuple):
     timestamp: str | None = None
     shown_order: str | None = None
     line: int = 0
+
+
+_make_rating = partial(tuple.__new__, Rating)
 
 
 class Ratings(NamedTuple):
@@ -113,19 +118,9 @@ def _load_long_csv(path: str | Path) -> list[Rating] | None:
 
     golds = cols.get("gold")
     gold = empty if golds is None else [None if _missing(v) else v for v in golds]
-    return list(
-        map(
-            Rating,
-            cols["item_id"],
-            cols["rater_id"],
-            cols["score"],
-            texts("criterion"),
-            gold,
-            texts("timestamp"),
-            texts(shown_col),
-            table.lines,
-        )
-    )
+    columns = (cols["item_id"], cols["rater_id"], cols["score"], texts("criterion"), gold, texts("timestamp"))
+    # tuple.__new__ builds each Rating in C (Rating(...) runs a Python __new__ per row).
+    return list(map(_make_rating, zip(*columns, texts(shown_col), table.lines, strict=True)))
 
 
 def _id_text(v: Any) -> str | None:
@@ -180,6 +175,8 @@ def _load_long_jsonl(path: str | Path) -> list[Rating] | None:
             try:
                 obj = json.loads(raw[3:] if line == 1 and raw.startswith(b"\xef\xbb\xbf") else raw)
             except ValueError:  # invalid JSON or UTF-8
+                return None
+            if b"\\u" in raw and text_problem(obj) is not None:  # a \\u escape may hide a surrogate or NUL
                 return None
             rating = _jsonl_rating(obj, line)
             if rating is None:

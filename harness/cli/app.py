@@ -11,7 +11,6 @@ Conventions every verb follows (see :mod:`harness.progress`):
 
 from __future__ import annotations
 
-import json
 import sys
 from enum import StrEnum
 from typing import Annotated, Any
@@ -82,11 +81,11 @@ def emit_json(doc: dict[str, Any]) -> None:
     unindented output; a 20,000-item agreement document takes seconds through the pure-Python
     indenting encoder.
     """
-    from harness.files import check_written
+    from harness.files import check_written, json_text
 
     check_written(doc, where="<stdout>")
     indent = 2 if sys.stdout.isatty() else None
-    sys.stdout.write(json.dumps(doc, indent=indent, ensure_ascii=False, allow_nan=False) + "\n")
+    sys.stdout.write(json_text(doc, indent=indent) + "\n")  # valid UTF-8 whatever the text held
 
 
 def command() -> Any:
@@ -110,4 +109,31 @@ def command() -> Any:
             walk(sub)
 
     walk(cmd)
+    from harness.cli.outputs import install
+
+    install(cmd)  # every --out, --junit, --cache, --store checked as it is parsed, before any work
+    for name, sub in getattr(cmd, "commands", {}).items():
+        if name in OUT_FOLDER_VERBS and any(p.name == "out" for p in sub.params):
+            sub.callback = _in_out_folder(sub.callback)
     return cmd
+
+
+OUT_FOLDER_VERBS = frozenset({"validate", "agreement", "eval", "compare", "gate", "monitor", "rm-eval"})
+"""Verbs whose ``--out`` folder holds one run's reports (:class:`harness.files.OutFolder`)."""
+
+
+def _in_out_folder(callback: Any) -> Any:
+    """Run a verb inside an :class:`~harness.files.OutFolder` of its ``--out`` (when given)."""
+    import functools
+
+    @functools.wraps(callback)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        from harness.files import OutFolder
+
+        if kwargs.get("out") is None:
+            return callback(*args, **kwargs)
+        # an exit with a verdict's code (fail, inconclusive) still ends a complete run
+        with OutFolder(kwargs["out"], command=["harness", *sys.argv[1:]], complete=(typer.Exit,)):
+            return callback(*args, **kwargs)
+
+    return run

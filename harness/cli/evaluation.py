@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -56,47 +56,29 @@ def eval_(
         raise InputError(f"--batch-size must be a positive integer or 'auto'; got {batch_size!r}", field="batch-size")
     from harness.documents.run import EvalDocument
     from harness.eval.cache import GenerationCache, default_cache_path
-    from harness.eval.evaluate import evaluate_suite, write_run
-    from harness.eval.suite import load_suite
     from harness.models.factory import make_generator
     from harness.models.spec import parse_spec
-    from harness.report.run import print_run
-
-    loaded = [load_suite(p) for p in suites]  # every suite is checked before any model loads
-    names = [s.name for s in loaded]
-    if len(set(names)) != len(names) and out is not None:
-        raise InputError(f"suites share a name, so their --out folders would collide: {names}")
-    spec = parse_spec(model, endpoint=endpoint)  # parsed once, here
-    srv = serving_options(timeout, concurrency, retries, backoff, request_param)
     from harness.store.recording import open_recorder
 
+    loaded = _load_suites(suites, out=out)  # every suite is checked before any model loads
+    spec = parse_spec(model, endpoint=endpoint)  # parsed once, here
+    srv = serving_options(timeout, concurrency, retries, backoff, request_param)
     recorder = open_recorder(store, no_store=no_store)  # an unreachable store stops us before the model loads
-    gen = make_generator(
-        spec,
-        allow_noop_adapter=allow_noop_adapter,
-        allow_pickle=allow_pickle,
-        batch_size="auto" if batch_size == "auto" else int(batch_size),
-        serving=srv,
-    )
-    same_model = judge == model and judge_endpoint == endpoint
-    judge_gen = (gen if same_model else make_generator(judge, endpoint=judge_endpoint, serving=srv)) if judge else None
-    gen_cache = None if no_cache else GenerationCache(cache or default_cache_path())
-    runs = []
+    gen_cache = None if no_cache else GenerationCache(cache or default_cache_path())  # so does an unwritable cache
     try:
-        for suite in loaded:
-            progress = stage_callback(suite.name)
-            try:
-                run = evaluate_suite(
-                    suite, gen, cache=gen_cache, repeats=repeats, limit=limit, progress=progress, judge=judge_gen
-                )
-            finally:
-                progress.close()  # type: ignore[attr-defined]
-            if out is not None:
-                write_run(run, out if len(loaded) == 1 else out / suite.name)
-            runs.append(run)
-            recorder.record(run.to_document())
-            if not as_json:
-                print_run(run, stdout, worst=worst)
+        gen = make_generator(
+            spec,
+            allow_noop_adapter=allow_noop_adapter,
+            allow_pickle=allow_pickle,
+            batch_size="auto" if batch_size == "auto" else int(batch_size),
+            serving=srv,
+        )
+        same_model = judge == model and judge_endpoint == endpoint
+        judge_gen = None
+        if judge:
+            judge_gen = gen if same_model else make_generator(judge, endpoint=judge_endpoint, serving=srv)
+        runs = _evaluate_suites(loaded, gen, cache=gen_cache, repeats=repeats, limit=limit, judge=judge_gen,
+                                out=out, recorder=recorder, worst=None if as_json else worst)  # fmt: skip
     finally:
         if gen_cache is not None:
             gen_cache.close()
@@ -108,3 +90,38 @@ def eval_(
     elif out is not None:
         note(f"Runs written to {out}")
 
+
+def _load_suites(suites: list[Path], *, out: Path | None) -> list[Any]:
+    """Load and check every suite; several written under one --out need distinct names."""
+    from harness.errors import InputError
+    from harness.eval.suite import load_suite
+
+    loaded = [load_suite(p) for p in suites]
+    names = [s.name for s in loaded]
+    if len(set(names)) != len(names) and out is not None:
+        raise InputError(f"suites share a name, so their --out folders would collide: {names}")
+    return loaded
+
+
+def _evaluate_suites(
+    loaded: list[Any], gen: Any, *, cache: Any, repeats: int, limit: int | None, judge: Any, out: Path | None,
+    recorder: Any, worst: int | None,
+) -> list[Any]:  # fmt: skip
+    """Evaluate each suite in turn: write its run (--out), record it, print it (unless ``worst`` is None)."""
+    from harness.eval.evaluate import evaluate_suite
+    from harness.report.run import print_run, write_run
+
+    runs = []
+    for suite in loaded:
+        progress = stage_callback(suite.name)
+        try:
+            run = evaluate_suite(suite, gen, cache=cache, repeats=repeats, limit=limit, progress=progress, judge=judge)
+        finally:
+            progress.close()  # type: ignore[attr-defined]
+        if out is not None:
+            write_run(run, out if len(loaded) == 1 else out / suite.name)
+        runs.append(run)
+        recorder.record(run.to_document())
+        if worst is not None:
+            print_run(run, stdout, worst=worst)
+    return runs

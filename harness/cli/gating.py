@@ -90,20 +90,37 @@ def compare(
     _finish_comparison(result, out=out, junit=junit, as_json=as_json, runs=False)
 
 
+CandidateOpt = Annotated[
+    list[str],
+    typer.Option(help="The candidate model spec (a harness train run folder works); several: a leaderboard."),
+]
+BaselineOpt = Annotated[
+    str | None,
+    typer.Option(help="Also (or, without --base, only) compare with a stored run: store:last-pass or store:ID."),
+]
+TrainDataOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--train-data", help="The candidate's training data: suite items found there fail the gate."),
+]
+AllowNoopOpt = Annotated[
+    bool, typer.Option(help="Evaluate an adapter even when it does not change the model's outputs.")
+]
+AllowPickleOpt = Annotated[
+    bool, typer.Option("--allow-pickle", help="Load .bin (pickle) weights: only for sources you trust.")
+]
+NoParaphraseOpt = Annotated[
+    bool, typer.Option("--no-paraphrase", help="Leakage check without the embedding (paraphrase) method.")
+]
+
+
 @app.command()
 def gate(
     suites: Annotated[list[Path], typer.Argument(help="Suite folders (suite.yaml + items.jsonl).")],
-    candidate: Annotated[
-        list[str],
-        typer.Option(help="The candidate model spec (a harness train run folder works); several: a leaderboard."),
-    ],
+    candidate: CandidateOpt,
     base: Annotated[
         str | None, typer.Option(help="The base model spec (alias, folder, .gguf, openai:..., outputs:...).")
     ] = None,
-    baseline: Annotated[
-        str | None,
-        typer.Option(help="Also (or, without --base, only) compare with a stored run: store:last-pass or store:ID."),
-    ] = None,
+    baseline: BaselineOpt = None,
     out: Annotated[
         Path | None, typer.Option(help="Write comparison.json, report.md, report.html and the runs here.")
     ] = None,
@@ -114,10 +131,7 @@ def gate(
     policy: Annotated[
         Path | None, typer.Option(help="Policy YAML for every suite (default: each suite's gate).")
     ] = None,
-    train_data: Annotated[
-        list[Path] | None,
-        typer.Option("--train-data", help="The candidate's training data: suite items found there fail the gate."),
-    ] = None,
+    train_data: TrainDataOpt = None,
     allow_leakage: Annotated[
         bool, typer.Option(help="Gate anyway when suite items leaked into training data (they are left out).")
     ] = False,
@@ -126,15 +140,9 @@ def gate(
     endpoint: Annotated[str | None, typer.Option(help="Server URL for openai:<model> specs.")] = None,
     cache: Annotated[Path | None, typer.Option(help="Generation cache file (default ~/.cache/harness).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the generation cache.")] = False,
-    allow_noop_adapter: Annotated[
-        bool, typer.Option(help="Evaluate an adapter even when it does not change the model's outputs.")
-    ] = False,
-    allow_pickle: Annotated[
-        bool, typer.Option("--allow-pickle", help="Load .bin (pickle) weights: only for sources you trust.")
-    ] = False,
-    no_paraphrase: Annotated[
-        bool, typer.Option("--no-paraphrase", help="Leakage check without the embedding (paraphrase) method.")
-    ] = False,
+    allow_noop_adapter: AllowNoopOpt = False,
+    allow_pickle: AllowPickleOpt = False,
+    no_paraphrase: NoParaphraseOpt = False,
     seed: Annotated[int | None, typer.Option(help="Bootstrap seed (default 0).")] = None,
     timeout: TimeoutOpt = None,
     concurrency: ConcurrencyOpt = None,
@@ -146,9 +154,54 @@ def gate(
 ) -> None:
     """Evaluate base and candidate on suites (through the cache), check leakage, compare, and give the verdict."""
     from harness.cli import leaderboard as several
+    from harness.gate.run import GateHooks, GateOptions, run_gate
+    from harness.report.run import write_run
+
+    recorder, pol, gen_cache = _gate_setup(base=base, baseline=baseline, store=store, no_store=no_store,
+                                           policy=policy, cache=cache, no_cache=no_cache)  # fmt: skip
+    serving = serving_options(timeout, concurrency, retries, backoff, request_param)
+    models = _Models(endpoint=endpoint, allow_noop_adapter=allow_noop_adapter, allow_pickle=allow_pickle, srv=serving)
+    manifest = _gate_manifest(_gate_argv(suites, base=base, candidate=candidate, baseline=baseline))
+    leakage_options = {"paraphrase": False} if no_paraphrase else None
+    runs = _Runs()
+    with _Progress() as progress:
+        if len(candidate) > 1 or base is None:  # a leaderboard (exits there), or the candidate alone
+            several.gate_without_base(
+                suites, base=base, candidates=candidate, policy=pol, seed=seed, out=out, as_json=as_json,
+                recorder=recorder, make_generator=models, cache=gen_cache, repeats=repeats, limit=limit,
+                on_run=runs.add, train_data=train_data, manifest=manifest, progress=progress,
+            )  # fmt: skip
+            result = None
+        else:
+            result = run_gate(
+                suites, base=models.parse(base), candidate=models.parse(candidate[0]),
+                options=GateOptions(out=out, policy=pol, train_data=train_data or [], allow_leakage=allow_leakage,
+                                    repeats=repeats, limit=limit, leakage_options=leakage_options, manifest=manifest,
+                                    seed=seed),
+                hooks=GateHooks(cache=gen_cache, make_generator=models, progress=progress, on_run=runs.add,
+                                write_run=lambda run, folder: write_run(run, folder).json),
+            )  # fmt: skip
+    if baseline is not None:
+        result = several.gate_with_baseline(result, runs.candidates, recorder=recorder, baseline=baseline, policy=pol,
+                                            seed=seed, train_data=train_data or [], allow_leakage=allow_leakage,
+                                            leakage_options=leakage_options)  # fmt: skip
+    assert result is not None
+    several.record_gate(recorder, result, runs.documents)
+    _finish_comparison(result, out=out, junit=junit, as_json=as_json, runs=True)
+
+
+def _gate_argv(suites: list[Path], *, base: str | None, candidate: list[str], baseline: str | None) -> list[str]:
+    argv = ["gate", *map(str, suites), *(["--base", base] if base else [])]
+    return argv + [a for c in candidate for a in ("--candidate", c)] + (["--baseline", baseline] if baseline else [])
+
+
+def _gate_setup(
+    *, base: str | None, baseline: str | None, store: str | None, no_store: bool, policy: Path | None,
+    cache: Path | None, no_cache: bool,
+) -> tuple[Any, Any, Any]:  # fmt: skip
+    """Everything checked before a model loads: the sides given, the store, the policy, the cache."""
     from harness.errors import InputError
     from harness.gate import load_policy
-    from harness.gate.run import run_gate
     from harness.store.recording import open_recorder
 
     if base is None and baseline is None:
@@ -163,72 +216,57 @@ def gate(
         from harness.eval.cache import GenerationCache, default_cache_path
 
         gen_cache = GenerationCache(cache or default_cache_path())
+    return recorder, pol, gen_cache
 
-    from harness.models.factory import make_generator
-    from harness.models.spec import ModelSpec, parse_spec
 
-    def parse(raw: str) -> ModelSpec:  # each spec parsed once, here; later steps get the parsed spec
-        return parse_spec(raw, endpoint=endpoint if raw.startswith("openai:") else None)
+class _Models:
+    """Parses each spec once (the endpoint only for ``openai:``) and makes its generator with the gate's options."""
 
-    serving = serving_options(timeout, concurrency, retries, backoff, request_param)
+    def __init__(self, *, endpoint: str | None, allow_noop_adapter: bool, allow_pickle: bool, srv: Any) -> None:
+        self.endpoint = endpoint
+        self.options = {"allow_noop_adapter": allow_noop_adapter, "allow_pickle": allow_pickle, "serving": srv}
 
-    def factory(spec: ModelSpec | str) -> Any:
-        return make_generator(spec, allow_noop_adapter=allow_noop_adapter, allow_pickle=allow_pickle, serving=serving)
+    def parse(self, raw: str) -> Any:
+        from harness.models.spec import parse_spec
 
-    callbacks: dict[tuple[str, str], Any] = {}
+        return parse_spec(raw, endpoint=self.endpoint if raw.startswith("openai:") else None)
 
-    def progress(side: str, suite: str, stage: str, done: int, total: int) -> None:
-        if (side, suite) not in callbacks:
-            callbacks[(side, suite)] = stage_callback(f"{side:9} {suite}")
-        callbacks[(side, suite)](stage, done, total)
+    def __call__(self, spec: Any) -> Any:
+        from harness.models.factory import make_generator
 
-    argv = ["gate", *map(str, suites), *(["--base", base] if base else [])]
-    argv += [a for c in candidate for a in ("--candidate", c)] + (["--baseline", baseline] if baseline else [])
-    runs: dict[str, dict[str, Any]] = {}
-    cand_runs: dict[str, Any] = {}
+        return make_generator(spec, **self.options)
 
-    def on_run(side: str, suite: str, run: Any) -> None:
-        runs.setdefault(suite, {})[side] = run.to_document()
-        if side == "candidate":
-            cand_runs[suite] = run
 
-    try:
-        if len(candidate) > 1 or base is None:  # a leaderboard (exits there), or the candidate alone
-            several.gate_without_base(
-                suites, base=base, candidates=candidate, policy=pol, seed=seed, out=out, as_json=as_json,
-                recorder=recorder, make_generator=factory, cache=gen_cache, repeats=repeats, limit=limit,
-                on_run=on_run, train_data=train_data, manifest=_gate_manifest(argv), progress=progress,
-            )  # fmt: skip
-            result = None
-        else:
-            result = run_gate(
-                suites,
-                base=parse(base),
-                candidate=parse(candidate[0]),
-                out=out,
-                policy=pol,
-                train_data=train_data or [],
-                allow_leakage=allow_leakage,
-                repeats=repeats,
-                limit=limit,
-                cache=gen_cache,
-                make_generator=factory,
-                leakage_options={"paraphrase": False} if no_paraphrase else None,
-                progress=progress,
-                manifest=_gate_manifest(argv),
-                seed=seed,
-                on_run=on_run,
-            )
-    finally:
-        for cb in callbacks.values():
+class _Progress:
+    """One progress line per side and suite, closed together."""
+
+    def __init__(self) -> None:
+        self.callbacks: dict[tuple[str, str], Any] = {}
+
+    def __call__(self, side: str, suite: str, stage: str, done: int, total: int) -> None:
+        if (side, suite) not in self.callbacks:
+            self.callbacks[(side, suite)] = stage_callback(f"{side:9} {suite}")
+        self.callbacks[(side, suite)](stage, done, total)
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for cb in self.callbacks.values():
             cb.close()
-    if baseline is not None:
-        result = several.gate_with_baseline(result, cand_runs, recorder=recorder, baseline=baseline, policy=pol,
-                                            seed=seed, train_data=train_data or [], allow_leakage=allow_leakage,
-                                            leakage_options={"paraphrase": False} if no_paraphrase else None)
-    assert result is not None
-    several.record_gate(recorder, result, runs)
-    _finish_comparison(result, out=out, junit=junit, as_json=as_json, runs=True)
+
+
+class _Runs:
+    """The runs a gate made: their documents per suite and side (for the store), the candidate's runs."""
+
+    def __init__(self) -> None:
+        self.documents: dict[str, dict[str, Any]] = {}
+        self.candidates: dict[str, Any] = {}
+
+    def add(self, side: str, suite: str, run: Any) -> None:
+        self.documents.setdefault(suite, {})[side] = run.to_document()
+        if side == "candidate":
+            self.candidates[suite] = run
 
 
 def _finish_comparison(result: Any, *, out: Path | None, junit: Path | None, as_json: bool, runs: bool) -> None:

@@ -143,8 +143,8 @@ def gate_without_base(
     train_data: Sequence[Path] | None = None,
 ) -> None:  # fmt: skip
     """Several candidates: the leaderboard (exits). One candidate, no base: evaluate it alone (runs to on_run)."""
-    from harness.eval.evaluate import write_run
     from harness.gate.several import evaluate_models, load_suites
+    from harness.report.run import write_run
 
     if len(candidates) > 1:
         _no_leakage_check(train_data)

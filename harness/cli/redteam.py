@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from harness.eval.cache import GenerationCache
     from harness.models.base import Generator
     from harness.redteam.analysis import RedteamReport
+    from harness.redteam.grading import GraderCheck
 
 
 @app.command()
@@ -83,7 +84,7 @@ def redteam(
     folder = _red_team_folder(suite, out, strategy, seed, max_new_tokens)
     if expand_only:
         raise typer.Exit(0)
-    specs = _check_models(folder, model, base, candidate, attacker)
+    specs, grader = _check_inputs(folder, model, base, candidate, attacker, grader_labels)
     make = _maker(endpoint, serving_options(timeout, concurrency, retries, backoff, request_param))
     from harness.eval.cache import GenerationCache, default_cache_path
 
@@ -91,7 +92,7 @@ def redteam(
     try:
         report = _measure(folder, {name: make(s) for name, s in specs.items()}, make(attacker) if attacker else None,
                           gen_cache, limit=limit, base=base, candidate=candidate, grader_labels=grader_labels,
-                          judge=(judge, make(judge)) if judge else None)  # fmt: skip
+                          grader=grader, judge=(judge, make(judge)) if judge else None)  # fmt: skip
     finally:
         if gen_cache is not None:
             gen_cache.close()
@@ -127,14 +128,19 @@ def _red_team_folder(
     return folder
 
 
-def _check_models(
-    folder: Path, model: list[str] | None, base: str | None, candidate: str | None, attacker: str | None
-) -> dict[str, str]:
-    """The models to measure (name → spec), checked before any loads."""
+def _check_inputs(
+    folder: Path, model: list[str] | None, base: str | None, candidate: str | None, attacker: str | None,
+    grader_labels: Path | None,
+) -> tuple[dict[str, str], GraderCheck | None]:  # fmt: skip
+    """The models to measure (name → spec) and the refusal rule's check, before any model loads."""
     from harness.errors import InputError
     from harness.redteam.expand import load_redteam
+    from harness.redteam.grading import refusal_agreement
 
-    adaptive = load_redteam(folder).adaptive
+    rt_config = load_redteam(folder)
+    adaptive = rt_config.adaptive
+    # read before any model loads: a bad labels file costs no generation
+    grader = refusal_agreement(grader_labels, confidence=rt_config.confidence) if grader_labels else None
     if adaptive and attacker is None:
         raise InputError(f"the strategies {adaptive} need an attacker model: pass --attacker SPEC", field="attacker")
     specs = {
@@ -144,13 +150,13 @@ def _check_models(
     }
     if not specs:
         raise InputError("name a model: --model SPEC, or --base and --candidate", field="model")
-    return specs
+    return specs, grader
 
 
 def _measure(
     folder: Path, gens: dict[str, Generator], attacker: Generator | None, cache: GenerationCache | None, *,
     limit: int | None, base: str | None, candidate: str | None, grader_labels: Path | None,
-    judge: tuple[str, Generator] | None,
+    grader: GraderCheck | None, judge: tuple[str, Generator] | None,
 ) -> RedteamReport:  # fmt: skip
     """Run the attacks, grade (the judge only once calibrated), analyse."""
     from harness.redteam.analysis import analyse
@@ -168,11 +174,7 @@ def _measure(
             regrade(outcomes, scorer, judge_check)
         console.print(judge_check.summary(), markup=False)
     report = analyse(loaded.name, config, outcomes, base=base, candidate=candidate)
-    report.judge = judge_check
-    if grader_labels is not None:
-        from harness.redteam.grading import refusal_agreement
-
-        report.grader = refusal_agreement(grader_labels, confidence=config.confidence)
+    report.judge, report.grader = judge_check, grader
     return report
 
 

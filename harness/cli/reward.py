@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -36,14 +36,15 @@ def rm_eval(
 
     if min_accuracy is not None and not 0 <= min_accuracy <= 1:
         raise InputError(f"--min-accuracy must be in [0, 1]; got {min_accuracy}", field="min_accuracy")
-    rm = load_reward_model(model)
-    judged, described = judge_pairs(
-        data,
-        lambda p, r: rm.score(p, r, batch_size=batch_size),
-        scheme=pairs.value,
-        format=format.value if format else None,
-    )
-    doc = reward_eval_document(judged, model=rm.fingerprint(), data=described, min_accuracy=min_accuracy)
+    loaded: list[Any] = []
+
+    def score(prompts: list[Any], responses: list[Any]) -> Any:  # the model loads once the data has been read
+        if not loaded:
+            loaded.append(load_reward_model(model))
+        return loaded[0].score(prompts, responses, batch_size=batch_size)
+
+    judged, described = judge_pairs(data, score, scheme=pairs.value, format=format.value if format else None)
+    doc = reward_eval_document(judged, model=loaded[0].fingerprint(), data=described, min_accuracy=min_accuracy)
     if out is not None:
         write_json(out / "reward_eval.json", doc)
         write_atomic(out / "reward_eval.md", render_markdown(doc))

@@ -33,7 +33,7 @@ from pydantic import BaseModel, Field
 
 from harness.documents.agreement import DEFAULT_MIN_ALPHA
 from harness.errors import InputError
-from harness.records import rating_number
+from harness.records import RatingRecord, RowProblem, iter_records, rating_number
 
 if TYPE_CHECKING:
     from harness.compare.criteria import CriterionInfo
@@ -174,6 +174,101 @@ def _judge_value(item: ItemResult, criterion: str, output: str | None) -> float 
     return score.value if score is not None else None
 
 
+_Runs = dict[str, dict[str, "ItemResult"]]  # side -> item id -> item
+_Key = tuple[str, str, "str | None"]  # item id, side, rated output text (None: the side's own output)
+
+
+def _read_ratings(path: Path) -> list[tuple[RatingRecord, float]]:
+    """The rows of a ratings file with each score as a number.
+
+    Raises:
+        InputError: for a bad row (file, line and field named).
+    """
+    rows: list[tuple[RatingRecord, float]] = []
+    for rec in iter_records(path, kind="rating"):
+        if isinstance(rec, RowProblem):
+            raise InputError(rec.message, file=path, line=rec.line, field=rec.field)
+        assert isinstance(rec, RatingRecord)
+        rows.append((rec, rating_number(rec.score, file=path, line=rec.line)))
+    return rows
+
+
+def _rated_output(rec: RatingRecord, cid: str, runs: _Runs, path: Path) -> tuple[_Key | None, str]:
+    """Which output a rating is of (None: an ``output`` no run produced), and how that was found.
+
+    Raises:
+        InputError: a ``model`` column that is neither ``base`` nor ``candidate``.
+    """
+    extra: dict[str, Any] = rec.model_extra or {}
+    output = extra.get("output")
+    if isinstance(output, str):
+        text = output.strip()
+        found = next(
+            (s for s in ("candidate", "base") if rec.item_id in runs[s]
+             and _judge_value(runs[s][rec.item_id], cid, text) is not None),
+            None,
+        )  # fmt: skip
+        return (None if found is None else (rec.item_id, found, text)), "outputs matched by text"
+    model = extra.get("model")
+    if model is None:
+        return (rec.item_id, "candidate", None), "candidate outputs (assumed: no 'output' or 'model' column)"
+    side = str(model).strip().casefold()
+    if side not in runs:
+        raise InputError(
+            f"'model' must be 'base' or 'candidate'; got {model!r}", file=path, line=rec.line, field="model"
+        )
+    return (rec.item_id, side, None), "the 'model' column"
+
+
+def _paired_scores(
+    groups: Mapping[_Key, list[float]], runs: _Runs, cid: str, info: CriterionInfo
+) -> tuple[list[float], list[float]]:
+    """The judge's score and the human consensus (as a [0, 1] score) of each rated output that has both."""
+    judge_v: list[float] = []
+    human_v: list[float] = []
+    for (item_id, which, rated_text), values in groups.items():
+        item = runs[which].get(item_id)
+        if item is None:
+            continue
+        j = _judge_value(item, cid, rated_text)
+        c, _ = info.scale.consensus(values)
+        h = _to_fraction(c, info) if c is not None else None
+        if j is None or h is None:
+            continue
+        judge_v.append(j)
+        human_v.append(h)
+    return judge_v, human_v
+
+
+def _calibrate_criterion(
+    cid: str, info: CriterionInfo, rows: Sequence[tuple[RatingRecord, float]], runs: _Runs, path: Path
+) -> Calibration:
+    """One judge criterion against the ratings of it (rows without a criterion count for every one)."""
+    groups: dict[_Key, list[float]] = defaultdict(list)
+    how: set[str] = set()
+    n_ratings = 0
+    for rec, value in rows:
+        if rec.criterion not in (None, cid):
+            continue
+        n_ratings += 1
+        key, found_by = _rated_output(rec, cid, runs, path)
+        if key is None:
+            continue
+        groups[key].append(value)
+        how.add(found_by)
+    if n_ratings == 0:
+        return Calibration(
+            criterion=cid, status="no_ratings", floor=info.floor, ratings_file=str(path),
+            reason=f"no ratings for criterion {cid!r} in {path.name}",
+        )  # fmt: skip
+    judge_v, human_v = _paired_scores(groups, runs, cid, info)
+    n_levels = len(info.scale.levels) or None
+    cal = judge_agreement(judge_v, human_v, criterion=cid, scale=info.scale.type, n_levels=n_levels, floor=info.floor)
+    return cal.model_copy(
+        update={"n_ratings": n_ratings, "rated": "; ".join(sorted(how)) or None, "ratings_file": str(path)}
+    )
+
+
 def calibrate_runs(
     base: Run,
     candidate: Run,
@@ -195,83 +290,19 @@ def calibrate_runs(
     Raises:
         InputError: for a ratings file with bad rows (file, line and field named).
     """
-    from harness.records import RatingRecord, RowProblem, iter_records
-
     path = Path(ratings_path) if ratings_path else (ratings_path_of(candidate) or ratings_path_of(base))
-    out: dict[str, Calibration] = {}
     if path is None or not path.is_file():
         why = "the suite names no human_ratings file" if path is None else f"human ratings file {path} not found"
-        for cid, info in judges.items():
-            out[cid] = Calibration(
-                criterion=cid, status="no_ratings", floor=info.floor, reason=why,
+        return {
+            cid: Calibration(
+                criterion=cid,
+                status="no_ratings",
+                floor=info.floor,
+                reason=why,
                 ratings_file=str(path) if path else None,
             )
-        return out
+            for cid, info in judges.items()
+        }
     runs = {"base": {i.id: i for i in base.items}, "candidate": {i.id: i for i in candidate.items}}
-    rows: list[tuple[RatingRecord, float]] = []
-    for rec in iter_records(path, kind="rating"):
-        if isinstance(rec, RowProblem):
-            raise InputError(rec.message, file=path, line=rec.line, field=rec.field)
-        assert isinstance(rec, RatingRecord)
-        rows.append((rec, rating_number(rec.score, file=path, line=rec.line)))
-    for cid, info in judges.items():
-        floor = info.floor
-        groups: dict[tuple[str, str, str | None], list[float]] = defaultdict(list)
-        how: set[str] = set()
-        n_ratings = 0
-        for rec, value in rows:
-            if rec.criterion not in (None, cid):
-                continue
-            n_ratings += 1
-            extra: dict[str, Any] = rec.model_extra or {}
-            output = extra.get("output")
-            if isinstance(output, str):
-                text = output.strip()
-                found = next(
-                    (s for s in ("candidate", "base") if rec.item_id in runs[s]
-                     and _judge_value(runs[s][rec.item_id], cid, text) is not None),
-                    None,
-                )
-                if found is None:
-                    continue
-                groups[(rec.item_id, found, text)].append(value)
-                how.add("outputs matched by text")
-                continue
-            model = extra.get("model")
-            if model is not None:
-                side = str(model).strip().casefold()
-                if side not in runs:
-                    raise InputError(
-                        f"'model' must be 'base' or 'candidate'; got {model!r}", file=path, line=rec.line, field="model"
-                    )
-                how.add("the 'model' column")
-            else:
-                side = "candidate"
-                how.add("candidate outputs (assumed: no 'output' or 'model' column)")
-            groups[(rec.item_id, side, None)].append(value)
-        judge_v: list[float] = []
-        human_v: list[float] = []
-        for (item_id, which, rated_text), values in groups.items():
-            item = runs[which].get(item_id)
-            if item is None:
-                continue
-            j = _judge_value(item, cid, rated_text)
-            c, _ = info.scale.consensus(values)
-            h = _to_fraction(c, info) if c is not None else None
-            if j is None or h is None:
-                continue
-            judge_v.append(j)
-            human_v.append(h)
-        if n_ratings == 0:
-            out[cid] = Calibration(
-                criterion=cid, status="no_ratings", floor=floor, ratings_file=str(path),
-                reason=f"no ratings for criterion {cid!r} in {path.name}",
-            )
-            continue
-        cal = judge_agreement(
-            judge_v, human_v, criterion=cid, scale=info.scale.type, n_levels=len(info.scale.levels) or None, floor=floor
-        )
-        out[cid] = cal.model_copy(
-            update={"n_ratings": n_ratings, "rated": "; ".join(sorted(how)) or None, "ratings_file": str(path)}
-        )
-    return out
+    rows = _read_ratings(path)
+    return {cid: _calibrate_criterion(cid, info, rows, runs, path) for cid, info in judges.items()}

@@ -28,6 +28,9 @@ class Finding(BaseModel):
     message: str
     ids: list[str] = Field(default_factory=list, description="ids of the validated file's examples")
     lines: list[int] = Field(default_factory=list, description="1-based lines of those examples")
+    files: list[str] | None = Field(
+        default=None, description="the file of each of those lines, when a folder or glob of shards was validated"
+    )
     holdout_ids: list[str] | None = None
     holdout: str | None = None
     data: dict[str, Any] | None = None

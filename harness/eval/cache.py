@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from harness.errors import InputFileError
+from harness.errors import InputFileError, OutputError
 
 SCHEMA_VERSION = 1
 _CREATE = """
@@ -78,15 +78,18 @@ class GenerationCache:
         self.path = Path(path)
         if self.path.is_dir():
             raise InputFileError("the cache path is a directory; give a file such as cache.sqlite", file=self.path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # autocommit: every put is one durable transaction, written before the next item starts
-        self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
-        self._db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-        self._set_wal(timeout)
-        # NORMAL in WAL mode loses nothing on a process crash (only, at worst, on power loss)
-        self._db.execute("PRAGMA synchronous = NORMAL")
-        self._db.execute(_CREATE)
-        self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # autocommit: every put is one durable transaction, written before the next item starts
+            self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+            self._db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            self._set_wal(timeout)
+            # NORMAL in WAL mode loses nothing on a process crash (only, at worst, on power loss)
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._db.execute(_CREATE)
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except (OSError, sqlite3.Error) as exc:
+            raise self._unwritable(exc) from exc
         self.hits = 0
         self.misses = 0
 
@@ -102,6 +105,16 @@ class GenerationCache:
                 if "locked" not in str(exc) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
+
+    def _unwritable(self, exc: Exception) -> OutputError:
+        """A failed open or write as an error naming the cache file (what was committed stays)."""
+        if isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
+            return OutputError("the cache file is not a SQLite database; give another --cache", file=self.path)
+        return OutputError(
+            f"cannot write the generation cache ({exc}); generations cached so far are kept, "
+            "free space or give another --cache and run again to resume",
+            file=self.path,
+        )
 
     def get(self, key: str) -> CacheEntry | None:
         """The entry for a key, or None."""
@@ -133,12 +146,19 @@ class GenerationCache:
         tokens: int | None = None,
         meta: dict[str, Any] | None = None,
     ) -> None:
-        """Store one output (committed at once; a second writer of the same key is harmless)."""
-        self._db.execute(
-            "INSERT OR REPLACE INTO generations (key, model, text, seconds, tokens, meta, created) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (key, model, text, seconds, tokens, json.dumps(meta or {}, sort_keys=True), time.time()),
-        )
+        """Store one output (committed at once; a second writer of the same key is harmless).
+
+        Raises:
+            OutputError: the cache cannot be written (full disk, read-only); earlier puts are kept.
+        """
+        try:
+            self._db.execute(
+                "INSERT OR REPLACE INTO generations (key, model, text, seconds, tokens, meta, created) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (key, model, text, seconds, tokens, json.dumps(meta or {}, sort_keys=True), time.time()),
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise self._unwritable(exc) from exc
 
     def __len__(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM generations").fetchone()[0])

@@ -11,18 +11,25 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from harness.documents.run import RunHashes
 from harness.errors import InputError
 from harness.eval.cache import GenerationCache, cache_key
 from harness.eval.rubric import OVERALL, Criterion
-from harness.eval.run import Attempt, ItemResult, ModelIdentity, Run, RunManifest, Score, SuiteRecord
+from harness.eval.run import (
+    Attempt,
+    CriterionSummary,
+    ItemResult,
+    ModelIdentity,
+    Run,
+    RunManifest,
+    Score,
+    SuiteRecord,
+)
 from harness.eval.scorers import BaseScorer, RawScore, ScorerContext, build_scorer
 from harness.eval.suite import Item, Suite
 from harness.eval.summary import overall_score, summarize
-from harness.files import write_atomic, write_json
 from harness.models.base import Completion, GenerationRequest, Generator, request_payload
 from harness.models.serving import RequestLog, summarise_requests
 from harness.provenance import collect_provenance, content_hash
@@ -260,10 +267,33 @@ def evaluate_suite(
     outputs, cached, gen_stats = _generate(generator, requests, suite, cache, progress)
 
     t0 = time.perf_counter()
+    texts = [c.text for c in outputs]
+    raw = _score_outputs(suite, scorers, texts, [it for it in items for _ in range(repeats)], progress)
+    specs = {c.id: scorers[c.id].spec() for c in suite.rubric.criteria}
+    results = _item_results(suite, items, requests, outputs, cached, raw, specs, repeats)
+    gen_stats["scoring_seconds"] = round(time.perf_counter() - t0, 3)
+
+    suite_record = suite.to_record(items)
+    model = generator.describe()
+    model.setdefault("fingerprint", generator.fingerprint)
+    judges = {cid: s.describe() for cid, s in scorers.items() if s.describe()}
+    manifest = _manifest(suite, suite_record, model, judges, specs, gen_stats, _run_requests(outputs),
+                         started=started, repeats=repeats, limit=limit)  # fmt: skip
+    return Run(
+        suite=SuiteRecord.model_validate(suite_record),
+        model=ModelIdentity.model_validate(model),
+        manifest=manifest,
+        items=results,
+        summary=_summaries(suite, results),
+    )
+
+
+def _score_outputs(
+    suite: Suite, scorers: dict[str, BaseScorer], texts: list[str], att_items: list[Item], progress: Progress | None
+) -> dict[str, list[RawScore]]:
+    """Every criterion's raw scores for every output (one per attempt, in request order)."""
     criteria = suite.rubric.criteria
     raw: dict[str, list[RawScore]] = {}
-    att_items = [it for it in items for _ in range(repeats)]
-    texts = [c.text for c in outputs]
     for n, c in enumerate(criteria):
         if progress:
             progress("score", n, len(criteria))
@@ -272,8 +302,23 @@ def evaluate_suite(
             raise RuntimeError(f"scorer {c.scorer.type!r} returned {len(raw[c.id])} scores for {len(texts)} outputs")
     if progress:
         progress("score", len(criteria), len(criteria))
-    specs = {c.id: scorers[c.id].spec() for c in criteria}
+    return raw
 
+
+def _item_results(
+    suite: Suite,
+    items: list[Item],
+    requests: list[GenerationRequest],
+    outputs: list[Completion],
+    cached: list[bool],
+    raw: dict[str, list[RawScore]],
+    specs: dict[str, dict[str, Any]],
+    repeats: int,
+) -> list[ItemResult]:
+    """Each item's result: its attempts' scores on the criteria's scales, and their mean."""
+    criteria = suite.rubric.criteria
+    ids = [*(c.id for c in criteria), OVERALL]
+    binary = {c.id: c.scale.binary for c in criteria} | {OVERALL: False}
     results: list[ItemResult] = []
     for i, it in enumerate(items):
         attempts = []
@@ -281,9 +326,8 @@ def evaluate_suite(
             j = i * repeats + k
             scores = {c.id: to_score(raw[c.id][j], c, specs[c.id]) for c in criteria}
             scores[OVERALL] = overall_score(scores, criteria)
-            attempts.append(Attempt(output=texts[j], scores=scores, seed=requests[j].seed, seconds=outputs[j].seconds))
-        ids = [*(c.id for c in criteria), OVERALL]
-        binary = {c.id: c.scale.binary for c in criteria} | {OVERALL: False}
+            out = outputs[j]
+            attempts.append(Attempt(output=out.text, scores=scores, seed=requests[j].seed, seconds=out.seconds))
         item_scores = {cid: _mean_score([a.scores[cid] for a in attempts], binary[cid]) for cid in ids}
         secs = [a.seconds for a in attempts if a.seconds is not None]
         results.append(
@@ -301,24 +345,39 @@ def evaluate_suite(
                 requests=_item_requests(outputs[i * repeats : (i + 1) * repeats]),
             )
         )
-    score_seconds = round(time.perf_counter() - t0, 3)
+    return results
 
-    confidence = suite.gate.confidence
+
+def _summaries(suite: Suite, results: list[ItemResult]) -> dict[str, CriterionSummary]:
+    """Per criterion (and ``overall``): mean, interval and n over the items."""
     summary = {}
-    for crit in [*criteria, None]:
+    for crit in [*suite.rubric.criteria, None]:
         cid = crit.id if crit is not None else OVERALL
         summary[cid] = summarize(
             [r.scores[cid].value for r in results],
             binary=crit.scale.binary if crit else False,
-            confidence=confidence,
+            confidence=suite.gate.confidence,
             seed=mean_seed(0, suite.name, cid),
         )
+    return summary
 
-    suite_record = suite.to_record(items)
-    model = generator.describe()
-    model.setdefault("fingerprint", generator.fingerprint)
-    judges = {cid: s.describe() for cid, s in scorers.items() if s.describe()}
-    manifest = RunManifest(
+
+def _manifest(
+    suite: Suite,
+    suite_record: dict[str, Any],
+    model: dict[str, Any],
+    judges: dict[str, dict[str, Any]],
+    specs: dict[str, dict[str, Any]],
+    timing: dict[str, Any],
+    requests: dict[str, Any] | None,
+    *,
+    started: str,
+    repeats: int,
+    limit: int | None,
+) -> RunManifest:
+    """What the run depends on: provenance, settings, and the hashes of items, rubric, model and judges."""
+    settings = suite.generation
+    return RunManifest(
         **collect_provenance().model_dump(),
         created=started,
         command=sys.argv if sys.argv and sys.argv[0] else None,
@@ -338,30 +397,6 @@ def evaluate_suite(
         ),
         scorers=specs,
         scorer_details=judges,
-        timing={**gen_stats, "scoring_seconds": score_seconds},
-        requests=_run_requests(outputs),
+        timing=timing,
+        requests=requests,
     )
-    return Run(
-        suite=SuiteRecord.model_validate(suite_record),
-        model=ModelIdentity.model_validate(model),
-        manifest=manifest,
-        items=results,
-        summary=summary,
-    )
-
-
-class RunFiles(NamedTuple):
-    """The files :func:`write_run` wrote."""
-
-    json: Path
-    markdown: Path
-
-
-def write_run(run: Run, out_dir: str | Path) -> RunFiles:
-    """Write ``run.json`` and ``run.md`` into ``out_dir`` (atomically)."""
-    from harness.report.run import render_run_markdown
-
-    out = Path(out_dir)
-    js = write_json(out / "run.json", run.to_document())
-    md = write_atomic(out / "run.md", render_run_markdown(run))
-    return RunFiles(js, md)

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from harness.configfile import read_yaml_text
 from harness.datasources import SourceSpec, read_source
 from harness.errors import ConfigError, InputFileError, SchemaError
 from harness.records import read_rows
@@ -31,7 +32,7 @@ def _load_task(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise InputFileError("no such task file", file=path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(read_yaml_text(path, what="task file"))  # bounded, UTF-8 checked
     except yaml.constructor.ConstructorError as exc:
         raise ConfigError(
             f"the task uses a Python hook ({exc.problem}); only plain YAML can be imported", file=path

@@ -218,30 +218,15 @@ def reward_eval_document(
     return doc
 
 
-def judge_pairs(
-    path: Any, score: Any, *, scheme: str = "all", format: str | None = None
-) -> tuple[list[PairJudgement], dict[str, Any]]:
-    """Read held-out pairs (a preference or rankings file) and score both sides of each.
-
-    Args:
-        path: preference records (``prompt, chosen, rejected`` and optional ``category``,
-            ``rater_id``) or rankings (converted with ``scheme``, ties kept as ties).
-        score: ``score(prompts, responses) -> rewards`` (e.g. :meth:`RewardModel.score`).
-        scheme: pairs from rankings: ``all`` or ``adjacent``.
-        format: force the file format.
-
-    Returns:
-        The judged pairs and a description of the data for the document.
+def _pair_rows(path: Any, *, scheme: str, format: str | None) -> tuple[list[dict[str, Any]], int, bool]:
+    """The pairs of a preference or rankings file, the number of records, and whether they were rankings.
 
     Raises:
         InputError: a bad row (file, line, field) or no pair in the file.
     """
-    import json
-
     from harness.errors import InputError
     from harness.rankings import ranking_pairs
-    from harness.records import PreferenceRecord, RankingRecord, RowProblem, iter_records, message_text
-    from harness.text import digest, normalize
+    from harness.records import PreferenceRecord, RankingRecord, RowProblem, iter_records
 
     records = []
     for item in iter_records(path, format=format):
@@ -267,38 +252,72 @@ def judge_pairs(
         ]
     if not rows:
         raise InputError("no preference pairs or rankings to evaluate on", file=path)
+    return rows, len(records), bool(rankings)
 
-    def key(value: Any) -> str:
-        return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
 
+def _key(value: Any) -> str:
+    """A text or a conversation as one hashable string."""
+    import json
+
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+
+
+def _rewards(rows: Sequence[dict[str, Any]], score: Any) -> dict[tuple[str, str], Any]:
+    """The reward of every distinct (prompt, response) of the pairs, each scored once."""
     texts: dict[tuple[str, str], tuple[Any, Any]] = {}
     for r in rows:
         for side in ("chosen", "rejected"):
-            texts.setdefault((key(r["prompt"]), key(r[side])), (r["prompt"], r[side]))
+            texts.setdefault((_key(r["prompt"]), _key(r[side])), (r["prompt"], r[side]))
     keys = list(texts)
-    rewards = dict(zip(keys, score([texts[k][0] for k in keys], [texts[k][1] for k in keys]), strict=True))
-    out = []
-    for r in rows:
-        p = key(r["prompt"])
-        dc, dr = (digest(normalize(message_text(r[s]))) for s in ("chosen", "rejected"))
-        first, second = sorted((dc, dr))
-        out.append(
-            PairJudgement(
-                item=digest(normalize(message_text(r["prompt"])), first.hex(), second.hex()).hex(),
-                chosen_is_a=dc == first,
-                tie=bool(r.get("tie")),
-                chosen_reward=float(rewards[(p, key(r["chosen"]))]),
-                rejected_reward=float(rewards[(p, key(r["rejected"]))]),
-                rater_id=r.get("rater_id"),
-                category=r.get("category"),
-            )
-        )
+    return dict(zip(keys, score([texts[k][0] for k in keys], [texts[k][1] for k in keys]), strict=True))
+
+
+def _judgement(row: dict[str, Any], rewards: dict[tuple[str, str], Any]) -> PairJudgement:
+    """One pair as judged: its item (the prompt and both responses, in a fixed order) and both rewards."""
+    from harness.records import message_text
+    from harness.text import digest, normalize
+
+    p = _key(row["prompt"])
+    dc, dr = (digest(normalize(message_text(row[s]))) for s in ("chosen", "rejected"))
+    first, second = sorted((dc, dr))
+    return PairJudgement(
+        item=digest(normalize(message_text(row["prompt"])), first.hex(), second.hex()).hex(),
+        chosen_is_a=dc == first,
+        tie=bool(row.get("tie")),
+        chosen_reward=float(rewards[(p, _key(row["chosen"]))]),
+        rejected_reward=float(rewards[(p, _key(row["rejected"]))]),
+        rater_id=row.get("rater_id"),
+        category=row.get("category"),
+    )
+
+
+def judge_pairs(
+    path: Any, score: Any, *, scheme: str = "all", format: str | None = None
+) -> tuple[list[PairJudgement], dict[str, Any]]:
+    """Read held-out pairs (a preference or rankings file) and score both sides of each.
+
+    Args:
+        path: preference records (``prompt, chosen, rejected`` and optional ``category``,
+            ``rater_id``) or rankings (converted with ``scheme``, ties kept as ties).
+        score: ``score(prompts, responses) -> rewards`` (e.g. :meth:`RewardModel.score`).
+        scheme: pairs from rankings: ``all`` or ``adjacent``.
+        format: force the file format.
+
+    Returns:
+        The judged pairs and a description of the data for the document.
+
+    Raises:
+        InputError: a bad row (file, line, field) or no pair in the file.
+    """
+    rows, n_records, from_rankings = _pair_rows(path, scheme=scheme, format=format)
+    rewards = _rewards(rows, score)
+    out = [_judgement(r, rewards) for r in rows]
     data = {
         "file": str(path),
-        "kind": "ranking" if rankings else "preference",
-        "n_records": len(records),
+        "kind": "ranking" if from_rankings else "preference",
+        "n_records": n_records,
         "n_pairs": len(out),
-        "pairs_from_rankings": {"scheme": scheme, "ties": "kept as ties (not in accuracy)"} if rankings else None,
+        "pairs_from_rankings": {"scheme": scheme, "ties": "kept as ties (not in accuracy)"} if from_rankings else None,
     }
     return out, data
 

@@ -7,7 +7,6 @@ so the model sees at scoring time what it was trained on.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -78,6 +77,7 @@ def load_reward_model(path: str | Path, *, max_length: int | None = None) -> Rew
     import torch
     from transformers import AutoModelForSequenceClassification
 
+    from harness.models.folders import check_adapter_folder, check_model_folder, loader_errors, read_json_object
     from harness.models.loading import load_tokenizer, peft_wrapping
     from harness.models.spec import parse_spec
 
@@ -85,7 +85,7 @@ def load_reward_model(path: str | Path, *, max_length: int | None = None) -> Rew
     manifest_file = path / "manifest.json"
     if not manifest_file.is_file():
         raise ModelError("not a harness train run folder (no manifest.json)", file=path)
-    manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+    manifest = read_json_object(manifest_file)
     if manifest.get("method") != "reward":
         raise ModelError(
             f"run was trained with method {manifest.get('method')!r}; a reward model needs method: reward", file=path
@@ -93,6 +93,9 @@ def load_reward_model(path: str | Path, *, max_length: int | None = None) -> Rew
     spec = parse_spec(str(path))
     tokenizer = load_tokenizer(spec)
     folder = spec.weights_folder()
+    check_model_folder(folder, allow_pickle=False)  # a reward model never loads from pickle
+    if manifest.get("adapter") != "full":
+        check_adapter_folder(path / "adapter", allow_pickle=False)
     from transformers.utils import logging as hf_logging
 
     level = hf_logging.get_verbosity()
@@ -100,15 +103,16 @@ def load_reward_model(path: str | Path, *, max_length: int | None = None) -> Rew
     # (or the full run's weights) holds the trained head, so that report would mislead here.
     hf_logging.set_verbosity_error()
     try:
-        model: Any = AutoModelForSequenceClassification.from_pretrained(
-            folder, num_labels=1, dtype=torch.float32, trust_remote_code=False, use_safetensors=True
-        )
+        with loader_errors(folder, "reward model"):
+            model: Any = AutoModelForSequenceClassification.from_pretrained(
+                folder, num_labels=1, dtype=torch.float32, trust_remote_code=False, use_safetensors=True
+            )
     finally:
         hf_logging.set_verbosity(level)
     if manifest.get("adapter") != "full":
         from peft import PeftModel
 
-        with peft_wrapping():
+        with peft_wrapping(), loader_errors(path / "adapter", "reward model's adapter"):
             model = PeftModel.from_pretrained(model, path / "adapter")
     model.config.pad_token_id = tokenizer.pad_token_id
     model.eval()

@@ -343,6 +343,8 @@ def load_suite(path: str | Path) -> Suite:
     if not path.exists():
         raise InputFileError("no such file or folder (a suite folder or its suite.yaml)" + suites_hint(path), file=path)
     yaml_path = path / "suite.yaml" if path.is_dir() else path
+    if path.is_dir() and yaml_path.exists() and not yaml_path.is_file():
+        raise InputFileError("is a directory, expected the suite's YAML file", file=yaml_path)
     if path.is_dir() and not yaml_path.is_file():
         raise InputFileError("not a suite: the folder has no suite.yaml", file=path)
     data = load_yaml(yaml_path)

@@ -8,7 +8,7 @@ then adjusts across all the suites of a gate run.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from harness.compare.calibration import Calibration
@@ -16,7 +16,7 @@ from harness.compare.criteria import CriterionInfo
 from harness.compare.models import LeakageInfo, Side
 from harness.compare.paired import Analysis, PairedComparison, pair_runs, paired_comparison
 from harness.eval.run import Run
-from harness.gate.policy import Policy
+from harness.gate.policy import Policy, Verdict
 from harness.gate.rules import calibration_doc, check_rules, leakage_rule, policy_of, rule_result
 from harness.gate.slices import gap_rule, sliced_rule
 from harness.gate.verdict import Comparison, RuleResult, apply_holm, combine_verdicts
@@ -61,6 +61,26 @@ def _with_leaked(paired: PairedComparison, policy: Policy) -> dict[str, Any] | N
         "criteria": {k: v.model_dump(mode="json") for k, v in paired.with_leaked.stats().items()},
         "rules": [r.model_dump(mode="json") for r in r2],
     }
+
+
+def _add_leakage_rule(rules: list[RuleResult], paired: PairedComparison, policy: Policy) -> dict[str, Any]:
+    """Append the leakage rule when leakage was checked; Holm-adjust the suite's rules again (its record)."""
+    runs, leakage = paired.runs, paired.leakage
+    if leakage.checked:
+        n_leaked = len(set(leakage.leaked_ids) & {b.id for b, _ in runs.pairs})
+        rules.append(leakage_rule(runs.suite, n_leaked, leakage, policy.confidence))
+    return apply_holm(rules, scope="the suite")
+
+
+def _verdict(rules: list[RuleResult], policy: Policy, notes: Sequence[str]) -> tuple[Verdict, list[str]]:
+    """The suite's verdict from its rules, and the notes (a policy without rules is never a pass)."""
+    verdicts = [r.verdict for r in rules]
+    notes = list(notes)
+    if not policy.rules:
+        # Without a rule nothing was shown to hold: never a pass.
+        verdicts.append("inconclusive")
+        notes.append("the policy has no rules: the verdict is inconclusive")
+    return combine_verdicts(verdicts), notes
 
 
 def compare_runs(
@@ -113,21 +133,12 @@ def compare_runs(
     paired = paired_comparison(
         runs, policy, leakage=leakage, calibration=calibration, ratings_path=ratings_path, slices=fields
     )
-    suite, merged, leakage = runs.suite, runs.merged, paired.leakage
-    rules = judge_rules(paired.clean, policy, suite, merged, paired.calibration)
+    rules = judge_rules(paired.clean, policy, runs.suite, runs.merged, paired.calibration)
     with_leaked = _with_leaked(paired, policy)
-    notes = list(runs.notes)
-    if leakage.checked:
-        n_leaked = len(set(leakage.leaked_ids) & {b.id for b, _ in runs.pairs})
-        rules.append(leakage_rule(suite, n_leaked, leakage, policy.confidence))
-    multiplicity = apply_holm(rules, scope="the suite")
-    verdicts = [r.verdict for r in rules]
-    if not policy.rules:
-        # Without a rule nothing was shown to hold: never a pass.
-        verdicts.append("inconclusive")
-        notes.append("the policy has no rules: the verdict is inconclusive")
+    multiplicity = _add_leakage_rule(rules, paired, policy)
+    verdict, notes = _verdict(rules, policy, runs.notes)
     return Comparison(
-        suite=suite,
+        suite=runs.suite,
         suite_info=candidate.suite.model_dump(mode="json", exclude={"rubric", "gate"}),
         base=Side(model=base.model, manifest=base.manifest, n_items=len(base.items), path=base_path),
         candidate=Side(model=candidate.model, manifest=candidate.manifest, n_items=len(candidate.items),
@@ -136,12 +147,12 @@ def compare_runs(
         n_paired=paired.n_paired,
         criteria=paired.clean.stats(),
         rules=rules,
-        verdict=combine_verdicts(verdicts),
+        verdict=verdict,
         excluded=paired.excluded,
         changes=paired.changes,
         calibration=paired.calibration,
         repeats=paired.repeats,
-        leakage=leakage,
+        leakage=paired.leakage,
         with_leaked=with_leaked,
         notes=notes,
         slices=paired.clean.slice_tables(),

@@ -11,6 +11,7 @@ import gc
 import json
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ from pydantic import ValidationError
 from harness.compare.models import LeakageInfo
 from harness.documents.train import TRAIN_KIND, TrainManifest
 from harness.errors import InputError, InputFileError
+from harness.files import write_json
 from harness.gate.judge import compare_runs
 from harness.gate.policy import Policy
 from harness.gate.rules import policy_of
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
     from harness.models.base import Generator
     from harness.models.spec import ModelSpec
 
-__all__ = ["run_gate", "run_leakage", "train_data_of"]
+__all__ = ["GateHooks", "GateOptions", "run_gate", "run_leakage", "train_data_of"]
 
 Progress = Callable[[str, str, str, int, int], None]
 
@@ -182,33 +184,11 @@ def _slug(name: str, used: set[str]) -> str:
     return slug
 
 
-def run_gate(
-    suites: Sequence[str | Path],
-    *,
-    base: ModelSpec | str,
-    candidate: ModelSpec | str,
-    out: str | Path | None = None,
-    policy: Policy | None = None,
-    train_data: Sequence[str | Path] = (),
-    allow_leakage: bool = False,
-    repeats: int = 1,
-    limit: int | None = None,
-    cache: GenerationCache | None = None,
-    make_generator: Callable[[ModelSpec | str], Generator] | None = None,
-    judge_factory: Callable[[str, str | None], Generator] | None = None,
-    leakage_options: dict[str, Any] | None = None,
-    progress: Progress | None = None,
-    manifest: dict[str, Any] | None = None,
-    seed: int | None = None,
-    on_run: Callable[[str, str, Run], None] | None = None,
-) -> GateResult:
-    """Evaluate base and candidate on each suite, check leakage, and compare under each suite's gate.
+@dataclass(frozen=True)
+class GateOptions:
+    """What the gate evaluates and decides (recorded in the gate's manifest).
 
-    Args:
-        suites: suite folders (or ``suite.yaml`` files).
-        base: the base model spec (parsed once by the caller, or a string parsed by ``make_generator``).
-        candidate: the candidate model spec; a ``harness train`` run folder also supplies its
-            training data for the leakage check.
+    Attributes:
         out: where to write each run (``runs/<suite>/base/run.json`` ...); None: not written.
         policy: rules for every suite (default: each suite's ``gate`` block).
         train_data: the candidate's training files (checked for suite items; default: the ones
@@ -216,24 +196,48 @@ def run_gate(
         allow_leakage: gate anyway when suite items leaked (they are left out of the verdict).
         repeats: attempts per item.
         limit: evaluate only the first ``limit`` items of each suite.
+        leakage_options: options for :func:`harness.leakage.scan_leakage` (``paraphrase=False``...).
+        manifest: extra facts for the gate's manifest (the command line...).
+        seed: the bootstrap seed (default: the policy's, 0).
+    """
+
+    out: str | Path | None = None
+    policy: Policy | None = None
+    train_data: Sequence[str | Path] = ()
+    allow_leakage: bool = False
+    repeats: int = 1
+    limit: int | None = None
+    leakage_options: dict[str, Any] | None = None
+    manifest: dict[str, Any] | None = None
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class GateHooks:
+    """What the gate calls out to: the cache, the generator builders, progress and run callbacks.
+
+    Attributes:
         cache: the generation cache (None: no cache).
         make_generator: builds a generator from a spec (default :func:`harness.models.factory.make_generator`;
             tests pass fakes).
         judge_factory: builds judge generators from ``(spec, endpoint)`` (default: the scorers' own).
-        leakage_options: options for :func:`harness.leakage.scan_leakage` (``paraphrase=False``...).
         progress: called as ``progress(side, suite, stage, done, total)``.
-        manifest: extra facts for the gate's manifest (the command line...).
-        seed: the bootstrap seed (default: the policy's, 0).
         on_run: called as ``on_run(side, suite name, run)`` with each run as it is made.
-
-    Returns:
-        The :class:`~harness.gate.verdict.GateResult` (verdict, comparisons, manifest).
-
-    Raises:
-        InputError: for no suites, bad suites or options.
-        InputFileError: for a missing training file.
+        write_run: writes a run into a folder under ``out`` and returns the ``run.json`` path (the
+            CLI passes :func:`harness.report.run.write_run`, which adds ``run.md``; the gate sits
+            below the reports); default: ``run.json`` alone.
     """
-    from harness.eval.evaluate import evaluate_suite, write_run
+
+    cache: GenerationCache | None = None
+    make_generator: Callable[[ModelSpec | str], Generator] | None = None
+    judge_factory: Callable[[str, str | None], Generator] | None = None
+    progress: Progress | None = None
+    on_run: Callable[[str, str, Run], None] | None = None
+    write_run: Callable[[Run, Path], Path] | None = None
+
+
+def _load_suites(suites: Sequence[str | Path]) -> list[Suite]:
+    """The suites, loaded; at least one, with distinct names."""
     from harness.eval.suite import load_suite
 
     if not suites:
@@ -242,56 +246,124 @@ def run_gate(
     names = [s.name for s in loaded]
     if len(set(names)) != len(names):
         raise InputError(f"suites must have distinct names; got {names}")
-    train = _training_files(train_data, candidate)
-    leakage = (
-        _leakage(loaded, train, allow_leakage, leakage_options or {}) if train else [LeakageInfo() for _ in loaded]
-    )
-    if make_generator is None:
-        from harness.models.factory import make_generator as _make
+    return loaded
 
-        make_generator = _make
+
+def _evaluate_sides(
+    loaded: Sequence[Suite], sides: Sequence[tuple[str, ModelSpec | str]], options: GateOptions, hooks: GateHooks
+) -> dict[str, list[Run]]:
+    """Each side's run of every suite, one model in memory at a time."""
+    from harness.eval.evaluate import evaluate_suite
+
+    make_generator = hooks.make_generator
+    if make_generator is None:
+        from harness.models.factory import make_generator as default
+
+        make_generator = default
 
     runs: dict[str, list[Run]] = {}
-    for side, spec in (("base", base), ("candidate", candidate)):
+    for side, spec in sides:
         gen = make_generator(spec)
         side_runs = []
         for suite in loaded:
-            cb = _progress_of(progress, side, suite.name) if progress is not None else None
+            cb = _progress_of(hooks.progress, side, suite.name) if hooks.progress is not None else None
             side_runs.append(
                 evaluate_suite(
-                    suite, gen, cache=cache, repeats=repeats, limit=limit, progress=cb, judge_factory=judge_factory
+                    suite,
+                    gen,
+                    cache=hooks.cache,
+                    repeats=options.repeats,
+                    limit=options.limit,
+                    progress=cb,
+                    judge_factory=hooks.judge_factory,
                 )
             )
-            if on_run is not None:
-                on_run(side, suite.name, side_runs[-1])
+            if hooks.on_run is not None:
+                hooks.on_run(side, suite.name, side_runs[-1])
         runs[side] = side_runs
         del gen
         gc.collect()  # one model in memory at a time
+    return runs
 
+
+def _write_run(run: Run, folder: Path, hooks: GateHooks) -> str:
+    """Write a run into ``folder`` (through ``hooks.write_run`` when given); the path of its ``run.json``."""
+    if hooks.write_run is not None:
+        return str(hooks.write_run(run, folder))
+    return str(write_json(folder / "run.json", run.to_document()))
+
+
+def _compare_suites(
+    loaded: Sequence[Suite],
+    runs: dict[str, list[Run]],
+    leakage: Sequence[LeakageInfo],
+    options: GateOptions,
+    hooks: GateHooks,
+) -> list[Comparison]:
+    """Each suite's comparison under its policy (the runs written under ``options.out`` first)."""
     comparisons: list[Comparison] = []
     used: set[str] = set()
     for k, suite in enumerate(loaded):
         b, c = runs["base"][k], runs["candidate"][k]
         paths: dict[str, str | None] = {"base": None, "candidate": None}
-        if out is not None:
+        if options.out is not None:
             slug = _slug(suite.name, used)
             for side, run in (("base", b), ("candidate", c)):
-                paths[side] = str(write_run(run, Path(out) / "runs" / slug / side).json)
-        pol = policy if policy is not None else policy_of(c)
-        if seed is not None:
-            pol = pol.model_copy(update={"seed": seed})
+                paths[side] = _write_run(run, Path(options.out) / "runs" / slug / side, hooks)
+        pol = options.policy if options.policy is not None else policy_of(c)
+        if options.seed is not None:
+            pol = pol.model_copy(update={"seed": options.seed})
         comparisons.append(
             compare_runs(b, c, pol, leakage=leakage[k], base_path=paths["base"], candidate_path=paths["candidate"])
         )
+    return comparisons
+
+
+def run_gate(
+    suites: Sequence[str | Path],
+    *,
+    base: ModelSpec | str,
+    candidate: ModelSpec | str,
+    options: GateOptions | None = None,
+    hooks: GateHooks | None = None,
+) -> GateResult:
+    """Evaluate base and candidate on each suite, check leakage, and compare under each suite's gate.
+
+    Args:
+        suites: suite folders (or ``suite.yaml`` files).
+        base: the base model spec (parsed once by the caller, or a string parsed by ``make_generator``).
+        candidate: the candidate model spec; a ``harness train`` run folder also supplies its
+            training data for the leakage check.
+        options: what to evaluate and decide (:class:`GateOptions`; default: every default).
+        hooks: the cache, generator builders and callbacks (:class:`GateHooks`; default: none).
+
+    Returns:
+        The :class:`~harness.gate.verdict.GateResult` (verdict, comparisons, manifest).
+
+    Raises:
+        InputError: for no suites, bad suites or options.
+        InputFileError: for a missing training file.
+    """
+    options = options or GateOptions()
+    hooks = hooks or GateHooks()
+    loaded = _load_suites(suites)
+    train = _training_files(options.train_data, candidate)
+    leakage = (
+        _leakage(loaded, train, options.allow_leakage, options.leakage_options or {})
+        if train
+        else [LeakageInfo() for _ in loaded]
+    )
+    runs = _evaluate_sides(loaded, (("base", base), ("candidate", candidate)), options, hooks)
+    comparisons = _compare_suites(loaded, runs, leakage, options, hooks)
     facts = {
-        **(manifest or {}),
+        **(options.manifest or {}),
         "base": base if isinstance(base, str) else base.raw,
         "candidate": candidate if isinstance(candidate, str) else candidate.raw,
         "suites": [str(s.path) for s in loaded],
         "train_data": [str(t) for t in train],
-        "allow_leakage": allow_leakage,
-        "repeats": repeats,
-        "limit": limit,
-        "cache": str(cache.path) if cache is not None else None,
+        "allow_leakage": options.allow_leakage,
+        "repeats": options.repeats,
+        "limit": options.limit,
+        "cache": str(hooks.cache.path) if hooks.cache is not None else None,
     }
     return gate_result(comparisons, manifest=facts)

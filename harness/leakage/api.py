@@ -140,10 +140,13 @@ def scan_leakage(
 
     try:
         with step(f"leakage: scanning {Path(train).name}") as shown:
+            add = scanner.add
             for rid, line, texts in _rows(train):
+                add(rid, line, texts)
                 n_examples += 1
-                scanner.add(rid, line, texts)
-                shown.advance()
+                if not n_examples & 1023:  # the display moves in steps of 1024 examples
+                    shown.advance(1024)
+            shown.advance(n_examples & 1023)
             scanner.close()
     finally:
         scanner.abort()

@@ -14,7 +14,7 @@ import numpy as np
 from harness.leakage.index import HoldoutIndex, compress, member, template_cover
 from harness.leakage.minhash import band_keys, pair_similarity, shingle_hashes, signatures
 from harness.leakage.options import LeakageOptions
-from harness.leakage.tokens import TokenBatch, hash_words, lookup, ngram_hashes, normal_form, text_hashes
+from harness.leakage.tokens import TokenBatch, hash_texts, lookup, ngram_hashes, text_hashes
 from harness.text import digest, normalize
 
 _Z = np.zeros(0, dtype=np.int64)
@@ -100,8 +100,7 @@ def scan_texts(
         opts: options (n, shingle, bands, thresholds...).
         within: also return per-record signatures for within-train near duplicates.
     """
-    normal = [normal_form(t) for t in texts]
-    batch = hash_words(normal)
+    batch = hash_texts(texts)
     n_docs = len(texts)
     methods = set(opts.methods) if index is not None else set()
     hits = ChunkHits(_Z, _Z, np.zeros((0, 8), dtype=np.int64), _Z, _Z, np.zeros(0))

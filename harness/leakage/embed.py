@@ -104,7 +104,9 @@ class Embedder:
             hf_logging.disable_progress_bar()  # a progress bar per load is noise in a validation run
             try:
                 tok = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-                model = AutoModel.from_pretrained(folder, local_files_only=True).to(device).eval()
+                model = AutoModel.from_pretrained(  # never pickle, never remote code
+                    folder, local_files_only=True, use_safetensors=True, trust_remote_code=False
+                ).to(device).eval()
             finally:
                 if bar:
                     hf_logging.enable_progress_bar()

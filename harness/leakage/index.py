@@ -17,7 +17,7 @@ from harness.leakage.options import LeakageOptions
 from harness.leakage.tokens import (
     TokenBatch,
     coverage,
-    hash_words,
+    hash_texts,
     key_filter,
     lookup,
     ngram_hashes,
@@ -162,13 +162,10 @@ def content_strings(normal: list[str], batch: TokenBatch, covered: np.ndarray) -
     return out
 
 
-def build_index(holdouts: list[tuple[str, list[HoldoutItem]]], opts: LeakageOptions) -> HoldoutIndex:
-    """Index the text fields of every item of every holdout.
-
-    Args:
-        holdouts: (name shown in findings, items) per holdout.
-        opts: scan options.
-    """
+def _holdout_texts(
+    holdouts: list[tuple[str, list[HoldoutItem]]],
+) -> tuple[list[HoldoutText], np.ndarray, np.ndarray, dict[str, int]]:
+    """Every text field of every item: the texts, each one's item and holdout, items per holdout."""
     texts: list[HoldoutText] = []
     item_of: list[int] = []
     group_of: list[int] = []
@@ -182,10 +179,31 @@ def build_index(holdouts: list[tuple[str, list[HoldoutItem]]], opts: LeakageOpti
                 item_of.append(item_no)
                 group_of.append(g)
             item_no += 1
-    normal = [normal_form(t.text) for t in texts]
-    batch = hash_words(normal)
+    return texts, np.asarray(item_of, dtype=np.int64), np.asarray(group_of, dtype=np.int64), n_items
+
+
+def _near_index(cbatch: TokenBatch, fuzzy_ok: np.ndarray, opts: LeakageOptions) -> tuple[np.ndarray, ...]:
+    """MinHash signatures of the texts' non-template shingles, their LSH band keys and each key's text."""
+    n_texts = fuzzy_ok.size
+    sh, sstart = shingle_hashes(cbatch.hashes, cbatch.doc, opts.shingle)
+    sdoc = cbatch.doc[sstart]
+    sig = signatures(sh, sdoc, n_texts, num_perm=opts.num_perm)
+    has_sh = np.bincount(sdoc, minlength=n_texts)[:n_texts] > 0
+    near_ok = np.flatnonzero(has_sh & fuzzy_ok)
+    keys = band_keys(sig[near_ok], opts.bands, opts.rows).ravel()
+    return sig, keys, np.repeat(near_ok, opts.bands)
+
+
+def build_index(holdouts: list[tuple[str, list[HoldoutItem]]], opts: LeakageOptions) -> HoldoutIndex:
+    """Index the text fields of every item of every holdout.
+
+    Args:
+        holdouts: (name shown in findings, items) per holdout.
+        opts: scan options.
+    """
+    texts, item_arr, group_arr, n_items = _holdout_texts(holdouts)
+    batch = hash_texts([t.text for t in texts])
     n_texts = len(texts)
-    item_arr, group_arr = np.asarray(item_of, dtype=np.int64), np.asarray(group_of, dtype=np.int64)
     template = template_grams(batch, item_arr, group_arr, opts)
     covered = template_cover(batch, template, opts.template_n)
     words = np.diff(batch.offsets)
@@ -214,16 +232,12 @@ def build_index(holdouts: list[tuple[str, list[HoldoutItem]]], opts: LeakageOpti
     ngram_pos = (start - cbatch.offsets[gtext])[order]
     ngram_total = np.bincount(gtext, minlength=n_texts)[:n_texts]
 
-    sh, sstart = shingle_hashes(cbatch.hashes, cbatch.doc, opts.shingle)
-    sdoc = cbatch.doc[sstart]
-    sig = signatures(sh, sdoc, n_texts, num_perm=opts.num_perm)
-    has_sh = np.bincount(sdoc, minlength=n_texts)[:n_texts] > 0
-    near_ok = np.flatnonzero(has_sh & fuzzy_ok)
-    keys = band_keys(sig[near_ok], opts.bands, opts.rows).ravel()
-    btext = np.repeat(near_ok, opts.bands)
+    sig, keys, btext = _near_index(cbatch, fuzzy_ok, opts)
     order = np.argsort(keys, kind="stable")
-
-    content = content_strings(normal, batch, covered) if "paraphrase" in opts.methods else []
+    if "paraphrase" in opts.methods:
+        content = content_strings([normal_form(t.text) for t in texts], batch, covered)
+    else:
+        content = []
     return HoldoutIndex(
         options=opts,
         texts=texts,

@@ -26,7 +26,7 @@ from harness.leakage.tokens import U64, TokenBatch, constants, mix64, ngram_hash
 
 EMPTY = U64(1 << 63)  # larger than any bin value (values are 32-bit)
 _LOW32 = U64(0xFFFFFFFF)
-_MAX_PROBES = 256
+_MAX_PROBES = 256  # a multiple of _BLOCK
 _BLOCK = 8  # probes tested together, as the bits of one byte
 _LOWEST_BIT = np.array([(v & -v).bit_length() - 1 if v else 0 for v in range(256)], dtype=np.intp)
 
@@ -65,30 +65,35 @@ def _densify(sig: np.ndarray, num_perm: int) -> np.ndarray:
     probes = _PROBE_CACHE.get(num_perm)
     if probes is None:
         probes = _PROBE_CACHE[num_perm] = _probes(num_perm)
-    # Bins x texts layout: following a probe is then a gather of whole rows.
+    # Bins x texts layout: following a probe is then a gather of whole rows. Bit a of ``hits`` says
+    # probe a lands on a non-empty bin, and the lowest set bit is the probe to take: the first 8
+    # probes are tested for the whole grid at once, later blocks of 8 only for the empty cells
+    # still unfilled (flat index ``bin * n + text``; about 1 in 30 is left after each block).
     s = np.ascontiguousarray(sig[need].T)
     e = s == EMPTY
     n = need.size
-    # The first 8 probes of every bin at once: bit a of ``hits`` says probe a lands on a non-empty
-    # bin; the lowest set bit is the probe to take.
-    hits = np.zeros(e.shape, dtype=np.uint8)
+    grid = np.zeros(e.shape, dtype=np.uint8)
     for a in range(_BLOCK - 1, -1, -1):
-        hits <<= 1
-        hits |= ~e[probes[a]]
-    first = _LOWEST_BIT.take(hits)
-    src = probes[:_BLOCK].T[np.arange(num_perm)[:, None], first]
-    fill = e & (hits != 0)
-    cols = np.broadcast_to(np.arange(n), e.shape)
+        grid <<= 1
+        grid |= ~e[probes[a]]
     o = s.copy()
-    o[fill] = s.ravel().take(src[fill] * n + cols[fill])
-    bins, rows = np.nonzero(e & ~fill)
-    for attempt in range(_BLOCK, _MAX_PROBES):  # the rare cells still empty: probe on, one step at a time
-        if rows.size == 0:
+    flat_e, flat_s, flat_o = e.ravel(), s.ravel(), o.ravel()
+    cells = np.flatnonzero(flat_e)
+    bins, rows = np.divmod(cells, n)
+    hits = grid.ravel().take(cells)
+    for base in range(0, _MAX_PROBES, _BLOCK):
+        if base:
+            hits = np.zeros(cells.size, dtype=np.uint8)
+            for a in range(_BLOCK - 1, -1, -1):
+                hits <<= 1
+                hits |= ~flat_e.take(probes[base + a].take(bins) * n + rows)
+        ok = hits != 0
+        first = base + _LOWEST_BIT.take(hits[ok])
+        flat_o[cells[ok]] = flat_s.take(probes.ravel().take(first * num_perm + bins[ok]) * n + rows[ok])
+        left = ~ok
+        cells, bins, rows = cells[left], bins[left], rows[left]
+        if cells.size == 0:
             break
-        src1 = probes[attempt, bins]
-        found = ~e[src1, rows]
-        o[bins[found], rows[found]] = s[src1[found], rows[found]]
-        rows, bins = rows[~found], bins[~found]
     for shift in range(1, num_perm):  # very sparse sets: the next non-empty bin to the right
         if rows.size == 0:
             break

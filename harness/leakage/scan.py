@@ -89,7 +89,7 @@ class Scanner:
         self.within = within
         self.embedder = embedder
         self.workers = opts.n_workers()
-        self.chunk = _Chunk()
+        self._queued: list[tuple[str, int, dict[str, str]]] = []
         self.pending: deque[tuple[_Chunk, int, Any]] = deque()
         self.pool: Any = None
         self.n_records = 0
@@ -108,19 +108,22 @@ class Scanner:
     # ------------------------------------------------------------------ feeding
     def add(self, record_id: str, line: int, texts: dict[str, str]) -> None:
         """Queue one training record's text fields."""
-        c = self.chunk
-        owner = len(c.ids)
-        c.ids.append(record_id)
-        c.lines.append(line)
-        for name, text in texts.items():
-            c.texts.append(text)
-            c.owners.append(owner)
-            c.fields.append(name)
-        if len(c.ids) >= self.opts.chunk_size:
+        self._queued.append((record_id, line, texts))
+        if len(self._queued) >= self.opts.chunk_size:
             self._submit()
 
+    def _take_chunk(self) -> _Chunk:
+        """The queued records as one batch of texts (each text with its record and field)."""
+        records, self._queued = self._queued, []
+        c = _Chunk(ids=[r[0] for r in records], lines=[r[1] for r in records])
+        for owner, (_, _, texts) in enumerate(records):
+            c.texts.extend(texts.values())
+            c.fields.extend(texts)
+            c.owners.extend([owner] * len(texts))
+        return c
+
     def _submit(self) -> None:
-        c, self.chunk = self.chunk, _Chunk()
+        c = self._take_chunk()
         if not c.ids:
             return
         base = self.n_records

@@ -23,8 +23,11 @@ from typing import NamedTuple
 import numpy as np
 
 _WORD = re.compile(r"\w+")
+_NON_ASCII = re.compile(r"[^\0-\x7f]")
 # For ASCII text, \w is [A-Za-z0-9_]: every other ASCII character separates words.
 _ASCII_SEP = str.maketrans({chr(c): " " for c in range(128) if not (chr(c).isalnum() or chr(c) == "_")})
+# The same for a batch of texts joined by NUL: NUL becomes the newline that separates texts.
+_BATCH_SEP = str.maketrans({**{chr(c): " " for c in range(128) if not (chr(c).isalnum() or chr(c) == "_")}, "\0": "\n"})
 U64 = np.uint64
 MASK64 = (1 << 64) - 1
 _BASE = 0x100000001B3  # FNV-1a 64-bit prime: odd, so its powers never vanish mod 2**64
@@ -118,15 +121,78 @@ def hash_words(normal_texts: list[str]) -> TokenBatch:
     A word's hash is a polynomial hash of its UTF-8 bytes and length, finalised by
     :func:`mix64`; equal words get equal hashes in every process.
     """
-    n_docs = len(normal_texts)
+    return _hash_joined("\n".join(normal_texts), len(normal_texts))
+
+
+def normal_batch(texts: list[str]) -> str:
+    r"""The texts' normalised words, texts separated by newlines and words by runs of spaces.
+
+    The words of text ``i`` are :func:`normal_words` of ``texts[i]``, with no per-text Python
+    work: ASCII texts are lower-cased and translated (every non-word character to a space) all
+    together; the other texts are joined, put in NFKC and case-folded in one call each (NUL,
+    which joins them, is a starter that NFKC neither composes nor reorders), their few distinct
+    non-word characters (``\w`` as the regular expression reads it) replaced by spaces and the
+    rest translated like ASCII (when non-ASCII word characters remain: word by word). A batch
+    where a text holds NUL itself goes text by text.
+
+    Example:
+        >>> normal_batch(["Hello,  WORLD!", "It's"]).split("\n")
+        ['hello   world ', 'it s']
+        >>> normal_batch(["Straße’s", "ﬁne", "A-b"]).split("\n")
+        ['strasse s', 'fine', 'a b']
+    """
+    joined = "\0".join(texts)
+    if joined.count("\0") != len(texts) - 1:
+        return "\n".join(normal_form(t) for t in texts)
+    if joined.isascii():
+        return joined.lower().translate(_BATCH_SEP)
+    out = list(texts)
+    flags = list(map(str.isascii, texts))
+    for want, fold in ((True, _fold_ascii), (False, _fold_unicode)):
+        idx = [i for i, f in enumerate(flags) if f is want]
+        if idx:
+            for i, w in zip(idx, fold("\0".join([texts[i] for i in idx])).split("\n"), strict=True):
+                out[i] = w
+    return "\n".join(out)
+
+
+def _fold_ascii(joined: str) -> str:
+    return joined.lower().translate(_BATCH_SEP)
+
+
+def _fold_unicode(joined: str) -> str:
+    if not unicodedata.is_normalized("NFKC", joined):
+        joined = unicodedata.normalize("NFKC", joined)
+    folded = joined.casefold()
+    for c in set(_NON_ASCII.findall(folded)):  # the few distinct characters: str.replace is C speed
+        if not _WORD.fullmatch(c):
+            folded = folded.replace(c, " ")
+    if folded.isascii():
+        return folded.translate(_BATCH_SEP)
+    return "\n".join(" ".join(_WORD.findall(t)) for t in folded.split("\0"))
+
+
+def hash_texts(texts: list[str]) -> TokenBatch:
+    """:func:`hash_words` of the texts' normal forms, normalising the whole batch at once.
+
+    Example:
+        >>> a, b = hash_texts(["The QUICK, fox!", ""]), hash_words(["the quick fox", ""])
+        >>> bool((a.hashes == b.hashes).all()), a.offsets.tolist() == b.offsets.tolist()
+        (True, True)
+    """
+    return _hash_joined(normal_batch(texts), len(texts))
+
+
+def _hash_joined(joined: str, n_docs: int) -> TokenBatch:
+    """Word hashes of ``n_docs`` texts joined by newlines, words separated by one or more spaces."""
     empty = np.zeros(0, dtype=np.uint64)
     if n_docs == 0:
         return TokenBatch(empty, np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64))
-    buf = np.frombuffer("\n".join(normal_texts).encode("utf-8"), dtype=np.uint8)
-    if not ((buf != 32) & (buf != 10)).any():  # no word at all
+    buf = np.frombuffer(joined.encode("utf-8"), dtype=np.uint8)
+    is_sep = (buf == 32) | (buf == 10)
+    if is_sep.all():  # no word at all
         return TokenBatch(empty, np.zeros(0, dtype=np.int64), np.zeros(n_docs + 1, dtype=np.int64))
     # Word [a, b) hashes to sum(buf[i] * BASE**(i - a)) from prefix sums of buf[i] * BASE**i.
-    is_sep = (buf == 32) | (buf == 10)
     edge = np.diff(np.concatenate(([1], is_sep.view(np.int8), [1])).astype(np.int8))
     starts = np.flatnonzero(edge == -1)
     ends = np.flatnonzero(edge == 1)

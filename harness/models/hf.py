@@ -5,7 +5,8 @@ fails at once and is halved) and cut into batches whose padding is small. Greedy
 our own loop over the KV cache: the prompt prefix a batch shares (system prompt, suite template)
 is computed once and its cache copied to every row, and each sequence leaves the batch as soon as
 it ends (an end token or ``max_new_tokens``), so short answers do not pay for long ones. The
-outputs are those of ``model.generate`` (tests compare them); sampling uses ``model.generate``.
+outputs are those of ``model.generate`` (tests compare them); sampling uses ``model.generate``
+in a worker thread that reports each row as it ends (:mod:`harness.models.hf_sample`).
 Each output is yielded as soon as its sequence ends (and cached by the caller). For adapters
 and ``harness train`` run folders the adapter is checked on a probe: its logits must differ from
 the base model's, or the adapter is refused as a no-op.
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ModelError
+from harness.models import hf_loglik
 from harness.models.base import (
     BatchSize,
     Completion,
@@ -318,7 +320,7 @@ class HFGenerator:
         if settings.greedy:
             yield from self._greedy(seqs, settings.max_new_tokens)
         else:
-            yield list(enumerate(self._sample(seqs, settings, seed)))
+            yield from self._sample(seqs, settings, seed)
 
     def _greedy(self, seqs: list[list[int]], max_new: int) -> Iterator[list[tuple[int, list[int]]]]:
         """Greedy decoding over the KV cache, dropping sequences from the batch as they finish.
@@ -399,12 +401,15 @@ class HFGenerator:
             n = min(n, _lcp(seqs[0], s))
         return n if n >= MIN_SHARED_PREFIX else 0
 
-    def _sample(self, seqs: list[list[int]], settings: GenerationSettings, seed: int) -> list[list[int]]:
-        torch = self._torch
+    def _sample(
+        self, seqs: list[list[int]], settings: GenerationSettings, seed: int
+    ) -> Iterator[list[tuple[int, list[int]]]]:
+        """Seeded sampling with ``model.generate``; the rows that end at each step, as they end."""
         from transformers import GenerationConfig
 
+        from harness.models.hf_sample import sample_rows
+
         ids, mask = self._pad(seqs)
-        torch.manual_seed(seed)
         cfg = GenerationConfig(
             max_new_tokens=settings.max_new_tokens,
             do_sample=True,
@@ -413,33 +418,18 @@ class HFGenerator:
             eos_token_id=self.eos_ids,
             pad_token_id=self.tokenizer.pad_token_id,
         )
-        with torch.inference_mode():
-            gen = self.model.generate(input_ids=ids, attention_mask=mask, generation_config=cfg)
-        eos_set = set(self.eos_ids)
-        out = []
-        for row in gen[:, ids.shape[1] :].tolist():
-            toks = []
-            for t in row:
-                if t in eos_set:
-                    break
-                toks.append(t)
-            out.append(toks)
-        return out
+        yield from sample_rows(self.model, ids, mask, cfg, self.eos_ids, seed)
 
     # ------------------------------------------------------------------------ log-likelihood
     def loglikelihood(
         self, requests: Sequence[LoglikRequest], settings: GenerationSettings | None = None
     ) -> list[Loglik]:
         """``log P(continuation | context)`` per request, as lm-eval computes it (see :mod:`.hf_loglik`)."""
-        from harness.models.hf_loglik import loglikelihood
-
-        return loglikelihood(self, requests, settings)
+        return hf_loglik.loglikelihood(self, requests, settings)
 
     def loglikelihood_rolling(self, texts: Sequence[str]) -> list[Loglik]:
         """``log P(text)`` of whole documents over rolling context windows (see :mod:`.hf_loglik`)."""
-        from harness.models.hf_loglik import loglikelihood_rolling
-
-        return loglikelihood_rolling(self, texts)
+        return hf_loglik.loglikelihood_rolling(self, texts)
 
     # -------------------------------------------------------------------------------- judge
     def level_probabilities(

@@ -11,23 +11,47 @@ The numbers equal lm-eval's ``HFLM.loglikelihood`` (tests compare them to 1e-4).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from harness.errors import ModelError
-from harness.models.base import GenerationSettings
+from harness.models.base import GenerationSettings, Prompt
 from harness.models.loglik import Loglik, LoglikRequest, encode_pair, rolling_windows
 
-if TYPE_CHECKING:
-    from harness.models.hf import HFGenerator
-
-__all__ = ["loglikelihood", "loglikelihood_rolling", "max_length", "score_token_pairs"]
+__all__ = ["LocalCausalLM", "loglikelihood", "loglikelihood_rolling", "max_length", "score_token_pairs"]
 
 DEFAULT_MAX_LENGTH = 2048  # lm-eval's default when neither config nor tokenizer says
 _TOKENIZER_INFINITY = 1000000000000000019884624838656
 LOGITS_BUDGET = 1 << 30  # bytes of float32 logits one continuation batch may hold
 
 
-def max_length(gen: HFGenerator) -> int:
+class LocalCausalLM(Protocol):
+    """What scoring needs of a loaded local model (:class:`harness.models.hf.HFGenerator` is one)."""
+
+    model: Any
+    tokenizer: Any
+    device: Any
+    eos_ids: list[int]
+    has_chat_template: bool
+    last_batch_size: int | None
+
+    @property
+    def _torch(self) -> Any: ...  # the torch module
+
+    def render(self, prompt: Prompt, settings: GenerationSettings) -> str:
+        """The text the model reads for ``prompt`` (chat template applied when asked and present)."""
+        ...
+
+    def resolve_batch_size(self, n: int, longest: int, max_new_tokens: int) -> int:
+        """The batch size for ``n`` sequences of up to ``longest`` tokens."""
+        ...
+
+    def _pad(self, seqs: Sequence[Sequence[int]]) -> tuple[Any, Any]: ...
+
+    @property
+    def _cache_arg(self) -> str: ...
+
+
+def max_length(gen: LocalCausalLM) -> int:
     """The model's context length, resolved as lm-eval resolves it (config, then tokenizer, then 2048)."""
     cfg = gen.model.config
     cfg = getattr(cfg, "text_config", None) or cfg
@@ -41,7 +65,7 @@ def max_length(gen: HFGenerator) -> int:
     return DEFAULT_MAX_LENGTH
 
 
-def prefix_token(gen: HFGenerator) -> int:
+def prefix_token(gen: LocalCausalLM) -> int:
     """The token an empty context (and a rolling document) conditions on: BOS, else EOS."""
     tok = gen.tokenizer
     pid = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
@@ -50,7 +74,7 @@ def prefix_token(gen: HFGenerator) -> int:
     return int(pid)
 
 
-def _encoders(gen: HFGenerator) -> tuple[Callable[[str], list[int]], Callable[[str], list[int]]]:
+def _encoders(gen: LocalCausalLM) -> tuple[Callable[[str], list[int]], Callable[[str], list[int]]]:
     """lm-eval's ``tok_encode``: the tokenizer's special tokens, unless the text starts with BOS."""
     tok = gen.tokenizer
     bos_text = tok.decode(prefix_token(gen))
@@ -65,14 +89,14 @@ def _encoders(gen: HFGenerator) -> tuple[Callable[[str], list[int]], Callable[[s
     return encode, plain
 
 
-def _context_text(gen: HFGenerator, context: Any, settings: GenerationSettings | None) -> str:
+def _context_text(gen: LocalCausalLM, context: Any, settings: GenerationSettings | None) -> str:
     if isinstance(context, str) and not (settings is not None and settings.chat_template and gen.has_chat_template):
         return context
     return gen.render(context, settings or GenerationSettings())
 
 
 def loglikelihood(
-    gen: HFGenerator, requests: Sequence[LoglikRequest], settings: GenerationSettings | None = None
+    gen: LocalCausalLM, requests: Sequence[LoglikRequest], settings: GenerationSettings | None = None
 ) -> list[Loglik]:
     """``log P(continuation | context)`` for each request (see the module docstring)."""
     encode, plain = _encoders(gen)
@@ -87,7 +111,7 @@ def loglikelihood(
     return score_token_pairs(gen, pairs)
 
 
-def loglikelihood_rolling(gen: HFGenerator, texts: Sequence[str]) -> list[Loglik]:
+def loglikelihood_rolling(gen: LocalCausalLM, texts: Sequence[str]) -> list[Loglik]:
     """``log P(text)`` of each document over lm-eval's disjoint rolling windows."""
     encode, _ = _encoders(gen)
     pid, n = prefix_token(gen), max_length(gen)
@@ -109,7 +133,7 @@ def loglikelihood_rolling(gen: HFGenerator, texts: Sequence[str]) -> list[Loglik
 
 
 def _batches(
-    gen: HFGenerator, pairs: Sequence[tuple[tuple[int, ...], list[int]]], order: list[int]
+    gen: LocalCausalLM, pairs: Sequence[tuple[tuple[int, ...], list[int]]], order: list[int]
 ) -> list[list[int]]:
     """Cut the rows (grouped by context, longest first) into batches within the size and logits budget."""
     longest = max(len(pairs[i][0]) + len(pairs[i][1]) for i in order)
@@ -130,7 +154,7 @@ def _batches(
     return batches
 
 
-def score_token_pairs(gen: HFGenerator, pairs: Sequence[tuple[Sequence[int], Sequence[int]]]) -> list[Loglik]:
+def score_token_pairs(gen: LocalCausalLM, pairs: Sequence[tuple[Sequence[int], Sequence[int]]]) -> list[Loglik]:
     """Log-likelihood of each continuation's tokens after its context's tokens.
 
     Contexts longer than the model allows are cut on the left (as lm-eval does), keeping
@@ -159,7 +183,7 @@ def score_token_pairs(gen: HFGenerator, pairs: Sequence[tuple[Sequence[int], Seq
     return [r for r in out if r is not None]
 
 
-def _score_batch(gen: HFGenerator, rows: list[tuple[tuple[int, ...], list[int]]]) -> list[Loglik]:
+def _score_batch(gen: LocalCausalLM, rows: list[tuple[tuple[int, ...], list[int]]]) -> list[Loglik]:
     torch = gen._torch
     from transformers import DynamicCache
 

@@ -10,23 +10,12 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
-from harness.errors import ModelError
+from harness.models.folders import check_adapter_folder, check_model_folder, check_tokenizer_folder, loader_errors
 from harness.models.spec import ModelSpec
 
 __all__ = ["load_causal_lm", "load_tokenizer", "peft_wrapping"]
-
-
-def _check_no_pickle(folder: Path, allow_pickle: bool) -> None:
-    has_safe = any(folder.glob("*.safetensors"))
-    if not has_safe and any(folder.glob("*.bin")) and not allow_pickle:
-        raise ModelError(
-            "weights are only in pickle (.bin) files, which can run code when loaded; "
-            "convert them to safetensors or pass --allow-pickle if you trust the source",
-            file=folder,
-        )
 
 
 def load_tokenizer(spec: ModelSpec) -> Any:
@@ -38,7 +27,10 @@ def load_tokenizer(spec: ModelSpec) -> Any:
     """
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(spec.tokenizer_folder())
+    folder = spec.tokenizer_folder()
+    check_tokenizer_folder(folder)
+    with loader_errors(folder, "tokenizer"):
+        tok = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return tok
@@ -57,20 +49,29 @@ def peft_wrapping() -> Iterator[None]:
 
 
 def load_causal_lm(spec: ModelSpec, *, allow_pickle: bool = False, dtype: Any = None) -> Any:
-    """Load a causal LM for a local spec; adapters and run folders come back as PEFT models."""
+    """Load a causal LM for a local spec; adapters and run folders come back as PEFT models.
+
+    Raises:
+        ModelError: a broken folder (config not JSON, unknown model_type, no weights), weights or
+            adapter weights only in pickle files without ``allow_pickle``, or any loader failure,
+            each naming the file or folder.
+    """
     import torch
     from transformers import AutoModelForCausalLM
 
     folder = spec.weights_folder()
-    _check_no_pickle(folder, allow_pickle)
-    model: Any = AutoModelForCausalLM.from_pretrained(  # a PeftModel for an adapter or run (below)
-        folder, dtype=dtype or torch.float32, use_safetensors=not allow_pickle, trust_remote_code=False
-    )
+    check_model_folder(folder, allow_pickle=allow_pickle)
     adapter_dir = spec.adapter_dir()
+    if adapter_dir is not None:  # checked before the base loads: a refused adapter costs nothing
+        check_adapter_folder(adapter_dir, allow_pickle=allow_pickle)
+    with loader_errors(folder, "model"):
+        model: Any = AutoModelForCausalLM.from_pretrained(  # a PeftModel for an adapter or run (below)
+            folder, dtype=dtype or torch.float32, use_safetensors=not allow_pickle, trust_remote_code=False
+        )
     if adapter_dir is not None:
         from peft import PeftModel
 
-        with peft_wrapping():
+        with peft_wrapping(), loader_errors(adapter_dir, "adapter"):
             model = PeftModel.from_pretrained(model, adapter_dir)
     model.eval()
     return model

@@ -27,13 +27,13 @@ never torch, so a bad spec fails fast.
 from __future__ import annotations
 
 import importlib.util
-import json
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, PrivateAttr
 
 from harness.errors import InputError, InputFileError, ModelError, RegistryError, did_you_mean
+from harness.models.folders import read_json_object
 from harness.models.weights import file_hash, materialize_gguf
 
 __all__ = ["ALIASES", "ModelSpec", "SpecKind", "parse_spec"]
@@ -178,17 +178,14 @@ def parse_spec(raw: str, *, endpoint: str | None = None) -> ModelSpec:
         raise ModelError("a model file must be .gguf; give a folder for Hugging Face models", file=path)
     manifest = path / "manifest.json"
     if manifest.is_file():
-        try:
-            data = json.loads(manifest.read_text())
-        except json.JSONDecodeError as exc:
-            raise ModelError(f"unreadable run manifest: {exc}", file=manifest) from exc
+        data = read_json_object(manifest)
         if str(data.get("kind", "")).startswith("harness.train"):
             base = data.get("base_model")
             if not base:
                 raise ModelError("run manifest names no base model", file=manifest, field="base_model")
             return ModelSpec(raw=raw, kind="run", path=path, base=parse_spec(str(base)))
     if (path / "adapter_config.json").is_file():
-        cfg = json.loads((path / "adapter_config.json").read_text())
+        cfg = read_json_object(path / "adapter_config.json")
         base = cfg.get("base_model_name_or_path")
         if not base:
             raise ModelError(
@@ -196,6 +193,7 @@ def parse_spec(raw: str, *, endpoint: str | None = None) -> ModelSpec:
             )
         return ModelSpec(raw=raw, kind="adapter", path=path, base=parse_spec(str(base)))
     if (path / "config.json").is_file():
+        read_json_object(path / "config.json")  # a corrupt config is named here, not inside transformers
         return ModelSpec(raw=raw, kind="hf", path=path)
     raise RegistryError(
         "folder is not a model: expected config.json (Hugging Face), adapter_config.json (PEFT) "

@@ -8,8 +8,12 @@ Decision rule (stated in every report):
   ``alpha``; the univariate tests (length, script, PII, near-training share) explain it and are
   Holm-adjusted across windows, test by test;
 - a window is degraded when a quality criterion is worse than the reference by more than
-  ``margin`` with a one-sided p-value, Holm-adjusted across every (window, criterion) pair, below
-  ``alpha``.
+  ``margin`` with a one-sided p-value, Holm-adjusted across every counted (window, criterion)
+  pair, below ``alpha``; the criteria are the built-in ones and, with a rubric, each of its
+  criteria that needs no reference (:mod:`harness.monitor.rubric`);
+- a model-graded rubric criterion (judge, reward) counts only once calibrated against human
+  ratings, as in ``harness gate``; one that does not count is reported, not tested, and keeps the
+  verdict from being ``ok`` (inconclusive instead).
 The verdict is the worst window status: degraded (exit 1), drift (exit 1), inconclusive (exit 3),
 ok (exit 0).
 """
@@ -20,17 +24,24 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from harness.errors import InputError
-from harness.monitor.document import MonitorReport, QualityStat, ShiftTest, WindowReport
+from harness.monitor.cusum import cusum_path, cusum_threshold
+from harness.monitor.document import MonitorCriterion, MonitorReport, QualityStat, ShiftTest, WindowReport
 from harness.monitor.drift import Reference, window_drift
 from harness.monitor.features import embed
 from harness.monitor.logs import LogEntry, Window, WindowSpec, load_logs, split_windows
-from harness.monitor.quality import CRITERIA, auto_criteria, window_quality
+from harness.monitor.quality import CRITERIA, QualityCriterion, auto_criteria, builtin_criterion, window_quality
+from harness.monitor.stats import ks_shift
 from harness.records import message_text, read_rows
 from harness.stats.paired import holm
+
+if TYPE_CHECKING:
+    from harness.eval.rubric import Rubric
+    from harness.models.base import Generator
 
 __all__ = ["MonitorSettings", "monitor_logs", "read_reference_prompts"]
 
@@ -57,6 +68,11 @@ class MonitorSettings:
     seed: int = 0
     quality: list[str] | None = None
     examples: int = 5
+    rubric: str | None = None
+    ratings: str | None = None
+    judge: str | None = None
+    cusum_arl: float | None = None
+    cusum_k: float = 0.5
     extra: dict[str, object] = field(default_factory=dict)
 
     def check(self) -> None:
@@ -70,6 +86,8 @@ class MonitorSettings:
             ("reference-windows", self.reference_windows >= 1, "an int >= 1"),
             ("near-threshold", -1 <= self.near_threshold <= 1, "a float in [-1, 1]"),
             ("margin", self.margin >= 0, "a float >= 0"),
+            ("cusum-arl", self.cusum_arl is None or self.cusum_arl > 1, "a number of windows > 1"),
+            ("cusum-k", self.cusum_k >= 0, "a float >= 0"),
         ]
         for name, ok, what in checks:
             if not ok:
@@ -127,7 +145,7 @@ def _analyse_windows(
     windows: list[Window],
     ref: Reference,
     ref_entries: list[LogEntry],
-    criteria: list[str],
+    criteria: list[QualityCriterion],
     s: MonitorSettings,
     progress: Progress | None,
 ) -> list[WindowReport]:
@@ -169,22 +187,57 @@ def _analyse_windows(
                 near_threshold=s.near_threshold,
                 n_examples=s.examples,
             )
+            rep.drift.append(_output_length(ref_entries, w.entries))
         reports.append(rep)
     if progress:
         progress("windows", len(windows), len(windows))
     return reports
 
 
+def _output_length(reference: list[LogEntry], entries: Sequence[LogEntry]) -> ShiftTest:
+    """KS test of the output length in words, window against the quality reference (explains a drop)."""
+    ref = [len(e.output.split()) for e in reference]
+    win = [len(e.output.split()) for e in entries]
+    r = ks_shift(ref, win)
+    return ShiftTest(
+        test="output_length", statistic=r.statistic, statistic_name=r.statistic_name, p_value=r.p_value,
+        effect=r.effect, effect_name=r.effect_name, reference=float(np.mean(ref)), window=float(np.mean(win)),
+        n_reference=len(ref), n_window=len(win),
+    )  # fmt: skip
+
+
+def _cusum(reports: list[WindowReport], s: MonitorSettings) -> None:
+    """CUSUM per counted criterion over the tested windows; h gives each criterion an in-control ARL of
+    (number of criteria) × ``cusum_arl`` windows, so that any false signal comes about every ``cusum_arl``."""
+    names = list(dict.fromkeys(q.criterion for r in reports for q in r.quality if q.counted))
+    if s.cusum_arl is None or not names:
+        return
+    h = cusum_threshold(s.cusum_arl * len(names), s.cusum_k)
+    tested = [r for r in reports if r.status not in ("reference", "inconclusive")]
+    for name in names:
+        stats = [next((q for q in r.quality if q.criterion == name), None) for r in tested]
+        path = cusum_path([q.z if q is not None else None for q in stats], s.cusum_k, h)
+        for r, q, (c, signal) in zip(tested, stats, path, strict=True):
+            if q is None or c is None:
+                continue
+            q.cusum, q.cusum_signal = c, signal
+            if signal:
+                q.degraded = True
+                r.status = "degraded"
+                why = f"k {s.cusum_k:g}, in-control ARL {s.cusum_arl:g} windows"
+                r.reasons.append(f"{q.criterion}: CUSUM {c:.2f} > h {h:.2f} ({why})")
+
+
 def _decide(reports: list[WindowReport], s: MonitorSettings) -> None:
     tests = sorted({t.test for r in reports for t in r.drift})
     for name in tests:  # Holm across windows, test by test
         _apply_holm([t for r in reports for t in r.drift if t.test == name])
-    _apply_holm([q for r in reports for q in r.quality])  # Holm across every (window, criterion)
+    _apply_holm([q for r in reports for q in r.quality if q.counted])  # Holm across every counted (window, criterion)
     for r in reports:
         if r.status in ("reference", "inconclusive"):
             continue
         for q in r.quality:
-            if q.p_adjusted is None or q.value is None or q.reference is None:
+            if not q.counted or q.p_adjusted is None or q.value is None or q.reference is None:
                 continue
             worse = q.reference - q.value if q.direction == "higher_better" else q.value - q.reference
             if q.p_adjusted < s.alpha and worse > s.margin:
@@ -201,14 +254,41 @@ def _decide(reports: list[WindowReport], s: MonitorSettings) -> None:
             r.reasons.append(f"input drift: MMD {mmd.effect:.3f}, Holm-adjusted p {mmd.p_adjusted:.2g}")
 
 
-def _verdict(reports: list[WindowReport]) -> tuple[str, int]:
+def _verdict(reports: list[WindowReport], criteria: list[MonitorCriterion]) -> tuple[str, int]:
     statuses = {r.status for r in reports}
     for status, code in (("degraded", 1), ("drift", 1), ("inconclusive", 3)):
         if status in statuses:
             return status, code
     if not statuses - {"reference"}:
         return "inconclusive", 3  # nothing but the reference: nothing was tested
+    if any(c.status == "not_counted" for c in criteria):
+        return "inconclusive", 3  # as in the gate: an uncalibrated judge cannot show that quality held
     return "ok", 0
+
+
+def _criteria(
+    s: MonitorSettings,
+    entries: list[LogEntry],
+    ref_entries: list[LogEntry],
+    rubric: Rubric | None,
+    judge: Generator | None,
+) -> tuple[list[QualityCriterion], list[MonitorCriterion]]:
+    """Built-in criteria (asked for, or those that apply) and the rubric's reference-free ones."""
+    criteria: list[QualityCriterion] = []
+    infos: list[MonitorCriterion] = []
+    if rubric is not None:
+        from harness.monitor.rubric import rubric_criteria
+
+        criteria, infos = rubric_criteria(rubric, entries, judge=judge, ratings=s.ratings)
+    taken = {c.id for c in infos}
+    for name in s.quality or auto_criteria(ref_entries):
+        if name in taken:
+            continue  # the rubric's criterion of the same id wins
+        crit = builtin_criterion(name)
+        n = len(crit.values(entries))
+        criteria.append(crit)
+        infos.append(MonitorCriterion(id=name, source="builtin", kind=crit.kind, status="counted", n_scored=n))  # type: ignore[arg-type]
+    return criteria, infos
 
 
 def monitor_logs(
@@ -217,6 +297,8 @@ def monitor_logs(
     *,
     reference: str | Path | None = None,
     progress: Progress | None = None,
+    rubric: Rubric | str | Path | None = None,
+    judge: Generator | None = None,
 ) -> MonitorReport:
     """Monitor production logs: windows, drift against the reference, quality against the first windows.
 
@@ -225,6 +307,8 @@ def monitor_logs(
         settings: window size, tests and thresholds.
         reference: training data whose prompts are the drift reference (default: the first windows).
         progress: called as ``progress(stage, done, total)``.
+        rubric: a rubric (or its file) whose reference-free criteria are scored per window.
+        judge: the generator that grades the rubric's judge criteria (default: each criterion's model).
     """
     settings.check()
     paths = [logs] if isinstance(logs, str | Path) else list(logs)
@@ -243,7 +327,12 @@ def monitor_logs(
             f"the reference window(s) hold {len(ref_entries)} rows, fewer than --min-rows {settings.min_rows}",
             field="window",
         )
-    criteria = settings.quality or auto_criteria(ref_entries)
+    if isinstance(rubric, str | Path):
+        from harness.eval.suite import load_rubric
+
+        settings = replace(settings, rubric=str(rubric))
+        rubric = load_rubric(rubric)
+    criteria, infos = _criteria(settings, entries, ref_entries, rubric, judge)
     if settings.permutations is None:
         # A permutation p-value is never below 1/(1 + B); after Holm over T windows the smallest
         # adjusted value is T/(1 + B), so B >= 4T/alpha keeps a clear drift detectable.
@@ -255,7 +344,8 @@ def monitor_logs(
         ref = _reference([e.prompt for e in ref_entries], "first window(s) of the logs", settings)
     reports = _analyse_windows(windows, ref, ref_entries, criteria, settings, progress)
     _decide(reports, settings)
-    verdict, code = _verdict(reports)
+    _cusum(reports, settings)
+    verdict, code = _verdict(reports, infos)
     opts = {k: v for k, v in asdict(settings).items() if k not in ("window", "extra")}
     return MonitorReport(
         verdict=verdict,  # type: ignore[arg-type]
@@ -268,7 +358,10 @@ def monitor_logs(
             "quality": f"windows 0-{settings.reference_windows - 1} of the logs ({len(ref_entries)} rows)",
         },
         window=settings.window.describe(),
-        settings={**opts, "quality": criteria},
-        multiplicity="Holm across windows for each drift test; Holm across all (window, criterion) pairs for quality",
+        settings={**opts, "quality": [c.name for c in criteria]},
+        multiplicity="Holm across windows for each drift test; Holm across all counted (window, criterion) pairs "
+        "for quality",
         windows=reports,
+        criteria=infos,
+        rubric=None if rubric is None else {"name": rubric.name, "path": rubric.path, "hash": rubric.content_hash()},
     )

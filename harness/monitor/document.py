@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 __all__ = [
     "MONITOR_SCHEMA",
     "DriftExample",
+    "MonitorCriterion",
     "MonitorReport",
     "QualityStat",
     "ShiftTest",
@@ -60,6 +61,30 @@ class QualityStat(_Model):
     p_adjusted: float | None = None
     degraded: bool = False
     reason: str | None = None
+    effect: float | None = Field(default=None, description="window minus reference: rate difference or rank-biserial r")
+    effect_name: str | None = None
+    counted: bool = Field(
+        default=True, description="false: a model-graded criterion not calibrated against people (not tested, no Holm)"
+    )
+    z: float | None = Field(default=None, description="standardised departure from the reference, positive = worse")
+    cusum: float | None = Field(default=None, description="CUSUM statistic after this window (with --cusum-arl)")
+    cusum_signal: bool = False
+
+
+class MonitorCriterion(_Model):
+    """A quality criterion of the run: where it came from, whether it counts, or why it was skipped."""
+
+    id: str
+    source: Literal["builtin", "rubric"]
+    scorer: str | None = Field(default=None, description="the rubric criterion's scorer type")
+    kind: Literal["rate", "mean"] | None = None
+    status: Literal["counted", "not_counted", "skipped"]
+    reason: str | None = None
+    n_scored: int = 0
+    n_unscored: int = Field(default=0, description="outputs the scorer could not score (left out, listed here)")
+    calibration: dict[str, Any] | None = Field(
+        default=None, description="judge/reward criteria: agreement with human ratings against the floor"
+    )
 
 
 class DriftExample(_Model):
@@ -100,6 +125,8 @@ class MonitorReport(_Model):
     settings: dict[str, Any]
     multiplicity: str
     windows: list[WindowReport]
+    criteria: list[MonitorCriterion] = Field(default_factory=list, description="every quality criterion and its status")
+    rubric: dict[str, Any] | None = Field(default=None, description="the rubric scored (name, path, hash), if any")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

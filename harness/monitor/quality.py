@@ -1,14 +1,17 @@
 """Output quality per window on criteria that need no reference answer, and the degradation test.
 
-Criteria: ``json_valid`` (share of outputs that parse as JSON), ``refusal`` (share of outputs that
-refuse; lower is better), ``rating`` (mean user rating; higher is better). Each window is tested
-one-sided against the reference window(s): Fisher's exact test for the two shares, the
-Mann–Whitney U test for ratings.
+Built-in criteria: ``json_valid`` (share of outputs that parse as JSON), ``refusal`` (share of
+outputs that refuse; lower is better), ``rating`` (mean user rating; higher is better). A rubric
+adds its reference-free criteria (:mod:`harness.monitor.rubric`). Each window is tested one-sided
+against the reference window(s): Fisher's exact test for shares (effect: the rate difference), the
+Mann–Whitney U test for means (effect: the rank-biserial correlation, P(window > reference) −
+P(window < reference)).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats as sps
@@ -16,12 +19,21 @@ from scipy import stats as sps
 from harness.errors import InputError
 from harness.eval.scorers.refusal import detect_refusal
 from harness.eval.scorers.structured import extract_json
+from harness.monitor.cusum import standardised
 from harness.monitor.document import QualityStat
 from harness.monitor.logs import LogEntry
 from harness.monitor.stats import fisher_rates
 from harness.stats.intervals import mean_interval, wilson_interval
 
-__all__ = ["CRITERIA", "auto_criteria", "criterion_values", "window_quality"]
+__all__ = [
+    "CRITERIA",
+    "QualityCriterion",
+    "auto_criteria",
+    "builtin_criterion",
+    "criterion_values",
+    "rank_biserial",
+    "window_quality",
+]
 
 # criterion -> (direction, kind)
 CRITERIA: dict[str, tuple[str, str]] = {
@@ -43,6 +55,29 @@ def criterion_values(entries: Sequence[LogEntry], criterion: str) -> list[float]
         f"The 'quality' parameter of monitor must be one of {{{', '.join(map(repr, CRITERIA))}}}; got {criterion!r}.",
         field="quality",
     )
+
+
+@dataclass(frozen=True)
+class QualityCriterion:
+    """A criterion scored per log entry: its name, direction, kind and how each entry is valued.
+
+    ``values(entries)`` gives one value per scored entry (unscored entries are left out);
+    ``counted`` false means the criterion is reported but neither tested nor able to degrade a
+    window (a model-graded criterion without calibration), ``note`` says why.
+    """
+
+    name: str
+    direction: str
+    kind: str
+    values: Callable[[Sequence[LogEntry]], list[float]]
+    counted: bool = True
+    note: str | None = None
+
+
+def builtin_criterion(name: str) -> QualityCriterion:
+    """One of :data:`CRITERIA` as a :class:`QualityCriterion`."""
+    direction, kind = CRITERIA[name]
+    return QualityCriterion(name, direction, kind, lambda entries: criterion_values(entries, name))
 
 
 def auto_criteria(reference: Sequence[LogEntry]) -> list[str]:
@@ -68,17 +103,31 @@ def _interval(values: list[float], kind: str, confidence: float, seed: int) -> l
     ).ci
 
 
-def _one_sided_p(ref: list[float], win: list[float], direction: str, kind: str) -> float:
+def rank_biserial(window: Sequence[float], reference: Sequence[float]) -> float:
+    """P(window > reference) − P(window < reference) over all pairs: 2U/(n·m) − 1 with U the
+    Mann–Whitney statistic of the window (ties count a half).
+
+    >>> rank_biserial([3, 4, 5], [1, 2, 3])
+    0.8888888888888888
+    """
+    u = float(sps.mannwhitneyu(window, reference, alternative="two-sided").statistic)
+    return 2.0 * u / (len(window) * len(reference)) - 1.0
+
+
+def _one_sided(ref: list[float], win: list[float], direction: str, kind: str) -> tuple[float, float, str]:
+    """(one-sided p that the window is worse, effect, effect name)."""
     worse = "less" if direction == "higher_better" else "greater"
     if kind == "rate":
-        return fisher_rates(int(sum(ref)), len(ref), int(sum(win)), len(win), alternative=worse).p_value
-    return float(sps.mannwhitneyu(win, ref, alternative=worse).pvalue)
+        r = fisher_rates(int(sum(ref)), len(ref), int(sum(win)), len(win), alternative=worse)
+        return r.p_value, r.effect, r.effect_name
+    p = float(sps.mannwhitneyu(win, ref, alternative=worse).pvalue)
+    return p, rank_biserial(win, ref), "rank-biserial r"
 
 
 def window_quality(
     reference: Sequence[LogEntry],
     entries: Sequence[LogEntry],
-    criteria: Sequence[str],
+    criteria: Sequence[str | QualityCriterion],
     *,
     min_rows: int,
     confidence: float,
@@ -87,12 +136,14 @@ def window_quality(
 ) -> list[QualityStat]:
     """Each criterion's value and interval in a window, and the one-sided p-value against the reference."""
     out = []
-    for crit in criteria:
-        direction, kind = CRITERIA[crit]
-        ref = criterion_values(reference, crit)
-        win = criterion_values(entries, crit)
+    for c in criteria:
+        crit = builtin_criterion(c) if isinstance(c, str) else c
+        direction, kind = crit.direction, crit.kind
+        ref = crit.values(reference)
+        win = crit.values(entries)
         stat = QualityStat(
-            criterion=crit,
+            criterion=crit.name,
+            counted=crit.counted,
             direction=direction,  # type: ignore[arg-type]
             value=float(np.mean(win)) if win else None,
             ci=_interval(win, kind, confidence, seed),
@@ -106,6 +157,12 @@ def window_quality(
                 f"too few rows to test: {len(win)} in the window, {len(ref)} in the reference (min {min_rows})"
             )
         else:
-            stat.p_value = _one_sided_p(ref, win, direction, kind)
+            p, stat.effect, stat.effect_name = _one_sided(ref, win, direction, kind)
+            better = direction == "higher_better"
+            stat.z = standardised(float(np.mean(win)), len(win), ref, kind=kind, higher_better=better)
+            if crit.counted:
+                stat.p_value = p
+            else:
+                stat.reason = f"not tested, does not count: {crit.note or 'not calibrated'} (one-sided p {p:.2g})"
         out.append(stat)
     return out

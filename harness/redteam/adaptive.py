@@ -14,7 +14,7 @@ Every attacker message and target reply is kept in the transcript, so a success 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -161,8 +161,3 @@ def run_adaptive(
     cls = STRATEGIES.get(name)
     results: list[AdaptiveResult] = cls().run(goals, target, attacker, settings, refused, cache)
     return results
-
-
-def adaptive_names(names: Sequence[str]) -> list[str]:
-    """The adaptive strategies among ``names``."""
-    return [n for n in names if getattr(STRATEGIES.get(n), "adaptive", False)]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from harness.errors import InputError
 from harness.eval.cache import GenerationCache
@@ -80,8 +79,3 @@ def run_redteam(
             outs += _adaptive_outcomes(suite, config, gen, attacker, limit, cache)
         outcomes[name] = outs
     return suite, config, outcomes
-
-
-def describe_attack(o: Outcome) -> dict[str, Any]:
-    """An outcome as a report row."""
-    return o.model_dump()

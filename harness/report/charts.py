@@ -15,8 +15,7 @@ __all__ = ["Chart", "Interval", "Marker", "Tick", "delta_chart", "delta_span", "
 
 WIDTH = 340.0
 PAD = 26.0
-FONT = 12.0
-MIN_WIDTH_PX = 300  # the CSS min-width of a plot: 300/340 of 12 units is 10.6 px
+FONT = 12.0  # at a plot's CSS min-width (300 px for 340 units) 12 units render at 10.6 px
 GREY, BLUE, GREEN, RED, AMBER = "#6b7280", "#2563eb", "#15803d", "#b91c1c", "#b45309"
 
 

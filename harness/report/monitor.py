@@ -94,7 +94,7 @@ def _series_svg(
 def _plots(report: MonitorReport) -> list[str]:
     ws = report.windows
     plots = [_series_svg("rows per window", ws, [float(w.n) for w in ws])]
-    for test in ("mmd", "length", "script", "near_training"):
+    for test in ("mmd", "length", "script", "near_training", "output_length"):
         vals = [next((t.effect for t in w.drift if t.test == test), None) for w in ws]
         name = next((t.effect_name for w in ws for t in w.drift if t.test == test), test)
         plots.append(_series_svg(f"{test}: {name} against the reference", ws, vals))

@@ -1,13 +1,15 @@
-"""The Markdown report of a run (``run.md``) and the worst-items selection shared with the CLI."""
+"""The files of a run (``run.json``, ``run.md``) and the worst-items selection shared with the CLI."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from harness.eval.rubric import OVERALL
 from harness.eval.run import CriterionSummary, ItemResult, Run
+from harness.files import write_atomic, write_json
 from harness.report.templating import render
 
 if TYPE_CHECKING:
@@ -137,3 +139,18 @@ def print_run(run: Run, console: Console, *, worst: int = 5) -> None:
         console.print(w)
     if (line := requests_line(run.manifest.requests)) is not None:
         console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+class RunFiles(NamedTuple):
+    """The files :func:`write_run` wrote."""
+
+    json: Path
+    markdown: Path
+
+
+def write_run(run: Run, out_dir: str | Path) -> RunFiles:
+    """Write ``run.json`` and ``run.md`` into ``out_dir`` (atomically)."""
+    out = Path(out_dir)
+    js = write_json(out / "run.json", run.to_document())
+    md = write_atomic(out / "run.md", render_run_markdown(run))
+    return RunFiles(js, md)

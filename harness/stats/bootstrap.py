@@ -31,11 +31,23 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-from scipy.special import ndtr, ndtri
-from threadpoolctl import threadpool_limits
 
 from harness.errors import InputError
 from harness.stats.params import check_choice, check_confidence, check_pairs, check_resamples, check_values
+
+
+def ndtr(x: float) -> float:
+    """Standard normal distribution function (scipy's, imported on first use: its import is slow)."""
+    from scipy.special import ndtr as _ndtr
+
+    return float(_ndtr(x))
+
+
+def ndtri(p: float) -> float:
+    """Standard normal quantile (scipy's, imported on first use)."""
+    from scipy.special import ndtri as _ndtri
+
+    return float(_ndtri(p))
 
 __all__ = [
     "DEFAULT_METHOD",
@@ -124,6 +136,8 @@ def bootstrap_replicates(
     out = np.empty(resamples)
     # The products are small (resamples x patterns x a few statistics): BLAS threads only add
     # start-up and contention cost, which dominates on a busy machine, so keep BLAS single-threaded.
+    from threadpoolctl import threadpool_limits
+
     with threadpool_limits(limits=1, user_api="blas"):
         for start in range(0, resamples, chunk):
             b = min(chunk, resamples - start)

@@ -17,13 +17,17 @@ from __future__ import annotations
 import importlib.util
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from harness.errors import ConfigError, InputError
+from harness.files import write_atomic, write_json
 from harness.records import ChatRecord, PreferenceRecord, RankingRecord, SFTRecord
-
-if TYPE_CHECKING:
-    from harness.train.config import TrainConfig
+from harness.train.collate import resolve_chat_template
+from harness.train.config import TrainConfig, check_paths
+from harness.train.data import read_records
+from harness.train.manifest import RunFacts, online_manifest, train_and_measure
+from harness.train.preflight import run_preflight
+from harness.train.rundir import TrainResult, check_run_dir, save_outputs, write_log
 
 __all__ = ["make_reward", "prompt_rows"]
 
@@ -195,9 +199,27 @@ def step_series(rows: list[dict[str, Any]], method: str) -> dict[str, Any]:
     }
 
 
-def timestamp(t: float | None = None) -> str:
-    """UTC time as the manifests write it."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+def _prompts(cfg: TrainConfig, *, allow_bad_rows: bool) -> tuple[list[dict[str, Any]], int]:
+    """The distinct prompts of every training file, and how many unreadable rows were skipped."""
+    rows: list[dict[str, Any]] = []
+    skipped = 0
+    for path in cfg.train_data:
+        records, bad = read_records(path, allow_bad_rows=allow_bad_rows)
+        skipped += bad
+        rows += prompt_rows(records, path)
+    return rows, skipped
+
+
+def _online_record(cfg: TrainConfig, reward_record: dict[str, Any], log: list[dict[str, Any]]) -> dict[str, Any]:
+    """The manifest's ``online`` part: trainer, reward, settings, reference, KL and reward per step."""
+    assert cfg.online is not None
+    return {
+        "trainer": "trl.GRPOTrainer" if cfg.method == "grpo" else "trl.RLOOTrainer",
+        "reward": reward_record,
+        **cfg.online.model_dump(mode="json", exclude={"reward"}),
+        "reference": "the base with the adapter disabled" if cfg.adapter == "lora" else "a frozen copy of the base",
+        **step_series(log, cfg.method),
+    }
 
 
 def train_online(
@@ -208,27 +230,18 @@ def train_online(
     allow_findings: bool = False,
     config_source: str | Path = "config",
     command: str | None = None,
-) -> Any:
+) -> TrainResult:
     """Run ``method: grpo`` or ``rloo`` into ``run_dir`` (same folder layout as the other methods)."""
+    import datasets
     from transformers import set_seed
 
-    from harness.files import write_atomic, write_json
     from harness.models.loading import load_causal_lm, load_tokenizer
     from harness.models.spec import parse_spec
-    from harness.train.collate import resolve_chat_template
-    from harness.train.config import check_paths
-    from harness.train.preflight import run_preflight
-    from harness.train.rundir import (
-        plot_loss,
-        read_log,
-        write_log,
-    )
-    from harness.train.runner import TrainResult, _check_run_dir, _read
     from harness.train.trainers import ConsoleLogCallback, JsonlLogCallback
 
     started = time.time()
     check_paths(cfg)
-    _check_run_dir(run_dir, cfg, resume)
+    check_run_dir(run_dir, cfg, resume)
     preflight = run_preflight(cfg.train_data, cfg.holdouts, fail_on=cfg.preflight.fail_on)
     write_atomic(run_dir / "config.yaml", cfg.to_yaml())
     write_json(run_dir / "validation.json", preflight.to_document())
@@ -237,155 +250,29 @@ def train_online(
     spec = parse_spec(cfg.base_model)  # parsed once: the tokenizer, the model and the manifest use it
     tokenizer = load_tokenizer(spec)
     template = resolve_chat_template(tokenizer, cfg.chat_template)
-    rows: list[dict[str, Any]] = []
-    skipped = 0
-    for path in cfg.train_data:
-        records, bad = _read(path, allow_bad_rows=allow_findings)
-        skipped += bad
-        rows += prompt_rows(records, path)
-    import datasets
-
+    rows, skipped = _prompts(cfg, allow_bad_rows=allow_findings)
     reward, reward_record = make_reward(cfg)
     set_seed(cfg.seed)
     model = load_causal_lm(spec)
     model.train()
     log_path = run_dir / "train_log.jsonl"
     write_log(log_path, [])
-    trainer = build_trainer(
-        cfg,
-        model,
-        tokenizer,
-        datasets.Dataset.from_list(rows),
-        reward,
-        run_dir,
-        [JsonlLogCallback(log_path), ConsoleLogCallback()],
-    )
-    t0 = time.time()
-    output = trainer.train(resume_from_checkpoint=True if resume else None)
-    seconds = time.time() - t0
+    callbacks = [JsonlLogCallback(log_path), ConsoleLogCallback()]
+    trainer = build_trainer(cfg, model, tokenizer, datasets.Dataset.from_list(rows), reward, run_dir, callbacks)
+    fit = train_and_measure(trainer, resume=resume, evaluate=False)
     weights_dir = run_dir / ("model" if cfg.adapter == "full" else "adapter")
     trainer.save_model(str(weights_dir))
-    tokenizer.save_pretrained(run_dir)
-    if cfg.adapter == "full":
-        tokenizer.save_pretrained(weights_dir)
-    log = trainer.state.log_history
-    write_log(log_path, [{"step": r.get("step"), "epoch": r.get("epoch"), **r} for r in log])
-    plot_loss(read_log(log_path), run_dir / "loss.png", title=f"{cfg.method} {cfg.adapter}: {spec.label}")
-    manifest = _manifest(
-        cfg,
-        spec,
-        trainer,
-        output,
-        preflight,
-        template,
-        weights_dir,
-        rows,
-        skipped,
-        reward_record,
-        allow_findings=allow_findings,
-        resume=resume,
-        seconds=seconds,
-        started=started,
-        config_source=config_source,
-        command=command,
-    )
+    save_outputs(cfg, run_dir, tokenizer, fit.log, weights_dir, label=spec.label)
+    facts = RunFacts(
+        cfg=cfg, spec=spec, template=template, preflight=preflight, allow_findings=allow_findings,
+        rows_skipped=skipped, weights_dir=weights_dir, world_size=trainer.args.world_size,
+        device=str(trainer.args.device), config_source=config_source, started=started, command=command,
+    )  # fmt: skip
+    online = _online_record(cfg, reward_record, fit.log)
+    manifest = online_manifest(facts, fit, n_prompts=len(rows), online=online)
     write_atomic(run_dir / "model_card.md", online_card(manifest))
     write_json(run_dir / "manifest.json", manifest)
     return TrainResult(status="trained", run_dir=run_dir, preflight=preflight, manifest=manifest)
-
-
-def _manifest(
-    cfg: TrainConfig,
-    spec: Any,
-    trainer: Any,
-    output: Any,
-    preflight: Any,
-    template: Any,
-    weights_dir: Path,
-    rows: list[dict[str, Any]],
-    skipped: int,
-    reward_record: dict[str, Any],
-    *,
-    allow_findings: bool,
-    resume: bool,
-    seconds: float,
-    started: float,
-    config_source: str | Path,
-    command: str | None,
-) -> dict[str, Any]:
-    """The run manifest of an online run (the keys of the other methods', plus ``online``)."""
-    import hashlib
-
-    from harness.documents.train import TrainManifest
-    from harness.provenance import collect_provenance, hash_files, model_hashes
-    from harness.train.rundir import RUN_KIND
-
-    log = trainer.state.log_history
-    losses = [r["loss"] for r in log if "loss" in r]
-    manifest: dict[str, Any] = {
-        **collect_provenance().model_dump(),
-        "kind": RUN_KIND,
-        "base_model": cfg.base_model,
-        "base_model_hashes": model_hashes(spec.weights_folder(), spec.path if spec.kind == "gguf" else None),
-        "method": cfg.method,
-        "adapter": cfg.adapter,
-        "weights": weights_dir.name,
-        "train_data": [str(p) for p in cfg.train_data],
-        "train_data_hashes": hash_files(cfg.train_data),
-        "eval_data": None,
-        "holdouts": [str(h) for h in cfg.holdouts],
-        "config": "config.yaml",
-        "config_source": str(config_source),
-        "config_hash": cfg.fingerprint(),
-        "seed": cfg.seed,
-        "chat_template": {
-            "source": template.source,
-            "file": "chat_template.jinja",
-            "hash": hashlib.blake2b(template.template.encode(), digest_size=16).hexdigest(),
-        },
-        "world_size": trainer.args.world_size,
-        "device": str(trainer.args.device),
-        "preflight": {
-            "fail_on": preflight.fail_on,
-            "counts": preflight.counts(),
-            "blocking": preflight.blocking,
-            "allowed_findings": bool(preflight.blocking and allow_findings),
-            "leakage_checked": preflight.leakage_checked,
-            "rows_skipped": skipped,
-        },
-        "data": {
-            "n_records": len(rows),
-            "n_kept": len(rows),
-            "n_truncated": 0,
-            "n_dropped": 0,
-            "dropped_ids": [],
-            "n_tokens": 0,
-            "n_trained_tokens": 0,
-            "unit": "distinct prompts",
-        },
-        "online": {
-            "trainer": "trl.GRPOTrainer" if cfg.method == "grpo" else "trl.RLOOTrainer",
-            "reward": reward_record,
-            **cfg.online.model_dump(mode="json", exclude={"reward"}),  # type: ignore[union-attr]
-            "reference": "the base with the adapter disabled" if cfg.adapter == "lora" else "a frozen copy of the base",
-            **step_series(log, cfg.method),
-        },
-        "results": {
-            "global_step": output.global_step,
-            "epochs": trainer.state.epoch,
-            "train_loss": output.training_loss,
-            "final_train_loss": losses[-1] if losses else None,
-            "eval_loss": None,
-            "eval": {},
-            "train_seconds": seconds,
-            "resumed": resume,
-        },
-        "files": {"log": "train_log.jsonl", "loss_plot": "loss.png", "card": "model_card.md"},
-        "created": timestamp(started),
-        "finished": timestamp(),
-        "command": command,
-    }
-    return TrainManifest.model_validate(manifest).model_dump(mode="json")
 
 
 def online_card(manifest: dict[str, Any]) -> str:

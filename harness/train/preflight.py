@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from harness.documents.validation import ValidationDocument
-from harness.errors import HarnessError
+from harness.errors import HarnessError, InputError
 from harness.validate import ValidationReport, validate_file
 
 
@@ -63,6 +63,7 @@ def run_preflight(train_files: Sequence[Path], holdouts: Sequence[Path], *, fail
 
     Raises:
         HarnessError: holdouts are configured but this build's validator has no leakage check.
+        InputError: a training file without a single valid record.
     """
     kwargs: dict[str, Any] = {}
     if holdouts:
@@ -74,6 +75,11 @@ def run_preflight(train_files: Sequence[Path], holdouts: Sequence[Path], *, fail
             )
         kwargs["holdouts"] = [str(h) for h in holdouts]
     reports = [validate_file(path, **kwargs) for path in train_files]
+    for path, report in zip(train_files, reports, strict=True):
+        if report.n_records == 0:  # nothing to train on: bad input, not a finding to allow
+            what = f"none of its {report.n_rows} row(s) is a valid record" if report.n_rows else "it holds no rows"
+            raise InputError(f"not a training file: {what} (harness validate shows why)", file=path,
+                             field="train_data")  # fmt: skip
     return Preflight(
         reports=reports, fail_on=fail_on, holdouts=[str(h) for h in holdouts], leakage_checked=bool(holdouts)
     )

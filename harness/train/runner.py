@@ -7,169 +7,31 @@ recorded in the run folder (layout in :mod:`harness.train.rundir`).
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import time
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
-from pydantic import BaseModel
-
-from harness.documents.train import ChatTemplateRecord, PreflightSummary, TrainManifest, TrainResults
-from harness.errors import ConfigError, InputError, InputFileError, ModelError
+from harness.errors import ModelError
 from harness.files import write_atomic, write_json
 from harness.models.spec import ModelSpec, parse_spec
-from harness.provenance import collect_provenance, hash_files, model_hashes
-from harness.records import RowProblem, iter_records
-from harness.train.collate import (
-    Encoded,
-    EncodeStats,
-    PairCollator,
-    SFTCollator,
-    TemplateChoice,
-    encode_pair_records,
-    encode_sft_records,
-    resolve_chat_template,
-)
+from harness.train.collate import PairCollator, SFTCollator
 from harness.train.config import TrainConfig, check_paths
+from harness.train.data import TrainingData, prepare_data, to_dataset
+from harness.train.manifest import RunFacts, offline_manifest, train_and_measure
+from harness.train.online import train_online
 from harness.train.preflight import Preflight, run_preflight
-from harness.train.rundir import REFUSAL_FILES, REFUSED, plot_loss, read_log, write_log
+from harness.train.rundir import (
+    REFUSED,
+    TrainResult,
+    check_run_dir,
+    read_log,
+    refusal_document,
+    save_outputs,
+    write_log,
+)
 
-
-class TrainResult(BaseModel):
-    """What ``train`` did: ``blocked`` by preflight findings, or ``trained``."""
-
-    status: Literal["trained", "blocked"]
-    run_dir: Path
-    preflight: Preflight
-    manifest: dict[str, Any] | None = None
-
-
-def _only_a_refusal(run_dir: Path) -> bool:
-    """The folder holds nothing but a refused attempt's findings (a rerun may replace them)."""
-    names = {p.name for p in run_dir.iterdir()}
-    return REFUSED in names and names <= REFUSAL_FILES
-
-
-def _check_run_dir(run_dir: Path, cfg: TrainConfig, resume: bool) -> None:
-    if not resume:
-        if run_dir.exists() and any(run_dir.iterdir()) and not _only_a_refusal(run_dir):
-            raise InputFileError(
-                "run folder already exists and is not empty; pass --resume to continue it or choose another --out",
-                file=run_dir,
-            )
-        return
-    from transformers.trainer_utils import get_last_checkpoint
-
-    saved = run_dir / "config.yaml"
-    if run_dir.is_dir() and _only_a_refusal(run_dir):
-        raise InputFileError(
-            "--resume: the last attempt in this folder was refused by preflight and never trained; "
-            "rerun without --resume (add --allow-findings to train despite the findings)",
-            file=run_dir,
-        )
-    if not saved.is_file():
-        raise InputFileError("--resume: no config.yaml here; this is not a harness train run folder", file=run_dir)
-    import yaml
-
-    old = yaml.safe_load(saved.read_text(encoding="utf-8"))
-    new = cfg.model_dump(mode="json")
-    changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-    if changed:
-        raise ConfigError(
-            f"--resume with a different configuration (changed: {', '.join(changed)}); a resumed run must "
-            "train the same thing. Start a new run folder instead",
-            file=saved,
-        )
-    ckpt_dir = run_dir / "checkpoints"
-    if not ckpt_dir.is_dir() or get_last_checkpoint(str(ckpt_dir)) is None:
-        raise InputFileError("--resume: no checkpoint to resume from in checkpoints/", file=run_dir)
-
-
-def _refusal(cfg: TrainConfig, preflight: Preflight) -> dict[str, Any]:
-    return {
-        "schema": "harness.train_refusal/v1",
-        "status": "blocked",
-        "reason": f"{preflight.blocking} preflight findings at or above '{preflight.fail_on}'",
-        "counts": preflight.counts(),
-        "validation": "validation.json",
-        "train_data": [str(p) for p in cfg.train_data],
-        "holdouts": [str(h) for h in cfg.holdouts],
-        "rerun": "fix the data, or pass --allow-findings to train anyway (the run records it)",
-    }
-
-
-def _read(path: Path, *, allow_bad_rows: bool) -> tuple[list[Any], int]:
-    records, bad = [], 0
-    for item in iter_records(path):
-        if isinstance(item, RowProblem):
-            if not allow_bad_rows:
-                raise InputError(item.message, file=path, line=item.line, field=item.field)
-            bad += 1
-            continue
-        records.append(item)
-    return records, bad
-
-
-def _encode(
-    cfg: TrainConfig,
-    files: list[Path],
-    tokenizer: Any,
-    *,
-    allow_bad_rows: bool,
-    conversions: list[Any] | None = None,
-    margins: dict[str, float] | None = None,
-) -> tuple[Encoded, int]:
-    examples: list[Any] = []
-    stats = EncodeStats()
-    skipped = 0
-    for path in files:
-        records, bad = _read(path, allow_bad_rows=allow_bad_rows)
-        skipped += bad
-        if cfg.method != "sft" and any(r.kind == "ranking" for r in records):
-            from harness.train.reward import rankings_as_pairs
-
-            records, summary = rankings_as_pairs(records, cfg, path)
-            if conversions is not None:
-                conversions.append(summary)
-        if margins is not None:
-            margins.update({r.id: float(getattr(r, "margin", None) or 0.0) for r in records})
-        if cfg.method == "sft":
-            enc = encode_sft_records(
-                records,
-                tokenizer,
-                max_length=cfg.max_length,
-                completion_only=cfg.completion_only_loss,
-                source=str(path),
-            )
-        else:
-            enc = encode_pair_records(records, tokenizer, max_length=cfg.max_length, source=str(path))
-        examples += enc.examples
-        for key in ("n_records", "n_kept", "n_truncated", "n_dropped", "n_tokens", "n_trained_tokens"):
-            setattr(stats, key, getattr(stats, key) + getattr(enc.stats, key))
-        stats.dropped_ids += enc.stats.dropped_ids[: 50 - len(stats.dropped_ids)]
-    if not examples:
-        raise InputError(
-            f"no example left to train on ({stats.n_dropped} dropped: no trained token within max_length "
-            f"{cfg.max_length})",
-            file=files[0],
-        )
-    return Encoded(examples, stats), skipped
-
-
-def _dataset(cfg: TrainConfig, encoded: Encoded, margins: dict[str, float] | None = None) -> Any:
-    import datasets
-
-    if cfg.method == "sft":
-        rows = [
-            {"id": e.id, "input_ids": e.input_ids, "labels": e.labels, "length": len(e.input_ids)}
-            for e in encoded.examples
-        ]
-    else:
-        rows = [{**e._asdict(), "length": max(len(e.chosen_ids), len(e.rejected_ids))} for e in encoded.examples]
-        if cfg.method == "reward":
-            rows = [{**r, "margin": (margins or {}).get(r["id"], 0.0)} for r in rows]
-    return datasets.Dataset.from_list(rows)
+__all__ = ["LoadedModel", "TrainResult", "load_model", "train"]
 
 
 class LoadedModel(NamedTuple):
@@ -224,8 +86,12 @@ def load_model(cfg: TrainConfig, spec: ModelSpec | None = None) -> LoadedModel:
             bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=torch.bfloat16,
         )
+        from harness.models.folders import check_model_folder
+
+        check_model_folder(spec.weights_folder(), allow_pickle=False)
         model = AutoModelForCausalLM.from_pretrained(
-            spec.weights_folder(), quantization_config=quant, dtype=torch.bfloat16, trust_remote_code=False
+            spec.weights_folder(), quantization_config=quant, dtype=torch.bfloat16, trust_remote_code=False,
+            use_safetensors=True,
         )
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing)
     else:
@@ -314,6 +180,94 @@ def _training_args(cfg: TrainConfig, run_dir: Path, has_eval: bool) -> Any:
     )
 
 
+def _open_run_folder(
+    cfg: TrainConfig, run_dir: Path, preflight: Preflight, *, allow_findings: bool, main: bool
+) -> bool:
+    """Write the config and the preflight validation into the run folder; False when preflight refuses the run.
+
+    A refused run leaves its findings where the user reads them, and nothing else: the folder is
+    not a run, so a rerun (with --allow-findings, or after fixing the data) may use it.
+    """
+    if preflight.blocking and not allow_findings:
+        if main:
+            write_json(run_dir / "validation.json", preflight.to_document())
+            write_json(run_dir / REFUSED, refusal_document(cfg, preflight))
+        return False
+    if main:
+        (run_dir / REFUSED).unlink(missing_ok=True)  # an earlier refused attempt in this folder
+        write_atomic(run_dir / "config.yaml", cfg.to_yaml())
+        write_json(run_dir / "validation.json", preflight.to_document())
+    return True
+
+
+def _load_for_method(cfg: TrainConfig, tokenizer: Any, base_spec: ModelSpec) -> LoadedModel:
+    """The model to train: with a scalar reward head for ``method: reward``, else the causal LM."""
+    from harness.progress import step as progress_step
+
+    with progress_step(f"loading {cfg.base_model}"):
+        if cfg.method == "reward":
+            from harness.train.reward import load_reward_model
+
+            model, spec = load_reward_model(cfg, tokenizer.pad_token_id, base_spec)
+            return LoadedModel(model, spec)
+        return load_model(cfg, base_spec)
+
+
+def _datasets(cfg: TrainConfig, model: Any, data: TrainingData, pad_id: int) -> tuple[Any, Any]:
+    """The train and eval datasets, with the reference log-probs when DPO precomputes them."""
+    train_set = to_dataset(cfg, data.train, data.margins)
+    eval_set = to_dataset(cfg, data.eval, data.margins) if data.eval is not None else None
+    if cfg.method == "dpo" and (cfg.adapter == "full" or cfg.dpo.precompute_reference):
+        train_set = _precompute_reference(model, train_set, pad_id, cfg.batch_size)
+        if eval_set is not None:
+            eval_set = _precompute_reference(model, eval_set, pad_id, cfg.batch_size)
+    return train_set, eval_set
+
+
+def _start_log(run_dir: Path, *, resume: bool, main: bool) -> Path:
+    """``train_log.jsonl``: emptied for a new run; kept up to the checkpoint for a resumed one."""
+    log_path = run_dir / "train_log.jsonl"
+    if resume and main:
+        from transformers.trainer_utils import get_last_checkpoint
+
+        # Steps logged after the checkpoint are trained again; keep the log to the checkpoint.
+        last = get_last_checkpoint(str(run_dir / "checkpoints"))
+        step = int(Path(last).name.rsplit("-", 1)[1])
+        write_log(log_path, [r for r in read_log(log_path) if r.get("step", 0) <= step])
+    elif main:
+        write_log(log_path, [])
+    return log_path
+
+
+def _make_trainer(cfg: TrainConfig, common: dict[str, Any], pad_id: int) -> Any:
+    """The method's trainer (``common``: model, args, datasets, callbacks), without the stdout printer."""
+    from transformers.trainer_callback import PrinterCallback
+
+    from harness.train.trainers import CompletionTrainer, PreferenceTrainer
+
+    if cfg.method == "sft":
+        trainer: Any = CompletionTrainer(data_collator=SFTCollator(pad_id), **common)
+    elif cfg.method == "reward":
+        from harness.train.reward import RewardCollator, RewardTrainer
+
+        trainer = RewardTrainer(
+            data_collator=RewardCollator(pad_id, use_margin=cfg.reward.use_margin),
+            use_margin=cfg.reward.use_margin,
+            center_rewards_coefficient=cfg.reward.center_rewards_coefficient,
+            **common,
+        )
+    else:
+        trainer = PreferenceTrainer(
+            data_collator=PairCollator(pad_id),
+            beta=cfg.dpo.beta,
+            loss_name=cfg.dpo.loss,
+            label_smoothing=cfg.dpo.label_smoothing,
+            **common,
+        )
+    trainer.remove_callback(PrinterCallback)  # it prints to stdout, which --json keeps for the document
+    return trainer
+
+
 def train(
     cfg: TrainConfig,
     run_dir: str | Path,
@@ -338,8 +292,6 @@ def train(
     """
     run_dir = Path(run_dir)
     if cfg.method in ("grpo", "rloo"):
-        from harness.train.online import train_online
-
         return train_online(
             cfg, run_dir, resume=resume, allow_findings=allow_findings, config_source=config_source, command=command
         )
@@ -347,106 +299,35 @@ def train(
     check_paths(cfg)
     # Creating the arguments sets up the process group under torchrun / accelerate launch.
     args = _training_args(cfg, run_dir, cfg.eval_data is not None)
-    _check_run_dir(run_dir, cfg, resume)
+    check_run_dir(run_dir, cfg, resume)
     # Every process has checked the folder before the first one writes into it.
     args.distributed_state.wait_for_everyone()
     main = args.process_index == 0
-
     preflight = run_preflight(cfg.train_data, cfg.holdouts, fail_on=cfg.preflight.fail_on)
-    if preflight.blocking and not allow_findings:
-        # The findings are written where the user reads them, and nothing else: the folder is
-        # not a run, so a rerun (with --allow-findings, or after fixing the data) may use it.
-        if main:
-            write_json(run_dir / "validation.json", preflight.to_document())
-            write_json(run_dir / REFUSED, _refusal(cfg, preflight))
+    if not _open_run_folder(cfg, run_dir, preflight, allow_findings=allow_findings, main=main):
         return TrainResult(status="blocked", run_dir=run_dir, preflight=preflight)
-    if main:
-        (run_dir / REFUSED).unlink(missing_ok=True)  # an earlier refused attempt in this folder
-        write_atomic(run_dir / "config.yaml", cfg.to_yaml())
-        write_json(run_dir / "validation.json", preflight.to_document())
 
     from transformers import set_seed
 
     from harness.models.loading import load_tokenizer
-    from harness.train.trainers import CompletionTrainer, ConsoleLogCallback, JsonlLogCallback, PreferenceTrainer
+    from harness.train.trainers import ConsoleLogCallback, JsonlLogCallback
 
     base_spec = parse_spec(cfg.base_model)  # parsed once: the tokenizer, the model and the manifest use it
     tokenizer = load_tokenizer(base_spec)
-    template: TemplateChoice = resolve_chat_template(tokenizer, cfg.chat_template)
-    conversions: list[Any] = []
-    margins: dict[str, float] = {}
-    encoded, skipped = _encode(
-        cfg, cfg.train_data, tokenizer, allow_bad_rows=allow_findings, conversions=conversions, margins=margins
-    )
-    eval_encoded = None
-    if cfg.eval_data is not None:
-        eval_encoded, _ = _encode(
-            cfg, [cfg.eval_data], tokenizer, allow_bad_rows=False, conversions=conversions, margins=margins
-        )
-
+    data = prepare_data(cfg, tokenizer, allow_bad_rows=allow_findings)
     set_seed(cfg.seed)  # the adapter's initial weights (and the reward head's)
-    from harness.progress import step as progress_step
-
-    with progress_step(f"loading {cfg.base_model}"):
-        if cfg.method == "reward":
-            from harness.train.reward import load_reward_model
-
-            model, spec = load_reward_model(cfg, tokenizer.pad_token_id, base_spec)
-        else:
-            model, spec = load_model(cfg, base_spec)
-    train_set = _dataset(cfg, encoded, margins)
-    eval_set = _dataset(cfg, eval_encoded, margins) if eval_encoded is not None else None
-    pad_id = tokenizer.pad_token_id
-    precompute = cfg.method == "dpo" and (cfg.adapter == "full" or cfg.dpo.precompute_reference)
-    if precompute:
-        train_set = _precompute_reference(model, train_set, pad_id, cfg.batch_size)
-        if eval_set is not None:
-            eval_set = _precompute_reference(model, eval_set, pad_id, cfg.batch_size)
-
-    log_path = run_dir / "train_log.jsonl"
-    if resume and main:
-        from transformers.trainer_utils import get_last_checkpoint
-
-        # Steps logged after the checkpoint are trained again; keep the log to the checkpoint.
-        last = get_last_checkpoint(str(run_dir / "checkpoints"))
-        step = int(Path(last).name.rsplit("-", 1)[1])
-        write_log(log_path, [r for r in read_log(log_path) if r.get("step", 0) <= step])
-    elif main:
-        write_log(log_path, [])
-    common: dict[str, Any] = {
+    model, spec = _load_for_method(cfg, tokenizer, base_spec)
+    train_set, eval_set = _datasets(cfg, model, data, tokenizer.pad_token_id)
+    log_path = _start_log(run_dir, resume=resume, main=main)
+    common = {
         "model": model,
         "args": args,
         "train_dataset": train_set,
         "eval_dataset": eval_set,
         "callbacks": [JsonlLogCallback(log_path), ConsoleLogCallback()],
     }
-    if cfg.method == "sft":
-        trainer: Any = CompletionTrainer(data_collator=SFTCollator(pad_id), **common)
-    elif cfg.method == "reward":
-        from harness.train.reward import RewardCollator, RewardTrainer
-
-        trainer = RewardTrainer(
-            data_collator=RewardCollator(pad_id, use_margin=cfg.reward.use_margin),
-            use_margin=cfg.reward.use_margin,
-            center_rewards_coefficient=cfg.reward.center_rewards_coefficient,
-            **common,
-        )
-    else:
-        trainer = PreferenceTrainer(
-            data_collator=PairCollator(pad_id),
-            beta=cfg.dpo.beta,
-            loss_name=cfg.dpo.loss,
-            label_smoothing=cfg.dpo.label_smoothing,
-            **common,
-        )
-    from transformers.trainer_callback import PrinterCallback
-
-    trainer.remove_callback(PrinterCallback)  # it prints to stdout, which --json keeps for the document
-    t0 = time.time()
-    output = trainer.train(resume_from_checkpoint=True if resume else None)
-    train_seconds = time.time() - t0
-    eval_metrics = trainer.evaluate() if eval_set is not None else {}
-
+    trainer = _make_trainer(cfg, common, tokenizer.pad_token_id)
+    fit = train_and_measure(trainer, resume=resume, evaluate=eval_set is not None)
     trained_tokens = trainer.total_trained_tokens()
     weights_dir = run_dir / ("model" if cfg.adapter == "full" else "adapter")
     trainer.save_model(str(weights_dir))
@@ -455,68 +336,13 @@ def train(
 
     from harness.train.card import render_card
 
-    tokenizer.save_pretrained(run_dir)
-    if cfg.adapter == "full":
-        tokenizer.save_pretrained(weights_dir)  # model/ is then a complete Hugging Face folder too
-    rows = trainer.state.log_history
-    write_log(log_path, [{"step": r.get("step"), "epoch": r.get("epoch"), **r} for r in rows])
-    plotted = plot_loss(read_log(log_path), run_dir / "loss.png", title=f"{cfg.method} {cfg.adapter}: {spec.label}")
-    train_losses = [r["loss"] for r in rows if "loss" in r]
-    dpo_last = {k: v for r in rows for k, v in r.items() if k.startswith(("rewards/", "eval_rewards/"))}
-    source = spec.path if spec.kind == "gguf" else None
-    manifest = TrainManifest(
-        **collect_provenance().model_dump(),
-        base_model=cfg.base_model,
-        base_model_hashes=model_hashes(spec.weights_folder(), source),
-        method=cfg.method,
-        adapter=cfg.adapter,
-        weights=weights_dir.name,
-        train_data=[str(p) for p in cfg.train_data],
-        train_data_hashes=hash_files(cfg.train_data),
-        eval_data=str(cfg.eval_data) if cfg.eval_data else None,
-        eval_data_hash=hash_files([cfg.eval_data])[str(cfg.eval_data)] if cfg.eval_data else None,
-        holdouts=[str(h) for h in cfg.holdouts],
-        config="config.yaml",
-        config_source=str(config_source),
-        config_hash=cfg.fingerprint(),
-        seed=cfg.seed,
-        chat_template=ChatTemplateRecord(
-            source=template.source,
-            file="chat_template.jinja",
-            hash=hashlib.blake2b(template.template.encode(), digest_size=16).hexdigest(),
-        ),
-        world_size=args.world_size,
-        device=str(trainer.args.device),
-        preflight=PreflightSummary(
-            fail_on=preflight.fail_on,
-            counts=preflight.counts(),
-            blocking=preflight.blocking,
-            allowed_findings=bool(preflight.blocking and allow_findings),
-            leakage_checked=preflight.leakage_checked,
-            rows_skipped=skipped,
-        ),
-        data=encoded.stats.model_dump(),
-        eval_data_stats=eval_encoded.stats.model_dump() if eval_encoded else None,
-        pairs_from_rankings=conversions or None,
-        results=TrainResults(
-            global_step=output.global_step,
-            epochs=trainer.state.epoch,
-            train_loss=output.training_loss,
-            final_train_loss=train_losses[-1] if train_losses else None,
-            eval_loss=eval_metrics.get("eval_loss"),
-            eval={k: v for k, v in eval_metrics.items() if isinstance(v, int | float)},
-            dpo=(dpo_last or None) if cfg.method == "dpo" else None,
-            reward=(dpo_last or None) if cfg.method == "reward" else None,
-            train_seconds=train_seconds,
-            trained_tokens=trained_tokens,
-            trained_tokens_per_second=trained_tokens / train_seconds if train_seconds else None,
-            resumed=resume,
-        ),
-        files={"log": "train_log.jsonl", "loss_plot": "loss.png" if plotted else None, "card": "model_card.md"},
-        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-        finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        command=command,
-    ).model_dump(mode="json")
+    plotted = save_outputs(cfg, run_dir, tokenizer, fit.log, weights_dir, label=spec.label)
+    facts = RunFacts(
+        cfg=cfg, spec=spec, template=data.template, preflight=preflight, allow_findings=allow_findings,
+        rows_skipped=data.rows_skipped, weights_dir=weights_dir, world_size=args.world_size,
+        device=str(trainer.args.device), config_source=config_source, started=started, command=command,
+    )  # fmt: skip
+    manifest = offline_manifest(facts, data, fit, trained_tokens=trained_tokens, plotted=plotted)
     write_atomic(run_dir / "model_card.md", render_card(manifest, cfg, preflight))
     write_json(run_dir / "manifest.json", manifest)
     return TrainResult(status="trained", run_dir=run_dir, preflight=preflight, manifest=manifest)

@@ -36,6 +36,7 @@ from harness.records import (
     record_texts,
 )
 from harness.registry import Registry
+from harness.stats.params import check_int
 from harness.text import digest, normalize
 from harness.validate.pii import find_pii
 
@@ -330,6 +331,8 @@ class Lengths(CheckBase):
     def __init__(self, count: Callable[[str], int], unit: str, max_length: int | None) -> None:
         self.count = count
         self.unit = unit
+        if max_length is not None:
+            max_length = check_int(max_length, param="max_length", func="Lengths", low=1)
         self.max_length = max_length
         self.lengths: list[int] = []
         self.ids: list[str] = []

@@ -38,7 +38,9 @@ def embedding_model_dir() -> Path:
 def _encoder(path: str) -> Any:
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(path, device="cpu", local_files_only=True, trust_remote_code=False)
+    return SentenceTransformer(
+        path, device="cpu", local_files_only=True, trust_remote_code=False, model_kwargs={"use_safetensors": True}
+    )
 
 
 def cosine_similarities(texts: Sequence[str], refs: Sequence[str], model_dir: Path | None = None) -> list[float]:

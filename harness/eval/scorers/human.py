@@ -1,10 +1,10 @@
 """The ``human`` scorer: the consensus of imported human ratings for an item and criterion.
 
-Ratings are the long form of DESIGN.md (``item_id, rater_id, score`` plus optional ``criterion``)
-in the file a suite names under ``human_ratings``. Consensus: the majority for binary criteria (a
-tie is unscored), the median level for level scales, the mean for continuous ones. The ratings are
-of whatever output the raters saw; evaluate that output (e.g. with ``outputs:<file>``) when the
-human scores are compared with a judge.
+Ratings are long-form rating records (:mod:`harness.records`: ``item_id, rater_id, score`` plus
+optional ``criterion``) in the file a suite names under ``human_ratings``. Consensus: the majority
+for binary criteria (a tie is unscored), the median level for level scales, the mean for
+continuous ones. The ratings are of whatever output the raters saw; evaluate that output (e.g.
+with ``outputs:<file>``) when the human scores are compared with a judge.
 """
 
 from __future__ import annotations

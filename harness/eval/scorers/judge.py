@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from harness.eval.items import Item
     from harness.eval.rubric import Criterion
     from harness.models.base import Generator
+
+LOGPROB_CHUNK = 64
+"""Judge prompts scored per call of ``level_probabilities``: their verdicts are committed together."""
 
 DEFAULT_PROMPT = """You are grading a reply to a request against one criterion.
 
@@ -160,14 +163,15 @@ class Judge(BaseScorer[JudgeOptions]):
                 d = json.loads(found[k].text)
                 results[i] = RawScore(d["value"], d["explanation"], d.get("level"))
         todo = [i for i, r in enumerate(results) if r is None]
-        if todo:
-            fresh = self._grade([prompts[i] for i in todo])
-            for i, r in zip(todo, fresh, strict=True):
-                results[i] = r
-                if cache is not None:
-                    cache.put(
-                        keys[i], json.dumps(r._asdict()), meta={"kind": "judge", "criterion": self.ctx.criterion.id}
-                    )
+        # each verdict is committed as soon as it is known: a killed run keeps the ones it has
+        for j, r in self._grade([prompts[i] for i in todo]):
+            i = todo[j]
+            results[i] = r
+            if cache is not None:
+                cache.put(keys[i], json.dumps(r._asdict()), meta={"kind": "judge", "criterion": self.ctx.criterion.id})
+        missing = [i for i, r in enumerate(results) if r is None]
+        if missing:
+            raise RuntimeError(f"the judge gave no verdict for outputs {missing[:5]}")
         return [r for r in results if r is not None]
 
     def _key(self, prompt: str) -> str:
@@ -176,55 +180,52 @@ class Judge(BaseScorer[JudgeOptions]):
             self.judge.fingerprint, payload, {**self.settings.key(), "min_mass": self.options.min_label_mass}
         )
 
-    def _grade(self, prompts: list[str]) -> list[RawScore]:
+    def _grade(self, prompts: list[str]) -> Iterator[tuple[int, RawScore]]:
+        """Each prompt's verdict as ``(index, score)``, as soon as it is known."""
         if self.method == "logprobs":
             return self._grade_logprobs(prompts)
         return self._grade_format(prompts)
 
-    def _grade_logprobs(self, prompts: list[str]) -> list[RawScore]:
+    def _grade_logprobs(self, prompts: list[str]) -> Iterator[tuple[int, RawScore]]:
         assert isinstance(self.judge, SupportsLevelProbabilities)
-        dists = self.judge.level_probabilities(prompts, self.labels, self.settings)
-        out = []
         binary = self.ctx.criterion.scale.binary
-        for d in dists:
-            shown = ", ".join(f"P({lab})={d.probs.get(lab, 0.0):.2f}" for lab in self.labels)
-            if d.mass < self.options.min_label_mass:
-                out.append(RawScore(None, f"judge put {d.mass:.3f} < {self.options.min_label_mass} on the labels"))
-                continue
-            top = max(self.labels, key=lambda lab: d.probs.get(lab, 0.0))
-            if binary:
-                value = 1.0 if d.probs.get("1", 0.0) > d.probs.get("0", 0.0) else 0.0
-            else:
-                value = sum(d.probs.get(lab, 0.0) * frac for lab, frac, _ in self.levels)
-            out.append(RawScore(min(1.0, max(0.0, value)), f"{shown}; label mass {d.mass:.2f}", top))
-        return out
+        for start in range(0, len(prompts), LOGPROB_CHUNK):
+            chunk = prompts[start : start + LOGPROB_CHUNK]
+            dists = self.judge.level_probabilities(chunk, self.labels, self.settings)
+            for j, d in enumerate(dists, start):
+                shown = ", ".join(f"P({lab})={d.probs.get(lab, 0.0):.2f}" for lab in self.labels)
+                if d.mass < self.options.min_label_mass:
+                    yield j, RawScore(None, f"judge put {d.mass:.3f} < {self.options.min_label_mass} on the labels")
+                    continue
+                top = max(self.labels, key=lambda lab: d.probs.get(lab, 0.0))
+                if binary:
+                    value = 1.0 if d.probs.get("1", 0.0) > d.probs.get("0", 0.0) else 0.0
+                else:
+                    value = sum(d.probs.get(lab, 0.0) * frac for lab, frac, _ in self.levels)
+                yield j, RawScore(min(1.0, max(0.0, value)), f"{shown}; label mass {d.mass:.2f}", top)
 
-    def _grade_format(self, prompts: list[str]) -> list[RawScore]:
+    def _grade_format(self, prompts: list[str]) -> Iterator[tuple[int, RawScore]]:
         pattern = re.compile(
             r"^\s*(?:level|score)?\s*[:=]?\s*(" + "|".join(re.escape(lab) for lab in self.labels) + r")\s*\.?\s*$",
             re.IGNORECASE,
         )
         convs: list[list[dict[str, Any]]] = [[{"role": "user", "content": p}] for p in prompts]
-        results: list[RawScore | None] = [None] * len(prompts)
         replies: list[list[str]] = [[] for _ in prompts]
         pending = list(range(len(prompts)))
         for attempt in range(self.options.retries + 1):
             if not pending:
                 break
             reqs = [GenerationRequest(f"judge-{i}", convs[i], seed=attempt, attempt=attempt) for i in pending]
-            texts: dict[int, str] = {}
-            for j, comp in self.judge.generate(reqs, self.settings):
-                texts[pending[j]] = comp.text
             still = []
-            for i in pending:
-                reply = texts[i]
+            for j, comp in self.judge.generate(reqs, self.settings):  # each reply as it arrives
+                i, reply = pending[j], comp.text
                 replies[i].append(reply)
                 m = pattern.match(reply)
                 if m:
                     lab = next(lab for lab in self.labels if lab.casefold() == m.group(1).casefold())
                     frac = next(f for la, f, _ in self.levels if la == lab)
                     tries = f" after {attempt + 1} tries" if attempt else ""
-                    results[i] = RawScore(frac, f"judge replied {reply.strip()!r}{tries}", lab)
+                    yield i, RawScore(frac, f"judge replied {reply.strip()!r}{tries}", lab)
                 else:
                     convs[i] = [
                         *convs[i],
@@ -235,8 +236,7 @@ class Judge(BaseScorer[JudgeOptions]):
                         },
                     ]
                     still.append(i)
-            pending = still
+            pending = sorted(still)
         for i in pending:
             shown = "; ".join(repr(r[:40]) for r in replies[i])
-            results[i] = RawScore(None, f"judge gave no valid level in {len(replies[i])} tries: {shown}")
-        return [r for r in results if r is not None]
+            yield i, RawScore(None, f"judge gave no valid level in {len(replies[i])} tries: {shown}")
