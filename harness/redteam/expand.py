@@ -207,7 +207,7 @@ def gate_rules(raw: list[dict[str, Any]], strategies: list[str], *, file: str | 
     kinds = ("no_new_failures", "asr_at_most", "over_refusal_at_most")
     out = []
     for i, rule in enumerate(raw):
-        where = ["gate", "redteam", i]
+        where: list[str | int] = ["gate", "redteam", i]
         line = _line(path, where) if path is not None else None
         at = f"gate.redteam[{i}]"
         if not isinstance(rule, dict):
