@@ -190,21 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     _harness("validate", str(clean), *holdouts, "--out", str(out / "validation-clean"))
 
     stages.start(2, "Check the raters, then the judge against the raters")
-    _harness(
-        "agreement",
-        "examples/ratings.csv",
-        "--level",
-        "ordinal",
-        "--by",
-        "criterion",
-        "--scale",
-        "1-5",
-        "--bootstrap",
-        "200" if opts.quick else "1000",
-        "--out",
-        str(out / "agreement"),
-        ok=(0, 1, 3),
-    )
+    bootstrap = "200" if opts.quick else "1000"
+    agreement = ["examples/ratings.csv", "--level", "ordinal", "--by", "criterion", "--scale", "1-5"]
+    _harness("agreement", *agreement, "--bootstrap", bootstrap, "--out", str(out / "agreement"), ok=(0, 1, 3))
     judge_calibration(out / "judge", limit=limit)
 
     stages.start(3, "LoRA-train SmolLM2-135M-Instruct on the cleaned data")
@@ -215,18 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     _harness("train", "examples/train_tickets.yaml", "--out", str(run_dir), *sets)
 
     stages.start(4, "Gate the candidate against the base")
-    gate_args = [
-        "gate",
-        *SUITES,
-        "--base",
-        "smollm2-135m",
-        "--candidate",
-        str(run_dir),
-        "--out",
-        str(out),
-        "--junit",
-        str(out / "junit.xml"),
-    ]
+    gate_args = ["gate", *SUITES, "--base", "smollm2-135m", "--candidate", str(run_dir), "--out", str(out)]
+    gate_args += ["--junit", str(out / "junit.xml")]
     if limit:
         gate_args += ["--limit", str(limit)]
     rc = _harness(*gate_args, ok=(0, 1, 3)).returncode
