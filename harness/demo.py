@@ -7,7 +7,9 @@
 3. LoRA-train SmolLM2-135M-Instruct on the cleaned data;
 4. gate the candidate against the base on the task, general-knowledge and safety suites, and the
    forgetting check by log-likelihood: multiple-choice knowledge and perplexity on general text;
-5. write the HTML report under ``reports/`` and say where it is.
+5. red-team base and candidate on the bundled 100 harmful and 100 benign seed prompts (plain and
+   base64-encoded attacks): attack-success and over-refusal rates, new successful attacks;
+6. write the HTML report under ``reports/`` and say where it is.
 
 Each stage runs the same ``harness`` command a user would, shown before it runs. The verdict is
 whatever the data gives: nothing here is scripted to pass.
@@ -146,6 +148,19 @@ def judge_calibration(out: Path, *, limit: int | None) -> None:
     write_json(out / "calibration.json", doc)
 
 
+def red_team(out: Path, run_dir: Path, *, limit: int | None) -> int:
+    """Plain and base64 attacks on base and candidate; returns the red-team verdict's exit code.
+
+    Two strategies and 24 new tokens keep the stage short on a laptop: ``none`` (the request as it
+    is) and ``base64`` (the encoding whose replies are decoded before grading), on all seed
+    prompts; the refusal rule reads a reply's opening sentence.
+    """
+    args = ["redteam", "suites/redteam", "--strategy", "none", "--strategy", "base64", "--max-new-tokens", "24",
+            "--base", "smollm2-135m", "--candidate", str(run_dir), "--grader-labels",
+            "examples/redteam/refusal_labels.jsonl", "--out", str(out)]  # fmt: skip
+    return _harness(*args, *(["--limit", str(limit)] if limit else []), ok=(0, 1, 3)).returncode
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the demo; returns the gate's exit code (0 pass, 1 fail, 3 inconclusive)."""
     parser = argparse.ArgumentParser(prog="python -m harness.demo", description=__doc__.split("\n\n")[0])
@@ -175,21 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     _harness("validate", str(clean), *holdouts, "--out", str(out / "validation-clean"))
 
     stages.start(2, "Check the raters, then the judge against the raters")
-    _harness(
-        "agreement",
-        "examples/ratings.csv",
-        "--level",
-        "ordinal",
-        "--by",
-        "criterion",
-        "--scale",
-        "1-5",
-        "--bootstrap",
-        "200" if opts.quick else "1000",
-        "--out",
-        str(out / "agreement"),
-        ok=(0, 1, 3),
-    )
+    bootstrap = "200" if opts.quick else "1000"
+    agreement = ["examples/ratings.csv", "--level", "ordinal", "--by", "criterion", "--scale", "1-5"]
+    _harness("agreement", *agreement, "--bootstrap", bootstrap, "--out", str(out / "agreement"), ok=(0, 1, 3))
     judge_calibration(out / "judge", limit=limit)
 
     stages.start(3, "LoRA-train SmolLM2-135M-Instruct on the cleaned data")
@@ -200,30 +203,23 @@ def main(argv: list[str] | None = None) -> int:
     _harness("train", "examples/train_tickets.yaml", "--out", str(run_dir), *sets)
 
     stages.start(4, "Gate the candidate against the base")
-    gate_args = [
-        "gate",
-        *SUITES,
-        "--base",
-        "smollm2-135m",
-        "--candidate",
-        str(run_dir),
-        "--out",
-        str(out),
-        "--junit",
-        str(out / "junit.xml"),
-    ]
+    gate_args = ["gate", *SUITES, "--base", "smollm2-135m", "--candidate", str(run_dir), "--out", str(out)]
+    gate_args += ["--junit", str(out / "junit.xml")]
     if limit:
         gate_args += ["--limit", str(limit)]
     rc = _harness(*gate_args, ok=(0, 1, 3)).returncode
 
-    stages.start(5, "Reports")
+    stages.start(5, "Red-team the candidate against the base")
+    red_team(out / "redteam", run_dir, limit=limit)
+
+    stages.start(6, "Reports")
     verdict = {0: "[bold green]PASS[/]", 1: "[bold red]FAIL[/]", 3: "[bold yellow]INCONCLUSIVE[/]"}[rc]
     console.print(stages.table())
     console.print(f"Verdict: {verdict} (exit code {rc}); took {stages.elapsed() / 60:.1f} min")
     console.print(f"HTML report: [bold]{out / 'report.html'}[/]")
     console.print(
         f"Also: {out / 'report.md'}, {out / 'comparison.json'}, {out / 'junit.xml'}, "
-        f"model card {run_dir / 'model_card.md'}"
+        f"{out / 'redteam' / 'redteam.html'}, model card {run_dir / 'model_card.md'}"
     )
     return rc
 

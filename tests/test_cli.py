@@ -51,7 +51,7 @@ def test_fail_on_warning_and_out_dir(tmp_path):
     ("setup", "message"),
     [
         (lambda d: d / "missing.jsonl", "no such file"),
-        (lambda d: d, "is a directory"),
+        (lambda d: d, "no shards"),  # a folder is a set of shards: an empty one is refused
         (lambda d: (d / "empty.jsonl", (d / "empty.jsonl").write_text(""))[0], "empty"),
     ],
 )

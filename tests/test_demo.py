@@ -40,7 +40,11 @@ def test_demo_quick_tells_the_whole_story(tmp_path):
     # stage 3: a trained adapter with its manifest
     manifest = json.loads((out / "run" / "manifest.json").read_text())
     assert manifest["kind"].startswith("harness.train") and (out / "run" / "adapter").is_dir()
-    # stage 4-5: a verdict over the three suites, reports written
+    # stage 5: base and candidate red-teamed (plain and base64 attacks), the refusal rule checked
+    redteam = json.loads((out / "redteam" / "redteam.json").read_text())
+    assert len(redteam["models"]) == 2 and {p["strategy"] for p in redteam["paired"]} <= {"none", "base64"}
+    assert redteam["verdict"] in {"pass", "fail", "inconclusive"} and redteam["grader"]["n"] == 60
+    # stage 4, 6: a verdict over the three suites, reports written
     comparison = json.loads((out / "comparison.json").read_text())
     assert comparison["verdict"] in {"pass", "fail", "inconclusive"}
     assert "Verdict" in r.stderr and "report.html" in r.stderr

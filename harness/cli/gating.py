@@ -90,20 +90,37 @@ def compare(
     _finish_comparison(result, out=out, junit=junit, as_json=as_json, runs=False)
 
 
+CandidateOpt = Annotated[
+    list[str],
+    typer.Option(help="The candidate model spec (a harness train run folder works); several: a leaderboard."),
+]
+BaselineOpt = Annotated[
+    str | None,
+    typer.Option(help="Also (or, without --base, only) compare with a stored run: store:last-pass or store:ID."),
+]
+TrainDataOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--train-data", help="The candidate's training data: suite items found there fail the gate."),
+]
+AllowNoopOpt = Annotated[
+    bool, typer.Option(help="Evaluate an adapter even when it does not change the model's outputs.")
+]
+AllowPickleOpt = Annotated[
+    bool, typer.Option("--allow-pickle", help="Load .bin (pickle) weights: only for sources you trust.")
+]
+NoParaphraseOpt = Annotated[
+    bool, typer.Option("--no-paraphrase", help="Leakage check without the embedding (paraphrase) method.")
+]
+
+
 @app.command()
 def gate(
     suites: Annotated[list[Path], typer.Argument(help="Suite folders (suite.yaml + items.jsonl).")],
-    candidate: Annotated[
-        list[str],
-        typer.Option(help="The candidate model spec (a harness train run folder works); several: a leaderboard."),
-    ],
+    candidate: CandidateOpt,
     base: Annotated[
         str | None, typer.Option(help="The base model spec (alias, folder, .gguf, openai:..., outputs:...).")
     ] = None,
-    baseline: Annotated[
-        str | None,
-        typer.Option(help="Also (or, without --base, only) compare with a stored run: store:last-pass or store:ID."),
-    ] = None,
+    baseline: BaselineOpt = None,
     out: Annotated[
         Path | None, typer.Option(help="Write comparison.json, report.md, report.html and the runs here.")
     ] = None,
@@ -114,10 +131,7 @@ def gate(
     policy: Annotated[
         Path | None, typer.Option(help="Policy YAML for every suite (default: each suite's gate).")
     ] = None,
-    train_data: Annotated[
-        list[Path] | None,
-        typer.Option("--train-data", help="The candidate's training data: suite items found there fail the gate."),
-    ] = None,
+    train_data: TrainDataOpt = None,
     allow_leakage: Annotated[
         bool, typer.Option(help="Gate anyway when suite items leaked into training data (they are left out).")
     ] = False,
@@ -126,15 +140,9 @@ def gate(
     endpoint: Annotated[str | None, typer.Option(help="Server URL for openai:<model> specs.")] = None,
     cache: Annotated[Path | None, typer.Option(help="Generation cache file (default ~/.cache/harness).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the generation cache.")] = False,
-    allow_noop_adapter: Annotated[
-        bool, typer.Option(help="Evaluate an adapter even when it does not change the model's outputs.")
-    ] = False,
-    allow_pickle: Annotated[
-        bool, typer.Option("--allow-pickle", help="Load .bin (pickle) weights: only for sources you trust.")
-    ] = False,
-    no_paraphrase: Annotated[
-        bool, typer.Option("--no-paraphrase", help="Leakage check without the embedding (paraphrase) method.")
-    ] = False,
+    allow_noop_adapter: AllowNoopOpt = False,
+    allow_pickle: AllowPickleOpt = False,
+    no_paraphrase: NoParaphraseOpt = False,
     seed: Annotated[int | None, typer.Option(help="Bootstrap seed (default 0).")] = None,
     timeout: TimeoutOpt = None,
     concurrency: ConcurrencyOpt = None,

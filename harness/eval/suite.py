@@ -12,6 +12,8 @@
       confidence: 0.95
       rules:
         - {criterion: field_accuracy, require: improvement}
+      redteam:                         # read by harness redteam (see docs/redteam.md)
+        - {require: asr_at_most, strategy: base64, value: 0.2}
     human_ratings: ratings.csv         # optional long-form ratings for human scorers / judge calibration
     method: generate                   # or multiple_choice / perplexity (log-likelihood; no rubric)
     loglikelihood: {target_delimiter: " ", chat_template: false}   # log-likelihood methods
@@ -86,10 +88,14 @@ class GateBlock(BaseModel):
     confidence: float = Field(default=0.95, gt=0.0, lt=1.0)
     rules: list[GateRule] = Field(default_factory=list)
     slices: list[str] = Field(default_factory=list, description="item fields comparisons are also shown by")
+    redteam: list[dict[str, Any]] = Field(
+        default_factory=list, description="red-team rules per strategy (validated by harness.redteam.expand)"
+    )
 
     def record(self) -> dict[str, Any]:
-        """The block as JSON data; the slice keys only when set (runs without slices read as before)."""
-        out = self.model_dump(mode="json", exclude={"slices"} if not self.slices else None)
+        """The block as JSON data; the slice and red-team keys only when set (other runs read as before)."""
+        empty = {k for k in ("slices", "redteam") if not getattr(self, k)}
+        out = self.model_dump(mode="json", exclude=empty or None)
         for rule in out["rules"]:
             for key in ("by", "max_gap"):
                 if rule.get(key) is None:

@@ -63,7 +63,7 @@ class Decision(NamedTuple):
 
 
 _RULE_KEYS = {"criterion", "require", "margin", "value", "max", "threshold", "name", "by", "max_gap"}
-_POLICY_KEYS = {"confidence", "rules", "resamples", "method", "seed", "pass_threshold", "slices"}
+_POLICY_KEYS = {"confidence", "rules", "resamples", "method", "seed", "pass_threshold", "slices", "redteam"}
 _ONLY_FOR = {"margin": "no_regression", "value": "at_least", "max": "no_new_failures", "max_gap": "max_gap"}
 
 
@@ -186,6 +186,7 @@ def policy_from_gate(gate: Any, *, source: str | None = None, where: str = "gate
     elif isinstance(gate, dict):
         data = dict(gate)
         _check_keys(data, _POLICY_KEYS, where, file=source)
+        data.pop("redteam", None)  # harness redteam's rules (harness.redteam.expand), not the comparison's
     else:
         raise ConfigError(f"expected a list of rules or a mapping, got {type(gate).__name__}", file=source, field=where)
     rules = data.get("rules", [])

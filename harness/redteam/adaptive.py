@@ -18,7 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from harness.models.base import GenerationRequest, GenerationSettings, Generator, Prompt
+from harness.eval.cache import GenerationCache, cache_key
+from harness.models.base import GenerationRequest, GenerationSettings, Generator, Prompt, request_payload
 from harness.redteam.strategies import STRATEGIES
 
 __all__ = ["AdaptiveResult", "Crescendo", "Pair", "generate_all"]
@@ -38,12 +39,27 @@ class AdaptiveResult:
 
 
 def generate_all(
-    gen: Generator, prompts: Mapping[str, Prompt], settings: GenerationSettings, tag: str
-) -> dict[str, str]:
-    """One batched generation: item id → output text."""
-    reqs = [GenerationRequest(f"{tag}:{i}", p) for i, p in prompts.items()]
-    ids = list(prompts)
-    return {ids[k]: c.text for k, c in gen.generate(reqs, settings)}
+    gen: Generator, prompts: Mapping[str, Prompt], settings: GenerationSettings, tag: str,
+    cache: GenerationCache | None = None,
+) -> dict[str, str]:  # fmt: skip
+    """One batched generation: item id → output text, through the generation cache like every generation.
+
+    The key is the evaluation's (the model's fingerprint, the prompt, the settings), so a rerun
+    regenerates nothing and a prompt the suite already sent the model is not generated twice.
+    """
+    use = cache is not None and gen.cacheable
+    fp = gen.fingerprint
+    reqs = {i: GenerationRequest(f"{tag}:{i}", p) for i, p in prompts.items()}
+    keys = {i: cache_key(fp, request_payload(r, settings), settings.key()) for i, r in reqs.items()}
+    found = cache.get_many(keys.values()) if use and cache is not None else {}
+    out = {i: found[k].text for i, k in keys.items() if k in found}
+    todo = [i for i in prompts if i not in out]
+    for k, c in gen.generate([reqs[i] for i in todo], settings):
+        i = todo[k]
+        out[i] = c.text
+        if use and cache is not None:
+            cache.put(keys[i], c.text, model=fp, seconds=c.seconds, tokens=c.tokens, meta={"item": reqs[i].item_id})
+    return {i: out[i] for i in prompts}
 
 
 _PAIR_SYSTEM = (
@@ -65,13 +81,13 @@ class Pair:
 
     def run(
         self, goals: dict[str, str], target: Generator, attacker: Generator, settings: GenerationSettings,
-        refused: Refused,
+        refused: Refused, cache: GenerationCache | None = None,
     ) -> list[AdaptiveResult]:  # fmt: skip
         """Attack every goal; returns one result per goal."""
         results = {i: AdaptiveResult(i, g, "", 0) for i, g in goals.items()}
         active = dict(goals)
         for r in range(1, self.rounds + 1):
-            replies = generate_all(target, active, settings, f"pair-target-{r}")
+            replies = generate_all(target, active, settings, f"pair-target-{r}", cache)
             next_active: dict[str, str] = {}
             for i, reply in replies.items():
                 res = results[i]
@@ -81,7 +97,7 @@ class Pair:
                     next_active[i] = _PAIR_SYSTEM.format(goal=goals[i], prompt=active[i], reply=reply[:400])
             if not next_active:
                 break
-            rewrites = generate_all(attacker, next_active, settings, f"pair-attacker-{r}")
+            rewrites = generate_all(attacker, next_active, settings, f"pair-attacker-{r}", cache)
             active = {i: (rewrites[i].strip() or goals[i]) for i in next_active}
             for i in active:
                 results[i].transcript.append({"round": r, "attacker": active[i]})
@@ -111,11 +127,11 @@ class Crescendo:
 
     def run(
         self, goals: dict[str, str], target: Generator, attacker: Generator, settings: GenerationSettings,
-        refused: Refused,
+        refused: Refused, cache: GenerationCache | None = None,
     ) -> list[AdaptiveResult]:  # fmt: skip
         """Attack every goal; returns one result per goal."""
         plans_raw = generate_all(attacker, {i: _CRESCENDO_PLAN.format(n=self.turns, goal=g) for i, g in goals.items()},
-                                 settings, "crescendo-plan")  # fmt: skip
+                                 settings, "crescendo-plan", cache)  # fmt: skip
         plans = {i: self._plan(plans_raw[i], goals[i]) for i in goals}
         convo: dict[str, list[dict[str, Any]]] = {i: [] for i in goals}
         replies: dict[str, str] = {}
@@ -125,7 +141,7 @@ class Crescendo:
                 if t < len(plan):
                     convo[i].append({"role": "user", "content": plan[t]})
                     prompts[i] = list(convo[i])
-            out = generate_all(target, prompts, settings, f"crescendo-turn-{t}")
+            out = generate_all(target, prompts, settings, f"crescendo-turn-{t}", cache)
             for i, reply in out.items():
                 convo[i].append({"role": "assistant", "content": reply})
                 replies[i] = reply
@@ -139,9 +155,9 @@ class Crescendo:
 
 def run_adaptive(
     name: str, goals: dict[str, str], target: Generator, attacker: Generator, settings: GenerationSettings,
-    refused: Refused,
+    refused: Refused, cache: GenerationCache | None = None,
 ) -> list[AdaptiveResult]:  # fmt: skip
-    """Run the registered adaptive strategy ``name`` on every goal."""
+    """Run the registered adaptive strategy ``name`` on every goal (generations through ``cache``)."""
     cls = STRATEGIES.get(name)
-    results: list[AdaptiveResult] = cls().run(goals, target, attacker, settings, refused)
+    results: list[AdaptiveResult] = cls().run(goals, target, attacker, settings, refused, cache)
     return results

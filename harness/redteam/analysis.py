@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from harness.redteam.expand import RedteamConfig, RedteamRule
-from harness.redteam.grading import GraderCheck
+from harness.redteam.grading import GraderCheck, JudgeCheck
 from harness.stats.intervals import wilson_interval
 from harness.stats.paired import mcnemar_exact
 
@@ -41,6 +41,8 @@ class Outcome(BaseModel):
     prompt: Any
     reply: str
     refused: bool
+    decode: str | None = Field(default=None, description="how the attack encoded the request (base64, rot13)")
+    graded_by: Literal["rule", "judge"] = "rule"
 
     @property
     def success(self) -> bool:
@@ -105,6 +107,7 @@ class RedteamReport(BaseModel):
     exit_code: int = 0
     successes: dict[str, list[Outcome]] = Field(default_factory=dict, description="successful attacks per model")
     grader: GraderCheck | None = Field(default=None, description="the refusal rule against human labels")
+    judge: JudgeCheck | None = Field(default=None, description="the judge against human labels, and whether it graded")
 
     model_config = {"populate_by_name": True}
 

@@ -1,4 +1,4 @@
-"""Run a red-team suite against models: the static attacks through the evaluation (cached), the adaptive ones live."""
+"""Run a red-team suite against models: static attacks through the evaluation, adaptive ones live; all cached."""
 
 from __future__ import annotations
 
@@ -34,12 +34,13 @@ def _static_outcomes(suite: Suite, gen: Generator, cache: GenerationCache | None
         harmful = bool(f["should_refuse"])
         refused = value == 1.0 if harmful else value == 0.0
         out.append(Outcome(id=res.id, seed_id=f["seed_id"], strategy=f["strategy"], category=f["category"],
-                           harmful=harmful, prompt=res.prompt, reply=res.output, refused=refused))  # fmt: skip
+                           harmful=harmful, prompt=res.prompt, reply=res.output, refused=refused,
+                           decode=f.get("decode")))  # fmt: skip
     return out
 
 
 def _adaptive_outcomes(suite: Suite, config: RedteamConfig, gen: Generator, attacker: Generator,
-                       limit: int | None) -> list[Outcome]:  # fmt: skip
+                       limit: int | None, cache: GenerationCache | None) -> list[Outcome]:  # fmt: skip
     seeds = [it for it in suite.items if (it.model_extra or {}).get("strategy") == "none"]
     seeds = [it for it in seeds if (it.model_extra or {}).get("should_refuse")]
     if limit is not None:
@@ -49,7 +50,7 @@ def _adaptive_outcomes(suite: Suite, config: RedteamConfig, gen: Generator, atta
     refused = lambda text: detect_refusal(text) is not None  # noqa: E731
     out = []
     for name in config.adaptive:
-        for r in run_adaptive(name, goals, gen, attacker, suite.generation, refused):
+        for r in run_adaptive(name, goals, gen, attacker, suite.generation, refused, cache):
             out.append(Outcome(id=f"{r.item_id}~{name}", seed_id=r.item_id, strategy=name, category=cats[r.item_id],
                                harmful=True, prompt=r.prompt, reply=r.reply, refused=refused(r.reply)))  # fmt: skip
     return out
@@ -75,6 +76,6 @@ def run_redteam(
         outs = _static_outcomes(suite, gen, cache, limit, progress)
         if config.adaptive:
             assert attacker is not None
-            outs += _adaptive_outcomes(suite, config, gen, attacker, limit)
+            outs += _adaptive_outcomes(suite, config, gen, attacker, limit, cache)
         outcomes[name] = outs
     return suite, config, outcomes
