@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import InputError
+from harness.findings import problem_finding
 from harness.leakage.options import LeakageOptions
 from harness.records import RowProblem, detect_format, iter_records
 from harness.validate.balance import GroupBalance
@@ -66,18 +67,6 @@ def default_checks(
     """
     settings = CheckSettings(count=count, unit=unit, max_length=max_length, near_options=near_options)
     return [CHECKS.get(name).from_settings(settings) for name in DEFAULT_CHECKS]
-
-
-def _problem_finding(p: RowProblem) -> Finding:
-    where = f"line {p.line}" + (f", field '{p.field}'" if p.field else "")
-    return Finding(
-        check=p.check,
-        severity="error",
-        message=f"{where}: {p.message}",
-        ids=[p.id] if p.id else [],
-        lines=[p.line],
-        data={"field": p.field} if p.field else None,
-    )
 
 
 def validate_file(
@@ -188,7 +177,7 @@ def _run(
         if isinstance(item, RowProblem):
             schema_errors += 1
             if schema_errors <= max_schema_errors:
-                findings.append(_problem_finding(item))
+                findings.append(problem_finding(item))
             else:
                 truncated[item.check] += 1
             return

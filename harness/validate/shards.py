@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from harness.errors import InputError, InputFileError
-from harness.findings import Finding
+from harness.findings import Finding, problem_finding
 from harness.leakage.api import Prepared, summary, summary_finding
 from harness.leakage.embed import Embedder
 from harness.leakage.options import LeakageOptions
@@ -149,18 +149,6 @@ def _embedder(plan: ShardPlan) -> Embedder | None:
     return _EMBEDDER[0]
 
 
-def _problem(p: RowProblem) -> Finding:
-    where = f"line {p.line}" + (f", field '{p.field}'" if p.field else "")
-    return Finding(
-        check=p.check,
-        severity="error",
-        message=f"{where}: {p.message}",
-        ids=[p.id] if p.id else [],
-        lines=[p.line],
-        data={"field": p.field} if p.field else None,
-    )
-
-
 def scan_shard(path: str | Path, plan: ShardPlan) -> ShardResult:
     """Read one shard and run its part of every check (the task of one shard).
 
@@ -186,7 +174,7 @@ def scan_shard(path: str | Path, plan: ShardPlan) -> ShardResult:
             if isinstance(item, RowProblem):
                 n_schema += 1
                 if n_schema <= plan.max_schema_errors:
-                    out.entries.append((True, _problem(item)))
+                    out.entries.append((True, problem_finding(item)))
                 else:
                     out.schema_over[item.check] += 1
                 continue
