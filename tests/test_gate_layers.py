@@ -27,7 +27,7 @@ def _imports(folder: str) -> list[tuple[str, str]]:
     [
         ("compare", ("harness.gate", "harness.report", "harness.cli", "harness.models")),
         ("stats", ("harness.compare", "harness.gate", "harness.eval", "harness.agreement", "harness.report")),
-        ("gate", ("harness.report", "harness.cli")),
+        ("gate", ("harness.report", "harness.cli", "harness.store")),
         ("eval", ("harness.compare", "harness.gate", "harness.report", "harness.cli")),
     ],
 )

@@ -117,7 +117,8 @@ def gate_with_baseline(
     leakage_options: dict[str, Any] | None,
 ) -> GateResult:  # fmt: skip
     """The gate's result with each suite's candidate also (or only) compared with the stored baseline."""
-    from harness.gate.several import add_comparisons, gate_on_baseline
+    from harness.gate.several import add_comparisons
+    from harness.store.baseline import gate_on_baseline
 
     assert recorder.store is not None
     comps = gate_on_baseline(recorder.store, baseline, candidate_runs, policy=policy, seed=seed,

@@ -2,7 +2,8 @@
 
 ``evaluate_models`` evaluates each model spec on each suite (one model in memory at a time,
 through the generation cache); the CLI builds a leaderboard per suite from those runs, or
-compares the candidate with a run read from the results store.
+compares the candidate with a run read from the results store
+(:func:`harness.store.baseline.gate_on_baseline`).
 """
 
 from __future__ import annotations
@@ -18,11 +19,10 @@ if TYPE_CHECKING:
     from harness.eval.cache import GenerationCache
     from harness.eval.run import Run
     from harness.eval.suite import Suite
-    from harness.gate import Comparison, GateResult, Policy
+    from harness.gate import Comparison, GateResult
     from harness.models.base import Generator
-    from harness.store.store import Store
 
-__all__ = ["evaluate_models", "gate_on_baseline", "load_suites"]
+__all__ = ["add_comparisons", "evaluate_models", "load_suites"]
 
 
 def load_suites(suites: Sequence[str | Path]) -> list[Suite]:
@@ -64,34 +64,6 @@ def evaluate_models(
         out[spec] = runs
         del gen
         gc.collect()  # one model in memory at a time
-    return out
-
-
-def gate_on_baseline(
-    store: Store,
-    baseline: str,
-    candidate_runs: dict[str, Run],
-    *,
-    policy: Policy | None = None,
-    seed: int | None = None,
-    train_data: Sequence[str | Path] = (),
-    allow_leakage: bool = False,
-    leakage_options: dict[str, Any] | None = None,
-    paths: dict[str, str] | None = None,
-) -> list[Comparison]:
-    """Each suite's candidate run compared with the stored baseline, leakage checked as in a gate."""
-    from harness.gate import policy_of
-    from harness.gate.run import run_leakage
-    from harness.store.baseline import baseline_comparison
-
-    out = []
-    for suite, run in candidate_runs.items():
-        pol = policy if policy is not None else policy_of(run)
-        if seed is not None:
-            pol = pol.model_copy(update={"seed": seed})
-        leakage = run_leakage(run, train_data, allow=allow_leakage, options=leakage_options)
-        out.append(baseline_comparison(store, baseline, run, pol, leakage=leakage,
-                                       candidate_path=(paths or {}).get(suite)))  # fmt: skip
     return out
 
 

@@ -8,7 +8,9 @@ base side's ``path`` say which record it was.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from harness.errors import InputError
 from harness.store.store import Store
@@ -18,7 +20,7 @@ if TYPE_CHECKING:
     from harness.eval.run import Run
     from harness.gate import Comparison, Policy
 
-__all__ = ["Baseline", "baseline_comparison", "parse_baseline", "resolve_baseline"]
+__all__ = ["Baseline", "baseline_comparison", "gate_on_baseline", "parse_baseline", "resolve_baseline"]
 
 _REFS = ("store:last-pass", "store:<record id>")
 
@@ -101,3 +103,29 @@ def baseline_comparison(
     comp.notes.insert(0, f"baseline from the store, not the base model: {base.description}")
     return comp
 
+
+def gate_on_baseline(
+    store: Store,
+    baseline: str,
+    candidate_runs: dict[str, Run],
+    *,
+    policy: Policy | None = None,
+    seed: int | None = None,
+    train_data: Sequence[str | Path] = (),
+    allow_leakage: bool = False,
+    leakage_options: dict[str, Any] | None = None,
+    paths: dict[str, str] | None = None,
+) -> list[Comparison]:
+    """Each suite's candidate run compared with the stored baseline, leakage checked as in a gate."""
+    from harness.gate import policy_of
+    from harness.gate.run import run_leakage
+
+    out = []
+    for suite, run in candidate_runs.items():
+        pol = policy if policy is not None else policy_of(run)
+        if seed is not None:
+            pol = pol.model_copy(update={"seed": seed})
+        leakage = run_leakage(run, train_data, allow=allow_leakage, options=leakage_options)
+        out.append(baseline_comparison(store, baseline, run, pol, leakage=leakage,
+                                       candidate_path=(paths or {}).get(suite)))  # fmt: skip
+    return out
