@@ -144,6 +144,7 @@ _HOMES: dict[str, str] = {
     "leakage": "harness.leakage.methods",
     "losses": "harness.train.losses",
     "strategies": "harness.redteam.strategies",
+    "rewards": "harness.eval.rewards",
 }
 
 

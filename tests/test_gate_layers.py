@@ -1,4 +1,5 @@
-"""compare measures, gate decides: harness.compare never imports harness.gate, stats imports neither."""
+"""compare measures, gate decides: harness.compare never imports harness.gate, stats imports neither; no stage
+imports a later one (train never imports eval: its online rewards come through the registry)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ def _imports(folder: str) -> list[tuple[str, str]]:
         ("stats", ("harness.compare", "harness.gate", "harness.eval", "harness.agreement", "harness.report")),
         ("gate", ("harness.report", "harness.cli", "harness.store")),
         ("eval", ("harness.compare", "harness.gate", "harness.report", "harness.cli")),
+        ("train", ("harness.eval", "harness.compare", "harness.gate", "harness.report", "harness.cli",
+                   "harness.store")),
     ],
 )
 def test_no_import_against_the_flow(folder: str, forbidden: tuple[str, ...]) -> None:

@@ -96,6 +96,7 @@ EXPECTED = {
     "leakage": {"exact", "ngram", "near_duplicate", "paraphrase"},
     "losses": {"sigmoid", "cdpo", "ipo"},
     "strategies": {"base64", "rot13", "roleplay", "crescendo", "pair"},
+    "rewards": {"reward_model", "scorer"},
 }
 
 

@@ -63,49 +63,17 @@ def prompt_rows(records: list[Any], source: Path) -> list[dict[str, Any]]:
 
 
 def make_reward(cfg: TrainConfig) -> tuple[Any, dict[str, Any]]:
-    """The reward function TRL calls, ``f(prompts, completions, **columns) -> list[float]``, and its record."""
+    """The reward function TRL calls, ``f(prompts, completions, **columns) -> list[float]``, and its record.
+
+    The builders live with evaluation (:mod:`harness.eval.rewards`) and are found through the plug-in
+    registry (``harness list rewards``): a trained reward model, or any registered scorer.
+    """
+    from harness.registry import registry
+
     assert cfg.online is not None
-    spec = cfg.online.reward
-    options = dict(spec.model_extra or {})
-    if spec.type == "reward_model":
-        if not spec.model:
-            raise InputError(
-                "online.reward type reward_model needs 'model': a method: reward run folder",
-                field="online.reward.model",
-            )
-        from harness.eval.reward_model import load_reward_model
-
-        rm = load_reward_model(spec.model)
-
-        def rm_reward(prompts: list[Any], completions: list[Any], **_: Any) -> list[float]:
-            return rm.score(prompts, [_text(c) for c in completions])
-
-        return rm_reward, {"type": "reward_model", **rm.fingerprint()}
-    from harness.eval.items import Item
-    from harness.eval.rubric import Criterion
-    from harness.eval.scorers import ScorerContext, build_scorer
-
-    crit = Criterion.model_validate(
-        {"id": "reward", "scale": {"type": "continuous"}, "scorer": {"type": spec.type, **options}}
-    )
-    scorer = build_scorer(crit, ScorerContext(crit, base_dir=Path(cfg.source_of("online")).parent))
-
-    def scorer_reward(prompts: list[Any], completions: list[Any], **cols: Any) -> list[float]:
-        ids, refs = cols.get("id") or [None] * len(prompts), cols.get("reference") or [None] * len(prompts)
-        items = [
-            Item(id=str(i or n), messages=p, reference=ref) if isinstance(p, list) else None
-            for n, (p, i, ref) in enumerate(zip(prompts, ids, refs, strict=True))
-        ]
-        scores = scorer.score_many([_text(c) for c in completions], items)
-        return [float(s.value) if s.value is not None else 0.0 for s in scores]
-
-    return scorer_reward, {"type": "scorer", **scorer.spec(), "unscored": 0.0}
-
-
-def _text(completion: Any) -> str:
-    if isinstance(completion, list):
-        return "".join(str(m.get("content", "")) for m in completion if m.get("role") == "assistant")
-    return str(completion)
+    source = "reward_model" if cfg.online.reward.type == "reward_model" else "scorer"
+    build: Any = registry("rewards").get(source)
+    return build(cfg)
 
 
 def build_trainer(
