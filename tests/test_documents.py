@@ -15,11 +15,10 @@ import pytest
 from harness.compare.criteria import criteria_info
 from harness.documents import KINDS, check_document, document_model, json_schema, kind_of
 from harness.documents.agreement import DEFAULT_MIN_ALPHA
-from harness.documents.run import Run, RunManifest
 from harness.documents.train import TrainManifest
 from harness.errors import InputError, SchemaError
 from harness.eval.rubric import DEFAULT_CALIBRATION_FLOOR
-from harness.eval.run import load_run
+from harness.eval.run import Run, RunManifest, load_run
 from harness.files import write_json
 from harness.gate.verdict import GateManifest
 from harness.provenance import LIBRARIES, Provenance, collect_provenance, file_hash, git_state

@@ -54,8 +54,8 @@ def eval_(
 
     if not (batch_size == "auto" or (batch_size.isdigit() and int(batch_size) > 0)):
         raise InputError(f"--batch-size must be a positive integer or 'auto'; got {batch_size!r}", field="batch-size")
-    from harness.documents.run import EvalDocument
     from harness.eval.cache import GenerationCache, default_cache_path
+    from harness.eval.run import EvalDocument
     from harness.models.factory import make_generator
     from harness.models.spec import parse_spec
     from harness.store.recording import open_recorder

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from harness.documents.run import ModelIdentity, RunManifest
+from harness.eval.run import ModelIdentity, RunManifest
 
 __all__ = ["Change", "CriterionStats", "Excluded", "LeakageInfo", "Side"]
 

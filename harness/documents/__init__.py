@@ -49,10 +49,10 @@ KINDS: dict[str, DocumentKind] = {
         "harness.agreement/v1", "harness.documents.agreement:AgreementDocument", "inter-rater agreement"
     ),
     "train": DocumentKind("harness.train/v1", "harness.documents.train:TrainManifest", "a train run's manifest.json"),
-    "run": DocumentKind("harness.run/v1", "harness.documents.run:Run", "one model's outputs and scores on a suite"),
-    "eval": DocumentKind("harness.eval/v1", "harness.documents.run:EvalDocument", "several runs (eval --json)"),
+    "run": DocumentKind("harness.run/v1", "harness.eval.run:Run", "one model's outputs and scores on a suite"),
+    "eval": DocumentKind("harness.eval/v1", "harness.eval.run:EvalDocument", "several runs (eval --json)"),
     "comparison": DocumentKind(
-        "harness.comparison/v1", "harness.documents.comparison:ComparisonDocument", "base × candidate: the verdict"
+        "harness.comparison/v1", "harness.gate.verdict:ComparisonDocument", "base × candidate: the verdict"
     ),
     "leaderboard": DocumentKind(
         "harness.leaderboard/v1", "harness.compare.leaderboard:Leaderboard", "N candidates ranked with paired tests"

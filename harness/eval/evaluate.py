@@ -13,7 +13,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from harness.documents.run import RunHashes
 from harness.errors import InputError
 from harness.eval.cache import GenerationCache, cache_key
 from harness.eval.rubric import OVERALL, Criterion
@@ -23,6 +22,7 @@ from harness.eval.run import (
     ItemResult,
     ModelIdentity,
     Run,
+    RunHashes,
     RunManifest,
     Score,
     SuiteRecord,

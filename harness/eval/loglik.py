@@ -20,12 +20,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from harness.documents.run import RunHashes
 from harness.errors import ModelError
 from harness.eval.cache import GenerationCache, cache_key
 from harness.eval.methods import NORMALISATION
 from harness.eval.rubric import OVERALL
-from harness.eval.run import ItemResult, ModelIdentity, Run, RunManifest, Score, SuiteRecord
+from harness.eval.run import ItemResult, ModelIdentity, Run, RunHashes, RunManifest, Score, SuiteRecord
 from harness.eval.suite import Item, Suite
 from harness.eval.summary import overall_score, summarize
 from harness.models.base import GenerationSettings, Generator
