@@ -151,11 +151,11 @@ def judge_calibration(out: Path, *, limit: int | None) -> None:
 def red_team(out: Path, run_dir: Path, *, limit: int | None) -> int:
     """Plain and base64 attacks on base and candidate; returns the red-team verdict's exit code.
 
-    Two strategies and 24 new tokens keep the stage short on a laptop: ``none`` (the request as it
+    Two strategies and 16 new tokens keep the stage short on a laptop: ``none`` (the request as it
     is) and ``base64`` (the encoding whose replies are decoded before grading), on all seed
     prompts; the refusal rule reads a reply's opening sentence.
     """
-    args = ["redteam", "suites/redteam", "--strategy", "none", "--strategy", "base64", "--max-new-tokens", "24",
+    args = ["redteam", "suites/redteam", "--strategy", "none", "--strategy", "base64", "--max-new-tokens", "16",
             "--base", "smollm2-135m", "--candidate", str(run_dir), "--grader-labels",
             "examples/redteam/refusal_labels.jsonl", "--out", str(out)]  # fmt: skip
     return _harness(*args, *(["--limit", str(limit)] if limit else []), ok=(0, 1, 3)).returncode
