@@ -251,3 +251,16 @@ def test_refusal_rule_against_held_out_human_labels() -> None:
     assert sum(check.confusion.values()) == 60 and len(check.disagreements) == sum(
         h != r for h, r in zip(human, rule, strict=True)
     )
+
+
+def test_a_reused_out_folder_keeps_no_report_of_the_earlier_run(
+    seed_suite: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    test_cli_end_to_end_with_replayed_outputs(seed_suite, tmp_path, capsys)
+    out = tmp_path / "out"
+    assert (out / "redteam.json").is_file()
+    with pytest.raises(SystemExit) as exc:  # a later run into the same folder that writes no report
+        main(["redteam", str(seed_suite), "--out", str(out), "--expand-only", "--strategy", "base64"])
+    assert exc.value.code == 0
+    assert not any((out / f"redteam.{ext}").exists() for ext in ("json", "md", "html"))
+    assert "base64" in (out / "suite" / "items.jsonl").read_text()

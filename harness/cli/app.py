@@ -118,7 +118,7 @@ def command() -> Any:
     return cmd
 
 
-OUT_FOLDER_VERBS = frozenset({"validate", "agreement", "eval", "compare", "gate", "monitor", "rm-eval"})
+OUT_FOLDER_VERBS = frozenset({"validate", "agreement", "eval", "compare", "gate", "monitor", "rm-eval", "redteam"})
 """Verbs whose ``--out`` folder holds one run's reports (:class:`harness.files.OutFolder`)."""
 
 
