@@ -59,7 +59,7 @@ class Server:
                 if "together" in text:
                     server.barrier.wait()  # returns only when 4 requests are in flight at once
                 kind = "chat" if "messages" in body else "text"
-                reply = f"{kind}:{text}"
+                reply = f"{kind}:{text}" + (" \ud800 \U0001f600" if "surrogate" in text else "")
                 if self.path.endswith("/chat/completions"):
                     choice = {"message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}
                 else:
@@ -187,3 +187,13 @@ def test_evaluate_through_the_server_with_cache(server, tmp_path):
     assert run1.summary["ok"].mean == 1.0 and len(server.bodies) == 12
     run2 = evaluate_suite(suite, make_generator("openai:test-model", endpoint=server.url), cache=cache)
     assert len(server.bodies) == 12 and all(r.cached for r in run2.items)
+
+
+def test_a_lone_surrogate_in_a_reply_becomes_a_replacement_character_and_caches(server, tmp_path):
+    """JSON may escape half a UTF-16 pair (``"\\ud800"``): the reply keeps U+FFFD there, so the cache and every
+    document written from it stay valid UTF-8 (a well-formed pair, the emoji, is kept as it is)."""
+    out = run(gen(server), ["surrogate"])
+    assert out == {0: "chat:surrogate \ufffd \U0001f600"}
+    cache = GenerationCache(tmp_path / "c.sqlite")
+    cache.put("k", out[0], model="m")
+    assert cache.get("k").text == out[0] and out[0].encode("utf-8")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -28,6 +29,8 @@ from harness.models.openai_loglik import loglikelihood, loglikelihood_rolling
 from harness.models.serving import RequestLog, ServingOptions
 
 __all__ = ["OpenAIGenerator"]
+
+_LONE_SURROGATE = re.compile("[\\ud800-\\udfff]")
 
 
 class OpenAIGenerator:
@@ -194,8 +197,10 @@ class OpenAIGenerator:
             ) from exc
         if text is None:
             text = ""
+        # JSON can escape half of a UTF-16 pair; such a lone surrogate cannot be stored or written as UTF-8.
+        text = _LONE_SURROGATE.sub("\ufffd", str(text))
         tokens = (data.get("usage") or {}).get("completion_tokens")
-        return Completion(cut_at_stop(str(text), settings.stop), round(seconds, 4), tokens)
+        return Completion(cut_at_stop(text, settings.stop), round(seconds, 4), tokens)
 
     def generate(
         self, requests: Sequence[GenerationRequest], settings: GenerationSettings
