@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -148,6 +149,17 @@ def judge_calibration(out: Path, *, limit: int | None) -> None:
     write_json(out / "calibration.json", doc)
 
 
+def _fresh_run_dir(run_dir: Path) -> None:
+    """The demo trains from scratch every time: an earlier demo's run folder (a harness train run) is removed.
+
+    A folder there that is not a harness train run (no ``config.yaml``) is left alone, and ``harness
+    train`` then refuses it, naming it.
+    """
+    if (run_dir / "config.yaml").is_file():
+        console.print(f"[dim]removing the earlier demo run {run_dir}[/]")
+        shutil.rmtree(run_dir)
+
+
 def red_team(out: Path, run_dir: Path, *, limit: int | None) -> int:
     """Plain and base64 attacks on base and candidate; returns the red-team verdict's exit code.
 
@@ -197,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
 
     stages.start(3, "LoRA-train SmolLM2-135M-Instruct on the cleaned data")
     run_dir = out / "run"
+    _fresh_run_dir(run_dir)
     sets = ["--set", f"train_data={clean.resolve()}"]  # a relative path would resolve against the config's folder
     if opts.quick:
         sets += ["--set", "max_steps=2", "--set", "save_steps=2", "--set", "batch_size=2", "--set", "eval_data=null"]

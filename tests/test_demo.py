@@ -51,3 +51,19 @@ def test_demo_quick_tells_the_whole_story(tmp_path):
     html = (out / "report.html").read_text()
     assert comparison["verdict"].upper() in html.upper()
     assert (out / "junit.xml").read_text().startswith("<?xml")
+
+
+def test_a_second_demo_replaces_its_own_earlier_run_but_no_other_folder(tmp_path):
+    """``make demo`` twice works: the earlier demo's run folder goes; a folder that is not a train run stays."""
+    from harness.demo import _fresh_run_dir
+
+    run = tmp_path / "run"
+    (run / "adapter").mkdir(parents=True)
+    (run / "config.yaml").write_text("method: sft\n")
+    _fresh_run_dir(run)
+    assert not run.exists()
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep")
+    _fresh_run_dir(other)
+    assert (other / "notes.txt").read_text() == "keep"
