@@ -177,24 +177,6 @@ def test_sigkill_mid_batch_loses_only_the_items_in_flight(server, tmp_path):
     assert comparable(resumed) == comparable(reference)
 
 
-@pytest.fixture(scope="module")
-def lively_dir(tiny_model_dir, tmp_path_factory):
-    """The tiny model with larger random weights: its outputs vary by prompt."""
-    import shutil
-
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    folder = tmp_path_factory.mktemp("lively")
-    shutil.copytree(tiny_model_dir, folder, dirs_exist_ok=True)
-    model = AutoModelForCausalLM.from_pretrained(folder)
-    torch.manual_seed(1)
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.dim() == 2:
-                p.normal_(0, 0.15)
-    model.save_pretrained(folder)
-    return folder
 
 
 PROMPTS = ["The quick brown fox", "Extract the ticket fields as JSON.", "hi", "What is the capital of France?",
@@ -211,7 +193,9 @@ def early_end_token(gen: Any, settings: Any) -> int:
 
 
 @pytest.mark.parametrize("temperature", [0.0, 1.0])
-def test_hf_batch_commits_each_row_as_it_ends_while_the_batch_runs(lively_dir, tmp_path, monkeypatch, temperature):
+def test_hf_batch_commits_each_row_as_it_ends_while_the_batch_runs(
+    lively_model_dir, tmp_path, monkeypatch, temperature
+):
     """One batch on the local model: rows that end early are in the cache before the batch's last step."""
     import functools
 
@@ -221,7 +205,7 @@ def test_hf_batch_commits_each_row_as_it_ends_while_the_batch_runs(lively_dir, t
     from harness.models.base import GenerationSettings
     from harness.models.factory import make_generator
 
-    folder = lively_dir
+    folder = lively_model_dir
     prompts = PROMPTS
     suite_dir = tmp_path / "suite"
     suite_dir.mkdir()
@@ -254,7 +238,7 @@ def test_hf_batch_commits_each_row_as_it_ends_while_the_batch_runs(lively_dir, t
     assert any(0 < n < len(prompts) for n in seen), seen
 
 
-def test_streamed_sampling_gives_the_outputs_of_one_model_generate_call(lively_dir):
+def test_streamed_sampling_gives_the_outputs_of_one_model_generate_call(lively_model_dir):
     """Rows reported by the stopping criterion as they end equal those of a plain seeded ``model.generate``."""
     import torch
     from transformers import GenerationConfig
@@ -262,7 +246,7 @@ def test_streamed_sampling_gives_the_outputs_of_one_model_generate_call(lively_d
     from harness.models.factory import make_generator
     from harness.models.hf_sample import sample_rows
 
-    gen = make_generator(str(lively_dir), batch_size=64)
+    gen = make_generator(str(lively_model_dir), batch_size=64)
     ids, mask = gen._pad(gen._encode(PROMPTS, templated=False))
 
     def config(eos: list[int]) -> GenerationConfig:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 from pathlib import Path
 
 import pytest
@@ -42,21 +41,9 @@ DOCS = [
 
 
 @pytest.fixture(scope="module")
-def model_dir(tiny_model_dir, tmp_path_factory):
+def model_dir(lively_model_dir):
     """The tiny model with larger random weights, so choices get clearly different log-likelihoods."""
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    folder = tmp_path_factory.mktemp("lively-ll")
-    shutil.copytree(tiny_model_dir, folder, dirs_exist_ok=True)
-    model = AutoModelForCausalLM.from_pretrained(folder)
-    torch.manual_seed(1)
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.dim() == 2:
-                p.normal_(0, 0.15)
-    model.save_pretrained(folder)
-    return folder
+    return lively_model_dir
 
 
 @pytest.fixture(scope="module")

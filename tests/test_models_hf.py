@@ -25,22 +25,6 @@ def reqs(prompts=PROMPTS):
     return [GenerationRequest(f"i{n}", p) for n, p in enumerate(prompts)]
 
 
-@pytest.fixture(scope="module")
-def lively_model_dir(tiny_model_dir, tmp_path_factory):
-    """The tiny model with larger random weights: its greedy outputs vary by prompt (the default repeats one)."""
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    folder = tmp_path_factory.mktemp("lively")
-    shutil.copytree(tiny_model_dir, folder, dirs_exist_ok=True)
-    model = AutoModelForCausalLM.from_pretrained(folder)
-    torch.manual_seed(1)
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.dim() == 2:
-                p.normal_(0, 0.15)
-    model.save_pretrained(folder)
-    return folder
 
 
 @pytest.fixture(scope="module")
