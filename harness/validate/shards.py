@@ -33,6 +33,7 @@ from harness.leakage.options import LeakageOptions
 from harness.leakage.result import leak_findings, near_duplicate_findings
 from harness.leakage.scan import PairHit, Scanner, WithinStore
 from harness.records import RowProblem, detect_format, iter_records, record_texts
+from harness.validate import DEFAULT_CHECKS
 from harness.validate.balance import GroupBalance
 from harness.validate.checks import CHECKS, CheckSettings, DuplicateIds, ExactDuplicates, Lengths
 from harness.validate.findings import ValidationReport
@@ -411,7 +412,7 @@ def join_shards(
     else:
         stats["shards"] = [{"file": r.file, "n_rows": r.n_rows, "n_records": r.n_records} for r in results]
     formats = {r.format for r in results}
-    names = [*CHECKS_RUN, *(["leakage"] if plan.prep is not None else []), *(["balance.groups"] if balance else [])]
+    names = [*DEFAULT_CHECKS, *(["leakage"] if plan.prep is not None else []), *(["balance.groups"] if balance else [])]
     return ValidationReport(
         file=source,
         format=formats.pop() if len(formats) == 1 else "mixed",
@@ -424,15 +425,3 @@ def join_shards(
         stats=stats,
     )
 
-
-CHECKS_RUN = (
-    "schema.duplicate_id",
-    "schema.empty_field",
-    "duplicates.exact",
-    "duplicates.near",
-    "chat",
-    "pii",
-    "preference",
-    "ranking",
-    "length",
-)
