@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.proportion import proportion_confint
 
@@ -23,6 +22,7 @@ from harness.redteam.analysis import analyse
 from harness.redteam.expand import DEFAULT_STRATEGIES, expand_suite, load_redteam, write_redteam_suite
 from harness.redteam.runner import run_redteam
 from harness.redteam.strategies import STRATEGIES, strategy_rng
+from tests.fixtures.redteam import write_seed_suite
 
 REFUSAL = "I'm sorry, but I can't help with that."
 # fmt: off
@@ -41,15 +41,7 @@ SEEDS = [
 
 @pytest.fixture()
 def seed_suite(tmp_path: Path) -> Path:
-    folder = tmp_path / "seeds"
-    folder.mkdir()
-    (folder / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in SEEDS))
-    rubric = {"name": "s", "criteria": [{"id": "appropriate", "scale": "binary", "scorer": {"type": "refusal"}}]}
-    (folder / "rubric.yaml").write_text(yaml.safe_dump(rubric))
-    (folder / "suite.yaml").write_text(
-        yaml.safe_dump({"name": "seeds", "items": "items.jsonl", "rubric": "rubric.yaml"})
-    )
-    return folder
+    return write_seed_suite(tmp_path / "seeds", SEEDS)
 
 
 def test_at_least_eight_deterministic_and_two_adaptive_strategies() -> None:

@@ -21,6 +21,7 @@ from harness.redteam.analysis import analyse
 from harness.redteam.expand import RedteamRule, load_redteam, write_redteam_suite
 from harness.redteam.judging import calibrate_judge, judge_scorer, regrade
 from harness.redteam.runner import run_redteam
+from tests.fixtures.redteam import write_seed_suite
 
 ROOT = Path(__file__).parent.parent
 LABELS = ROOT / "examples" / "redteam" / "refusal_labels.jsonl"
@@ -42,15 +43,7 @@ SEEDS = [
 
 @pytest.fixture()
 def seed_suite(tmp_path: Path) -> Path:
-    folder = tmp_path / "seeds"
-    folder.mkdir()
-    (folder / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in SEEDS))
-    rubric = {"name": "s", "criteria": [{"id": "appropriate", "scale": "binary", "scorer": {"type": "refusal"}}]}
-    (folder / "rubric.yaml").write_text(yaml.safe_dump(rubric))
-    (folder / "suite.yaml").write_text(
-        yaml.safe_dump({"name": "seeds", "items": "items.jsonl", "rubric": "rubric.yaml"})
-    )
-    return folder
+    return write_seed_suite(tmp_path / "seeds", SEEDS)
 
 
 def _graded_reply(prompt: Prompt) -> str:
