@@ -9,6 +9,7 @@ server only for the missing items and produce the same run document as an uninte
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -18,11 +19,13 @@ import subprocess
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.fixtures.fake_openai import JsonHandler
 
 ROOT = Path(__file__).parent.parent
 SUITE = ROOT / "suites" / "general"
@@ -40,10 +43,7 @@ class HoldingServer:
         self.lock = threading.Lock()
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
+        class Handler(JsonHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 prompt = body["messages"][-1]["content"]
@@ -58,18 +58,9 @@ class HoldingServer:
                 # deterministic, and right for some items: the digit sum of the prompt's hash
                 digest = hashlib.sha256(prompt.encode()).hexdigest()
                 text = f"{sum(int(c, 16) for c in digest[:2]) % 10}"
-                data = json.dumps(
-                    {"choices": [{"message": {"role": "assistant", "content": text}}],
-                     "usage": {"completion_tokens": 1}}
-                ).encode()  # fmt: skip
-                try:
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except OSError:
-                    pass
+                message = {"role": "assistant", "content": text}
+                with contextlib.suppress(OSError):  # the client may be gone
+                    self._send(200, {"choices": [{"message": message}], "usage": {"completion_tokens": 1}})
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True

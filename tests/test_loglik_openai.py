@@ -6,7 +6,7 @@ import json
 import re
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pytest
 
@@ -15,6 +15,7 @@ from harness.eval.evaluate import evaluate_suite
 from harness.eval.suite import load_suite
 from harness.models.loglik import LoglikRequest
 from harness.models.openai import OpenAIGenerator
+from tests.fixtures.fake_openai import JsonHandler
 
 
 def tokens(text: str) -> list[str]:
@@ -34,9 +35,7 @@ class Server:
         self.bodies: list[dict] = []
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
+        class Handler(JsonHandler):
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -67,13 +66,6 @@ class Server:
                     }
                 self._send(200, {"choices": [choice]})
 
-            def _send(self, code: int, doc: dict) -> None:
-                data = json.dumps(doc).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True

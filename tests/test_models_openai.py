@@ -6,7 +6,7 @@ import json
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pytest
 
@@ -17,6 +17,7 @@ from harness.eval.suite import load_suite
 from harness.models.base import GenerationRequest, GenerationSettings
 from harness.models.factory import make_generator
 from harness.models.openai import OpenAIGenerator
+from tests.fixtures.fake_openai import JsonHandler
 
 
 class Server:
@@ -30,9 +31,7 @@ class Server:
         self.lock = threading.Lock()
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
+        class Handler(JsonHandler):
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -66,15 +65,6 @@ class Server:
                     choice = {"text": reply, "finish_reason": "stop"}
                 self._send(200, {"choices": [choice], "usage": {"completion_tokens": 3}})
 
-            def _send(self, code: int, doc: dict, headers: dict | None = None) -> None:
-                data = json.dumps(doc).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(data)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
