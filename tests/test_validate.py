@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from scipy.stats import binomtest
 
 from harness.validate import default_checks, validate_file
-from harness.validate.pii import find_pii, luhn_valid
+from harness.validate.pii import _scan, find_pii, luhn_valid
 
 
 def _jsonl(tmp_path: Path, rows: list[dict], name: str = "d.jsonl") -> Path:
@@ -213,3 +215,20 @@ def test_bundled_examples_show_their_planted_problems():
     assert {"schema.empty_field", "duplicates.exact", "pii.email", "pii.card", "pii.phone"} <= checks
     pref = validate_file(root / "preferences.jsonl")
     assert {"preference.identical", "duplicates.conflicting", "preference.intransitive"} <= set(_checks(pref))
+
+
+_PII_PIECES = st.sampled_from(
+    ["jane.doe", "@", "example.com", "4111 1111 1111 1111", "5500-0000-0000-0004", "+1 (415) ",
+     "555-0132", "203.0.113.42", "2001:db8:85a3::8a2e:370:7334", "::1", ":", ".", "-", " ", "(",
+     ")", "version ", "v", "4222222222222", "123 456 789", "1.2.3.4", "fe80:1:2:3::5", "0", "7", "12", "٣٤٥", "１２３", "ab", "F", "é", "\n"]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@example("card 4222222222222, phone 123 456 789, ip 1.2.3.4 or fe80:1:2:3::5 ٣٤٥")
+@given(st.lists(_PII_PIECES | st.text(max_size=6), max_size=30).map("".join))
+def test_pii_gates_change_no_match(text):
+    """The cheap gates (an @, enough digits, dots, colons) skip only texts no pattern can match:
+    the gated scan equals every pattern run on every text, Unicode digits included."""
+    everything = _scan(text, email=True, card=True, ipv4=True, ipv6=True, phone=True)
+    assert list(find_pii(text)) == list(everything)
