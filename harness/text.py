@@ -12,7 +12,7 @@ def normalize(text: str) -> str:
     >>> normalize("  Hello\\u00a0WORLD\\n")
     'hello world'
     """
-    # str.split() splits on runs of exactly the characters regex \\s matches (str.isspace), in C
+    # str.split() splits on runs of exactly the characters that regex \s matches (str.isspace), in C
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
