@@ -238,3 +238,24 @@ def test_pii_gates_change_no_match(text):
     the gated scan equals every pattern run on every text, Unicode digits included."""
     everything = _scan(text, email=True, card=True, ipv4=True, ipv6=True, phone=True)
     assert list(find_pii(text)) == list(everything)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["a", "A ", "b", "b\u00a0c", "B  C", "d", "e"]), max_size=40))
+def test_exact_duplicates_groups_as_a_dict_of_digests_would(texts):
+    """The digest-sorting grouping gives the groups, members and order of a dict keyed by digest
+    (groups by first appearance, members in file order)."""
+    from collections import defaultdict
+
+    from harness.records import SFTRecord
+    from harness.text import digest, normalize
+    from harness.validate.checks import ExactDuplicates
+
+    check, ref = ExactDuplicates(), defaultdict(list)
+    for i, t in enumerate(texts):
+        record = SFTRecord(id=f"r{i}", line=i + 1, prompt=t, completion="x")
+        list(check.observe(record))
+        ref[digest(normalize(t) + "\x1f" + "x")].append((f"r{i}", i + 1))
+    want = [([m[0] for m in ms], [m[1] for m in ms]) for ms in ref.values() if len(ms) > 1]
+    assert [(f.ids, f.lines) for f in check.finish()] == want
+    assert dict(check.groups) == dict(ref)
