@@ -73,14 +73,14 @@ def find_pii(text: str) -> Iterator[PIIMatch]:
     digits; dots or colons): a cheap count in C that skips most prose, with the same matches.
     """
     digits = len(_DIGIT.findall(text))  # \\d as the patterns read it: every Unicode decimal digit
-    return _scan(
-        text,
-        email="@" in text,
-        card=digits >= 13,
-        ipv4=digits >= 4 and text.count(".") >= 3,
-        ipv6=text.count(":") >= 3,
-        phone=digits >= 9,
-    )
+    flags = {
+        "email": "@" in text,
+        "card": digits >= 13,
+        "ipv4": digits >= 4 and text.count(".") >= 3,
+        "ipv6": text.count(":") >= 3,
+        "phone": digits >= 9,
+    }
+    return _scan(text, **flags) if any(flags.values()) else iter(())
 
 
 def _scan(text: str, *, email: bool, card: bool, ipv4: bool, ipv6: bool, phone: bool) -> Iterator[PIIMatch]:
