@@ -246,12 +246,20 @@ def to_record(row: Row, kind: Kind) -> Record | list[RowProblem]:
 
 
 def iter_records(
-    path: str | Path, *, format: str | None = None, kind: str | None = None
+    path: str | Path, *, format: str | None = None, kind: str | None = None, batched: bool = True
 ) -> Iterator[Record | RowProblem]:
     """Stream records of a file, yielding a :class:`RowProblem` for each bad row.
 
     The kind is taken from the first well-formed row unless given; a later row of another
     shape is reported as a problem, not silently re-interpreted.
+
+    Args:
+        path: a JSONL, CSV or Parquet file.
+        format: force a format; detected from content if None.
+        kind: force a record kind; taken from the first well-formed row if None.
+        batched: read batches of rows with pyarrow and build the records of a clean batch
+            without per-row validation (:mod:`harness.record_batches`); a batch with any problem
+            is read row by row, so the items are the same either way. False: row by row only.
 
     Example:
         >>> import tempfile, pathlib
@@ -262,15 +270,38 @@ def iter_records(
     """
     if kind is not None:
         check_choice(kind, KINDS, param="kind", func="iter_records")
-    resolved: Kind | None = kind  # type: ignore[assignment]
+    if batched:
+        from harness.record_batches import iter_record_batches
+
+        return iter_record_batches(path, format=format, kind=kind)  # type: ignore[arg-type]
+    return _iter_row_records(path, format, kind)  # type: ignore[arg-type]
+
+
+def _iter_row_records(path: str | Path, format: str | None, kind: Kind | None) -> Iterator[Record | RowProblem]:
+    maker = RowRecords(kind)
     for row in read_rows(path, format=format):
+        yield from maker.items(row)
+
+
+class RowRecords:
+    """Turns raw rows into records one at a time, keeping the file's kind across rows.
+
+    Attributes:
+        kind: the kind given, or taken from the first well-formed row (None until then).
+    """
+
+    def __init__(self, kind: Kind | None) -> None:
+        self.kind: Kind | None = kind
+
+    def items(self, row: Row) -> Iterator[Record | RowProblem]:
+        """The record of one raw row, or its problems."""
         if row.problem is not None:
             yield row.problem
-            continue
+            return
         assert row.data is not None
-        if resolved is None:
-            resolved = detect_kind(row.data)
-            if resolved is None:
+        if self.kind is None:
+            self.kind = detect_kind(row.data)
+            if self.kind is None:
                 yield RowProblem(
                     "schema.unknown_kind",
                     f"cannot tell the record kind from fields {sorted(row.data)}; expected "
@@ -278,17 +309,17 @@ def iter_records(
                     "item_id/rater_id/score",
                     row.line,
                 )
-                continue
+                return
         other = detect_kind(row.data)
-        if other is not None and other != resolved:
+        if other is not None and other != self.kind:
             yield RowProblem(
                 "schema.mixed_kinds",
-                f"row looks like a {other} record, but the file holds {resolved} records",
+                f"row looks like a {other} record, but the file holds {self.kind} records",
                 row.line,
                 id=str(row.data.get("id") or f"L{row.line}"),
             )
-            continue
-        result = to_record(row, resolved)
+            return
+        result = to_record(row, self.kind)
         if isinstance(result, list):
             yield from result
         else:

@@ -136,13 +136,18 @@ def bounded_lines(path: Path, fh: Any) -> Iterator[bytes]:
     while raw := fh.readline(MAX_RECORD_BYTES + 1):
         lineno += 1
         if len(raw) > MAX_RECORD_BYTES:
-            raise InputError(
-                f"line longer than {MAX_RECORD_BYTES // 2**20} MiB (the limit of one record): "
-                "not a JSONL or CSV file, or a record far too long",
-                file=path,
-                line=lineno,
-            )
+            raise line_too_long(path, lineno)
         yield raw
+
+
+def line_too_long(path: Path, lineno: int) -> InputError:
+    """The error for a line over :data:`MAX_RECORD_BYTES` (the readers raise it, the batch reader too)."""
+    return InputError(
+        f"line longer than {MAX_RECORD_BYTES // 2**20} MiB (the limit of one record): "
+        "not a JSONL or CSV file, or a record far too long",
+        file=path,
+        line=lineno,
+    )
 
 
 def _iter_lines(path: Path) -> Iterator[tuple[int, str | None, bytes]]:
@@ -160,35 +165,44 @@ def _iter_lines(path: Path) -> Iterator[tuple[int, str | None, bytes]]:
 
 
 def _read_jsonl(path: Path) -> Iterator[Row]:
-    for lineno, text, raw in _iter_lines(path):
-        if text is None:
-            bad = raw.decode("utf-8", errors="backslashreplace")[:60]
-            yield Row(lineno, None, RowProblem("schema.encoding", f"not valid UTF-8: {bad!r}", lineno))
-            continue
-        if not text.strip():
-            continue
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            yield Row(
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(bounded_lines(path, fh), start=1):
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            row = jsonl_row(lineno, raw)
+            if row is not None:
+                yield row
+
+
+def jsonl_row(lineno: int, raw: bytes) -> Row | None:
+    """One physical JSONL line (its bytes, a first line's BOM removed) as a :class:`Row`; None if blank."""
+    try:
+        text = raw.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError:
+        bad = raw.decode("utf-8", errors="backslashreplace")[:60]
+        return Row(lineno, None, RowProblem("schema.encoding", f"not valid UTF-8: {bad!r}", lineno))
+    if not text.strip():
+        return None
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return Row(
+            lineno,
+            None,
+            RowProblem("schema.invalid_json", f"invalid JSON at column {exc.colno}: {exc.msg}", lineno),
+        )
+    if not isinstance(obj, dict):
+        return Row(
+            lineno,
+            None,
+            RowProblem(
+                "schema.wrong_type",
+                f"expected a JSON object per line, got {type(obj).__name__}",
                 lineno,
-                None,
-                RowProblem("schema.invalid_json", f"invalid JSON at column {exc.colno}: {exc.msg}", lineno),
-            )
-            continue
-        if not isinstance(obj, dict):
-            yield Row(
-                lineno,
-                None,
-                RowProblem(
-                    "schema.wrong_type",
-                    f"expected a JSON object per line, got {type(obj).__name__}",
-                    lineno,
-                ),
-            )
-            continue
-        # a surrogate or NUL can only come from a \\u escape (raw control characters are invalid JSON)
-        yield _text_row(lineno, obj) if "\\u" in text else Row(lineno, obj)
+            ),
+        )
+    # a surrogate or NUL can only come from a \\u escape (raw control characters are invalid JSON)
+    return _text_row(lineno, obj) if "\\u" in text else Row(lineno, obj)
 
 
 def _maybe_json(value: str) -> Any:
@@ -253,17 +267,31 @@ def _read_csv(path: Path) -> Iterator[Row]:
 
 
 def _read_parquet(path: Path) -> Iterator[Row]:
+    pf = open_parquet(path)
+    row = 0
+    for batch in pf.iter_batches(batch_size=PARQUET_BATCH):
+        for obj in batch.to_pylist():
+            row += 1
+            yield parquet_row(row, obj)
+
+
+PARQUET_BATCH = 4096
+"""Rows per batch read from a Parquet file (the batch reader reads the same batches)."""
+
+
+def parquet_row(row: int, obj: dict[str, Any]) -> Row:
+    """One Parquet row (a dict from ``to_pylist``) as a :class:`Row`: JSON-array text decoded, text checked."""
+    return _text_row(row, {k: _maybe_json(v) if isinstance(v, str) else v for k, v in obj.items()})
+
+
+def open_parquet(path: Path) -> Any:
+    """A ``pyarrow.parquet.ParquetFile``; an :class:`InputError` naming the file when it cannot be read."""
     import pyarrow.parquet as pq
 
     try:
-        pf = pq.ParquetFile(path)
+        return pq.ParquetFile(path)
     except Exception as exc:  # pyarrow raises several types for corrupt files
         raise InputError(f"cannot read Parquet: {exc}", file=path) from exc
-    row = 0
-    for batch in pf.iter_batches(batch_size=4096):
-        for obj in batch.to_pylist():
-            row += 1
-            yield _text_row(row, {k: _maybe_json(v) if isinstance(v, str) else v for k, v in obj.items()})
 
 
 def read_rows(path: str | Path, *, format: str | None = None) -> Iterator[Row]:
