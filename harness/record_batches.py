@@ -125,7 +125,9 @@ def _jsonl_rows(path: Path, chunk: bytes, first: int, maker: RowRecords) -> Iter
     last = len(lines) - 1
     for k, raw in enumerate(lines):
         lineno = first + k
-        if len(raw) + (k < last or ended) > MAX_RECORD_BYTES:
+        if k < last or ended:
+            raw += b"\n"  # as readline gives it: a problem quotes the line with its end
+        if len(raw) > MAX_RECORD_BYTES:
             raise line_too_long(path, lineno)
         if lineno == 1 and raw.startswith(_BOM):
             raw = raw[3:]
@@ -207,7 +209,7 @@ def _build(batch: Any, lines: Any, maker: RowRecords, *, jsonl: bool) -> list[Re
     gc.disable()
     try:
         return build_records(batch, lines, maker, jsonl=jsonl)
-    except Exception:  # noqa: BLE001 - any surprise in a batch: the row path reads it and says what is wrong
+    except Exception:  # any surprise in a batch: the row path reads it and says what is wrong
         maker.kind = kind
         return None
     finally:

@@ -266,7 +266,10 @@ def build_records(
     kind = _kind_of(names, maker)
     if kind is None or kind == "rating" or any(name not in names for name in _REQUIRED[kind]):
         return None
-    cols = {n: (c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c) for n, c in zip(names, batch.columns)}
+    cols = {
+        n: (c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c)
+        for n, c in zip(names, batch.columns, strict=True)
+    }
     if not jsonl and not all(_text_clean(c) and not _looks_like_array(c) for c in cols.values()):
         return None
     cls = _MODELS[kind]
@@ -320,14 +323,16 @@ def _construct(
     extra_columns = [v for _, v in extras]
     out: list[Record] = []
     append = out.append
+    # Constant columns are repeat() iterators, so the zips cannot be strict; every list has one
+    # value per row by construction.
     if extra_columns:
-        rows: Any = zip(zip(*columns), zip(*extra_columns))
+        rows: Any = zip(zip(*columns, strict=False), zip(*extra_columns, strict=True), strict=False)
     else:
-        rows = zip(zip(*columns), repeat(()))
+        rows = zip(zip(*columns, strict=False), repeat(()), strict=False)
     for vals, extra in rows:
         rec = _new(cls)
-        _set(rec, "__dict__", dict(zip(order, vals)))
-        _set(rec, "__pydantic_extra__", dict(zip(extra_names, extra)))
+        _set(rec, "__dict__", dict(zip(order, vals, strict=False)))
+        _set(rec, "__pydantic_extra__", dict(zip(extra_names, extra, strict=False)))
         _set(rec, "__pydantic_fields_set__", set(fields_set))
         _set(rec, "__pydantic_private__", None)
         append(rec)
