@@ -325,11 +325,16 @@ def _construct(
     append = out.append
     # Constant columns are repeat() iterators, so the zips cannot be strict; every list has one
     # value per row by construction.
-    if extra_columns:
-        rows: Any = zip(zip(*columns, strict=False), zip(*extra_columns, strict=True), strict=False)
-    else:
-        rows = zip(zip(*columns, strict=False), repeat(()), strict=False)
-    for vals, extra in rows:
+    if not extra_columns:
+        for vals in zip(*columns, strict=False):
+            rec = _new(cls)
+            _set(rec, "__dict__", dict(zip(order, vals, strict=False)))
+            _set(rec, "__pydantic_extra__", {})
+            _set(rec, "__pydantic_fields_set__", set(fields_set))
+            _set(rec, "__pydantic_private__", None)
+            append(rec)
+        return out
+    for vals, extra in zip(zip(*columns, strict=False), zip(*extra_columns, strict=True), strict=False):
         rec = _new(cls)
         _set(rec, "__dict__", dict(zip(order, vals, strict=False)))
         _set(rec, "__pydantic_extra__", dict(zip(extra_names, extra, strict=False)))
