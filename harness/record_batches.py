@@ -28,13 +28,15 @@ from harness.rows import (
     FORMATS,
     MAX_RECORD_BYTES,
     PARQUET_BATCH,
+    Row,
     _check_path,
+    csv_records,
+    csv_row,
     detect_format,
     jsonl_row,
     line_too_long,
     open_parquet,
     parquet_row,
-    read_rows,
 )
 
 __all__ = ["iter_record_batches"]
@@ -82,8 +84,7 @@ def iter_record_batches(
     elif fmt == "parquet":
         yield from _parquet(path, maker)
     else:
-        for row in read_rows(path, format=fmt):
-            yield from maker.items(row)
+        yield from _csv(path, maker)
 
 
 # ---------------------------------------------------------------------------- JSONL
@@ -232,3 +233,48 @@ def _parquet(path: Path, maker: RowRecords) -> Iterator[Record | RowProblem]:
         else:
             row += n
             yield from built
+
+
+# ---------------------------------------------------------------------------- CSV
+CSV_BATCH = 4096
+"""CSV records per batch."""
+
+
+def _csv(path: Path, maker: RowRecords) -> Iterator[Record | RowProblem]:
+    """The csv module parses (its quoting rules are the row path's); runs of good records become batches."""
+    pending: list[tuple[int, list[str]]] = []
+    header: list[str] = []
+    for item in csv_records(path):
+        if isinstance(item, Row):
+            yield from _csv_batch(pending, header, maker)
+            pending = []
+            yield from maker.items(item)
+            continue
+        line, header, cells = item
+        pending.append((line, cells))
+        if len(pending) >= CSV_BATCH:
+            yield from _csv_batch(pending, header, maker)
+            pending = []
+    yield from _csv_batch(pending, header, maker)
+
+
+def _csv_batch(
+    pending: list[tuple[int, list[str]]], header: list[str], maker: RowRecords
+) -> Iterator[Record | RowProblem]:
+    import pyarrow as pa
+
+    if not pending:
+        return
+    names = [h for h in header if h]
+    built = None
+    if maker.kind != "rating" and len(set(names)) == len(names):
+        lines = [line for line, _ in pending]
+        table = pa.table(
+            {h: pa.array([cells[j] for _, cells in pending], pa.string()) for j, h in enumerate(header) if h}
+        )
+        built = _build(table, lines, maker, jsonl=False)
+    if built is None:
+        for line, cells in pending:
+            yield from maker.items(csv_row(line, header, cells))
+    else:
+        yield from built

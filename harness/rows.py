@@ -217,6 +217,18 @@ def _maybe_json(value: str) -> Any:
 
 
 def _read_csv(path: Path) -> Iterator[Row]:
+    for item in csv_records(path):
+        yield item if isinstance(item, Row) else csv_row(*item)
+
+
+def csv_row(line: int, header: list[str], cells: list[str]) -> Row:
+    """One CSV record (as many cells as the header) as a :class:`Row`: JSON-array cells decoded, text checked."""
+    return _text_row(line, {k: _maybe_json(v) for k, v in zip(header, cells, strict=True) if k})
+
+
+def csv_records(path: Path) -> Iterator[Row | tuple[int, list[str], list[str]]]:
+    """The records of a CSV file in order: ``(line, header, cells)`` for each record of the header's
+    width, a :class:`Row` holding the problem for each that is not (encoding, syntax, width)."""
     problems: list[RowProblem] = []
 
     def decoded() -> Iterator[str]:
@@ -260,7 +272,7 @@ def _read_csv(path: Path) -> Iterator[Row]:
                 ),
             )
             continue
-        yield _text_row(line, {k: _maybe_json(v) for k, v in zip(header, cells, strict=True) if k})
+        yield line, header, cells
     while problems:
         p = problems.pop(0)
         yield Row(p.line, None, p)

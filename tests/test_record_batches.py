@@ -11,6 +11,8 @@ and lines, and the same problems. Other tests check that clean batches do take t
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import random
@@ -27,7 +29,7 @@ import harness.record_batches as rb
 import harness.record_columns as rc
 import harness.rows as rows_mod
 from harness.errors import HarnessError
-from harness.records import KINDS, iter_records
+from harness.records import KINDS, RowProblem, iter_records
 
 
 # ---------------------------------------------------------------------------- comparing items
@@ -425,11 +427,56 @@ def test_clean_parquet_takes_the_batch_path(
         assert calls == [], f"a clean {kind} Parquet file was read row by row"
 
 
-def test_csv_equal_rows(tmp_path: Path) -> None:
+CSV_JUNK = [b"", b" , ,", b'"unclosed,x', b"a,b,c,d,e,f", b"\xff\xfe,x", b"x\x00y,z", b"[1],[2]", b"\r"]
+
+
+@st.composite
+def csv_file(draw: Any) -> bytes:
+    kind = draw(st.sampled_from(["sft", "chat", "preference", "ranking"]))
+    rows = draw(clean_rows(kind))
+    header = sorted({k for r in rows for k in r})
+    if draw(st.booleans()):
+        header.append(draw(st.sampled_from(["", "source", "id", " pad "])))
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator=draw(st.sampled_from(["\n", "\r\n"])))
+    writer.writerow(header)
+    out = [buf.getvalue().encode()]
+    for r in rows:
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        cells = [r.get(h, "") for h in header]
+        cells = [c if isinstance(c, str) else json.dumps(c) for c in cells]
+        if draw(st.integers(0, 6)) == 0:
+            cells[draw(st.integers(0, len(cells) - 1))] = draw(st.sampled_from(ODD[2:]))
+        writer.writerow(cells)
+        out.append(buf.getvalue().encode("utf-8", "surrogatepass"))
+        if draw(st.integers(0, 8)) == 0:
+            out.append(draw(st.sampled_from(CSV_JUNK)) + b"\n")
+    return b"".join(out)
+
+
+@SETTINGS
+@given(data=csv_file(), batch=st.sampled_from([1, 3, 4096]), kind=st.sampled_from([None, None, *KINDS]))
+def test_csv_batches_equal_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data: bytes, batch: int, kind: str | None
+) -> None:
+    monkeypatch.setattr(rb, "CSV_BATCH", batch)
     path = tmp_path / "d.csv"
-    path.write_text('id,prompt,completion\n1,"a, b",c\n\n,"multi\nline",d\n2,e\n', encoding="utf-8")
+    path.write_bytes(data)
+    built = count_built(monkeypatch)
+    assert_same(path, format="csv", kind=kind)
+    event(f"batches built from columns: {min(sum(built), 3)}+")
+
+
+def test_csv_equal_rows_and_fast(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text('id,prompt,completion\n1,"a, b",c\n\n,"multi\nline",d\n2,e\n3,"say ""hi""",f\n', encoding="utf-8")
+    calls: list[int] = []
+    monkeypatch.setattr(rb, "csv_row", lambda line, h, cells: calls.append(line) or rows_mod.csv_row(line, h, cells))
     items = assert_same(path)
-    assert [i[0] for i in items] == ["SFTRecord", "SFTRecord", "RowProblem"]
+    assert [i[0] for i in items] == ["SFTRecord", "SFTRecord", "RowProblem", "SFTRecord"]
+    assert [r.line for r in iter_records(path) if not isinstance(r, RowProblem)] == [2, 4, 7]
+    assert calls == []
 
 
 # ---------------------------------------------------------------------------- fallbacks
