@@ -17,6 +17,7 @@ check of :func:`~harness.record_columns.build_records`. CSV files are read row b
 from __future__ import annotations
 
 import gc
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -197,10 +198,38 @@ def _jsonl_batch(chunk: bytes, first: int, maker: RowRecords) -> list[Record] | 
         return None
     if table.num_rows != len(lines):
         return None
-    return _build(table, lines, maker, jsonl=True)
+    return _build(table, lines, maker, jsonl=True, key_order=lambda names: _key_order(body, names))
 
 
-def _build(batch: Any, lines: Any, maker: RowRecords, *, jsonl: bool) -> list[Record] | None:
+def _key_order(body: bytes, names: list[str]) -> list[list[int]] | None:
+    """Each row's order of the top-level keys ``names``, from where they stand in its line; None if unsure.
+
+    A key is found as its JSON text (as ``json.dumps`` writes it, non-ASCII as is or escaped) after ``{``,
+    ``,`` or a space and before ``:``, which in valid JSON can only be an object key; the caller
+    has made sure no nested object has a key of that name. Each row must show each key exactly
+    once (a key written with other escapes shows zero times: the row path reads the chunk).
+    """
+    import numpy as np
+
+    arr = np.frombuffer(body, dtype=np.uint8)
+    starts = np.concatenate(([0], np.flatnonzero(arr == 10) + 1))
+    filled = np.flatnonzero(arr[np.minimum(starts, len(arr) - 1)] == ord("{")) if len(arr) else starts[:0]
+    filled = filled[starts[filled] < len(arr)]
+    where = np.full(len(starts), -1)
+    where[filled] = np.arange(len(filled))
+    positions = np.empty((len(filled), len(names)), dtype=np.int64)
+    for j, name in enumerate(names):
+        forms = {json.dumps(name, ensure_ascii=False).encode("utf-8"), json.dumps(name).encode("ascii")}
+        token = b"(?:" + b"|".join(re.escape(f) for f in forms) + b")"
+        found = np.array([m.start() for m in re.finditer(rb"(?<=[{,\s])" + token + rb"\s*:", body)], dtype=np.int64)
+        rows = where[np.searchsorted(starts, found, side="right") - 1]
+        if len(found) != len(filled) or (rows < 0).any() or not np.array_equal(rows, np.arange(len(filled))):
+            return None
+        positions[:, j] = found
+    return np.argsort(positions, axis=1).tolist()
+
+
+def _build(batch: Any, lines: Any, maker: RowRecords, *, jsonl: bool, key_order: Any = None) -> list[Record] | None:
     from harness.record_columns import build_records
 
     kind = maker.kind
@@ -209,7 +238,7 @@ def _build(batch: Any, lines: Any, maker: RowRecords, *, jsonl: bool) -> list[Re
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return build_records(batch, lines, maker, jsonl=jsonl)
+        return build_records(batch, lines, maker, jsonl=jsonl, key_order=key_order)
     except Exception:  # any surprise in a batch: the row path reads it and says what is wrong
         maker.kind = kind
         return None

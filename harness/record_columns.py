@@ -6,14 +6,15 @@ builds the records directly, as :meth:`pydantic.BaseModel.model_construct` would
 batch is clean. It returns None as soon as anything could make a record differ from what the
 row-by-row path (:func:`harness.records.to_record`, pydantic per row) builds, or make that path
 report a problem: a missing field, another type, a value the row path would coerce or decode, a
-null whose meaning (JSON null or absent key) the columns cannot tell, an order of extra fields the
-columns do not keep, a ranking that breaks its rules. The caller then reads that batch row by
-row, so every problem keeps its file, line and field.
+null whose meaning (JSON null or absent key) the columns cannot tell, an order of extra fields
+the columns do not keep (and the JSON text does not show for sure), a ranking that breaks its
+rules. The caller then reads that batch row by row, so every problem keeps its file, line and
+field.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import repeat
 from typing import Any
 
@@ -248,7 +249,12 @@ def _kind_of(names: list[str], maker: RowRecords) -> Kind | None:
 
 
 def build_records(
-    batch: pa.Table | pa.RecordBatch, lines: Sequence[int], maker: RowRecords, *, jsonl: bool
+    batch: pa.Table | pa.RecordBatch,
+    lines: Sequence[int],
+    maker: RowRecords,
+    *,
+    jsonl: bool,
+    key_order: Callable[[list[str]], list[list[int]] | None] | None = None,
 ) -> list[Record] | None:
     """The records of a batch, or None when the batch must be read row by row.
 
@@ -259,6 +265,9 @@ def build_records(
         lines: each row's 1-based line (Parquet: row).
         maker: the row path's state; its kind is set from this batch when it had none.
         jsonl: whether the batch was parsed from JSON text (see ``batch``).
+        key_order: JSONL with several extra fields: given their names, each row's order of them
+            (indices into the names), or None when the text does not say it for sure. Without
+            it such a batch is refused (the columns do not keep each row's key order).
     """
     names = list(batch.schema.names)
     if len(set(names)) != len(names) or any("\x00" in n for n in names):
@@ -278,8 +287,16 @@ def build_records(
     for name in _COERCED:
         if name in cols and not (_is_str(cols[name].type) and (not jsonl or cols[name].null_count == 0)):
             return None
-    if jsonl and (len(extras) > 1 or not all(cols[n].null_count == 0 and _json_exact(cols[n]) for n in extras)):
-        return None
+    orders = None
+    if jsonl:
+        if not all(cols[n].null_count == 0 and _json_exact(cols[n]) for n in extras):
+            return None
+        if len(extras) > 1:
+            if key_order is None or set(extras) & _nested_names(batch.schema):
+                return None
+            orders = key_order(extras)
+            if orders is None:
+                return None
     values: dict[str, Any] = {}
     for name, s in spec.items():
         if name in cols:
@@ -292,7 +309,24 @@ def build_records(
     if kind == "ranking" and not _ranking_ok(values["responses"], values["ranks"]):
         return None
     maker.kind = kind
-    return _construct(cls, kind, ids, lines, values, [(n, cols[n].to_pylist()) for n in extras], names)
+    return _construct(cls, kind, ids, lines, values, [(n, cols[n].to_pylist()) for n in extras], names, orders)
+
+
+def _nested_names(schema: pa.Schema) -> set[str]:
+    """Field names of every object below the top level (a key of that name may sit in a message)."""
+    out: set[str] = set()
+
+    def walk(t: pa.DataType) -> None:
+        if _is_list(t):
+            walk(t.value_type)
+        elif pa.types.is_struct(t):
+            for i in range(t.num_fields):
+                out.add(t.field(i).name)
+                walk(t.field(i).type)
+
+    for field in schema:
+        walk(field.type)
+    return out
 
 
 def _construct(
@@ -303,6 +337,7 @@ def _construct(
     values: dict[str, list[Any]],
     extras: list[tuple[str, list[Any]]],
     names: list[str],
+    orders: list[list[int]] | None = None,
 ) -> list[Record]:
     """Records built as ``model_validate`` builds them: fields in model order, extras in row order."""
     order = list(cls.model_fields)
@@ -319,6 +354,8 @@ def _construct(
         else:
             columns.append(repeat(cls.model_fields[name].default))
     fields_set = frozenset({"id", "line", *names} - {"kind"})
+    if orders is not None and all(o == orders[0] for o in orders):
+        extras, orders = [extras[i] for i in orders[0]], None  # one key order in every row
     extra_names = [n for n, _ in extras]
     extra_columns = [v for _, v in extras]
     out: list[Record] = []
@@ -334,10 +371,13 @@ def _construct(
             _set(rec, "__pydantic_private__", None)
             append(rec)
         return out
-    for vals, extra in zip(zip(*columns, strict=False), zip(*extra_columns, strict=True), strict=False):
+    for k, (vals, extra) in enumerate(zip(zip(*columns, strict=False), zip(*extra_columns, strict=True), strict=False)):
         rec = _new(cls)
         _set(rec, "__dict__", dict(zip(order, vals, strict=False)))
-        _set(rec, "__pydantic_extra__", dict(zip(extra_names, extra, strict=False)))
+        if orders is None:
+            _set(rec, "__pydantic_extra__", dict(zip(extra_names, extra, strict=False)))
+        else:
+            _set(rec, "__pydantic_extra__", {extra_names[i]: extra[i] for i in orders[k]})
         _set(rec, "__pydantic_fields_set__", set(fields_set))
         _set(rec, "__pydantic_private__", None)
         append(rec)

@@ -271,18 +271,15 @@ VALID = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_c
 def clean_rows(draw: Any, kind: str) -> list[dict[str, Any]]:
     """Rows as a dataset writer makes them: one key set and one type per column, no nulls."""
     id_kind = draw(st.sampled_from(["none", "str", "int", "some"]))
-    extra = draw(
-        st.sampled_from(
-            [
-                None,
-                ("source", VALID),
-                ("n", st.integers(-(2**63), 2**63 - 1)),
-                ("tags", st.lists(VALID, max_size=2)),
-                ("ok", st.booleans()),
-                ("w", st.floats(0.01, 0.99)),
-            ]
-        )
-    )
+    pool = [
+        ("source", VALID),
+        ("n", st.integers(-(2**63), 2**63 - 1)),
+        ("tags", st.lists(VALID, max_size=2)),
+        ("ok", st.booleans()),
+        ("w", st.floats(0.01, 0.99)),
+        ('é \\ "q"', VALID),
+    ]
+    extras = draw(st.lists(st.sampled_from(pool), max_size=3, unique_by=lambda e: e[0]))
     as_messages = {name: draw(st.booleans()) for name in ("prompt", "chosen", "rejected", "responses")}
     msg_extra = draw(st.sampled_from([None, "name"]))
 
@@ -319,8 +316,8 @@ def clean_rows(draw: Any, kind: str) -> list[dict[str, Any]]:
             row["id"] = draw(VALID)
         elif id_kind == "int":
             row["id"] = i
-        if extra is not None:
-            row[extra[0]] = draw(extra[1])
+        for name, values in extras:
+            row[name] = draw(values)
         rows.append(dict(draw(st.permutations(list(row.items())))))
     return rows
 
@@ -497,6 +494,9 @@ TRICKY = {
     "missing field": '{"prompt": "p", "source": "s"}',
     "wrong type": '{"prompt": ["p"], "completion": "c", "source": "s"}',
     "two extra fields": '{"prompt": "p", "completion": "c", "source": "s", "n": 1}',
+    "two extra fields, other order": '{"n": 1, "prompt": "p", "completion": "c", "source": "s"}',
+    "extra key escaped": '{"prompt": "p", "completion": "c", "n": 1, "\\u0073ource": "s"}',
+    "extra key in a value": '{"prompt": "p, \\"n\\": 2", "completion": "c", "n": 1, "source": "s"}',
     "date-like text": '{"prompt": "p", "completion": "c", "source": "2024-01-01"}',
     "two objects": '{"prompt": "p", "completion": "c"} {"prompt": "q", "completion": "d"}',
     "trailing comma": '{"prompt": "p", "completion": "c",}',
@@ -509,7 +509,14 @@ TRICKY = {
     "id fraction": '{"id": 7.5, "prompt": "p", "completion": "c", "source": "s"}',
     "empty id": '{"id": "", "prompt": "p", "completion": "c", "source": "s"}',
 }
-FAST = {"null id", "surrogate pair", "escaped backslash before u", "date-like text", "kind and line keys", "empty id"}
+FAST = {
+    "null id",
+    "surrogate pair",
+    "escaped backslash before u",
+    "date-like text",
+    "kind and line keys",
+    "empty id",
+}
 
 
 @pytest.mark.parametrize("case", sorted(TRICKY))
@@ -529,6 +536,27 @@ def test_tricky_line_equal_and_alone(tmp_path: Path, monkeypatch: pytest.MonkeyP
     elif case not in FAST:
         assert 16 in row_read
     assert 1 not in row_read and 30 not in row_read, "clean chunks away from the tricky line were read row by row"
+
+
+def test_extra_fields_in_any_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Several extra fields, in another order on each line, are built from columns in each line's order."""
+    lines = [
+        '{"prompt": "p, \\"n\\": 2", "completion": "c", "n": 1, "source": "s"}',
+        '{"source": "t", "prompt": "q", "n": 2, "completion": "d"}',
+        '{"n": 3, "prompt": "r", "completion": "e", "\\u00e9": "x", "source": "u"}',
+        '{"n": 4, "\u00e9": "y", "prompt": "r", "completion": "e", "source": "u"}',
+    ]
+    path = tmp_path / "d.jsonl"
+    path.write_text("\n".join(lines[:2]) + "\n", encoding="utf-8")
+    calls: list[int] = []
+    monkeypatch.setattr(rb, "jsonl_row", lambda line, raw: calls.append(line) or rows_mod.jsonl_row(line, raw))
+    assert_same(path)
+    assert [list(r.__pydantic_extra__) for r in iter_records(path)] == [["n", "source"], ["source", "n"]]
+    assert calls == []
+    path.write_text("\n".join(lines[2:]) + "\n", encoding="utf-8")  # a key escaped in one row, not the other
+    assert_same(path)
+    assert [list(r.__pydantic_extra__) for r in iter_records(path)] == [["n", "é", "source"], ["n", "é", "source"]]
+    assert calls == []
 
 
 def test_line_numbers_with_blank_lines_bom_and_crlf(tmp_path: Path) -> None:
