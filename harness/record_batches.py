@@ -42,7 +42,7 @@ from harness.rows import (
 
 __all__ = ["iter_record_batches"]
 
-CHUNK_BYTES = 4 * 2**20
+CHUNK_BYTES = 2 * 2**20
 """Bytes of JSONL read per chunk (whole lines: a chunk ends at the last line feed)."""
 
 _BOM = b"\xef\xbb\xbf"
