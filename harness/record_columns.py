@@ -178,16 +178,17 @@ def _field_ok(arr: pa.Array, spec: int, jsonl: bool) -> bool:
 
 
 def _required_nulls(arr: pa.Array, spec: int) -> int:
-    """Parquet: nulls where the model needs a value (a message's extra fields may be null)."""
-    if spec in (_STR, _RANKS):
-        return arr.null_count
+    """Parquet: nulls where the model needs a value (a message's extra fields and a rank may be null)."""
     n = arr.null_count
-    if spec == _RESPONSES and _is_list(arr.type):
-        arr = arr.flatten()
-        n += arr.null_count
-    if _is_list(arr.type) and pa.types.is_struct(arr.type.value_type):
-        items = arr.flatten()
-        n += items.null_count + items.field("role").null_count + items.field("content").null_count
+    if spec in (_STR, _RANKS) or not _is_list(arr.type):
+        return n
+    items = arr.flatten()
+    n += items.null_count
+    if spec == _RESPONSES and _is_list(items.type):
+        items = items.flatten()
+        n += items.null_count
+    if pa.types.is_struct(items.type):
+        n += items.field("role").null_count + items.field("content").null_count
     return n
 
 
