@@ -14,8 +14,9 @@ field.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from itertools import repeat
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from itertools import repeat, starmap
 from typing import Any
 
 import pyarrow as pa
@@ -270,6 +271,8 @@ def build_records(
             (indices into the names), or None when the text does not say it for sure. Without
             it such a batch is refused (the columns do not keep each row's key order).
     """
+    if len(lines) == 0:
+        return []  # no row: the kind is not taken from the columns alone
     names = list(batch.schema.names)
     if len(set(names)) != len(names) or any("\x00" in n for n in names):
         return None
@@ -359,27 +362,23 @@ def _construct(
         extras, orders = [extras[i] for i in orders[0]], None  # one key order in every row
     extra_names = [n for n, _ in extras]
     extra_columns = [v for _, v in extras]
-    out: list[Record] = []
-    append = out.append
-    # Constant columns are repeat() iterators, so the zips cannot be strict; every list has one
-    # value per row by construction.
+    n = len(ids)
+    # Every step is a map() over whole columns: the loops run in C, not in bytecode.
+    out: list[Record] = list(map(_new, repeat(cls, n)))
+    _fill(out, "__dict__", map(dict, map(zip, repeat(order), zip(*columns, strict=False))))
     if not extra_columns:
-        for vals in zip(*columns, strict=False):
-            rec = _new(cls)
-            _set(rec, "__dict__", dict(zip(order, vals, strict=False)))
-            _set(rec, "__pydantic_extra__", {})
-            _set(rec, "__pydantic_fields_set__", set(fields_set))
-            _set(rec, "__pydantic_private__", None)
-            append(rec)
-        return out
-    for k, (vals, extra) in enumerate(zip(zip(*columns, strict=False), zip(*extra_columns, strict=True), strict=False)):
-        rec = _new(cls)
-        _set(rec, "__dict__", dict(zip(order, vals, strict=False)))
-        if orders is None:
-            _set(rec, "__pydantic_extra__", dict(zip(extra_names, extra, strict=False)))
-        else:
-            _set(rec, "__pydantic_extra__", {extra_names[i]: extra[i] for i in orders[k]})
-        _set(rec, "__pydantic_fields_set__", set(fields_set))
-        _set(rec, "__pydantic_private__", None)
-        append(rec)
+        extra_dicts: Iterable[dict[str, Any]] = starmap(dict, repeat((), n))
+    elif orders is None:
+        extra_dicts = map(dict, map(zip, repeat(extra_names), zip(*extra_columns, strict=True)))
+    else:
+        rows = zip(*extra_columns, strict=True)
+        extra_dicts = ({extra_names[i]: row[i] for i in o} for row, o in zip(rows, orders, strict=True))
+    _fill(out, "__pydantic_extra__", extra_dicts)
+    _fill(out, "__pydantic_fields_set__", map(set, repeat(fields_set, n)))
+    _fill(out, "__pydantic_private__", repeat(None, n))
     return out
+
+
+def _fill(objects: list[Any], name: str, values: Iterable[Any]) -> None:
+    """Set one attribute of every object, bypassing the model's ``__setattr__`` (as model_construct does)."""
+    deque(map(_set, objects, repeat(name), values), maxlen=0)
