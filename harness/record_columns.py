@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from harness.records import _MODELS, _REQUIRED, Kind, Message, Record, RowRecords, detect_kind, message_text
+from harness.rows import _maybe_json, text_problem
 
 __all__ = ["build_records"]
 
@@ -222,8 +223,12 @@ def _ids(arr: pa.Array | None, lines: Sequence[int], jsonl: bool) -> list[str] |
         return None
     if jsonl and not _json_exact(arr.drop_null()):
         return None
+    return _ids_of(arr.to_pylist(), lines)
+
+
+def _ids_of(values: list[Any], lines: Sequence[int]) -> list[str]:
     out = []
-    for v, line in zip(arr.to_pylist(), lines, strict=True):
+    for v, line in zip(values, lines, strict=True):
         if v is None or v == "" or (isinstance(v, float) and v != v):
             out.append(f"L{line}")
         else:
@@ -283,8 +288,14 @@ def build_records(
         n: (c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c)
         for n, c in zip(names, batch.columns, strict=True)
     }
-    if not jsonl and not all(_text_clean(c) and not _looks_like_array(c) for c in cols.values()):
-        return None
+    decoded: dict[str, list[Any]] = {}
+    if not jsonl:
+        if not all(_text_clean(c) for c in cols.values()):
+            return None
+        found = _decode_arrays(cols)
+        if found is None:
+            return None
+        decoded = found
     cls = _MODELS[kind]
     spec = _SPECS[kind]
     extras = [n for n in names if n not in cls.model_fields and n != "kind"]
@@ -301,19 +312,78 @@ def build_records(
             orders = key_order(extras)
             if orders is None:
                 return None
-    values: dict[str, Any] = {}
-    for name, s in spec.items():
-        if name in cols:
-            if not _field_ok(cols[name], s, jsonl):
-                return None
-            values[name] = _values(cols[name], s)
-    ids = _ids(cols.get("id"), lines, jsonl)
+    values = _field_values(cols, decoded, spec, jsonl)
+    if values is None:
+        return None
+    ids = _ids(cols.get("id"), lines, jsonl) if "id" not in decoded else _ids_of(decoded["id"], lines)
     if ids is None:
         return None
     if kind == "ranking" and not _ranking_ok(values["responses"], values["ranks"]):
         return None
     maker.kind = kind
-    return _construct(cls, kind, ids, lines, values, [(n, cols[n].to_pylist()) for n in extras], names, orders)
+    extra_values = [(n, decoded[n] if n in decoded else cols[n].to_pylist()) for n in extras]
+    return _construct(cls, kind, ids, lines, values, extra_values, names, orders)
+
+
+def _field_values(
+    cols: dict[str, pa.Array], decoded: dict[str, list[Any]], spec: dict[str, int], jsonl: bool
+) -> dict[str, list[Any]] | None:
+    """Each model field's values (messages made :class:`Message`), or None if one is not valid as it is."""
+    values: dict[str, list[Any]] = {}
+    for name, s in spec.items():
+        if name in decoded:
+            if not all(_PY_CHECKS[s](v) for v in decoded[name]):
+                return None
+            values[name] = [_py_value(v, s) for v in decoded[name]]
+        elif name in cols:
+            if not _field_ok(cols[name], s, jsonl):
+                return None
+            values[name] = _values(cols[name], s)
+    return values
+
+
+# ---------------------------------------------------------------------------- text cells holding JSON
+def _decode_arrays(cols: dict[str, pa.Array]) -> dict[str, list[Any]] | None:
+    """CSV and Parquet: the columns with text the row reader decodes as a JSON array, decoded as it does.
+
+    None when a decoded value holds a NUL or lone surrogate (from an escape: the row reader
+    reports it) or sits in a field whose numbers the row reader turns into text.
+    """
+    out: dict[str, list[Any]] = {}
+    for name, col in cols.items():
+        if not _looks_like_array(col):
+            continue
+        if name in _COERCED:
+            return None
+        vals = [_maybe_json(v) if isinstance(v, str) else v for v in col.to_pylist()]
+        if any(not isinstance(v, str) and text_problem(v) is not None for v in vals):
+            return None
+        out[name] = vals
+    return out
+
+
+def _py_msgs(v: Any) -> bool:
+    return type(v) is list and all(
+        type(m) is dict and type(m.get("role")) is str and type(m.get("content")) is str for m in v
+    )
+
+
+_PY_CHECKS: dict[int, Callable[[Any], bool]] = {
+    _STR: lambda v: type(v) is str,
+    _MSGS: _py_msgs,
+    _STR_OR_MSGS: lambda v: type(v) is str or _py_msgs(v),
+    _RESPONSES: lambda v: type(v) is list and all(type(r) is str or _py_msgs(r) for r in v),
+    _RANKS: lambda v: type(v) is list and all(r is None or type(r) is int for r in v),
+    _OPT_STR: lambda v: v is None or type(v) is str,
+}
+
+
+def _py_value(v: Any, spec: int) -> Any:
+    if spec == _RESPONSES:
+        return [r if type(r) is str else [_message(d) for d in r] for r in v]
+    if spec in (_MSGS, _STR_OR_MSGS) and type(v) is list:
+        return [_message(d) for d in v]
+    return v
 
 
 def _nested_names(schema: pa.Schema) -> set[str]:

@@ -476,6 +476,31 @@ def test_csv_equal_rows_and_fast(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert calls == []
 
 
+def test_csv_messages_as_json_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cells holding JSON arrays are decoded as the row reader decodes them, in batches."""
+    rows = [
+        ["c1", json.dumps([{"role": "user", "content": "hi, you"}, {"content": "yo", "role": "assistant", "n": 1}])],
+        ["c2", " [] "],
+        ["c3", json.dumps([{"role": "user", "content": "é \ud83d\ude00"}])],
+    ]
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows([["id", "messages"], *rows])
+    path = tmp_path / "d.csv"
+    path.write_text(buf.getvalue(), encoding="utf-8")
+    calls: list[int] = []
+    monkeypatch.setattr(rb, "csv_row", lambda line, h, cells: calls.append(line) or rows_mod.csv_row(line, h, cells))
+    assert_same(path)
+    assert calls == []
+    recs = list(iter_records(path))
+    assert [len(r.messages) for r in recs] == [2, 0, 1] and recs[0].messages[1].n == 1
+    rows.append(["c4", json.dumps([{"role": "user", "content": "\u0000"}])])  # a NUL from an escape
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows([["id", "messages"], *rows])
+    path.write_text(buf.getvalue(), encoding="utf-8")
+    items = assert_same(path)
+    assert items[-1][0] == "RowProblem" and calls == [2, 3, 4, 5]
+
+
 # ---------------------------------------------------------------------------- fallbacks
 CLEAN = '{"id": "a%d", "prompt": "p", "completion": "c", "source": "s"}'
 TRICKY = {
