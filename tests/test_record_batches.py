@@ -361,6 +361,12 @@ def parquet_rows(draw: Any) -> list[dict[str, Any]]:
     kind = draw(st.sampled_from(["sft", "chat", "preference", "ranking"]))
     rows = draw(clean_rows(kind))
     names = sorted({k for r in rows for k in r})
+    for name in names:  # lists stored as JSON text (the row reader decodes them)
+        if draw(st.integers(0, 2)) == 0 and any(isinstance(r.get(name), list) for r in rows):
+            ascii_ = draw(st.booleans())
+            for r in rows:
+                if name in r:
+                    r[name] = json.dumps(r[name], ensure_ascii=ascii_)
     for r in rows:
         for name in names:
             roll = draw(st.integers(0, 14))
