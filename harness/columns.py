@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from harness.rows import MAX_RECORD_BYTES, _check_path, bounded_lines
 
-__all__ = ["CsvTable", "read_csv_columns"]
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["CodedColumn", "CodedTable", "CsvTable", "code_column", "read_csv_coded", "read_csv_columns"]
 
 
 class CsvTable(NamedTuple):
@@ -27,11 +30,46 @@ class CsvTable(NamedTuple):
     lines: list[int]
 
 
+class CodedColumn(NamedTuple):
+    """A column as integer codes into its distinct values, numbered in order of first appearance.
+
+    ``values[codes[k]]`` is row ``k``'s cell; every value appears in some row.
+    """
+
+    codes: np.ndarray
+    values: list[Any]
+
+
+class CodedTable(NamedTuple):
+    """A whole CSV file as coded columns of text (no Python object per cell) and each row's line."""
+
+    header: list[str]
+    columns: dict[str, CodedColumn]
+    lines: np.ndarray
+
+
+def code_column(cells: list[Any]) -> CodedColumn:
+    """Code a column of Python values (equal values share a code), in order of first appearance.
+
+    Example:
+        >>> c = code_column(["b", "a", "b"])
+        >>> c.codes.tolist(), c.values
+        ([0, 1, 0], ['b', 'a'])
+    """
+    import numpy as np
+
+    index = {v: k for k, v in enumerate(dict.fromkeys(cells))}  # dict order: first appearance, found in C
+    return CodedColumn(np.fromiter(map(index.__getitem__, cells), dtype=np.intp, count=len(cells)), list(index))
+
+
 _ARROW_MAX_BYTES = 256 * 2**20  # larger files go through the streaming reader (bounded memory)
 
 
-def _csv_columns_arrow(path: Path, raw: bytes) -> CsvTable | None:
-    """pyarrow's CSV reader for a file without quotes (every row is one physical line)."""
+def _csv_table_arrow(raw: bytes) -> tuple[list[str], Any, np.ndarray] | None:
+    """pyarrow's CSV reader for a file without quotes (every row is one physical line).
+
+    Returns the header, the pyarrow table (every column text) and each row's 1-based line.
+    """
     import numpy as np
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -40,6 +78,7 @@ def _csv_columns_arrow(path: Path, raw: bytes) -> CsvTable | None:
     ends = np.flatnonzero(np.frombuffer(body, dtype=np.uint8) == 10)
     starts = np.concatenate(([0], ends + 1))
     stops = np.concatenate((ends, [len(body)]))
+    del ends
     if len(body) and body.endswith(b"\n"):
         starts, stops = starts[:-1], stops[:-1]
     lengths = stops - starts
@@ -49,9 +88,11 @@ def _csv_columns_arrow(path: Path, raw: bytes) -> CsvTable | None:
     has = lengths > 0
     cr[has] = np.frombuffer(body, dtype=np.uint8)[stops[has] - 1] == 13
     filled = np.flatnonzero(lengths - cr > 0) + 1  # 1-based lines that hold a row
+    del lengths, cr, has
     if filled.size == 0:
         return None
     first = body[starts[filled[0] - 1] : stops[filled[0] - 1]].decode("utf-8", errors="replace")
+    del starts, stops
     header = [c.strip() for c in first.rstrip("\r").split(",")]
     if len(set(header)) != len(header):
         return None
@@ -71,7 +112,36 @@ def _csv_columns_arrow(path: Path, raw: bytes) -> CsvTable | None:
     lines = filled[1:]
     if table.num_rows != lines.size:
         return None
+    return header, table, lines
+
+
+def _csv_columns_arrow(raw: bytes) -> CsvTable | None:
+    read = _csv_table_arrow(raw)
+    if read is None:
+        return None
+    header, table, lines = read
     return CsvTable(header, {h: table.column(h).to_pylist() for h in header}, lines.tolist())
+
+
+def _coded_arrow(raw: bytes) -> CodedTable | None:
+    """The arrow table's columns dictionary-encoded by pyarrow: codes in order of first appearance."""
+    import numpy as np
+    from pyarrow._compute import call_function
+
+    read = _csv_table_arrow(raw)
+    del raw
+    if read is None:
+        return None
+    header, table, lines = read
+    columns = {}
+    for h in header:
+        # pyarrow._compute's kernel call: Array.dictionary_encode imports pyarrow.compute (0.1 s of wrappers)
+        encoded = call_function("dictionary_encode", [table.column(h).combine_chunks()])
+        idx = encoded.indices  # no nulls (strings_can_be_null=False); read from its buffer: to_numpy imports pandas
+        codes = np.frombuffer(idx.buffers()[1], dtype=idx.type.to_pandas_dtype(), count=len(idx), offset=idx.offset)
+        columns[h] = CodedColumn(codes.astype(np.intp), encoded.dictionary.to_pylist())
+        del encoded
+    return CodedTable(header, columns, lines)
 
 
 class _NulError(Exception):
@@ -115,6 +185,28 @@ def _csv_columns_python(path: Path) -> CsvTable | None:
     return CsvTable(header, columns, lines)
 
 
+def _route(path: str | Path) -> tuple[Path, bytes | None, bool]:
+    """Which reader a file needs: ``(path, raw, decline)``.
+
+    ``raw`` holds the bytes when pyarrow may read them (no quote, no lone CR, at most 256 MiB);
+    ``decline`` is True when the fast path must leave the file to the careful reader (a NUL byte);
+    otherwise (``raw`` None) the csv module reads it.
+    """
+    path = Path(path)
+    _check_path(path)
+    if path.stat().st_size > _ARROW_MAX_BYTES or not path.is_file():
+        return path, None, False
+    with path.open("rb") as fh:
+        if b"\x00" in fh.read(4096):
+            return path, None, True
+    raw = path.read_bytes()
+    if b"\x00" in raw:  # NUL is not text: the careful reader names its line and field
+        return path, None, True
+    if b'"' in raw or b"\r" in raw.replace(b"\r\n", b""):
+        return path, None, False
+    return path, raw, False
+
+
 def read_csv_columns(path: str | Path) -> CsvTable | None:
     """Read a well-formed CSV file at C speed into columns of text, keeping each row's 1-based line.
 
@@ -125,16 +217,27 @@ def read_csv_columns(path: str | Path) -> CsvTable | None:
     without quote characters goes through pyarrow's CSV reader (every row one line); one with
     quotes through the csv module.
     """
-    path = Path(path)
-    _check_path(path)
-    if path.stat().st_size > _ARROW_MAX_BYTES or not path.is_file():
-        return _csv_columns_python(path)
-    with path.open("rb") as fh:
-        if b"\x00" in fh.read(4096):
-            return None
-    raw = path.read_bytes()
-    if b"\x00" in raw:  # NUL is not text: the careful reader names its line and field
+    path, raw, decline = _route(path)
+    if decline:
         return None
-    if b'"' in raw or b"\r" in raw.replace(b"\r\n", b""):
-        return _csv_columns_python(path)
-    return _csv_columns_arrow(path, raw)
+    return _csv_columns_python(path) if raw is None else _csv_columns_arrow(raw)
+
+
+def read_csv_coded(path: str | Path) -> CodedTable | None:
+    """:func:`read_csv_columns` with each column coded into its distinct values (:class:`CodedColumn`).
+
+    No Python object per cell on pyarrow's path (a file without quotes): pyarrow reads and
+    dictionary-encodes each column; on the csv module's path the cells read are coded.
+    """
+    path, raw, decline = _route(path)
+    if decline:
+        return None
+    if raw is not None:
+        return _coded_arrow(raw)
+    table = _csv_columns_python(path)
+    if table is None:
+        return None
+    import numpy as np
+
+    columns = {h: code_column(cells) for h, cells in table.columns.items()}
+    return CodedTable(table.header, columns, np.asarray(table.lines, dtype=np.int64))

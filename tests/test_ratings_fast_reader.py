@@ -38,7 +38,13 @@ def test_fast_reader_equals_careful_reader(tmp_path: Path, name: str) -> None:
     path.write_bytes(BODIES[name].encode("utf-8"))
     fast = R._load_long_csv(path)
     assert fast is not None, "the fast path declined a plain file"
-    assert fast == _careful(path)
+    careful = _careful(path)
+    rows = R.Ratings(columns=fast).ratings
+    assert rows == careful
+    assert [tuple(map(type, r)) for r in rows] == [tuple(map(type, r)) for r in careful]
+    # the columns coded from the careful reader's list are the fast reader's columns
+    assert R.Ratings(careful).columns.item_id.values == fast.item_id.values
+    assert R.Ratings(careful).columns.score.values == fast.score.values
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from harness.cli.app import DataFormat, FailOn, app, emit_json, stdout
-from harness.documents.agreement import DEFAULT_MIN_ALPHA
+from harness.documents.constants import DEFAULT_MIN_ALPHA
 from harness.errors import InputError
 from harness.progress import note
 
