@@ -18,7 +18,10 @@
 
 from __future__ import annotations
 
+import gc
 import statistics
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -266,28 +269,41 @@ def item_diagnostics(
     rated_all = ~np.isnan(data)
     counts = rated_all.sum(axis=1)
     cell_i, cell_j = np.nonzero(rated_all)  # row-major: each item's ratings together, in rater order
-    names = [rater_ids[j] for j in cell_j.tolist()]
-    values = [shown[v] for v in data[cell_i, cell_j].tolist()]
+    names = list(map(rater_ids.__getitem__, cell_j.tolist()))
+    values = list(map(shown.__getitem__, data[cell_i, cell_j].tolist()))
     bounds = np.concatenate(([0], np.cumsum(counts))).tolist()
-    counts_out = counts.tolist()
-    dis_out = [_f(v) for v in dis.tolist()]
-    has_gold = [False] * n_items if gold is None else (~np.isnan(gold)).tolist()
-    out = []
-    for i in order:
-        lo, hi = bounds[i], bounds[i + 1]
-        entry: dict[str, Any] = {
-            "item_id": item_ids[i],
-            "n_ratings": counts_out[i],
-            "disagreement": dis_out[i],
-            "ratings": dict(zip(names[lo:hi], values[lo:hi], strict=True)),
-        }
-        if has_gold[i]:
-            assert gold is not None
-            row, rated = data[i], rated_all[i]
+    del cell_i, cell_j
+    with _no_gc():  # tens of thousands of dicts, no cycles: the collector's passes would cost more than them
+        # each item's ratings as {rater: value}, built in C loops over slices of the two lists
+        pieces = list(map(slice, bounds[:-1], bounds[1:]))
+        ratings = list(map(dict, map(zip, map(names.__getitem__, pieces), map(values.__getitem__, pieces))))
+        del pieces, names, values
+        counts_out = counts.tolist()
+        dis_out = [v if ok else None for v, ok in zip(dis.tolist(), np.isfinite(dis).tolist(), strict=True)]
+        out = [
+            {"item_id": item_ids[i], "n_ratings": counts_out[i], "disagreement": dis_out[i], "ratings": ratings[i]}
+            for i in order
+        ]
+    if gold is not None and (has_gold := np.flatnonzero(~np.isnan(gold))).size:
+        position = np.empty(n_items, dtype=np.intp)
+        position[order] = np.arange(n_items)
+        for i in has_gold.tolist():
+            entry, row, rated = out[position[i]], data[i], rated_all[i]
             entry["gold"] = show(gold[i])
             entry["gold_agreement"] = _f((row[rated] == gold[i]).mean()) if rated.any() else None
-        out.append(entry)
     return out
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many acyclic containers (restored after)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 # ---------------------------------------------------------------------------- drift
