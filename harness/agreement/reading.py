@@ -205,8 +205,8 @@ def _load_long_csv(path: str | Path) -> RatingColumns | None:
     shown_col = "shown_order" if "shown_order" in cols else "position" if "position" in cols else None
     used = [cols[k] for k in ("item_id", "rater_id", "score", "criterion", "gold", "timestamp", shown_col) if k in cols]
     for col in used:  # each distinct value once
-        if any(v[:1] == "[" or v[:2] == " [" for v in col.values):  # JSON arrays: the careful reader decides
-            return None
+        if "[" in "".join(col.values) and any(v[:1] == "[" or v[:2] == " [" for v in col.values):
+            return None  # JSON arrays: the careful reader decides
     if any(v.strip().lower() in _EMPTY_SCORES for v in cols["score"].values):
         return None
     return RatingColumns(
