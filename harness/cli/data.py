@@ -185,23 +185,26 @@ def agreement(
     out: Annotated[Path | None, typer.Option(help="Write agreement.json and agreement.md here.")] = None,
 ) -> None:
     """Inter-rater agreement with intervals and rater/item diagnostics; exit 0 pass, 1 fail, 3 inconclusive."""
-    from harness.agreement import agreement_report
     from harness.errors import InputError
     from harness.files import write_atomic, write_json
+    from harness.gcpause import paused_gc
 
     if level is None:
         raise InputError("--level is required: nominal, ordinal, interval or ratio", field="level")
-    doc = agreement_report(
-        ratings,
-        level=level,
-        by=by,
-        bootstrap=bootstrap,
-        seed=seed,
-        scale=scale,
-        min_alpha=min_alpha,
-        wide=wide,
-        format=format.value if format else None,
-    )
+    with paused_gc():  # numpy's import and a document of one entry per item: long-lived, acyclic objects
+        from harness.agreement import agreement_report
+
+        doc = agreement_report(
+            ratings,
+            level=level,
+            by=by,
+            bootstrap=bootstrap,
+            seed=seed,
+            scale=scale,
+            min_alpha=min_alpha,
+            wide=wide,
+            format=format.value if format else None,
+        )
     if out is not None:
         from harness.report.agreement import render_markdown
 
