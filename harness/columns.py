@@ -63,6 +63,9 @@ def code_column(cells: list[Any]) -> CodedColumn:
 
 
 _ARROW_MAX_BYTES = 256 * 2**20  # larger files go through the streaming reader (bounded memory)
+# Up to this size read_csv_coded codes columns with numpy alone (pyarrow's import costs more than
+# the reading); larger files go through pyarrow, whose hash-based coding beats numpy's sort.
+_NUMPY_MAX_BYTES = 16 * 2**20
 
 
 def _row_spans(body: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -131,6 +134,27 @@ def _csv_columns_arrow(raw: bytes) -> CsvTable | None:
         return None
     header, table, lines = read
     return CsvTable(header, {h: table.column(h).to_pylist() for h in header}, lines.tolist())
+
+
+def _coded_arrow(raw: bytes) -> CodedTable | None:
+    """pyarrow's reader, each column dictionary-encoded by pyarrow (hashing: codes in order of first use)."""
+    import numpy as np
+    from pyarrow._compute import call_function
+
+    read = _csv_table_arrow(raw)
+    del raw
+    if read is None:
+        return None
+    header, table, lines = read
+    columns = {}
+    for h in header:
+        # pyarrow._compute's kernel call: Array.dictionary_encode imports pyarrow.compute (0.1 s of wrappers)
+        encoded = call_function("dictionary_encode", [table.column(h).combine_chunks()])
+        idx = encoded.indices  # no nulls (strings_can_be_null=False); read from its buffer: to_numpy imports pandas
+        codes = np.frombuffer(idx.buffers()[1], dtype=idx.type.to_pandas_dtype(), count=len(idx), offset=idx.offset)
+        columns[h] = CodedColumn(codes.astype(np.intp), encoded.dictionary.to_pylist())
+        del encoded
+    return CodedTable(header, columns, lines)
 
 
 def _coded_numpy(raw: bytes) -> CodedTable | None:
@@ -273,14 +297,15 @@ def read_csv_columns(path: str | Path) -> CsvTable | None:
 def read_csv_coded(path: str | Path) -> CodedTable | None:
     """:func:`read_csv_columns` with each column coded into its distinct values (:class:`CodedColumn`).
 
-    No Python object per cell for a file without quotes (:func:`_coded_numpy`: array operations,
-    not even pyarrow's import); on the csv module's path (quotes) the cells read are coded.
+    No Python object per cell for a file without quotes: up to 16 MiB array operations alone
+    (:func:`_coded_numpy`, not even pyarrow's import), above that pyarrow's reader and dictionary
+    encoding; on the csv module's path (quotes) the cells read are coded.
     """
     path, raw, decline = _route(path)
     if decline:
         return None
     if raw is not None:
-        return _coded_numpy(raw)
+        return _coded_numpy(raw) if len(raw) <= _NUMPY_MAX_BYTES else _coded_arrow(raw)
     table = _csv_columns_python(path)
     if table is None:
         return None
