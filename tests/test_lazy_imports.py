@@ -55,7 +55,7 @@ def test_import_harness_is_lazy_but_complete() -> None:
     assert out.strip() == "[] []"
 
 
-def test_agreement_on_a_plain_csv_loads_neither_pyarrow_nor_the_document_models(tmp_path: Path) -> None:
+def test_agreement_on_a_plain_csv_loads_neither_pyarrow_rich_nor_the_document_models(tmp_path: Path) -> None:
     """The ratings stay columns coded by numpy and the document is plain JSON values (tests validate it)."""
     path = tmp_path / "r.csv"
     rows = "".join(f"i{i},r{j},{(i + j) % 3}\n" for i in range(30) for j in range(3))
@@ -63,6 +63,19 @@ def test_agreement_on_a_plain_csv_loads_neither_pyarrow_nor_the_document_models(
     args = ["agreement", str(path), "--level", "nominal", "--bootstrap", "0", "--json"]
     result = _modules_after(args, check_documents=False)
     assert result["code"] == 3
-    loaded = [m for m in result["modules"] if m.split(".")[0] in ("pyarrow", "pandas", *HEAVY)]
+    loaded = [m for m in result["modules"] if m.split(".")[0] in ("pyarrow", "pandas", "rich", *HEAVY)]
     loaded += [m for m in ("harness.records", "harness.documents.agreement") if m in result["modules"]]
     assert loaded == [], loaded
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["plain", "[default: 13]", "a [b] c [/b]", "\\[x]", "\\\\[x]", "ends with \\", "ends \\\\", "[#fff]", "[@click]",
+     "[1, 2]", "[ ok]", "x [default: 3] y [bold]z[/bold] \\"],
+)
+def test_help_escape_is_rich_markup_escape(text: str) -> None:
+    from rich.markup import escape
+
+    from harness.cli.app import _escape_markup
+
+    assert _escape_markup(text) == escape(text)
