@@ -272,7 +272,10 @@ def item_diagnostics(
     bounds = np.concatenate(([0], np.cumsum(counts))).tolist()
     # the raters of each item, one tuple per distinct set of raters
     sets, set_of = _row_sets(rated_all)
-    keys = [tuple(rater_ids[j] for j in np.flatnonzero(row).tolist()) for row in sets]
+    in_set = sets.sum(axis=1).tolist()
+    names = list(map(rater_ids.__getitem__, np.nonzero(sets)[1].tolist()))  # row-major: each set's raters in order
+    ends = np.cumsum(in_set).tolist()
+    keys = list(map(tuple, map(names.__getitem__, map(slice, [0, *ends[:-1]], ends))))
     del flat
     with paused_gc():  # tens of thousands of dicts, no cycles: the collector's passes would cost more than them
         # each item's ratings as {rater: value}, built in C loops
