@@ -139,6 +139,7 @@ def _csv_columns_arrow(raw: bytes) -> CsvTable | None:
 def _coded_arrow(raw: bytes) -> CodedTable | None:
     """pyarrow's reader, each column dictionary-encoded by pyarrow (hashing: codes in order of first use)."""
     import numpy as np
+    import pyarrow as pa
     from pyarrow._compute import call_function
 
     read = _csv_table_arrow(raw)
@@ -154,6 +155,8 @@ def _coded_arrow(raw: bytes) -> CodedTable | None:
         codes = np.frombuffer(idx.buffers()[1], dtype=idx.type.to_pandas_dtype(), count=len(idx), offset=idx.offset)
         columns[h] = CodedColumn(codes.astype(np.intp), encoded.dictionary.to_pylist())
         del encoded
+    del table, read
+    pa.default_memory_pool().release_unused()  # its allocator keeps freed pages (0.4 GB on 10 million rows)
     return CodedTable(header, columns, lines)
 
 
