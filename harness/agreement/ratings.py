@@ -256,7 +256,7 @@ def build_groups(ratings: Ratings, *, level: str, scale: Scale | None = None, by
     if by != "criterion" or crit is None:
         return [_group(None, cols, None, coder, file)]
     groups = []
-    names = [None if v is None else v for v in crit.values]
+    names = crit.values
     for code in sorted(range(len(names)), key=lambda k: (names[k] is not None, names[k] or "")):
         groups.append(_group(names[code], cols, np.flatnonzero(crit.codes == code), coder, file))
     return groups
@@ -296,9 +296,10 @@ def _first_ratings(
     starts = np.ones(len(cell), dtype=bool)
     starts[1:] = sorted_cell[1:] != sorted_cell[:-1]
     first = order[np.maximum.accumulate(np.where(starts, np.arange(len(cell)), 0))]
-    del order, sorted_cell, starts
+    del sorted_cell, starts
     first_of = np.empty(len(cell), dtype=np.int64)
-    first_of[np.argsort(cell, kind="stable")] = first
+    first_of[order] = first
+    del order, first
     keep = first_of == np.arange(len(cell))
     clash = np.flatnonzero(~keep & (values != values[first_of]))
     if clash.size:
