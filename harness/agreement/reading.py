@@ -63,9 +63,6 @@ class RatingColumns(NamedTuple):
     line: np.ndarray  # 1-based line of each rating (0 when built in memory)
 
 
-_OPTIONAL = ("criterion", "gold", "timestamp", "shown_order")
-
-
 class Ratings:
     """The ratings of one file: a list of :class:`Rating` or, as read from a CSV file, columns.
 
@@ -89,7 +86,7 @@ class Ratings:
         columns: RatingColumns | None = None,
     ) -> None:
         if (ratings is None) == (columns is None):
-            raise TypeError("Ratings takes a list of ratings or columns, not both")
+            raise TypeError("Ratings takes either a list of ratings or columns")
         self._list = None if ratings is None else list(ratings)
         self._columns = columns
         self.file, self.form = file, form
