@@ -224,3 +224,19 @@ def test_ratings_hold_a_list_or_columns() -> None:
     assert R.Ratings(columns=cols).ratings == rows and len(R.Ratings(columns=cols)) == 3
     with pytest.raises(TypeError):
         R.Ratings(rows, columns=cols)
+
+
+def test_a_long_cell_does_not_blow_up_the_byte_matrix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """numpy's coder holds a column as rows x widest-cell bytes: one long cell sends the file to pyarrow."""
+    import harness.columns as columns
+
+    path = tmp_path / "r.csv"
+    rows = [f"i{i},r{i % 3},{i % 4}" for i in range(2000)] + ["i0," + "x" * 40_000 + ",1"]
+    path.write_text("item_id,rater_id,score\n" + "\n".join(rows) + "\n")
+    calls = []
+    arrow = columns._coded_arrow
+    monkeypatch.setattr(columns, "_coded_arrow", lambda raw: calls.append(1) or arrow(raw))
+    coded, table = read_csv_coded(path), read_csv_columns(path)
+    assert calls == [1] and coded is not None and table is not None
+    for name, cells in table.columns.items():
+        assert [coded.columns[name].values[k] for k in coded.columns[name].codes.tolist()] == cells
