@@ -37,9 +37,12 @@ class ChunkHits:
 
 
 def _ngram_pairs(
-    index: HoldoutIndex, grams: np.ndarray, start: np.ndarray, content: TokenBatch, orig: np.ndarray, n: int
+    index: HoldoutIndex, grams: np.ndarray, start: np.ndarray, content: TokenBatch, orig: np.ndarray | None, n: int
 ) -> np.ndarray:
-    """Matched (train text, holdout text) pairs with counts and their longest run of n-grams."""
+    """Matched (train text, holdout text) pairs with counts and their longest run of n-grams.
+
+    ``orig``: each content word's position in its original text (None: content is the whole text).
+    """
     qi, ki = lookup(index.ngram_keys, grams, index.filter("ngram"))
     if qi.size == 0:
         return np.zeros((0, 8), dtype=np.int64)
@@ -72,9 +75,12 @@ def _ngram_pairs(
     out = np.empty((pairs.size, 8), dtype=np.int64)
     out[:, 0], out[:, 1], out[:, 2], out[:, 3] = d_, h_, matched, rl
     # Word spans in the original texts: [start, end) of the run's words (template words inside kept).
-    tbase = content.offsets[d_]
-    out[:, 4] = orig[tbase + ts]
-    out[:, 5] = orig[tbase + ts + last] + 1
+    if orig is None:
+        out[:, 4], out[:, 5] = ts, ts + last + 1
+    else:
+        tbase = content.offsets[d_]
+        out[:, 4] = orig[tbase + ts]
+        out[:, 5] = orig[tbase + ts + last] + 1
     hbase = index.content_offsets[h_]
     out[:, 6] = index.content_orig[hbase + hs]
     out[:, 7] = index.content_orig[hbase + hs + last] + 1
@@ -109,7 +115,8 @@ def scan_texts(
             qi, ki = lookup(index.exact_keys, text_hashes(batch), index.filter("exact"))
             hits.exact_doc, hits.exact_text = qi, index.exact_text[ki]
         covered = template_cover(batch, index.template, opts.template_n, index.filter("template"))
-        content, orig = compress(batch, covered)
+        # Training text rarely holds a holdout template: then its words are its content.
+        content, orig = compress(batch, covered) if covered.any() else (batch, None)
         if "ngram" in methods and index.ngram_keys.size:
             grams, start = ngram_hashes(content, opts.n)
             hits.ngram = _ngram_pairs(index, grams, start, content, orig, opts.n)

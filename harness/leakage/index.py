@@ -137,7 +137,10 @@ def template_cover(batch: TokenBatch, template: np.ndarray, n: int, bitmap: np.n
     if template.size == 0:
         return np.zeros(batch.hashes.size, dtype=bool)
     grams, start = ngram_hashes(batch, n)
-    return coverage(start[member(template, grams, bitmap)], n, batch.hashes.size)
+    hit = member(template, grams, bitmap)
+    if not hit.any():
+        return np.zeros(batch.hashes.size, dtype=bool)
+    return coverage(start[hit], n, batch.hashes.size)
 
 
 def compress(batch: TokenBatch, covered: np.ndarray) -> tuple[TokenBatch, np.ndarray]:
