@@ -147,7 +147,7 @@ def _near(index: HoldoutIndex, content: TokenBatch, n_docs: int, opts: LeakageOp
     ok = np.flatnonzero(has & (np.diff(content.offsets) >= opts.min_words))
     if ok.size == 0:
         return
-    qi, ki = lookup(index.band_keys, band_keys(sig[ok], opts.bands, opts.rows).ravel(), index.filter("band"))
+    qi, ki = lookup(index.band_keys, band_keys(sig, opts.bands, opts.rows)[ok].ravel(), index.filter("band"))
     if qi.size == 0:
         return
     n_texts = index.words.size
