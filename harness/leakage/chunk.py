@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.leakage.index import HoldoutIndex, compress, member, template_cover
+from harness.leakage.index import HoldoutIndex, compress, member, position, template_cover
 from harness.leakage.minhash import band_keys, pair_similarity, shingle_hashes, signatures
 from harness.leakage.options import LeakageOptions
-from harness.leakage.tokens import TokenBatch, hash_texts, lookup, ngram_hashes, text_hashes
+from harness.leakage.tokens import TokenBatch, find_ngrams, hash_texts, lookup, text_hashes
 from harness.text import digest, normalize
 
 _Z = np.zeros(0, dtype=np.int64)
@@ -37,16 +37,16 @@ class ChunkHits:
 
 
 def _ngram_pairs(
-    index: HoldoutIndex, grams: np.ndarray, start: np.ndarray, content: TokenBatch, orig: np.ndarray | None, n: int
+    index: HoldoutIndex, batch: TokenBatch, content: TokenBatch, kept: np.ndarray | None, n: int
 ) -> np.ndarray:
     """Matched (train text, holdout text) pairs with counts and their longest run of n-grams.
 
-    ``orig``: each content word's position in its original text (None: content is the whole text).
+    ``content``: ``batch`` without template words; ``kept``: the index in ``batch`` of each of its
+    words (None: content is the whole batch).
     """
-    qi, ki = lookup(index.ngram_keys, grams, index.filter("ngram"))
-    if qi.size == 0:
+    t_abs, ki = find_ngrams(content, n, index.ngram_keys, index.filter("ngram"))
+    if t_abs.size == 0:
         return np.zeros((0, 8), dtype=np.int64)
-    t_abs = start[qi]
     doc = content.doc[t_abs]
     tpos = t_abs - content.offsets[doc]
     ht = index.ngram_text[ki]
@@ -75,12 +75,10 @@ def _ngram_pairs(
     out = np.empty((pairs.size, 8), dtype=np.int64)
     out[:, 0], out[:, 1], out[:, 2], out[:, 3] = d_, h_, matched, rl
     # Word spans in the original texts: [start, end) of the run's words (template words inside kept).
-    if orig is None:
-        out[:, 4], out[:, 5] = ts, ts + last + 1
-    else:
-        tbase = content.offsets[d_]
-        out[:, 4] = orig[tbase + ts]
-        out[:, 5] = orig[tbase + ts + last] + 1
+    first, final = content.offsets[d_] + ts, content.offsets[d_] + ts + last
+    if kept is not None:
+        first, final = kept.take(first), kept.take(final)
+    out[:, 4], out[:, 5] = position(batch, first), position(batch, final) + 1
     hbase = index.content_offsets[h_]
     out[:, 6] = index.content_orig[hbase + hs]
     out[:, 7] = index.content_orig[hbase + hs + last] + 1
@@ -116,10 +114,9 @@ def scan_texts(
             hits.exact_doc, hits.exact_text = qi, index.exact_text[ki]
         covered = template_cover(batch, index.template, opts.template_n, index.filter("template"))
         # Training text rarely holds a holdout template: then its words are its content.
-        content, orig = compress(batch, covered) if covered.any() else (batch, None)
+        content, kept = compress(batch, covered) if covered.any() else (batch, None)
         if "ngram" in methods and index.ngram_keys.size:
-            grams, start = ngram_hashes(content, opts.n)
-            hits.ngram = _ngram_pairs(index, grams, start, content, orig, opts.n)
+            hits.ngram = _ngram_pairs(index, batch, content, kept, opts.n)
         if "near_duplicate" in methods and index.band_keys.size:
             _near(index, content, n_docs, opts, hits)
     if within:

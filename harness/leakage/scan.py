@@ -12,6 +12,7 @@ import multiprocessing
 import sys
 from collections import deque
 from dataclasses import dataclass, field, replace
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -112,13 +113,20 @@ class Scanner:
         if len(self._queued) >= self.opts.chunk_size:
             self._submit()
 
+    def add_many(self, records: list[tuple[str, int, dict[str, str]]]) -> None:
+        """Queue several training records, each ``(record id, line, text fields)``."""
+        self._queued.extend(records)
+        while len(self._queued) >= self.opts.chunk_size:
+            self._submit()
+
     def _take_chunk(self) -> _Chunk:
         """The queued records as one batch of texts (each text with its record and field)."""
-        records, self._queued = self._queued, []
+        size = self.opts.chunk_size
+        records, self._queued = self._queued[:size], self._queued[size:]
         ids, lines, dicts = zip(*records) if records else ((), (), ())
         owners = np.repeat(np.arange(len(dicts), dtype=np.int64), list(map(len, dicts)))
-        texts = [t for d in dicts for t in d.values()]
-        return _Chunk(texts, owners, [f for d in dicts for f in d], list(ids), list(lines))
+        texts = list(chain.from_iterable(map(dict.values, dicts)))
+        return _Chunk(texts, owners, list(chain.from_iterable(dicts)), list(ids), list(lines))
 
     def _submit(self) -> None:
         c = self._take_chunk()

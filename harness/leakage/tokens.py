@@ -3,13 +3,13 @@
 Every leakage method sees text the same way: Unicode NFKC, case-folded, split into word
 characters (``\\w+``), so punctuation, case and spacing never hide a copy. Hashing is done on a
 whole batch of texts at once with numpy (no per-word Python work): the batch becomes one byte
-buffer in which every separator is 0, each word becomes a 64-bit hash of its bytes, an n-gram a
-polynomial of its words' hashes, so lookups against a holdout index are sorted-array searches.
+buffer, each word a 64-bit hash of its bytes, an n-gram a polynomial of its words' hashes, so
+lookups against a holdout index are sorted-array searches.
 
 Example:
     >>> normal_words("Hello,   WORLD! It's")
     ['hello', 'world', 'it', 's']
-    >>> b = hash_words(["a b c", "", "a b"])
+    >>> b = hash_texts(["A b, c!", "", "a B"])
     >>> b.offsets.tolist(), bool(b.hashes[0] == b.hashes[3])
     ([0, 3, 3, 5], True)
 """
@@ -27,19 +27,12 @@ _NON_ASCII = re.compile(r"[^\0-\x7f]")
 # For ASCII text, \w is [A-Za-z0-9_]: every other ASCII character separates words.
 _ASCII_SEP = str.maketrans({chr(c): " " for c in range(128) if not (chr(c).isalnum() or chr(c) == "_")})
 U64 = np.uint64
+U8 = np.uint8
 MASK64 = (1 << 64) - 1
 _BASE = 0x100000001B3  # FNV-1a 64-bit prime: odd, so its powers never vanish mod 2**64
 _GOLD = U64(0x9E3779B97F4A7C15)
 
 
-def _is_word_byte(c: int) -> bool:
-    return c >= 0x80 or chr(c).isalnum() or c == 0x5F
-
-
-# UTF-8 bytes of folded texts -> normalised bytes: ASCII letters lower-cased, digits and "_" kept,
-# every other ASCII byte 0 (a separator); bytes >= 0x80 kept (folding leaves only non-ASCII word
-# characters, see :func:`fold_texts`).
-_BYTE_MAP = bytes((c | 0x20 if 0x41 <= c <= 0x5A else c) if _is_word_byte(c) else 0 for c in range(256))
 # Punctuation common in English text that can be made a space before NFKC without changing any
 # text's words: not a word character, nor anything in its NFKC form; canonical combining class 0;
 # in no canonical decomposition, so it composes with nothing (tests/test_leakage_batch.py checks).
@@ -85,7 +78,7 @@ def word_spans(text: str) -> list[tuple[int, int]] | None:
 
 
 def fold_texts(texts: list[str]) -> list[str]:
-    r"""The texts with the Unicode part of normalisation done; the byte map does the rest.
+    r"""The texts with the Unicode part of normalisation done; :func:`hash_texts` does the rest on bytes.
 
     ASCII texts are returned as they are. The others lose the punctuation of :data:`SPACE_LIKE`
     (str.replace, C speed); those still not ASCII are joined, put in NFKC and case-folded in one
@@ -101,12 +94,12 @@ def fold_texts(texts: list[str]) -> list[str]:
     if joined.isascii() and joined.count("\0") == len(texts) - 1:
         return texts
     out = list(texts)
-    todo = []
-    for i, t in enumerate(texts):
-        if "\0" in t:
-            out[i] = normal_form(t)
-        elif not t.isascii():
-            todo.append(i)
+    with_nul = set()
+    if joined.count("\0") != len(texts) - 1:
+        with_nul = {i for i, t in enumerate(texts) if "\0" in t}
+        for i in with_nul:
+            out[i] = normal_form(texts[i])
+    todo = [i for i, ascii in enumerate(map(str.isascii, texts)) if not ascii and i not in with_nul]
     if not todo:
         return out
     joined = "\0".join([texts[i] for i in todo])
@@ -197,18 +190,22 @@ def hash_words(normal_texts: list[str]) -> TokenBatch:
 
 def _hash_bytes(raw: bytes, n_docs: int) -> TokenBatch:
     """Word hashes of ``n_docs`` folded texts encoded as ``NUL text NUL text ... NUL``."""
-    buf = np.frombuffer(raw.translate(_BYTE_MAP), dtype=np.uint8)
-    nul = np.flatnonzero(np.frombuffer(raw, dtype=np.uint8) == 0)  # n_docs + 1 text boundaries
-    is_word = buf != 0
+    buf = np.frombuffer(raw, dtype=np.uint8)
+    # Folded text is ASCII but for its non-ASCII word characters (bytes >= 0x80): a byte is part of
+    # a word if it is one of those, a letter, a digit or "_"; letters are lower-cased. Only word
+    # bytes enter a word's hash, so separators may keep any value.
+    low = buf | ((buf - U8(0x41)) < U8(26)).view(np.uint8) << U8(5)
+    is_word = ((low - U8(0x61)) < U8(26)) | ((buf - U8(0x30)) < U8(10)) | (buf == U8(0x5F)) | (buf >= U8(0x80))
     # Word bytes change to separators and back: word k is bytes (edge[2k], edge[2k + 1]].
-    edge = np.flatnonzero(is_word[1:] != is_word[:-1]).reshape(-1, 2)
-    before, last = edge[:, 0], edge[:, 1]
-    # Word [a, b) hashes to sum(buf[i] * BASE**(i - a)) from prefix sums of buf[i] * BASE**i.
+    edge = np.flatnonzero(is_word[1:] != is_word[:-1])
+    before, last = edge[0::2].copy(), edge[1::2].copy()
+    # Word [a, b) hashes to sum(low[i] * BASE**(i - a)) from prefix sums of low[i] * BASE**i.
     pw, inv = _powers(buf.size + 1)
-    prefix = np.multiply(buf, pw[: buf.size], dtype=np.uint64)
+    prefix = np.multiply(low, pw[: buf.size], dtype=np.uint64)
     np.cumsum(prefix, out=prefix)
     h = (prefix.take(last) - prefix.take(before)) * inv[1:].take(before)
     h ^= (last - before).astype(np.uint64) * _GOLD
+    nul = np.flatnonzero(buf == 0)  # n_docs + 1 text boundaries
     offsets = np.searchsorted(before, nul).astype(np.int64)
     doc = np.repeat(np.arange(n_docs, dtype=np.int64), np.diff(offsets))
     return TokenBatch(mix64(h), doc, offsets)
@@ -221,12 +218,20 @@ def _prefix(hashes: np.ndarray) -> np.ndarray:
     return prefix
 
 
-def ngram_hashes(batch: TokenBatch, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Hashes of every word n-gram that lies inside one text, and the index of its first word.
+def _all_ngrams(batch: TokenBatch, n: int) -> np.ndarray:
+    """The n-gram hash at every word position ``t <= len - n``, across text boundaries too.
 
     The hash of words ``t .. t+n-1`` is ``sum(hashes[t + k] * BASE**k)`` (mod 2**64), read off
     prefix sums, so its cost does not grow with ``n``. Word hashes are well mixed, so n-gram
     hashes are uniform and two different n-grams collide with probability about 2**-63.
+    """
+    m = batch.hashes.size - n + 1
+    prefix = _prefix(batch.hashes)
+    return (prefix[n:] - prefix[:m]) * _powers(m)[1]
+
+
+def ngram_hashes(batch: TokenBatch, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hashes of every word n-gram that lies inside one text, and the index of its first word.
 
     Example:
         >>> b = hash_words(["a b c d", "a b c"])
@@ -238,8 +243,22 @@ def ngram_hashes(batch: TokenBatch, n: int) -> tuple[np.ndarray, np.ndarray]:
     if total < n:
         return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
     start = np.flatnonzero(batch.doc[: total - n + 1] == batch.doc[n - 1 :])
-    prefix = _prefix(batch.hashes)
-    return (prefix.take(start + n) - prefix.take(start)) * _powers(total)[1].take(start), start
+    return _all_ngrams(batch, n).take(start), start
+
+
+def find_ngrams(
+    batch: TokenBatch, n: int, sorted_keys: np.ndarray, bitmap: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every n-gram inside one text that equals a key: (index of its first word, key index) pairs.
+
+    The same matches as :func:`lookup` on :func:`ngram_hashes`, with the text boundaries checked
+    on the few matches only (``bitmap``: see :func:`key_filter`).
+    """
+    if batch.hashes.size < n or sorted_keys.size == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    start, ki = lookup(sorted_keys, _all_ngrams(batch, n), bitmap)
+    inside = batch.doc.take(start) == batch.doc.take(start + (n - 1))
+    return start[inside], ki[inside]
 
 
 def text_hashes(batch: TokenBatch) -> np.ndarray:
@@ -249,6 +268,8 @@ def text_hashes(batch: TokenBatch) -> np.ndarray:
     inv = _powers(batch.hashes.size + 1)[1]
     whole = (prefix.take(hi) - prefix.take(lo)) * inv.take(lo)
     return mix64(whole ^ ((hi - lo).astype(np.uint64) * _GOLD))
+
+
 def coverage(starts: np.ndarray, width: int, size: int) -> np.ndarray:
     """A boolean mask of length ``size`` of the words covered by windows starting at ``starts``."""
     diff = np.zeros(size + 1, dtype=np.int64)
