@@ -144,11 +144,12 @@ def _near(index: HoldoutIndex, content: TokenBatch, n_docs: int, opts: LeakageOp
     ok = np.flatnonzero(has & (np.diff(content.offsets) >= opts.min_words))
     if ok.size == 0:
         return
-    qi, ki = lookup(index.band_keys, band_keys(sig, opts.bands, opts.rows)[ok].ravel(), index.filter("band"))
+    keys = band_keys(sig, opts.bands, opts.rows).T[:, ok]  # bands x texts
+    qi, ki = lookup(index.band_keys, keys.ravel(), index.filter("band"))
     if qi.size == 0:
         return
     n_texts = index.words.size
-    cand = np.unique(ok[qi // opts.bands] * n_texts + index.band_text[ki])
+    cand = np.unique(ok[qi % ok.size] * n_texts + index.band_text[ki])
     cd, ct = cand // n_texts, cand % n_texts
     sim = pair_similarity(sig[cd], index.sig[ct])
     keep = sim >= opts.threshold

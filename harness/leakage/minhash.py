@@ -139,14 +139,16 @@ def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
     """LSH band keys (``len(sig)`` x ``bands``, uint64): one hash of each band of ``rows`` bins.
 
     Two signatures share a band key with probability about ``s ** rows`` at Jaccard ``s``, so a
-    pair becomes a candidate with probability ``1 - (1 - s ** rows) ** bands``.
+    pair becomes a candidate with probability ``1 - (1 - s ** rows) ** bands``. Computed bins x
+    texts (the layout :func:`signatures` makes) and returned as a transposed view.
     """
     if bands * rows > sig.shape[1]:
         raise ValueError(f"bands x rows = {bands * rows} exceeds the signature length {sig.shape[1]}")
-    acc = np.arange(bands, dtype=np.uint64) * U64(0x9E3779B97F4A7C15)
-    for j in range(rows):  # bin j of band b is column b * rows + j
-        acc = acc + sig[:, j : bands * rows : rows] * _BAND_C[j % _BAND_C.size]
-    return mix64(acc)
+    block = sig.T[: bands * rows].reshape(bands, rows, sig.shape[0])  # bin b * rows + j of every text
+    acc = (np.arange(bands, dtype=np.uint64) * U64(0x9E3779B97F4A7C15))[:, None]
+    for j in range(rows):
+        acc = acc + block[:, j] * _BAND_C[j % _BAND_C.size]
+    return mix64(acc).T
 
 
 def candidate_probability(s: float, bands: int, rows: int) -> float:
