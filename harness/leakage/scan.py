@@ -123,7 +123,7 @@ class Scanner:
         """The queued records as one batch of texts (each text with its record and field)."""
         size = self.opts.chunk_size
         records, self._queued = self._queued[:size], self._queued[size:]
-        ids, lines, dicts = zip(*records) if records else ((), (), ())
+        ids, lines, dicts = zip(*records, strict=True) if records else ((), (), ())
         owners = np.repeat(np.arange(len(dicts), dtype=np.int64), list(map(len, dicts)))
         texts = list(chain.from_iterable(map(dict.values, dicts)))
         return _Chunk(texts, owners, list(chain.from_iterable(dicts)), list(ids), list(lines))
