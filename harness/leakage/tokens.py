@@ -201,7 +201,8 @@ def _hash_bytes(raw: bytes, n_docs: int) -> TokenBatch:
     before, last = edge[0::2].copy(), edge[1::2].copy()
     # Word [a, b) hashes to sum(low[i] * BASE**(i - a)) from prefix sums of low[i] * BASE**i.
     pw, inv = _powers(buf.size + 1)
-    prefix = np.multiply(low, pw[: buf.size], dtype=np.uint64)
+    prefix = low.astype(np.uint64)
+    prefix *= pw[: buf.size]
     np.cumsum(prefix, out=prefix)
     h = (prefix.take(last) - prefix.take(before)) * inv[1:].take(before)
     h ^= (last - before).astype(np.uint64) * _GOLD
