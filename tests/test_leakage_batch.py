@@ -93,8 +93,9 @@ def test_space_like_punctuation_composes_with_nothing():
 
 
 # ---------------------------------------------------------------------------- MinHash densification
-# The previous implementation (block of 8 probes over the whole bins x texts grid), kept as the
-# reference: the new one follows only the empty cells and must fill every bin the same way.
+# An earlier implementation (block of 8 probes over the whole bins x texts grid, then one probe at a
+# time), kept as the reference: the current one reads the first 8 probes through a table and
+# follows later probes 8 at a time, and must fill every bin the same way.
 _BLOCK = 8
 _LOWEST_BIT = np.array([(v & -v).bit_length() - 1 if v else 0 for v in range(256)], dtype=np.intp)
 
