@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from scipy.stats import binomtest
 
 from harness.validate import default_checks, validate_file
-from harness.validate.pii import find_pii, luhn_valid
+from harness.validate.pii import _scan, find_pii, luhn_valid
 
 
 def _jsonl(tmp_path: Path, rows: list[dict], name: str = "d.jsonl") -> Path:
@@ -213,3 +215,47 @@ def test_bundled_examples_show_their_planted_problems():
     assert {"schema.empty_field", "duplicates.exact", "pii.email", "pii.card", "pii.phone"} <= checks
     pref = validate_file(root / "preferences.jsonl")
     assert {"preference.identical", "duplicates.conflicting", "preference.intransitive"} <= set(_checks(pref))
+
+
+_PII_PIECES = st.sampled_from(
+    ["jane.doe", "@", "example.com", "4111 1111 1111 1111", "5500-0000-0000-0004", "+1 (415) ",
+     "555-0132", "203.0.113.42", "2001:db8:85a3::8a2e:370:7334", "::1", ":", ".", "-", " ", "(",
+     ")", "version ", "v", "4222222222222", "123 456 789", "1.2.3.4", "fe80:1:2:3::5",
+     "0", "7", "12", "٣٤٥", "１２３", "ab", "F", "é", "\n"]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@example("card 4222222222222")
+@example("call 123 456 789")
+@example("at 1.2.3.4")
+@example("at fe80::1:2")
+@example("to a@b.co")
+@example("call ١٢٣ ٤٥٦ ٧٨٩")
+@given(st.lists(_PII_PIECES | st.text(max_size=6), max_size=30).map("".join))
+def test_pii_gates_change_no_match(text):
+    """The cheap gates (an @, enough digits, dots, colons) skip only texts no pattern can match:
+    the gated scan equals every pattern run on every text, Unicode digits included."""
+    everything = _scan(text, email=True, card=True, ipv4=True, ipv6=True, phone=True)
+    assert list(find_pii(text)) == list(everything)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["a", "A ", "b", "b\u00a0c", "B  C", "d", "e"]), max_size=40))
+def test_exact_duplicates_groups_as_a_dict_of_digests_would(texts):
+    """The digest-sorting grouping gives the groups, members and order of a dict keyed by digest
+    (groups by first appearance, members in file order)."""
+    from collections import defaultdict
+
+    from harness.records import SFTRecord
+    from harness.text import digest, normalize
+    from harness.validate.checks import ExactDuplicates
+
+    check, ref = ExactDuplicates(), defaultdict(list)
+    for i, t in enumerate(texts):
+        record = SFTRecord(id=f"r{i}", line=i + 1, prompt=t, completion="x")
+        list(check.observe(record))
+        ref[digest(normalize(t) + "\x1f" + "x")].append((f"r{i}", i + 1))
+    want = [([m[0] for m in ms], [m[1] for m in ms]) for ms in ref.values() if len(ms) > 1]
+    assert [(f.ids, f.lines) for f in check.finish()] == want
+    assert dict(check.groups) == dict(ref)

@@ -15,6 +15,7 @@ and built from the command's settings by its ``from_settings``::
 
 from __future__ import annotations
 
+from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -176,31 +177,65 @@ def _full_text(record: Record) -> str:
 
 @check("duplicates.exact")
 class ExactDuplicates(CheckBase):
-    """Records identical after normalisation (case, whitespace, Unicode NFKC)."""
+    """Records identical after normalisation (case, whitespace, Unicode NFKC).
+
+    Keeps 16 bytes of digest, the line and a reference to the id per record (no dict entry per
+    record): groups are found at the end by sorting the digests.
+    """
 
     def __init__(self) -> None:
-        self.groups: dict[bytes, list[tuple[str, int]]] = defaultdict(list)
+        self._keys = bytearray()
+        self._ids: list[str] = []
+        self._lines = array("q")
+
+    def add(self, key: bytes, rid: str, line: int) -> None:
+        """Count one record under its 16-byte digest."""
+        self._keys += key
+        self._ids.append(rid)
+        self._lines.append(line)
 
     def observe(self, record: Record) -> Iterable[Finding]:
         text = _full_text(record)
         if isinstance(record, RankingRecord):
             # Several raters ranking the same responses is the design; one rater's repeat is a duplicate.
             text += "\x1f" + (record.rater_id or "") + "\x1f" + repr(record.ranks)
-        self.groups[digest(text)].append((record.id, record.line))
+        self.add(digest(text), record.id, record.line)
         return ()
 
+    def duplicate_groups(self) -> list[tuple[bytes, list[int]]]:
+        """(digest, record positions) of every digest seen more than once, by first appearance."""
+        n = len(self._ids)
+        if n < 2:
+            return []
+        keys = np.frombuffer(self._keys, dtype=">u8").reshape(n, 2)
+        order = np.lexsort((keys[:, 1], keys[:, 0]))  # stable: equal digests stay in file order
+        ordered = keys[order]
+        starts = np.flatnonzero(np.concatenate(([True], np.any(ordered[1:] != ordered[:-1], axis=1))))
+        sizes = np.diff(np.append(starts, n))
+        many = sizes > 1
+        runs = [order[a : a + k].tolist() for a, k in zip(starts[many].tolist(), sizes[many].tolist(), strict=True)]
+        runs.sort(key=lambda members: members[0])
+        return [(bytes(self._keys[16 * m[0] : 16 * m[0] + 16]), m) for m in runs]
+
+    @property
+    def groups(self) -> dict[bytes, list[tuple[str, int]]]:
+        """Every digest with its (id, line) members, in order of first appearance."""
+        out: dict[bytes, list[tuple[str, int]]] = defaultdict(list)
+        for i, (rid, line) in enumerate(zip(self._ids, self._lines, strict=True)):
+            out[bytes(self._keys[16 * i : 16 * i + 16])].append((rid, line))
+        return out
+
     def finish(self) -> Iterable[Finding]:
-        for members in self.groups.values():
-            if len(members) > 1:
-                ids = [m[0] for m in members]
-                yield Finding(
-                    check=self.name,
-                    severity="warning",
-                    message=f"{len(members)} records are identical after normalisation: "
-                    f"{', '.join(ids[:5])}{' ...' if len(ids) > 5 else ''}",
-                    ids=ids,
-                    lines=[m[1] for m in members],
-                )
+        for _, members in self.duplicate_groups():
+            ids = [self._ids[i] for i in members]
+            yield Finding(
+                check=self.name,
+                severity="warning",
+                message=f"{len(members)} records are identical after normalisation: "
+                f"{', '.join(ids[:5])}{' ...' if len(ids) > 5 else ''}",
+                ids=ids,
+                lines=[self._lines[i] for i in members],
+            )
 
 
 @check("chat")

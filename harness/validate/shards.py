@@ -293,14 +293,15 @@ class _Join:
 
     def exact_duplicates(self) -> Iterable[Finding]:
         check = ExactDuplicates()
-        files: dict[bytes, list[str]] = defaultdict(list)
+        files: list[str] = []
         for r in self.results:
             for key, members in r.exact.items():
-                check.groups[key].extend(members)
-                files[key].extend([r.file] * len(members))
-        many = [key for key, members in check.groups.items() if len(members) > 1]
-        for key, f in zip(many, check.finish(), strict=True):
-            yield f.model_copy(update={"files": files[key]})
+                for rid, line in members:
+                    check.add(key, rid, line)
+                files += [r.file] * len(members)
+        groups = check.duplicate_groups()
+        for (_, members), f in zip(groups, check.finish(), strict=True):
+            yield f.model_copy(update={"files": [files[i] for i in members]})
 
     def near_duplicates(self, opts: LeakageOptions) -> Iterable[Finding]:
         store = WithinStore()
