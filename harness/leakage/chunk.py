@@ -112,13 +112,16 @@ def scan_texts(
         if "exact" in methods and index.exact_keys.size:
             qi, ki = lookup(index.exact_keys, text_hashes(batch), index.filter("exact"))
             hits.exact_doc, hits.exact_text = qi, index.exact_text[ki]
-        covered = template_cover(batch, index.template, opts.template_n, index.filter("template"))
-        # Training text rarely holds a holdout template: then its words are its content.
-        content, kept = compress(batch, covered) if covered.any() else (batch, None)
-        if "ngram" in methods and index.ngram_keys.size:
-            hits.ngram = _ngram_pairs(index, batch, content, kept, opts.n)
-        if "near_duplicate" in methods and index.band_keys.size:
-            _near(index, content, n_docs, opts, hits)
+        ngram = "ngram" in methods and index.ngram_keys.size > 0
+        near = "near_duplicate" in methods and index.band_keys.size > 0
+        if ngram or near:  # both look at the words outside holdout templates
+            covered = template_cover(batch, index.template, opts.template_n, index.filter("template"))
+            # Training text rarely holds a holdout template: then its words are its content.
+            content, kept = compress(batch, covered) if covered.any() else (batch, None)
+            if ngram:
+                hits.ngram = _ngram_pairs(index, batch, content, kept, opts.n)
+            if near:
+                _near(index, content, n_docs, opts, hits)
     if within:
         sh, sstart = shingle_hashes(batch.hashes, batch.doc, opts.shingle)
         sdoc = batch.doc[sstart]
