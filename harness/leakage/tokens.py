@@ -84,22 +84,21 @@ def fold_texts(texts: list[str]) -> list[str]:
     (str.replace, C speed); those still not ASCII are joined, put in NFKC and case-folded in one
     call each (NUL, which joins them, is a starter that NFKC neither composes nor reorders) and
     their few distinct non-word characters (``\w`` as the regular expression reads it) made spaces.
-    A text holding NUL itself is replaced by its :func:`normal_form`.
+    One that holds NUL itself is replaced by its :func:`normal_form`.
 
     Example:
         >>> fold_texts(["Hello, World", "Straße’s ﬁne"])
         ['Hello, World', 'strasse s fine']
     """
-    joined = "\0".join(texts)
-    if joined.isascii() and joined.count("\0") == len(texts) - 1:
+    if "\0".join(texts).isascii():
         return texts
     out = list(texts)
-    with_nul = set()
-    if joined.count("\0") != len(texts) - 1:
-        with_nul = {i for i, t in enumerate(texts) if "\0" in t}
-        for i in with_nul:
+    todo = []
+    for i in [i for i, ascii in enumerate(map(str.isascii, texts)) if not ascii]:
+        if "\0" in texts[i]:
             out[i] = normal_form(texts[i])
-    todo = [i for i, ascii in enumerate(map(str.isascii, texts)) if not ascii and i not in with_nul]
+        else:
+            todo.append(i)
     if not todo:
         return out
     joined = "\0".join([texts[i] for i in todo])
@@ -180,17 +179,29 @@ def hash_texts(texts: list[str]) -> TokenBatch:
         >>> bool((a.hashes == b.hashes).all()), a.offsets.tolist() == b.offsets.tolist()
         (True, True)
     """
-    return _hash_bytes("\0".join(["", *fold_texts(texts), ""]).encode("utf-8"), len(texts))
+    batch = _hash_bytes("\0".join(["", *fold_texts(texts), ""]).encode("utf-8"), len(texts))
+    if batch is None:  # an ASCII text holds NUL itself (NUL joins the texts): take its normal form
+        texts = [normal_form(t) if t.isascii() and "\0" in t else t for t in texts]
+        batch = _hash_bytes("\0".join(["", *fold_texts(texts), ""]).encode("utf-8"), len(texts))
+        assert batch is not None
+    return batch
 
 
 def hash_words(normal_texts: list[str]) -> TokenBatch:
     """Hash every word of already normalised texts (words separated by spaces, no NUL)."""
-    return _hash_bytes("\0".join(["", *normal_texts, ""]).encode("utf-8"), len(normal_texts))
+    batch = _hash_bytes("\0".join(["", *normal_texts, ""]).encode("utf-8"), len(normal_texts))
+    if batch is None:
+        raise ValueError("normalised texts hold no NUL")
+    return batch
 
 
-def _hash_bytes(raw: bytes, n_docs: int) -> TokenBatch:
-    """Word hashes of ``n_docs`` folded texts encoded as ``NUL text NUL text ... NUL``."""
+def _hash_bytes(raw: bytes, n_docs: int) -> TokenBatch | None:
+    """Word hashes of ``n_docs`` folded texts encoded as ``NUL text NUL text ... NUL`` (None if
+    the buffer holds another number of NULs: a text held NUL itself)."""
     buf = np.frombuffer(raw, dtype=np.uint8)
+    nul = np.flatnonzero(buf == 0)  # n_docs + 1 text boundaries
+    if nul.size != n_docs + 1:
+        return None
     # Folded text is ASCII but for its non-ASCII word characters (bytes >= 0x80): a byte is part of
     # a word if it is one of those, a letter, a digit or "_"; letters are lower-cased. Only word
     # bytes enter a word's hash, so separators may keep any value.
@@ -206,7 +217,6 @@ def _hash_bytes(raw: bytes, n_docs: int) -> TokenBatch:
     np.cumsum(prefix, out=prefix)
     h = (prefix.take(last) - prefix.take(before)) * inv[1:].take(before)
     h ^= (last - before).astype(np.uint64) * _GOLD
-    nul = np.flatnonzero(buf == 0)  # n_docs + 1 text boundaries
     offsets = np.searchsorted(before, nul).astype(np.int64)
     doc = np.repeat(np.arange(n_docs, dtype=np.int64), np.diff(offsets))
     return TokenBatch(mix64(h), doc, offsets)
@@ -310,13 +320,13 @@ def lookup(
         qi, ki = lookup(sorted_keys, queries[maybe])
         return maybe[qi], ki
     lo = np.searchsorted(sorted_keys, queries, side="left")
-    hi = np.searchsorted(sorted_keys, queries, side="right")
-    counts = hi - lo
-    hit = np.flatnonzero(counts)
+    # the right end only for the queries found (most of those the bitmap lets through are not)
+    hit = np.flatnonzero(sorted_keys.take(np.minimum(lo, sorted_keys.size - 1)) == queries)
     if hit.size == 0:
         return z, z.copy()
-    counts = counts[hit]
+    lo = lo[hit]
+    counts = np.searchsorted(sorted_keys, queries[hit], side="right") - lo
     qi = np.repeat(hit, counts)
-    base = np.repeat(lo[hit] - (np.cumsum(counts) - counts), counts)
+    base = np.repeat(lo - (np.cumsum(counts) - counts), counts)
     ki = base + np.arange(int(counts.sum()))
     return qi.astype(np.int64), ki.astype(np.int64)
