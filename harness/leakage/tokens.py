@@ -191,7 +191,7 @@ def hash_words(normal_texts: list[str]) -> TokenBatch:
     """Hash every word of already normalised texts (words separated by spaces, no NUL)."""
     batch = _hash_bytes("\0".join(["", *normal_texts, ""]).encode("utf-8"), len(normal_texts))
     if batch is None:
-        raise ValueError("normalised texts hold no NUL")
+        raise ValueError("hash_words takes normalised texts, which hold no NUL; one does")
     return batch
 
 
