@@ -119,6 +119,14 @@ def leaked_ids(findings: list[Finding], holdouts: list[str]) -> dict[str, set[st
     return out
 
 
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    """The chunks as one array, put back in their place so that the chunks themselves are freed
+    (holding both would double the store's memory at the end of a large file)."""
+    whole = np.concatenate(parts)
+    parts[:] = [whole]
+    return whole
+
+
 def near_duplicate_findings(store: WithinStore, opts: LeakageOptions) -> list[Finding]:
     """``duplicates.near`` groups: training records whose estimated Jaccard similarity is >= ``near_threshold``.
 
@@ -129,10 +137,8 @@ def near_duplicate_findings(store: WithinStore, opts: LeakageOptions) -> list[Fi
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    sig = np.concatenate(store.sig)
-    bands = np.concatenate(store.bands)
-    dig = np.concatenate(store.digest)
-    ok = np.flatnonzero(np.concatenate(store.ok))
+    sig, bands, dig = _joined(store.sig), _joined(store.bands), _joined(store.digest)
+    ok = np.flatnonzero(_joined(store.ok))
     pairs = []
     for b in range(bands.shape[1]):
         order = ok[np.argsort(bands[ok, b], kind="stable")]

@@ -52,7 +52,11 @@ class PairHit:
 
 @dataclass
 class WithinStore:
-    """Per-record MinHash data for within-train near duplicates (compact: ~100 bytes a record)."""
+    """Per-record MinHash data for within-train near duplicates.
+
+    About 300 bytes a record: 128 one-byte MinHash values, the band keys (8 bytes each, 21 by
+    default), a digest and a flag, kept as one array per chunk of records.
+    """
 
     sig: list[np.ndarray] = field(default_factory=list)
     bands: list[np.ndarray] = field(default_factory=list)
