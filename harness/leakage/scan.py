@@ -54,8 +54,8 @@ class PairHit:
 class WithinStore:
     """Per-record MinHash data for within-train near duplicates.
 
-    About 300 bytes a record: 128 one-byte MinHash values, the band keys (8 bytes each, 21 by
-    default), a digest and a flag, kept as one array per chunk of records.
+    About 230 bytes a record: 128 one-byte MinHash values, the band keys (4 bytes each, 21 by
+    default), an 8-byte digest and a flag, kept as one array per chunk of records.
     """
 
     sig: list[np.ndarray] = field(default_factory=list)
