@@ -73,6 +73,12 @@ def main() -> None:
     parser.add_argument("--missing", type=float, default=0.3)
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
+    whole_process(args.items, args.raters, args.missing, args.runs)
+
+
+def whole_process(items: int, raters: int, missing: float, runs: int) -> None:
+    """Time both commands alternately on a fresh CSV and print the tables (also used by agreement.py)."""
+    args = argparse.Namespace(items=items, raters=raters, missing=missing, runs=runs)
     tmp = Path(tempfile.mkdtemp())
     csv_path, peer_path = tmp / "ratings.csv", tmp / "peer.py"
     n_rows = write_ratings(csv_path, args.items, args.raters, args.missing)
