@@ -79,3 +79,12 @@ def test_help_escape_is_rich_markup_escape(text: str) -> None:
     from harness.cli.app import _escape_markup
 
     assert _escape_markup(text) == escape(text)
+
+
+def test_top_level_help_loads_no_model_backend_nor_validation_library() -> None:
+    """``harness --help`` lists the verbs: no backend (httpx), no pydantic, no numpy."""
+    result = _modules_after(["--help"])
+    assert result["code"] == 0 and result["help"]
+    loaded = [m for m in result["modules"] if m.split(".")[0] in ("httpx", "pydantic", "numpy")]
+    loaded += [m for m in result["modules"] if m.startswith("harness.models.")]
+    assert loaded == [], loaded
