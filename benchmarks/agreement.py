@@ -5,19 +5,25 @@ for each level, the two computations alternate for ``--repeats`` rounds (fair un
 machine's load); the script checks that the values agree to 1e-9, prints median times, the ratio
 harness / krippendorff, and peak memory (tracemalloc, one separate call each). Then it times a
 1,000-resample bootstrap interval (building the statistics included) against one computation, and
-a naive loop of recomputations with the peer (a few resamples, extrapolated to 1,000).
+a naive loop of recomputations with the peer (a few resamples, extrapolated to 1,000). Last, the
+whole processes a user runs (``--process-runs`` alternating runs of ``harness agreement`` and a
+pandas + ``krippendorff`` script on the same data written as CSV, start-up and reading included;
+see ``benchmarks/agreement_process.py``), beside the compute-only times above.
 
     python benchmarks/agreement.py [--items 20000] [--raters 10] [--missing 0.3] [--repeats 15]
+        [--process-runs 5]
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 import tracemalloc
 from collections.abc import Callable
 from importlib.metadata import version
+from pathlib import Path
 
 import krippendorff
 import numpy as np
@@ -64,6 +70,7 @@ def main() -> None:
     parser.add_argument("--missing", type=float, default=0.3)
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--resamples", type=int, default=1000)
+    parser.add_argument("--process-runs", type=int, default=5, help="whole-process runs (0: skip)")
     args = parser.parse_args()
     data = make_data(args.items, args.raters, args.missing)
     peer_input = data.T  # the package takes raters x items
@@ -120,6 +127,12 @@ def main() -> None:
             f"| {level} | {boot_ms:.0f} | {boot_ms / ours_ms[level]:.1f}x | {boot_ms / peer_ms[level]:.1f}x "
             f"| {t_loop:.1f} | [{res.ci_low:.4f}, {res.ci_high:.4f}] |"
         )
+    if args.process_runs:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from agreement_process import whole_process
+
+        print("\nWhole processes (nominal, `harness agreement --bootstrap 0 --json` vs the peer script):\n")
+        whole_process(args.items, args.raters, args.missing, args.process_runs)
 
 
 def _time(fn: Callable[[], object]) -> float:

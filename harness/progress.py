@@ -33,17 +33,43 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["Step", "configure", "enabled", "err", "note", "out", "quiet", "stage_callback", "step", "track"]
 
 T = TypeVar("T")
 
-out = Console(highlight=False)
+
+class _LazyConsole:
+    """A rich ``Console`` made on first use: a verb that prints only JSON never imports rich.
+
+    Every attribute is the console's (made with the keyword arguments given here).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        object.__setattr__(self, "_kwargs", kwargs)
+        object.__setattr__(self, "_console", None)
+
+    def _made(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            object.__setattr__(self, "_console", Console(**self._kwargs))
+        return cast("Console", self._console)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._made(), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._made(), name, value)
+
+
+out = cast("Console", _LazyConsole(highlight=False))
 """Results: tables and summaries a user reads or pipes (stdout)."""
-err = Console(stderr=True, highlight=False)
+err = cast("Console", _LazyConsole(stderr=True, highlight=False))
 """Logs, notes, warnings and errors (stderr); progress is drawn here too."""
 
 _state: dict[str, Any] = {"quiet": False, "live": None, "open": 0, "held": None, "timer": None, "started": False}

@@ -34,13 +34,16 @@ from pydantic_core import ErrorDetails
 
 from harness.errors import InputError, check_choice
 from harness.rows import (  # noqa: F401  (re-exported: the readers were part of this module)
+    _EMPTY_SCORES,
     FORMATS,
     MAX_RECORD_BYTES,
     Format,
+    Kind,
     Row,
     RowProblem,
     bounded_lines,
     detect_format,
+    detect_kind,
     read_rows,
     read_table,
     text_problem,
@@ -48,7 +51,6 @@ from harness.rows import (  # noqa: F401  (re-exported: the readers were part of
 
 KINDS = ("sft", "chat", "preference", "rating", "ranking")
 ROLES = ("system", "user", "assistant")
-Kind = Literal["sft", "chat", "preference", "rating", "ranking"]
 
 
 
@@ -155,22 +157,6 @@ _MODELS: dict[str, type[Record]] = {
 
 
 # ---------------------------------------------------------------------------- kind and records
-def detect_kind(data: dict[str, Any]) -> Kind | None:
-    """Guess the record kind from a row's keys; None when no kind fits."""
-    keys = set(data)
-    if "responses" in keys and "ranks" in keys:
-        return "ranking"
-    if "messages" in keys:
-        return "chat"
-    if {"chosen", "rejected"} & keys:
-        return "preference"
-    if {"item_id", "rater_id"} & keys:
-        return "rating"
-    if {"prompt", "completion"} & keys:
-        return "sft"
-    return None
-
-
 _REQUIRED = {
     "sft": ("prompt", "completion"),
     "chat": ("messages",),
@@ -178,9 +164,6 @@ _REQUIRED = {
     "rating": ("item_id", "rater_id", "score"),
     "ranking": ("prompt", "responses", "ranks"),
 }
-
-
-_EMPTY_SCORES = ("", "nan", "na", "n/a", "null", "none")
 
 
 def _is_missing(value: Any) -> bool:

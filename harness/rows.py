@@ -21,6 +21,7 @@ from harness.errors import InputError, InputFileError, check_choice
 
 FORMATS = ("jsonl", "csv", "parquet")
 Format = Literal["jsonl", "csv", "parquet"]
+Kind = Literal["sft", "chat", "preference", "rating", "ranking"]
 
 MAX_RECORD_BYTES = 32 * 2**20
 """The longest line (JSONL) or record (CSV) read: 32 MiB. Longer is an error naming file and line,
@@ -84,6 +85,25 @@ def detect_format(path: str | Path) -> Format:
     if text[:1] in (b"{", b"["):
         return "jsonl"
     return "csv"
+
+
+def detect_kind(data: dict[str, Any]) -> Kind | None:
+    """Guess the record kind from a row's keys; None when no kind fits."""
+    keys = set(data)
+    if "responses" in keys and "ranks" in keys:
+        return "ranking"
+    if "messages" in keys:
+        return "chat"
+    if {"chosen", "rejected"} & keys:
+        return "preference"
+    if {"item_id", "rater_id"} & keys:
+        return "rating"
+    if {"prompt", "completion"} & keys:
+        return "sft"
+    return None
+
+
+_EMPTY_SCORES = ("", "nan", "na", "n/a", "null", "none")
 
 
 # ---------------------------------------------------------------------------- text checked as text

@@ -19,6 +19,9 @@ import pytest
         "harness.agreement.document",
         "harness.agreement.ratings",
         "harness.agreement.concordance",
+        "harness.agreement.reading",
+        "harness.columns",
+        "harness.gcpause",
     ],
 )
 def test_docstring_examples(module):

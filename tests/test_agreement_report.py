@@ -261,3 +261,26 @@ def test_item_disagreement_is_zero_when_unanimous_and_relative_to_chance():
     weights = m * (m - 1) / (m - 1)  # each item contributes m_u pairable values (Krippendorff's weighting)
     ok = m >= 2
     assert 1 - np.average(d[ok], weights=weights[ok]) == pytest.approx(krippendorff_alpha(MATRIX, level="interval"))
+
+
+@pytest.mark.parametrize(
+    ("source", "kwargs"),
+    [
+        ("example", {"level": "ordinal", "by": "criterion", "scale": "1-5", "bootstrap": 50}),
+        ("example", {"level": "interval", "by": "criterion", "bootstrap": 30, "min_alpha": 1}),
+        ("pairwise", {"level": "nominal", "bootstrap": 30}),
+        ("two", {"level": "ordinal", "bootstrap": 20}),
+        ("two", {"level": "ratio", "bootstrap": 0}),
+    ],
+)
+def test_document_is_what_its_models_write(tmp_path, source, kwargs):
+    """The document is built as plain JSON values without pydantic: a dump through the models
+    (harness.documents.agreement) gives the same text, key order and number types included."""
+    from harness.documents.agreement import AgreementDocument
+
+    path = {"example": EXAMPLE, "pairwise": PAIRWISE}.get(source)
+    if path is None:
+        path = _long_csv(tmp_path, [f"i{i},{r},{(i * k) % 4 + 1}" for i in range(40) for k, r in ((1, "a"), (3, "b"))])
+    doc = agreement_report(path, **kwargs)
+    text = json.dumps(doc, ensure_ascii=False, allow_nan=False)
+    assert json.dumps(AgreementDocument.model_validate(doc).to_document(), ensure_ascii=False) == text

@@ -190,11 +190,11 @@ def test_the_calibration_floor_is_one_constant() -> None:
                 for t in tokenize.tokenize(fh.readline)
                 if t.type == tokenize.NUMBER and t.string == "0.667"
             ]
-    assert literals == ["harness/documents/agreement.py:" + str(_line_of_constant())]
+    assert literals == ["harness/documents/constants.py:" + str(_line_of_constant())]
 
 
 def _line_of_constant() -> int:
-    lines = (ROOT / "harness/documents/agreement.py").read_text().splitlines()
+    lines = (ROOT / "harness/documents/constants.py").read_text().splitlines()
     return next(i for i, line in enumerate(lines, 1) if line.startswith("DEFAULT_MIN_ALPHA = "))
 
 

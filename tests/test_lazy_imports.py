@@ -26,8 +26,10 @@ print(json.dumps({"code": code, "help": "Usage" in out.getvalue(), "modules": so
 """
 
 
-def _modules_after(args: list[str]) -> dict:
+def _modules_after(args: list[str], *, check_documents: bool = True) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if not check_documents:  # as a user runs it: written documents are not validated
+        env.pop("HARNESS_CHECK_DOCUMENTS", None)
     proc = subprocess.run(
         [sys.executable, "-c", PROBE, json.dumps(args)], capture_output=True, text=True, env=env, check=True
     )
@@ -51,3 +53,38 @@ def test_import_harness_is_lazy_but_complete() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
     assert out.strip() == "[] []"
+
+
+def test_agreement_on_a_plain_csv_loads_neither_pyarrow_rich_nor_the_document_models(tmp_path: Path) -> None:
+    """The ratings stay columns coded by numpy and the document is plain JSON values (tests validate it)."""
+    path = tmp_path / "r.csv"
+    rows = "".join(f"i{i},r{j},{(i + j) % 3}\n" for i in range(30) for j in range(3))
+    path.write_text("item_id,rater_id,score\n" + rows)
+    args = ["agreement", str(path), "--level", "nominal", "--bootstrap", "0", "--json"]
+    result = _modules_after(args, check_documents=False)
+    assert result["code"] == 3
+    loaded = [m for m in result["modules"] if m.split(".")[0] in ("pyarrow", "pandas", "rich", *HEAVY)]
+    loaded += [m for m in ("harness.records", "harness.documents.agreement") if m in result["modules"]]
+    assert loaded == [], loaded
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["plain", "[default: 13]", "a [b] c [/b]", "\\[x]", "\\\\[x]", "ends with \\", "ends \\\\", "[#fff]", "[@click]",
+     "[1, 2]", "[ ok]", "x [default: 3] y [bold]z[/bold] \\"],
+)
+def test_help_escape_is_rich_markup_escape(text: str) -> None:
+    from rich.markup import escape
+
+    from harness.cli.app import _escape_markup
+
+    assert _escape_markup(text) == escape(text)
+
+
+def test_top_level_help_loads_no_model_backend_nor_validation_library() -> None:
+    """``harness --help`` lists the verbs: no backend (httpx), no pydantic, no numpy."""
+    result = _modules_after(["--help"])
+    assert result["code"] == 0 and result["help"]
+    loaded = [m for m in result["modules"] if m.split(".")[0] in ("httpx", "pydantic", "numpy")]
+    loaded += [m for m in result["modules"] if m.startswith("harness.models.")]
+    assert loaded == [], loaded

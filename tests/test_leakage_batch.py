@@ -1,31 +1,50 @@
 """The batch normalisation and hashing of the leakage scan equal the text-by-text reference.
 
-``hash_texts`` normalises a whole batch of texts at once (ASCII texts with one translation
-table, the others joined by NUL, put in NFKC and case-folded together); ``hash_words`` over
-``normal_form`` of each text is the reference path. Findings depend only on these hashes, so equal
-hashes mean equal findings.
+``hash_texts`` normalises a whole batch of texts at once (``fold_texts`` does the Unicode part for
+the texts that are not ASCII, byte arithmetic the rest for all) and hashes every word from one byte
+buffer; ``hash_words`` over ``normal_form`` of each text is the reference path, and a word's hash
+is checked against a plain Python statement of its definition. Findings depend only on these
+hashes, so equal hashes mean equal findings.
 """
 
 from __future__ import annotations
+
+import re
+import sys
+import unicodedata
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.leakage import minhash
-from harness.leakage.tokens import hash_texts, hash_words, normal_batch, normal_form, normal_words
+from harness.leakage.tokens import SPACE_LIKE, fold_texts, hash_texts, hash_words, normal_form, normal_words
 
 # Letters, digits, ASCII punctuation and spacing, and characters that NFKC or case folding change
 # (ligatures, full-width letters, the long s, German sharp s, Turkish dotted I, superscripts,
 # combining marks, curly quotes, dashes, NUL and other controls).
 _ALPHABET = st.sampled_from(
-    list("abcXYZ019 _-.,;:'\"!?\n\t\r") + list("ﬁＡｂſßİ²¼é\u0301’“”—…\u00a0\x00\x7f") + ["Ω", "Ǆ", "ǅ"]
+    list("abcXYZ019 _-.,;:'\"!?\n\t\r")
+    + list("ﬁＡｂſßİ²¼é\u0301\u0327’“”—…\u00a0\x00\x7f")
+    + ["Ω", "Ǆ", "ǅ", "«", "»", "•", "\u2212", "\u2013", "\u2018", "\u1100", "\u1161"]
 )
 _TEXT = st.text(alphabet=_ALPHABET, max_size=40)
 
 
 def _reference(texts: list[str]):
     return hash_words([normal_form(t) for t in texts])
+
+
+def _word_hash(word: str) -> int:
+    """A word's hash as defined: polynomial of its UTF-8 bytes, xor its length, splitmix64."""
+    data, mask = word.encode("utf-8"), (1 << 64) - 1
+    h = sum(b * pow(0x100000001B3, i, 1 << 64) for i, b in enumerate(data)) & mask
+    h ^= (len(data) * 0x9E3779B97F4A7C15) & mask
+    h ^= h >> 30
+    h = (h * 0xBF58476D1CE4E5B9) & mask
+    h ^= h >> 27
+    h = (h * 0x94D049BB133111EB) & mask
+    return h ^ (h >> 31)
 
 
 @settings(max_examples=300, deadline=None)
@@ -35,27 +54,48 @@ def test_batch_hashes_equal_the_reference(texts):
     assert np.array_equal(fast.hashes, ref.hashes)
     assert np.array_equal(fast.doc, ref.doc)
     assert np.array_equal(fast.offsets, ref.offsets)
+    words = [w for t in texts for w in normal_words(t)]
+    assert fast.hashes.tolist() == [_word_hash(w) for w in words]
+
+
+def _byte_words(folded: str) -> list[str]:
+    """The words ``hash_texts`` reads in a folded text: runs of ASCII letters, digits, "_" and
+    non-ASCII bytes, lower-cased."""
+    return [w.decode().lower() for w in re.findall(rb"[A-Za-z0-9_\x80-\xff]+", folded.encode())]
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(_TEXT, min_size=1, max_size=12))
-def test_batch_words_equal_normal_words(texts):
-    parts = normal_batch(texts).split("\n")
-    assert [p.split() for p in parts] == [normal_words(t) for t in texts]
+def test_folded_words_equal_normal_words(texts):
+    assert [_byte_words(p) for p in fold_texts(texts)] == [normal_words(t) for t in texts]
 
 
 def test_ascii_and_unicode_texts_mixed():
-    texts = ["The QUICK, brown fox!", "Straße’s ﬁne", "", "a\x00b", "x\ny"]
-    assert [p.split() for p in normal_batch(texts).split("\n")] == [normal_words(t) for t in texts]
-    texts = ["The QUICK, brown fox!", "Straße’s ﬁne", "", "x\ny", "naïve café"]
-    assert [p.split() for p in normal_batch(texts).split("\n")] == [
-        ["the", "quick", "brown", "fox"], ["strasse", "s", "fine"], [], ["x", "y"], ["naïve", "café"]
+    texts = ["The QUICK, brown fox!", "Straße’s ﬁne", "", "a\x00b", "x\ny", "naïve café"]
+    assert [_byte_words(p) for p in fold_texts(texts)] == [
+        ["the", "quick", "brown", "fox"], ["strasse", "s", "fine"], [], ["a", "b"], ["x", "y"], ["naïve", "café"]
     ]
+    assert fold_texts(texts[:1]) == texts[:1]  # ASCII texts are left to the byte rule of hash_texts
+
+
+def test_space_like_punctuation_composes_with_nothing():
+    """Making these characters spaces before NFKC cannot change a text's words (see tokens.SPACE_LIKE)."""
+    in_decomposition = set()
+    for cp in range(sys.maxunicode + 1):
+        d = unicodedata.decomposition(chr(cp))
+        if d and not d.startswith("<"):  # canonical decompositions: what composition can rebuild
+            in_decomposition.update(chr(int(x, 16)) for x in d.split())
+    for c in SPACE_LIKE:
+        assert unicodedata.combining(c) == 0
+        assert not re.search(r"\w", unicodedata.normalize("NFKC", c).casefold())
+        for part in unicodedata.normalize("NFKC", c) + " ":
+            assert part not in in_decomposition and unicodedata.combining(part) == 0
 
 
 # ---------------------------------------------------------------------------- MinHash densification
-# The previous implementation (block of 8 probes over the whole bins x texts grid), kept as the
-# reference: the new one follows only the empty cells and must fill every bin the same way.
+# An earlier implementation (block of 8 probes over the whole bins x texts grid, then one probe at a
+# time), kept as the reference: the current one reads the first 8 probes through a table and
+# follows later probes 8 at a time, and must fill every bin the same way.
 _BLOCK = 8
 _LOWEST_BIT = np.array([(v & -v).bit_length() - 1 if v else 0 for v in range(256)], dtype=np.intp)
 
@@ -66,9 +106,7 @@ def _densify_reference(sig: np.ndarray, num_perm: int) -> np.ndarray:
     need = np.flatnonzero(empty.any(axis=1) & ~empty.all(axis=1))
     if need.size == 0:
         return sig
-    probes = minhash._PROBE_CACHE.get(num_perm)
-    if probes is None:
-        probes = minhash._PROBE_CACHE[num_perm] = minhash._probes(num_perm)
+    probes = minhash._probes(num_perm)
     # Bins x texts layout: following a probe is then a gather of whole rows.
     s = np.ascontiguousarray(sig[need].T)
     e = s == minhash.EMPTY
@@ -117,7 +155,8 @@ def test_densify_equals_the_reference(n_texts, num_perm, fill, seed):
     sig = rng.integers(0, 2**32, size=(n_texts, num_perm), dtype=np.uint64)
     sig[rng.random(sig.shape) >= fill] = minhash.EMPTY  # from all empty to all full
     sig[rng.random(n_texts) < 0.2] = minhash.EMPTY  # some texts without shingles
-    assert np.array_equal(minhash._densify(sig.copy(), num_perm), _densify_reference(sig.copy(), num_perm))
+    got = minhash._densify(np.ascontiguousarray(sig.T), num_perm).T  # bins x texts in, bins x texts out
+    assert np.array_equal(got, _densify_reference(sig.copy(), num_perm))
 
 
 def test_signatures_of_real_batches_equal_the_reference():

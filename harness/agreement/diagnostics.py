@@ -29,6 +29,7 @@ from harness.agreement.coefficients import krippendorff_alpha, krippendorff_alph
 from harness.agreement.loo import alpha_without_each, loo_consensus_cells
 from harness.agreement.suffstats import code_categories, count_matrix, distinct, metric_matrix
 from harness.errors import InputError
+from harness.gcpause import paused_gc
 
 __all__ = [
     "OUTLIER_RULE",
@@ -109,8 +110,9 @@ def rater_diagnostics(
     ordered = level != "nominal"
     out = []
     cell_items, cell_raters, cell_cons = loo_consensus_cells(data, level)
-    bounds = np.searchsorted(np.sort(cell_raters, kind="stable"), np.arange(len(rater_ids) + 1))
-    by_rater = np.argsort(cell_raters, kind="stable")
+    bounds = np.concatenate(([0], np.cumsum(np.bincount(cell_raters, minlength=len(rater_ids)))))
+    # stable: each rater's cells in item order (a narrow integer type sorts by radix, in linear time)
+    by_rater = np.argsort(cell_raters.astype(np.min_scalar_type(max(len(rater_ids) - 1, 0))), kind="stable")
     without = alpha_without_each(data, level)
     for j, rater in enumerate(rater_ids):
         x = data[:, j]
@@ -261,33 +263,49 @@ def item_diagnostics(
     dis = item_disagreement(data, level=level)
     n_items = len(item_ids)
     order = np.lexsort((np.arange(n_items), -np.nan_to_num(dis), np.isnan(dis))).tolist()
-    values_seen = distinct(data[~np.isnan(data)])
-    shown = dict(zip(values_seen.tolist(), (show(v) for v in values_seen), strict=True))  # show each value once
     rated_all = ~np.isnan(data)
+    flat = data[rated_all]  # row-major: each item's ratings together, in rater order
+    values_seen = distinct(flat)
+    shown = [show(v) for v in values_seen]  # show each value once
+    values = list(map(shown.__getitem__, np.searchsorted(values_seen, flat).tolist()))
     counts = rated_all.sum(axis=1)
-    cell_i, cell_j = np.nonzero(rated_all)  # row-major: each item's ratings together, in rater order
-    names = [rater_ids[j] for j in cell_j.tolist()]
-    values = [shown[v] for v in data[cell_i, cell_j].tolist()]
     bounds = np.concatenate(([0], np.cumsum(counts))).tolist()
-    counts_out = counts.tolist()
-    dis_out = [_f(v) for v in dis.tolist()]
-    has_gold = [False] * n_items if gold is None else (~np.isnan(gold)).tolist()
-    out = []
-    for i in order:
-        lo, hi = bounds[i], bounds[i + 1]
-        entry: dict[str, Any] = {
-            "item_id": item_ids[i],
-            "n_ratings": counts_out[i],
-            "disagreement": dis_out[i],
-            "ratings": dict(zip(names[lo:hi], values[lo:hi], strict=True)),
-        }
-        if has_gold[i]:
-            assert gold is not None
-            row, rated = data[i], rated_all[i]
+    # the raters of each item, one tuple per distinct set of raters
+    sets, set_of = _row_sets(rated_all)
+    in_set = sets.sum(axis=1).tolist()
+    names = list(map(rater_ids.__getitem__, np.nonzero(sets)[1].tolist()))  # row-major: each set's raters in order
+    ends = np.cumsum(in_set).tolist()
+    keys = list(map(tuple, map(names.__getitem__, map(slice, [0, *ends[:-1]], ends))))
+    del flat
+    with paused_gc():  # tens of thousands of dicts, no cycles: the collector's passes would cost more than them
+        # each item's ratings as {rater: value}, built in C loops
+        pieces = list(map(slice, bounds[:-1], bounds[1:]))
+        ratings = list(map(dict, map(zip, map(keys.__getitem__, set_of), map(values.__getitem__, pieces))))
+        del pieces, values
+        counts_out = counts.tolist()
+        dis_out = [v if ok else None for v, ok in zip(dis.tolist(), np.isfinite(dis).tolist(), strict=True)]
+        out = [
+            {"item_id": item_ids[i], "n_ratings": counts_out[i], "disagreement": dis_out[i], "ratings": ratings[i]}
+            for i in order
+        ]
+    if gold is not None and (has_gold := np.flatnonzero(~np.isnan(gold))).size:
+        position = np.empty(n_items, dtype=np.intp)
+        position[order] = np.arange(n_items)
+        for i in has_gold.tolist():
+            entry, row, rated = out[position[i]], data[i], rated_all[i]
             entry["gold"] = show(gold[i])
             entry["gold_agreement"] = _f((row[rated] == gold[i]).mean()) if rated.any() else None
-        out.append(entry)
     return out
+
+
+def _row_sets(mask: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """The distinct rows of a boolean matrix and the index of each row's one among them."""
+    if mask.shape[1] <= 62:
+        key = mask.astype(np.int64) @ (np.int64(1) << np.arange(mask.shape[1], dtype=np.int64))
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    else:
+        _, first, inverse = np.unique(mask, axis=0, return_index=True, return_inverse=True)
+    return mask[first], inverse.reshape(-1).tolist()
 
 
 # ---------------------------------------------------------------------------- drift

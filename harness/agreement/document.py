@@ -24,13 +24,7 @@ from harness.agreement.diagnostics import (
 from harness.agreement.intraclass import ICC_FORMS
 from harness.agreement.ratings import Group, Rating, Ratings, Scale, build_groups, load_ratings, parse_scale
 from harness.agreement.suffstats import ItemStat
-from harness.documents.agreement import (
-    AGREEMENT_SCHEMA,
-    DEFAULT_MIN_ALPHA,
-    AgreementDocument,
-    AgreementGroup,
-    BootstrapSettings,
-)
+from harness.documents.constants import AGREEMENT_SCHEMA, DEFAULT_MIN_ALPHA
 from harness.errors import InputError, check_choice
 from harness.stats.bootstrap import percentile_interval
 from harness.stats.params import check_confidence, check_float, check_int
@@ -199,6 +193,51 @@ def _group_doc(g: Group, level: str, ctx: _Ctx, min_alpha: float) -> dict[str, A
     return doc
 
 
+# The document is built as plain JSON values, in the key order and with the number types of the
+# models in harness.documents.agreement (AgreementDocument, AgreementGroup, Coefficient):
+# validating 20,000 item entries through pydantic cost more than computing them, and importing
+# pydantic more than reading the file. Tests validate every written document against the
+# models' JSON Schema (HARNESS_CHECK_DOCUMENTS=1) and check that a dump through the models
+# gives the same text.
+_GROUP_KEYS = ("criterion", "n_items", "n_raters", "n_ratings", "pairable_items", "missing_share", "categories",
+               "duplicates_ignored", "coefficients", "gate", "raters", "items", "drift", "pairwise")  # fmt: skip
+_COEFFICIENT_KEYS = ("value", "ci", "reason", "applicable", "se", "ci_analytic", "n", "level", "weights", "form",
+                     "bootstrap_undefined")  # fmt: skip
+
+
+def _float_or_none(v: Any) -> float | None:
+    return None if v is None else float(v)
+
+
+def _coefficient_json(entry: dict[str, Any]) -> dict[str, Any]:
+    """A coefficient entry as the ``Coefficient`` model writes it (declared keys first, floats as floats)."""
+    out = {k: entry[k] for k in _COEFFICIENT_KEYS if k in entry}
+    for k in ("value", "se"):
+        if k in out:
+            out[k] = _float_or_none(out[k])
+    for k in ("ci", "ci_analytic"):
+        if out.get(k) is not None:
+            out[k] = [_float_or_none(v) for v in out[k]]
+    for k in ("n", "bootstrap_undefined"):
+        if out.get(k) is not None:
+            out[k] = int(out[k])
+    out.update((k, v) for k, v in entry.items() if k not in out)
+    return out
+
+
+def _group_json(d: dict[str, Any]) -> dict[str, Any]:
+    """A group as the ``AgreementGroup`` model writes it."""
+    out = {k: d[k] for k in _GROUP_KEYS if k in d}
+    out["coefficients"] = {name: _coefficient_json(e) for name, e in d["coefficients"].items()}
+    if out.get("missing_share") is not None:
+        out["missing_share"] = float(out["missing_share"])
+    gate = out.get("gate")
+    if gate is not None:
+        out["gate"] = {**gate, "min_alpha": float(gate["min_alpha"])}
+    out.update((k, v) for k, v in d.items() if k not in out)
+    return out
+
+
 def _check_params(*, level: str, by: str | None, bootstrap: int, min_alpha: float, confidence: float) -> float:
     """Check ``agreement_report``'s parameters (scikit-learn's message shape); the confidence as a float."""
     check_choice(level, co.LEVELS, param="level", func="agreement_report")
@@ -215,7 +254,7 @@ def _as_ratings(ratings: Ratings | str | Path | Sequence[Rating], *, wide: bool,
         ratings = load_ratings(ratings, wide=wide, format=format)
     elif not isinstance(ratings, Ratings):
         ratings = Ratings(list(ratings))
-    if not ratings.ratings:
+    if not len(ratings):
         raise InputError("no ratings", file=ratings.file)
     return ratings
 
@@ -277,24 +316,23 @@ def agreement_report(
     groups = build_groups(ratings, level=level, scale=declared, by=by)
     ctx = _Ctx(bootstrap, seed, confidence)
     docs = [_group_doc(g, level, ctx, min_alpha) for g in groups]
-    document = AgreementDocument(
-        level=level,
-        file=ratings.file,
-        form=ratings.form,
-        by=by,
-        scale=declared.text if declared is not None else None,
-        n_ratings=len(ratings.ratings),
-        bootstrap=BootstrapSettings(
-            resamples=bootstrap, seed=seed, confidence=confidence, method=BOOTSTRAP_METHOD if bootstrap else None
-        ),
-        analytic_ci="Cohen: normal, Fleiss-Cohen-Everitt (1969) SE; Fleiss: t(n-1), Gwet (2014) SE",
-        outlier_rule=OUTLIER_RULE,
-        min_alpha=min_alpha,
-        verdict=_overall_verdict([d["gate"]["verdict"] for d in docs]),
-        # The per-item entries (one per item: 20,000 for 20,000 items) are plain JSON values built
-        # here; validating and dumping them through the model would copy each twice for nothing.
-        groups=[AgreementGroup.model_validate({**d, "items": []}) for d in docs],
-    ).to_document()
-    for group, built in zip(document["groups"], docs, strict=True):
-        group["items"] = built["items"]
-    return document
+    return {
+        "schema": SCHEMA,
+        "level": level,
+        "file": ratings.file,
+        "form": ratings.form,
+        "by": by,
+        "scale": declared.text if declared is not None else None,
+        "n_ratings": len(ratings),
+        "bootstrap": {
+            "resamples": bootstrap,
+            "seed": seed,
+            "confidence": float(confidence),
+            "method": BOOTSTRAP_METHOD if bootstrap else None,
+        },
+        "analytic_ci": "Cohen: normal, Fleiss-Cohen-Everitt (1969) SE; Fleiss: t(n-1), Gwet (2014) SE",
+        "outlier_rule": OUTLIER_RULE,
+        "min_alpha": float(min_alpha),
+        "verdict": _overall_verdict([d["gate"]["verdict"] for d in docs]),
+        "groups": [_group_json(d) for d in docs],
+    }

@@ -62,12 +62,21 @@ def loo_consensus_cells(data: np.ndarray, level: str) -> tuple[np.ndarray, np.nd
         preference = np.empty(q)
         preference[np.lexsort((np.arange(q), -overall))] = np.arange(q)[::-1]
         codes = coded.codes[ii, jj]
-        for start in range(0, len(ii), _BLOCK):
-            sl = slice(start, start + _BLOCK)
-            c = counts[ii[sl]].copy()
-            c[np.arange(len(c)), codes[sl]] -= 1
-            pick = coded.categories[np.argmax(c * q + preference, axis=1)]
-            out[sl] = np.where(has[sl], pick, np.nan)
+        # Keys count * q + preference are distinct within an item, so removing one rating (its
+        # category's count down by one) leaves the item's top category on top unless the rating
+        # was in it; then the top one, one count down, competes with the runner-up.
+        key = counts * q + preference
+        top = np.argmax(key, axis=1)
+        rows = np.arange(len(key))
+        top_key = key[rows, top]
+        key[rows, top] = -np.inf
+        second = np.argmax(key, axis=1) if q > 1 else top
+        del key
+        mine = codes == top[ii]
+        down = top_key[ii] - q  # the top category with this rating removed
+        pick = np.where(mine & (down < np.where(q > 1, counts[ii, second[ii]] * q + preference[second[ii]], -np.inf)),
+                        second[ii], top[ii])  # fmt: skip
+        out[:] = np.where(has, coded.categories[pick], np.nan)
     elif level == "ordinal":
         s = np.sort(data, axis=1)  # NaN last
         row = s[ii]
@@ -108,7 +117,14 @@ def alpha_without_each(data: np.ndarray, level: str) -> np.ndarray | None:
     # The change an item makes when one rating leaves depends only on the item's counts and the
     # leaving value: compute it once per distinct (counts pattern, value), weight it per rater.
     key = patterns.inverse[ii] * q + coded.codes[ii, jj]
-    pair, times = np.unique(jj.astype(np.int64) * (len(patterns.rows) * q) + key, return_counts=True)
+    pairs = jj.astype(np.int64) * (len(patterns.rows) * q) + key
+    span = n_raters * len(patterns.rows) * q
+    if span <= 4 * len(pairs) + 1024:  # np.unique by counting: the same sorted values and counts, no sort
+        tally = np.bincount(pairs, minlength=span)
+        pair = np.flatnonzero(tally)
+        times = tally[pair]
+    else:
+        pair, times = np.unique(pairs, return_counts=True)
     keys, rater_of = pair % (len(patterns.rows) * q), pair // (len(patterns.rows) * q)
     used, slot = np.unique(keys, return_inverse=True)
     before = patterns.rows[used // q]

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections import defaultdict
-from operator import itemgetter
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from harness.agreement.reading import Rating, Ratings, load_ratings
+from harness.agreement.reading import Rating, RatingColumns, Ratings, load_ratings
+from harness.columns import CodedColumn
 from harness.errors import InputError
 
 __all__ = ["Group", "Rating", "Ratings", "Scale", "build_groups", "load_ratings", "parse_scale"]
@@ -116,10 +115,12 @@ def _is_pairwise(scores: list[Any]) -> bool:
 class _Coder:
     """Turns raw scores (and gold values) into the numbers the coefficients read."""
 
-    def __init__(self, ratings: list[Rating], level: str, scale: Scale | None, file: str | None) -> None:
+    def __init__(
+        self, scores: list[Any], first_lines: list[int], level: str, scale: Scale | None, file: str | None
+    ) -> None:
+        """``scores``: the distinct scores in order of first use; ``first_lines``: the line of each one's first use."""
         self.file = file
         self.level = level
-        scores = list(dict.fromkeys(map(itemgetter(2), ratings)))  # distinct scores, in order of first use
         declared = None if scale is None else {str(c).lower() for c in scale.categories}
         self.pairwise = _is_pairwise(scores) and declared in (None, {"a", "b", "tie"})
         if self.pairwise:
@@ -136,14 +137,13 @@ class _Coder:
             numbers = [_as_number(s) for s in scores]
             self.numeric = all(v is not None for v in numbers)
             if not self.numeric:
-                first_bad = next(s for s, v in zip(scores, numbers, strict=True) if v is None)
-                bad = next(r for r in ratings if r.score == first_bad and type(r.score) is type(first_bad))
+                k = next(k for k, v in enumerate(numbers) if v is None)
                 if level != "nominal":
                     raise InputError(
-                        f"score {bad.score!r} is not a number; the {level} level needs numeric scores "
+                        f"score {scores[k]!r} is not a number; the {level} level needs numeric scores "
                         "(or an ordered --scale of labels for the ordinal level)",
                         file=file,
-                        line=bad.line or None,
+                        line=first_lines[k] or None,
                         field="score",
                     )
                 self.categories = sorted({str(s).strip() for s in scores})
@@ -240,9 +240,10 @@ def build_groups(ratings: Ratings, *, level: str, scale: Scale | None = None, by
         InputError: a duplicate rating with a different value, a score off the scale, a
             conflicting gold value, a group with a single rater, several criteria without ``by``.
     """
-    rows = ratings.ratings
+    cols = ratings.columns
     file = ratings.file
-    criteria = sorted(set(map(itemgetter(3), rows)) - {None})
+    crit = cols.criterion
+    criteria = sorted(v for v in crit.values if v is not None) if crit is not None else []
     if by is None and len(criteria) > 1:
         raise InputError(
             f"the file holds {len(criteria)} criteria ({', '.join(criteria[:5])}): pass --by criterion "
@@ -250,21 +251,39 @@ def build_groups(ratings: Ratings, *, level: str, scale: Scale | None = None, by
             file=file,
             field="criterion",
         )
-    coder = _Coder(rows, level, scale, file)
-    grouped: dict[str | None, list[Rating]] = defaultdict(list)
-    if by == "criterion":
-        for r in rows:
-            grouped[r.criterion].append(r)
-    else:
-        grouped[None] = list(rows)
+    first = _first_rows(cols.score.codes, len(cols.score.values))
+    coder = _Coder(cols.score.values, cols.line[first].tolist(), level, scale, file)
+    if by != "criterion" or crit is None:
+        return [_group(None, cols, None, coder, file)]
     groups = []
-    for crit in sorted(grouped, key=lambda c: (c is not None, c or "")):
-        groups.append(_group(crit, grouped[crit], coder, file))
+    names = crit.values
+    for code in sorted(range(len(names)), key=lambda k: (names[k] is not None, names[k] or "")):
+        groups.append(_group(names[code], cols, np.flatnonzero(crit.codes == code), coder, file))
     return groups
 
 
+def _first_rows(codes: np.ndarray, k: int) -> np.ndarray:
+    """The first row of each of ``k`` codes numbered in order of first appearance (each used)."""
+    return np.searchsorted(np.maximum.accumulate(codes), np.arange(k)) if len(codes) else np.zeros(0, np.intp)
+
+
+def _in_order_of_use(codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Codes renumbered in order of first use in this selection of rows.
+
+    Returns the new codes, the old code of each new one and the row of each one's first use.
+    """
+    n = len(codes)
+    first = np.full(k, n, dtype=np.int64)
+    np.minimum.at(first, codes, np.arange(n))
+    used = np.flatnonzero(first < n)
+    used = used[np.argsort(first[used], kind="stable")]
+    remap = np.zeros(k, dtype=np.intp)
+    remap[used] = np.arange(len(used))
+    return remap[codes], used, first[used]
+
+
 def _first_ratings(
-    cell: np.ndarray, values: np.ndarray, rows: list[Rating], lines: np.ndarray, where: str, file: str | None
+    cell: np.ndarray, values: np.ndarray, lines: np.ndarray, describe: Any, file: str | None
 ) -> tuple[np.ndarray, int]:
     """Which rows are a rater's first rating of an item; the number of repeats with the same value.
 
@@ -277,46 +296,56 @@ def _first_ratings(
     starts = np.ones(len(cell), dtype=bool)
     starts[1:] = sorted_cell[1:] != sorted_cell[:-1]
     first = order[np.maximum.accumulate(np.where(starts, np.arange(len(cell)), 0))]
+    del sorted_cell, starts
     first_of = np.empty(len(cell), dtype=np.int64)
     first_of[order] = first
+    del order, first
     keep = first_of == np.arange(len(cell))
     clash = np.flatnonzero(~keep & (values != values[first_of]))
     if clash.size:
         k = int(clash.min())
-        r = rows[k]
         raise InputError(
-            f"rater {r.rater_id!r} rated item {r.item_id!r}{where} twice with different scores "
-            f"(also on line {lines[first_of[k]]})",
+            f"{describe(k)} twice with different scores (also on line {lines[first_of[k]]})",
             file=file,
-            line=r.line or None,
+            line=int(lines[k]) or None,
             field="score",
         )
     return keep, int((~keep).sum())
 
 
-def _coded_scores(scores: tuple[Any, ...], lines: tuple[int, ...], coder: _Coder) -> np.ndarray:
-    """Each score's code, coding every distinct value once (errors name the value's first line)."""
-    distinct = dict.fromkeys(scores)  # in order of first use, found in C
-    if len(distinct) <= 64:  # a rating scale: code each value once, naming its first line
-        codes = {v: coder.code(v, line=lines[scores.index(v)], field="score") for v in distinct}
-        return np.fromiter(map(codes.__getitem__, scores), dtype=float, count=len(scores))
-    table: dict[Any, float] = {}
-    for value, line in zip(scores, lines, strict=True):
-        if value not in table:
-            table[value] = coder.code(value, line=line, field="score")
-        if len(table) > 10_000:  # continuous scores: code row by row
-            return np.fromiter(
-                (coder.code(v, line=ln, field="score") for v, ln in zip(scores, lines, strict=True)), float, len(scores)
-            )
-    return np.fromiter(map(table.__getitem__, scores), dtype=float, count=len(scores))
+def _coded_scores(score: CodedColumn, rows: np.ndarray | None, lines: np.ndarray, coder: _Coder) -> np.ndarray:
+    """Each score's code, coding every distinct value once in order of first use (errors name its first line)."""
+    codes = score.codes if rows is None else score.codes[rows]
+    if rows is None:  # all rows: the codes are numbered in order of first use already
+        used, first = np.arange(len(score.values)), _first_rows(codes, len(score.values))
+    else:
+        codes, used, first = _in_order_of_use(codes, len(score.values))
+    table = np.empty(len(used))
+    for k, (old, row) in enumerate(zip(used.tolist(), first.tolist(), strict=True)):
+        table[k] = coder._code(score.values[old], line=int(lines[row]), field="score")
+    return table[codes]
+
+def _ids(column: CodedColumn, rows: np.ndarray | None) -> tuple[np.ndarray, list[str]]:
+    """Row codes into the group's ids, numbered in order of first use in the group, and the ids."""
+    if rows is None:  # all rows: numbered in order of first use already
+        return column.codes, column.values
+    codes, used, _ = _in_order_of_use(column.codes[rows], len(column.values))
+    return codes, [column.values[k] for k in used.tolist()]
 
 
-def _group(criterion: str | None, rows: list[Rating], coder: _Coder, file: str | None) -> Group:
-    # One tuple per field, each gathered in C (2.5x faster than zip(*rows) over 140,000 rows).
-    columns = [tuple(map(itemgetter(k), rows)) for k in range(len(Rating._fields))]
-    item_col, rater_col, score_col, line_col = columns[0], columns[1], columns[2], columns[7]
-    items = list(dict.fromkeys(item_col))
-    raters = list(dict.fromkeys(rater_col))
+def _cells(column: CodedColumn | None, rows: np.ndarray | None) -> tuple[np.ndarray, list[Any]] | None:
+    """An optional column's codes for the group's rows and its values; None when it has none."""
+    if column is None:
+        return None
+    return (column.codes if rows is None else column.codes[rows]), column.values
+
+
+def _group(
+    criterion: str | None, cols: RatingColumns, rows: np.ndarray | None, coder: _Coder, file: str | None
+) -> Group:
+    """One group's matrices from the rows ``rows`` of the columns (None: all rows)."""
+    ii, items = _ids(cols.item_id, rows)
+    jj, raters = _ids(cols.rater_id, rows)
     where = f" (criterion {criterion!r})" if criterion else ""
     if len(raters) < 2:
         raise InputError(
@@ -324,45 +353,51 @@ def _group(criterion: str | None, rows: list[Rating], coder: _Coder, file: str |
             file=file,
             field="rater_id",
         )
-    item_ix = {v: i for i, v in enumerate(items)}
-    rater_ix = {v: j for j, v in enumerate(raters)}
-    n = len(rows)
-    ii = np.fromiter(map(item_ix.__getitem__, item_col), dtype=np.int64, count=n)
-    jj = np.fromiter(map(rater_ix.__getitem__, rater_col), dtype=np.int64, count=n)
-    lines = np.fromiter(line_col, dtype=np.int64, count=n)
-    values = _coded_scores(score_col, line_col, coder)
-    keep, duplicates = _first_ratings(ii * len(raters) + jj, values, rows, lines, where, file)
+    lines = cols.line if rows is None else cols.line[rows]
+    n = len(lines)
+    values = _coded_scores(cols.score, rows, lines, coder)
+
+    def describe(k: int) -> str:
+        return f"rater {raters[jj[k]]!r} rated item {items[ii[k]]!r}{where}"
+
+    keep, duplicates = _first_ratings(ii * len(raters) + jj, values, lines, describe, file)
     data = np.full((len(items), len(raters)), np.nan)
     line_of = np.zeros(data.shape, dtype=np.int64 if n and lines.max() >= 2**31 else np.int32)
-    data[ii[keep], jj[keep]] = values[keep]
-    line_of[ii[keep], jj[keep]] = lines[keep]
+    ik, jk = ii[keep], jj[keep]
+    data[ik, jk] = values[keep]
+    line_of[ik, jk] = lines[keep]
+    del ik, jk
     gold = np.full(len(items), np.nan)
     gold_line = np.zeros(len(items), dtype=np.int64)
     shown = np.full(data.shape, -1, dtype=np.int8)  # -1 unknown, 0 A first, 1 B first
-    if all(col.count(None) == n for col in columns[4:7]):  # no gold, timestamp or order: counted in C
-        extra: list[int] = []
-    else:
-        extra = [k for k, (g, t, o) in enumerate(zip(columns[4], columns[5], columns[6], strict=True))
-                 if g is not None or t is not None or o is not None]
-    if any(columns[5][k] is not None for k in extra):
+    golds, stamps_col, orders = (_cells(c, rows) for c in (cols.gold, cols.timestamp, cols.shown_order))
+    has_extra = np.zeros(n, dtype=bool)
+    for c in (golds, stamps_col, orders):
+        if c is not None:
+            has_extra |= np.array([v is not None for v in c[1]], dtype=bool)[c[0]]
+    if stamps_col is not None:
         stamps: list[list[str | None]] = [[None] * len(raters) for _ in items]
     else:  # no timestamps: one shared row of None, read only
         stamps = [[None] * len(raters)] * len(items)
-    for k in (k for k in extra if keep[k]):  # only rows that carry a gold value, a timestamp or an order
-        r = rows[k]
-        i, j = ii[k], jj[k]
-        stamps[i][j] = r.timestamp
-        shown[i, j] = _shown_first(r.shown_order, file=file, line=r.line)
-        if r.gold is not None:
-            g = coder.code(r.gold, line=r.line, field="gold")
+
+    def cell(c: tuple[np.ndarray, list[Any]] | None, k: int) -> Any:
+        return None if c is None else c[1][c[0][k]]
+
+    for k in np.flatnonzero(has_extra & keep).tolist():  # only rows that carry a gold value, a timestamp or an order
+        i, j, line = ii[k], jj[k], int(lines[k])
+        stamps[i][j] = cell(stamps_col, k)
+        shown[i, j] = _shown_first(cell(orders, k), file=file, line=line)
+        g_raw = cell(golds, k)
+        if g_raw is not None:
+            g = coder.code(g_raw, line=line, field="gold")
             if not np.isnan(gold[i]) and gold[i] != g:
                 raise InputError(
-                    f"item {r.item_id!r}{where} has two different gold values (also on line {gold_line[i]})",
+                    f"item {items[i]!r}{where} has two different gold values (also on line {gold_line[i]})",
                     file=file,
-                    line=r.line or None,
+                    line=line or None,
                     field="gold",
                 )
-            gold[i], gold_line[i] = g, r.line
+            gold[i], gold_line[i] = g, line
     return Group(
         criterion=criterion,
         item_ids=items,

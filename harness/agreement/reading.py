@@ -11,25 +11,19 @@ of :mod:`harness.records` reads the file, so problems name file, line and field 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from functools import partial
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from harness.columns import read_csv_columns
-from harness.errors import InputError
-from harness.records import (
-    _EMPTY_SCORES,
-    RatingRecord,
-    RowProblem,
-    bounded_lines,
-    detect_format,
-    detect_kind,
-    iter_records,
-    read_table,
-    text_problem,
-)
+import numpy as np
 
-__all__ = ["Rating", "Ratings", "load_ratings"]
+from harness.columns import CodedColumn, code_column, read_csv_coded
+from harness.errors import InputError
+from harness.rows import _EMPTY_SCORES, RowProblem, bounded_lines, detect_format, detect_kind, read_table, text_problem
+
+__all__ = ["Rating", "RatingColumns", "Ratings", "load_ratings"]
 
 _MISSING = frozenset({"", "nan", "na", "n/a", "null", "none"})
 _RESERVED_WIDE = ("item_id", "id", "criterion", "gold", "timestamp")
@@ -51,12 +45,94 @@ class Rating(NamedTuple):
 _make_rating = partial(tuple.__new__, Rating)
 
 
-class Ratings(NamedTuple):
-    """The ratings of one file."""
+class RatingColumns(NamedTuple):
+    """Ratings as columns, one entry per rating: each field coded into its distinct values.
 
-    ratings: list[Rating]
-    file: str | None = None
-    form: str = "long"
+    A file's ratings stay in this form from the reader to the matrices (no Python object per
+    rating). ``criterion``, ``gold``, ``timestamp`` and ``shown_order`` are None when no rating has
+    one; an empty cell is the value None.
+    """
+
+    item_id: CodedColumn
+    rater_id: CodedColumn
+    score: CodedColumn
+    criterion: CodedColumn | None
+    gold: CodedColumn | None
+    timestamp: CodedColumn | None
+    shown_order: CodedColumn | None
+    line: np.ndarray  # 1-based line of each rating (0 when built in memory)
+
+
+class Ratings:
+    """The ratings of one file: a list of :class:`Rating` or, as read from a CSV file, columns.
+
+    ``ratings`` is the list (built from the columns on first use), ``columns`` the columnar form
+    (built from the list on first use); ``len()`` is the number of ratings.
+
+    Example:
+        >>> r = Ratings([Rating("a", "x", 1.0), Rating("a", "y", 2.0)])
+        >>> len(r), r.columns.rater_id.values
+        (2, ['x', 'y'])
+    """
+
+    __slots__ = ("_columns", "_list", "file", "form")
+
+    def __init__(
+        self,
+        ratings: Sequence[Rating] | None = None,
+        file: str | None = None,
+        form: str = "long",
+        *,
+        columns: RatingColumns | None = None,
+    ) -> None:
+        if (ratings is None) == (columns is None):
+            raise TypeError("Ratings takes either a list of ratings or columns")
+        self._list = None if ratings is None else list(ratings)
+        self._columns = columns
+        self.file, self.form = file, form
+
+    def __len__(self) -> int:
+        return len(self._list) if self._list is not None else len(self.columns.line)
+
+    def __repr__(self) -> str:
+        return f"Ratings({len(self)} ratings, file={self.file!r}, form={self.form!r})"
+
+    @property
+    def ratings(self) -> list[Rating]:
+        """One :class:`Rating` per rating, in file order."""
+        if self._list is None:
+            self._list = _rows_of(self.columns)
+        return self._list
+
+    @property
+    def columns(self) -> RatingColumns:
+        """The ratings as coded columns."""
+        if self._columns is None:
+            self._columns = _columns_of(self.ratings)
+        return self._columns
+
+
+def _columns_of(rows: list[Rating]) -> RatingColumns:
+    """Code a list of ratings into columns (each field gathered in C)."""
+    fields = [tuple(map(itemgetter(k), rows)) for k in range(len(Rating._fields))]
+    optional = [None if f.count(None) == len(f) else code_column(list(f)) for f in fields[3:7]]
+    return RatingColumns(
+        *(code_column(list(f)) for f in fields[:3]),
+        *optional,
+        line=np.fromiter(fields[7], dtype=np.int64, count=len(rows)),
+    )
+
+
+def _rows_of(cols: RatingColumns) -> list[Rating]:
+    """The list of ratings held by columns."""
+    n = len(cols.line)
+    nothing = [None] * n
+
+    def cells(c: CodedColumn | None) -> list[Any]:
+        return nothing if c is None else list(map(c.values.__getitem__, c.codes.tolist()))
+
+    fields = [cells(c) for c in cols[:7]]
+    return list(map(_make_rating, zip(*fields, cols.line.tolist(), strict=True)))
 
 
 # ---------------------------------------------------------------------------- reading
@@ -82,45 +158,64 @@ def load_ratings(path: str | Path, *, wide: bool = False, format: str | None = N
     Raises:
         InputError: a malformed row (file, line, field), or no ratings at all.
     """
+    form = "wide" if wide else "long"
+    if not wide and (format or detect_format(path)) == "csv":
+        columns = _load_long_csv(path)
+        if columns is not None:
+            if not len(columns.line):
+                raise InputError("no ratings in file", file=path)
+            return Ratings(file=str(path), form=form, columns=columns)
     ratings = _load_wide(path, format) if wide else _load_long(path, format)
     if not ratings:
         raise InputError("no ratings in file", file=path)
-    return Ratings(ratings, str(path), "wide" if wide else "long")
+    return Ratings(ratings, str(path), form)
 
 
-def _load_long_csv(path: str | Path) -> list[Rating] | None:
-    """The fast path for a plain CSV file: columns at C speed, no per-row record model.
+def _recode(column: CodedColumn, fn: Any) -> CodedColumn:
+    """A coded column with ``fn`` applied to each distinct value (values that become equal merge)."""
+    mapped = [fn(v) for v in column.values]
+    index = {v: k for k, v in enumerate(dict.fromkeys(mapped))}  # keeps the order of first appearance
+    remap = np.fromiter(map(index.__getitem__, mapped), dtype=np.intp, count=len(mapped))
+    return CodedColumn(remap[column.codes], list(index))
+
+
+def _optional(column: CodedColumn | None, fn: Any) -> CodedColumn | None:
+    """An optional column with ``fn`` applied to each distinct value; None when every cell is empty."""
+    if column is None:
+        return None
+    out = _recode(column, fn)
+    return None if out.values == [None] else out
+
+
+def _load_long_csv(path: str | Path) -> RatingColumns | None:
+    """The fast path for a plain CSV file: coded columns at C speed, no Python object per rating.
 
     Returns None whenever a row would be a problem (missing column, empty score, a cell holding a
     JSON array), so that the careful reader reports it with file, line and field.
     """
-    table = read_csv_columns(path)
+    table = read_csv_coded(path)
     if table is None or detect_kind(dict.fromkeys(table.header)) != "rating":
         return None
     cols = table.columns
     if not all(k in cols for k in ("item_id", "rater_id", "score")):
         return None
-    n = len(table.lines)
-    empty: list[str | None] = [None] * n
     shown_col = "shown_order" if "shown_order" in cols else "position" if "position" in cols else None
     used = [cols[k] for k in ("item_id", "rater_id", "score", "criterion", "gold", "timestamp", shown_col) if k in cols]
-    for col in used:
-        if any(v[:1] == "[" or v[:2] == " [" for v in set(col)):  # JSON arrays: the careful reader decides
-            return None
-    if any(v.strip().lower() in _EMPTY_SCORES for v in set(cols["score"])):
+    for col in used:  # each distinct value once
+        if "[" in "".join(col.values) and any(v[:1] == "[" or v[:2] == " [" for v in col.values):
+            return None  # JSON arrays: the careful reader decides
+    if any(v.strip().lower() in _EMPTY_SCORES for v in cols["score"].values):
         return None
-
-    def texts(name: str | None) -> list[str | None]:
-        if name is None or name not in cols:
-            return empty
-        memo = {v: _text(v) for v in set(cols[name])}
-        return [memo[v] for v in cols[name]]
-
-    golds = cols.get("gold")
-    gold = empty if golds is None else [None if _missing(v) else v for v in golds]
-    columns = (cols["item_id"], cols["rater_id"], cols["score"], texts("criterion"), gold, texts("timestamp"))
-    # tuple.__new__ builds each Rating in C (Rating(...) runs a Python __new__ per row).
-    return list(map(_make_rating, zip(*columns, texts(shown_col), table.lines, strict=True)))
+    return RatingColumns(
+        item_id=cols["item_id"],
+        rater_id=cols["rater_id"],
+        score=cols["score"],
+        criterion=_optional(cols.get("criterion"), _text),
+        gold=_optional(cols.get("gold"), lambda v: None if _missing(v) else v),
+        timestamp=_optional(cols.get("timestamp"), _text),
+        shown_order=_optional(cols.get(shown_col) if shown_col else None, _text),
+        line=table.lines,
+    )
 
 
 def _id_text(v: Any) -> str | None:
@@ -186,9 +281,10 @@ def _load_long_jsonl(path: str | Path) -> list[Rating] | None:
 
 
 def _load_long(path: str | Path, format: str | None) -> list[Rating]:
-    fmt = format or detect_format(path)
-    if fmt in ("csv", "jsonl"):
-        fast = _load_long_csv(path) if fmt == "csv" else _load_long_jsonl(path)
+    from harness.records import RatingRecord, iter_records  # the careful reader: pydantic, only when needed
+
+    if (format or detect_format(path)) == "jsonl":
+        fast = _load_long_jsonl(path)
         if fast is not None:
             return fast
     out: list[Rating] = []

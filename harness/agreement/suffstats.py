@@ -183,6 +183,14 @@ def compress_counts(counts: np.ndarray) -> Patterns:
     base = int(counts.max()) + 1
     if q * np.log2(max(base, 2)) < 62:
         key = counts.astype(np.int64) @ (base ** np.arange(q, dtype=np.int64))
+        span = base**q
+        if span <= 8 * n + 65_536:  # np.unique by counting: the same sorted keys, counts and inverse, no sort
+            tally = np.bincount(key, minlength=span)
+            used = np.flatnonzero(tally)
+            slot = np.cumsum(tally > 0) - 1
+            where = np.empty(span, dtype=np.intp)
+            where[key] = np.arange(n)  # a row of each key (rows with one key are equal)
+            return Patterns(counts[where[used]], tally[used].astype(float), slot[key])
         _, first, inverse, mult = np.unique(key, return_index=True, return_inverse=True, return_counts=True)
         return Patterns(counts[first], mult.astype(float), inverse.reshape(-1))
     return compress_rows(counts)

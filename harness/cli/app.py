@@ -11,6 +11,7 @@ Conventions every verb follows (see :mod:`harness.progress`):
 
 from __future__ import annotations
 
+import re
 import sys
 from enum import StrEnum
 from typing import Annotated, Any
@@ -94,9 +95,8 @@ def command() -> Any:
     Help texts are written as plain text: ``[default: 13]`` in an option's help would otherwise be
     read as a rich markup tag and vanish ("Word n-gram length for containment .").
     """
-    from rich.markup import escape
-
     cmd = typer.main.get_command(app)
+    escape = _escape_markup
 
     def walk(c: Any) -> None:  # typer bundles its own click: duck-typed, not isinstance
         if c.help:  # a paragraph's line breaks are the docstring's, not the reader's
@@ -116,6 +116,20 @@ def command() -> Any:
         if name in OUT_FOLDER_VERBS and any(p.name == "out" for p in sub.params):
             sub.callback = _in_out_folder(sub.callback)
     return cmd
+
+
+_MARKUP_TAG = re.compile(r"(\\*)(\[[a-z#/@][^[]*?])")
+
+
+def _escape_markup(text: str) -> str:
+    """``rich.markup.escape`` without importing rich (tests check both agree): ``[tag]`` as ``\\[tag]``.
+
+    Example:
+        >>> _escape_markup("Word n-gram length [default: 13]")
+        'Word n-gram length \\\\[default: 13]'
+    """
+    text = _MARKUP_TAG.sub(lambda m: f"{m.group(1)}{m.group(1)}\\{m.group(2)}", text)
+    return text + "\\" if text.endswith("\\") and not text.endswith("\\\\") else text
 
 
 OUT_FOLDER_VERBS = frozenset({"validate", "agreement", "eval", "compare", "gate", "monitor", "rm-eval", "redteam"})

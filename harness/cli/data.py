@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from harness.cli.app import DataFormat, FailOn, app, emit_json, stdout
-from harness.documents.agreement import DEFAULT_MIN_ALPHA
+from harness.documents.constants import DEFAULT_MIN_ALPHA
 from harness.errors import InputError
 from harness.progress import note
 
@@ -185,23 +186,26 @@ def agreement(
     out: Annotated[Path | None, typer.Option(help="Write agreement.json and agreement.md here.")] = None,
 ) -> None:
     """Inter-rater agreement with intervals and rater/item diagnostics; exit 0 pass, 1 fail, 3 inconclusive."""
-    from harness.agreement import agreement_report
     from harness.errors import InputError
     from harness.files import write_atomic, write_json
+    from harness.gcpause import paused_gc
 
     if level is None:
         raise InputError("--level is required: nominal, ordinal, interval or ratio", field="level")
-    doc = agreement_report(
-        ratings,
-        level=level,
-        by=by,
-        bootstrap=bootstrap,
-        seed=seed,
-        scale=scale,
-        min_alpha=min_alpha,
-        wide=wide,
-        format=format.value if format else None,
-    )
+    with paused_gc():  # numpy's import and a document of one entry per item: long-lived, acyclic objects
+        from harness.agreement import agreement_report
+
+        doc = agreement_report(
+            ratings,
+            level=level,
+            by=by,
+            bootstrap=bootstrap,
+            seed=seed,
+            scale=scale,
+            min_alpha=min_alpha,
+            wide=wide,
+            format=format.value if format else None,
+        )
     if out is not None:
         from harness.report.agreement import render_markdown
 
@@ -215,6 +219,9 @@ def agreement(
         print_summary(doc, stdout)
         if out is not None:
             note(f"Reports written to {out}/agreement.json and agreement.md")
+    # The run is over: the collections Python runs at exit would walk every object left (the
+    # document, numpy's modules) for nothing, 0.05 s of a 0.5 s run on 140,000 ratings.
+    gc.freeze()
     raise typer.Exit({"pass": 0, "fail": 1, "inconclusive": 3}[doc["verdict"]])
 
 

@@ -12,7 +12,6 @@ from typing import Annotated, Any
 import typer
 
 from harness.errors import InputError
-from harness.models.serving import REQUEST_KEYS, parse_request_param
 
 __all__ = ["BackoffOpt", "ConcurrencyOpt", "RequestParamOpt", "RetriesOpt", "TimeoutOpt", "serving_options"]
 
@@ -70,6 +69,8 @@ def serving_options(
         >>> serving_options(timeout=600, request_param=["repeat_penalty=1.0", "top_k=1"])
         {'timeout': 600, 'repeat_penalty': 1.0, 'extra_body': {'top_k': 1}}
     """
+    from harness.models.serving import REQUEST_KEYS, parse_request_param  # pydantic: not for --help
+
     given = {"timeout": timeout, "concurrency": concurrency, "max_retries": retries, "backoff": backoff}
     out: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
     extra: dict[str, Any] = {}

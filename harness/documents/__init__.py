@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import functools
 import importlib
-from typing import Any, NamedTuple
-
-from pydantic import BaseModel
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from harness.errors import InputError, SchemaError, did_you_mean
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 __all__ = ["KINDS", "DocumentKind", "check_document", "document_model", "json_schema", "kind_of"]
 

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from harness.documents.base import Record
+from harness.documents.constants import AGREEMENT_SCHEMA, DEFAULT_MIN_ALPHA
 
 __all__ = [
     "AGREEMENT_SCHEMA",
@@ -21,12 +22,6 @@ __all__ = [
     "BootstrapSettings",
     "Coefficient",
 ]
-
-AGREEMENT_SCHEMA = "harness.agreement/v1"
-#: Krippendorff's lowest alpha for drawing tentative conclusions (Content Analysis, 2004, 241):
-#: the agreement gate's default floor and a judge criterion's default calibration floor.
-DEFAULT_MIN_ALPHA = 0.667
-
 
 class Coefficient(Record):
     """One coefficient of one group: its value and interval, or a reason why there is none."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from itertools import islice
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -140,13 +141,12 @@ def scan_leakage(
 
     try:
         with step(f"leakage: scanning {Path(train).name}") as shown:
-            add = scanner.add
-            for rid, line, texts in _rows(train):
-                add(rid, line, texts)
-                n_examples += 1
-                if not n_examples & 1023:  # the display moves in steps of 1024 examples
-                    shown.advance(1024)
-            shown.advance(n_examples & 1023)
+            rows = _rows(train)
+            # Rows are taken 1,024 at a time (islice: no Python work per row here).
+            for block in iter(lambda: list(islice(rows, 1024)), []):
+                scanner.add_many(block)
+                n_examples += len(block)
+                shown.advance(len(block))
             scanner.close()
     finally:
         scanner.abort()

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.leakage.index import HoldoutIndex, compress, member, template_cover
+from harness.leakage.index import HoldoutIndex, compress, member, position, template_cover
 from harness.leakage.minhash import band_keys, pair_similarity, shingle_hashes, signatures
 from harness.leakage.options import LeakageOptions
-from harness.leakage.tokens import TokenBatch, hash_texts, lookup, ngram_hashes, text_hashes
+from harness.leakage.tokens import TokenBatch, find_ngrams, hash_texts, lookup, text_hashes
 from harness.text import digest, normalize
 
 _Z = np.zeros(0, dtype=np.int64)
@@ -37,13 +37,16 @@ class ChunkHits:
 
 
 def _ngram_pairs(
-    index: HoldoutIndex, grams: np.ndarray, start: np.ndarray, content: TokenBatch, orig: np.ndarray, n: int
+    index: HoldoutIndex, batch: TokenBatch, content: TokenBatch, kept: np.ndarray | None, n: int
 ) -> np.ndarray:
-    """Matched (train text, holdout text) pairs with counts and their longest run of n-grams."""
-    qi, ki = lookup(index.ngram_keys, grams, index.filter("ngram"))
-    if qi.size == 0:
+    """Matched (train text, holdout text) pairs with counts and their longest run of n-grams.
+
+    ``content``: ``batch`` without template words; ``kept``: the index in ``batch`` of each of its
+    words (None: content is the whole batch).
+    """
+    t_abs, ki = find_ngrams(content, n, index.ngram_keys, index.filter("ngram"))
+    if t_abs.size == 0:
         return np.zeros((0, 8), dtype=np.int64)
-    t_abs = start[qi]
     doc = content.doc[t_abs]
     tpos = t_abs - content.offsets[doc]
     ht = index.ngram_text[ki]
@@ -72,9 +75,10 @@ def _ngram_pairs(
     out = np.empty((pairs.size, 8), dtype=np.int64)
     out[:, 0], out[:, 1], out[:, 2], out[:, 3] = d_, h_, matched, rl
     # Word spans in the original texts: [start, end) of the run's words (template words inside kept).
-    tbase = content.offsets[d_]
-    out[:, 4] = orig[tbase + ts]
-    out[:, 5] = orig[tbase + ts + last] + 1
+    first, final = content.offsets[d_] + ts, content.offsets[d_] + ts + last
+    if kept is not None:
+        first, final = kept.take(first), kept.take(final)
+    out[:, 4], out[:, 5] = position(batch, first), position(batch, final) + 1
     hbase = index.content_offsets[h_]
     out[:, 6] = index.content_orig[hbase + hs]
     out[:, 7] = index.content_orig[hbase + hs + last] + 1
@@ -108,13 +112,16 @@ def scan_texts(
         if "exact" in methods and index.exact_keys.size:
             qi, ki = lookup(index.exact_keys, text_hashes(batch), index.filter("exact"))
             hits.exact_doc, hits.exact_text = qi, index.exact_text[ki]
-        covered = template_cover(batch, index.template, opts.template_n, index.filter("template"))
-        content, orig = compress(batch, covered)
-        if "ngram" in methods and index.ngram_keys.size:
-            grams, start = ngram_hashes(content, opts.n)
-            hits.ngram = _ngram_pairs(index, grams, start, content, orig, opts.n)
-        if "near_duplicate" in methods and index.band_keys.size:
-            _near(index, content, n_docs, opts, hits)
+        ngram = "ngram" in methods and index.ngram_keys.size > 0
+        near = "near_duplicate" in methods and index.band_keys.size > 0
+        if ngram or near:  # both look at the words outside holdout templates
+            covered = template_cover(batch, index.template, opts.template_n, index.filter("template"))
+            # Training text rarely holds a holdout template: then its words are its content.
+            content, kept = compress(batch, covered) if covered.any() else (batch, None)
+            if ngram:
+                hits.ngram = _ngram_pairs(index, batch, content, kept, opts.n)
+            if near:
+                _near(index, content, n_docs, opts, hits)
     if within:
         sh, sstart = shingle_hashes(batch.hashes, batch.doc, opts.shingle)
         sdoc = batch.doc[sstart]
@@ -140,11 +147,12 @@ def _near(index: HoldoutIndex, content: TokenBatch, n_docs: int, opts: LeakageOp
     ok = np.flatnonzero(has & (np.diff(content.offsets) >= opts.min_words))
     if ok.size == 0:
         return
-    qi, ki = lookup(index.band_keys, band_keys(sig[ok], opts.bands, opts.rows).ravel(), index.filter("band"))
+    keys = band_keys(sig, opts.bands, opts.rows).T[:, ok]  # bands x texts
+    qi, ki = lookup(index.band_keys, keys.ravel(), index.filter("band"))
     if qi.size == 0:
         return
     n_texts = index.words.size
-    cand = np.unique(ok[qi // opts.bands] * n_texts + index.band_text[ki])
+    cand = np.unique(ok[qi % ok.size] * n_texts + index.band_text[ki])
     cd, ct = cand // n_texts, cand % n_texts
     sim = pair_similarity(sig[cd], index.sig[ct])
     keep = sim >= opts.threshold

@@ -17,6 +17,7 @@ from harness.leakage.options import LeakageOptions
 from harness.leakage.tokens import (
     TokenBatch,
     coverage,
+    find_ngrams,
     hash_texts,
     key_filter,
     lookup,
@@ -136,18 +137,23 @@ def template_cover(batch: TokenBatch, template: np.ndarray, n: int, bitmap: np.n
     """Boolean mask over the batch's words: covered by a template n-gram."""
     if template.size == 0:
         return np.zeros(batch.hashes.size, dtype=bool)
-    grams, start = ngram_hashes(batch, n)
-    return coverage(start[member(template, grams, bitmap)], n, batch.hashes.size)
+    start, _ = find_ngrams(batch, n, template, bitmap)
+    if start.size == 0:
+        return np.zeros(batch.hashes.size, dtype=bool)
+    return coverage(start, n, batch.hashes.size)
 
 
 def compress(batch: TokenBatch, covered: np.ndarray) -> tuple[TokenBatch, np.ndarray]:
-    """The batch without its template words, and each kept word's position in its original text."""
-    keep = ~covered
-    doc = batch.doc[keep]
-    n_docs = batch.offsets.size - 1
-    offsets = np.searchsorted(doc, np.arange(n_docs + 1)).astype(np.int64)
-    orig = np.flatnonzero(keep) - batch.offsets[doc]
-    return TokenBatch(batch.hashes[keep], doc, offsets), orig
+    """The batch without its template words, and the index in ``batch`` of each word kept."""
+    kept = np.flatnonzero(~covered)
+    doc = batch.doc.take(kept)
+    offsets = np.searchsorted(doc, np.arange(batch.offsets.size)).astype(np.int64)
+    return TokenBatch(batch.hashes.take(kept), doc, offsets), kept
+
+
+def position(batch: TokenBatch, word: np.ndarray) -> np.ndarray:
+    """The position of each of these words (indices into ``batch``) in its own text."""
+    return word - batch.offsets.take(batch.doc.take(word))
 
 
 def content_strings(normal: list[str], batch: TokenBatch, covered: np.ndarray) -> list[str]:
@@ -224,7 +230,8 @@ def build_index(holdouts: list[tuple[str, list[HoldoutItem]]], opts: LeakageOpti
     exact_keys, exact_text = th[order], exact_ok[order]
 
     # n-grams and shingles are taken over the words outside templates.
-    cbatch, corig = compress(batch, covered)
+    cbatch, kept = compress(batch, covered)
+    corig = position(batch, kept)
     grams, start = ngram_hashes(cbatch, opts.n)
     gtext = cbatch.doc[start]
     order = np.argsort(grams, kind="stable")
@@ -262,4 +269,4 @@ def build_index(holdouts: list[tuple[str, list[HoldoutItem]]], opts: LeakageOpti
     )
 
 
-__all__ = ["HoldoutIndex", "HoldoutText", "build_index", "compress", "lookup", "member", "template_cover"]
+__all__ = ["HoldoutIndex", "HoldoutText", "build_index", "compress", "lookup", "member", "position", "template_cover"]

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.leakage.tokens import U64, TokenBatch, constants, mix64, ngram_hashes
+from harness.leakage.tokens import U64, constants, mix64
 
 EMPTY = U64(1 << 63)  # larger than any bin value (values are 32-bit)
 _LOW32 = U64(0xFFFFFFFF)
@@ -36,7 +36,18 @@ def _probes(num_perm: int) -> np.ndarray:
     return rng.integers(0, num_perm, size=(_MAX_PROBES, num_perm))
 
 
-_PROBE_CACHE: dict[int, np.ndarray] = {}
+_PROBE_CACHE: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _probe_tables(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
+    """The probe sequences, and ``first[j, hits]``: the bin that bin ``j`` takes when bit ``a`` of
+    ``hits`` says its probe ``a`` (of the first 8) lands on a non-empty bin; ``j`` itself for 0."""
+    if num_perm not in _PROBE_CACHE:
+        probes = _probes(num_perm)
+        first = probes[_LOWEST_BIT, :].T.copy()  # (num_perm, 256)
+        first[:, 0] = np.arange(num_perm)
+        _PROBE_CACHE[num_perm] = probes, first
+    return _PROBE_CACHE[num_perm]
 
 
 def signatures(shingles: np.ndarray, group: np.ndarray, n_groups: int, *, num_perm: int) -> np.ndarray:
@@ -48,62 +59,63 @@ def signatures(shingles: np.ndarray, group: np.ndarray, n_groups: int, *, num_pe
         n_groups: number of groups; a group without shingles gets a row of :data:`EMPTY`.
         num_perm: signature length (number of bins).
     """
-    sig = np.full(n_groups * num_perm, EMPTY, dtype=np.uint64)
+    # Bins x groups layout: following a probe is then a gather of whole rows.
+    sig = np.full(num_perm * n_groups, EMPTY, dtype=np.uint64)
     if shingles.size:
         bins = ((shingles >> U64(32)) * U64(num_perm)) >> U64(32)
-        key = group.astype(np.int64) * num_perm + bins.astype(np.int64)
+        key = bins.astype(np.int64) * n_groups + group
         np.minimum.at(sig, key, shingles & _LOW32)
-    return _densify(sig.reshape(n_groups, num_perm), num_perm)
+    return _densify(sig.reshape(num_perm, n_groups), num_perm).T  # a transposed view: no copy
 
 
-def _densify(sig: np.ndarray, num_perm: int) -> np.ndarray:
-    """Fill empty bins: bin ``j`` takes the value of the first non-empty bin of its probe sequence."""
-    empty = sig == EMPTY
-    need = np.flatnonzero(empty.any(axis=1) & ~empty.all(axis=1))
-    if need.size == 0:
-        return sig
-    probes = _PROBE_CACHE.get(num_perm)
-    if probes is None:
-        probes = _PROBE_CACHE[num_perm] = _probes(num_perm)
-    # Bins x texts layout: following a probe is then a gather of whole rows. Bit a of ``hits`` says
-    # probe a lands on a non-empty bin, and the lowest set bit is the probe to take: the first 8
-    # probes are tested for the whole grid at once, later blocks of 8 only for the empty cells
-    # still unfilled (flat index ``bin * n + text``; about 1 in 30 is left after each block).
-    s = np.ascontiguousarray(sig[need].T)
+def _densify(s: np.ndarray, num_perm: int) -> np.ndarray:
+    """Fill empty bins (``s``: bins x texts): bin ``j`` takes the value of the first non-empty bin of
+    its probe sequence; a text without any value stays empty."""
     e = s == EMPTY
-    n = need.size
-    grid = np.zeros(e.shape, dtype=np.uint8)
-    for a in range(_BLOCK - 1, -1, -1):
-        grid <<= 1
-        grid |= ~e[probes[a]]
-    o = s.copy()
-    flat_e, flat_s, flat_o = e.ravel(), s.ravel(), o.ravel()
-    cells = np.flatnonzero(flat_e)
+    if not e.any():
+        return s
+    probes, first = _probe_tables(num_perm)
+    n = s.shape[1]
+    # Bit a of ``hits`` says probe a lands on a non-empty bin; the lowest set bit is the probe to
+    # take. The first 8 probes are tested for the whole grid at once (non-empty cells keep hits 0,
+    # which ``first`` maps to the cell itself); later blocks of 8 only for the empty cells still
+    # unfilled (flat index ``bin * n + text``; about 1 in 30 is left after each block).
+    full = (~e).view(np.uint8)
+    hits = np.zeros(e.shape, dtype=np.uint8)
+    for a in range(_BLOCK):
+        hits |= full[probes[a]] << a
+    hits *= e
+    src = first.take(hits + (np.arange(num_perm) * 256)[:, None])
+    src *= n
+    src += np.arange(n)
+    o = s.take(src)
+    flat_e = e.ravel()
+    cells = np.flatnonzero(flat_e & (hits.ravel() == 0))
+    cells = cells[full.any(axis=0).take(cells % n)]  # texts with some value only
+    return _probe_on(s, o, flat_e, cells, probes, num_perm)
+
+
+def _probe_on(
+    s: np.ndarray, o: np.ndarray, flat_e: np.ndarray, cells: np.ndarray, probes: np.ndarray, num_perm: int
+) -> np.ndarray:
+    """The rare cells the first 8 probes left empty: later probes 8 at a time, then the next bin."""
+    n = s.shape[1]
+    flat_s, flat_o = s.ravel(), o.ravel()
     bins, rows = np.divmod(cells, n)
-    hits = grid.ravel().take(cells)
-    for base in range(0, _MAX_PROBES, _BLOCK):
-        if base:
-            hits = np.zeros(cells.size, dtype=np.uint8)
-            for a in range(_BLOCK - 1, -1, -1):
-                hits <<= 1
-                hits |= ~flat_e.take(probes[base + a].take(bins) * n + rows)
-        ok = hits != 0
-        first = base + _LOWEST_BIT.take(hits[ok])
-        flat_o[cells[ok]] = flat_s.take(probes.ravel().take(first * num_perm + bins[ok]) * n + rows[ok])
-        left = ~ok
-        cells, bins, rows = cells[left], bins[left], rows[left]
+    for base in range(_BLOCK, _MAX_PROBES, _BLOCK):
         if cells.size == 0:
             break
-    for shift in range(1, num_perm):  # very sparse sets: the next non-empty bin to the right
-        if rows.size == 0:
-            break
-        src1 = (bins + shift) % num_perm
-        found = ~e[src1, rows]
-        o[bins[found], rows[found]] = s[src1[found], rows[found]]
-        rows, bins = rows[~found], bins[~found]
-    out = sig.copy()
-    out[need] = o.T
-    return out
+        src = probes[base : base + _BLOCK].take(bins, axis=1)  # (8, cells): the next 8 probes
+        hit = ~flat_e.take(src * n + rows)
+        ok = hit.any(axis=0)
+        at = hit.argmax(axis=0)[ok]
+        flat_o[cells[ok]] = flat_s.take(src[at, np.flatnonzero(ok)] * n + rows[ok])
+        cells, bins, rows = cells[~ok], bins[~ok], rows[~ok]
+    if cells.size:  # very sparse sets: the next non-empty bin to the right
+        src = (bins[None, :] + np.arange(1, num_perm)[:, None]) % num_perm
+        at = (~flat_e.take(src * n + rows)).argmax(axis=0)
+        flat_o[cells] = flat_s.take(src[at, np.arange(cells.size)] * n + rows)
+    return o
 
 
 def similarity(a: np.ndarray, b: np.ndarray) -> float:
@@ -127,15 +139,16 @@ def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
     """LSH band keys (``len(sig)`` x ``bands``, uint64): one hash of each band of ``rows`` bins.
 
     Two signatures share a band key with probability about ``s ** rows`` at Jaccard ``s``, so a
-    pair becomes a candidate with probability ``1 - (1 - s ** rows) ** bands``.
+    pair becomes a candidate with probability ``1 - (1 - s ** rows) ** bands``. Computed bins x
+    texts (the layout :func:`signatures` makes) and returned as a transposed view.
     """
     if bands * rows > sig.shape[1]:
         raise ValueError(f"bands x rows = {bands * rows} exceeds the signature length {sig.shape[1]}")
-    b = sig[:, : bands * rows].reshape(sig.shape[0], bands, rows)
-    acc = (np.arange(bands, dtype=np.uint64) * U64(0x9E3779B97F4A7C15))[None, :].repeat(sig.shape[0], axis=0)
+    block = sig.T[: bands * rows].reshape(bands, rows, sig.shape[0])  # bin b * rows + j of every text
+    acc = (np.arange(bands, dtype=np.uint64) * U64(0x9E3779B97F4A7C15))[:, None]
     for j in range(rows):
-        acc = acc + b[:, :, j] * _BAND_C[j % _BAND_C.size]
-    return mix64(acc)
+        acc = acc + block[:, j] * _BAND_C[j % _BAND_C.size]
+    return mix64(acc).T
 
 
 def candidate_probability(s: float, bands: int, rows: int) -> float:
@@ -147,7 +160,22 @@ def candidate_probability(s: float, bands: int, rows: int) -> float:
     return 1.0 - (1.0 - s**rows) ** bands
 
 
+_SHINGLE_C = constants(256, seed=13)
+
+
 def shingle_hashes(word_hashes: np.ndarray, doc: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Hashes of word ``k``-shingles inside each text and the index of each shingle's first word."""
-    h, start = ngram_hashes(TokenBatch(word_hashes, doc, np.zeros(1, dtype=np.int64)), k)
-    return mix64(h ^ U64(0x5851F42D4C957F2D)), start
+    """Hashes of word ``k``-shingles inside each text and the index of each shingle's first word.
+
+    A shingle's hash is ``mix64(mix64(sum(word[i] * C[i]) ^ k) ^ D)`` with fixed odd constants
+    ``C`` and ``D``: the same values in every version of the index, so signatures do not move.
+    """
+    total = word_hashes.size
+    if total < k:
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+    m = total - k + 1
+    coef = _SHINGLE_C if k <= _SHINGLE_C.size else constants(k, seed=13)
+    acc = word_hashes[:m] * coef[0]
+    for i in range(1, k):
+        acc += word_hashes[i : i + m] * coef[i]
+    start = np.flatnonzero(doc[:m] == doc[k - 1 :])
+    return mix64(mix64(acc[start] ^ U64(k)) ^ U64(0x5851F42D4C957F2D)), start

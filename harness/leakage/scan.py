@@ -12,6 +12,7 @@ import multiprocessing
 import sys
 from collections import deque
 from dataclasses import dataclass, field, replace
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -27,11 +28,11 @@ EMBED_CACHE = 4096  # texts whose embeddings are kept for reuse
 
 @dataclass
 class _Chunk:
-    texts: list[str] = field(default_factory=list)
-    owners: list[int] = field(default_factory=list)
-    fields: list[str] = field(default_factory=list)
-    ids: list[str] = field(default_factory=list)
-    lines: list[int] = field(default_factory=list)
+    texts: list[str]
+    owners: np.ndarray  # the record of each text
+    fields: list[str]
+    ids: list[str]
+    lines: list[int]
 
 
 @dataclass
@@ -53,8 +54,8 @@ class PairHit:
 class WithinStore:
     """Per-record MinHash data for within-train near duplicates.
 
-    About 300 bytes a record: 128 one-byte MinHash values, the band keys (8 bytes each, 21 by
-    default), a digest and a flag, kept as one array per chunk of records.
+    About 230 bytes a record: 128 one-byte MinHash values, the band keys (4 bytes each, 21 by
+    default), an 8-byte digest and a flag, kept as one array per chunk of records.
     """
 
     sig: list[np.ndarray] = field(default_factory=list)
@@ -66,7 +67,7 @@ class WithinStore:
 
 
 def _pair(c: _Chunk, base: int, doc: int, ht: int, method: str, score: float, detail: dict[str, Any]) -> PairHit:
-    owner = c.owners[doc]
+    owner = int(c.owners[doc])
     return PairHit(base + owner, c.ids[owner], c.lines[owner], c.fields[doc], c.texts[doc], ht, method, score, detail)
 
 
@@ -116,15 +117,20 @@ class Scanner:
         if len(self._queued) >= self.opts.chunk_size:
             self._submit()
 
+    def add_many(self, records: list[tuple[str, int, dict[str, str]]]) -> None:
+        """Queue several training records, each ``(record id, line, text fields)``."""
+        self._queued.extend(records)
+        while len(self._queued) >= self.opts.chunk_size:
+            self._submit()
+
     def _take_chunk(self) -> _Chunk:
         """The queued records as one batch of texts (each text with its record and field)."""
-        records, self._queued = self._queued, []
-        c = _Chunk(ids=[r[0] for r in records], lines=[r[1] for r in records])
-        for owner, (_, _, texts) in enumerate(records):
-            c.texts.extend(texts.values())
-            c.fields.extend(texts)
-            c.owners.extend([owner] * len(texts))
-        return c
+        size = self.opts.chunk_size
+        records, self._queued = self._queued[:size], self._queued[size:]
+        ids, lines, dicts = zip(*records, strict=True) if records else ((), (), ())
+        owners = np.repeat(np.arange(len(dicts), dtype=np.int64), list(map(len, dicts)))
+        texts = list(chain.from_iterable(map(dict.values, dicts)))
+        return _Chunk(texts, owners, list(chain.from_iterable(dicts)), list(ids), list(lines))
 
     def _submit(self) -> None:
         c = self._take_chunk()
@@ -133,7 +139,7 @@ class Scanner:
         base = self.n_records
         self.n_records += len(c.ids)
         self.n_texts += len(c.texts)
-        owners = np.asarray(c.owners, dtype=np.int64)
+        owners = c.owners
         if self.workers > 1 and (self.pool is not None or base > 0):
             if self.pool is None:
                 self._start_pool()

@@ -2,14 +2,14 @@
 
 Every leakage method sees text the same way: Unicode NFKC, case-folded, split into word
 characters (``\\w+``), so punctuation, case and spacing never hide a copy. Hashing is done on a
-whole batch of texts at once with numpy (no per-word Python work): each word becomes a 64-bit
-hash, an n-gram is a mix of its words' hashes, so lookups against a holdout index are sorted-array
-searches.
+whole batch of texts at once with numpy (no per-word Python work): the batch becomes one byte
+buffer, each word a 64-bit hash of its bytes, an n-gram a polynomial of its words' hashes, so
+lookups against a holdout index are sorted-array searches.
 
 Example:
     >>> normal_words("Hello,   WORLD! It's")
     ['hello', 'world', 'it', 's']
-    >>> b = hash_words(["a b c", "", "a b"])
+    >>> b = hash_texts(["A b, c!", "", "a B"])
     >>> b.offsets.tolist(), bool(b.hashes[0] == b.hashes[3])
     ([0, 3, 3, 5], True)
 """
@@ -26,11 +26,17 @@ _WORD = re.compile(r"\w+")
 _NON_ASCII = re.compile(r"[^\0-\x7f]")
 # For ASCII text, \w is [A-Za-z0-9_]: every other ASCII character separates words.
 _ASCII_SEP = str.maketrans({chr(c): " " for c in range(128) if not (chr(c).isalnum() or chr(c) == "_")})
-# The same for a batch of texts joined by NUL: NUL becomes the newline that separates texts.
-_BATCH_SEP = str.maketrans({**{chr(c): " " for c in range(128) if not (chr(c).isalnum() or chr(c) == "_")}, "\0": "\n"})
 U64 = np.uint64
+U8 = np.uint8
 MASK64 = (1 << 64) - 1
 _BASE = 0x100000001B3  # FNV-1a 64-bit prime: odd, so its powers never vanish mod 2**64
+_GOLD = U64(0x9E3779B97F4A7C15)
+
+
+# Punctuation common in English text that can be made a space before NFKC without changing any
+# text's words: not a word character, nor anything in its NFKC form; canonical combining class 0;
+# in no canonical decomposition, so it composes with nothing (tests/test_leakage_batch.py checks).
+SPACE_LIKE = "\u2018\u2019\u201c\u201d\u2013\u2014\u2026\u00a0\u00ab\u00bb\u2022\u2212"
 
 
 def normal_words(text: str) -> list[str]:
@@ -62,11 +68,58 @@ def word_spans(text: str) -> list[tuple[int, int]] | None:
     ``"¼"`` becomes three characters); the spans are only returned when the words found in the
     original text normalise one to one to :func:`normal_words`.
     """
+    if text.isascii():  # ASCII words are their own normal forms, lower-cased
+        return [m.span() for m in _WORD.finditer(text)]
     spans, words = [], []
     for m in _WORD.finditer(text):
         spans.append((m.start(), m.end()))
         words.append(unicodedata.normalize("NFKC", m.group()).casefold())
     return spans if words == normal_words(text) else None
+
+
+def fold_texts(texts: list[str]) -> list[str]:
+    r"""The texts with the Unicode part of normalisation done; :func:`hash_texts` does the rest on bytes.
+
+    ASCII texts are returned as they are. The others lose the punctuation of :data:`SPACE_LIKE`
+    (str.replace, C speed); those still not ASCII are joined, put in NFKC and case-folded in one
+    call each (NUL, which joins them, is a starter that NFKC neither composes nor reorders) and
+    their few distinct non-word characters (``\w`` as the regular expression reads it) made spaces.
+    One that holds NUL itself is replaced by its :func:`normal_form`.
+
+    Example:
+        >>> fold_texts(["Hello, World", "Straße’s ﬁne"])
+        ['Hello, World', 'strasse s fine']
+    """
+    if "\0".join(texts).isascii():
+        return texts
+    out = list(texts)
+    todo = []
+    for i in [i for i, ascii in enumerate(map(str.isascii, texts)) if not ascii]:
+        if "\0" in texts[i]:
+            out[i] = normal_form(texts[i])
+        else:
+            todo.append(i)
+    if not todo:
+        return out
+    joined = "\0".join([texts[i] for i in todo])
+    for c in SPACE_LIKE:
+        if c in joined:
+            joined = joined.replace(c, " ")
+    if not joined.isascii():
+        joined = _fold_unicode(joined)
+    for i, t in zip(todo, joined.split("\0"), strict=True):
+        out[i] = t
+    return out
+
+
+def _fold_unicode(joined: str) -> str:
+    if not unicodedata.is_normalized("NFKC", joined):
+        joined = unicodedata.normalize("NFKC", joined)
+    folded = joined.casefold()
+    for c in set(_NON_ASCII.findall(folded)):  # the few distinct characters: str.replace is C speed
+        if not _WORD.fullmatch(c):
+            folded = folded.replace(c, " ")
+    return folded
 
 
 def mix64(x: np.ndarray) -> np.ndarray:
@@ -115,100 +168,77 @@ class TokenBatch(NamedTuple):
         return int(self.offsets[i + 1] - self.offsets[i])
 
 
-def hash_words(normal_texts: list[str]) -> TokenBatch:
-    """Hash every word of already normalised texts (words separated by single spaces).
+def hash_texts(texts: list[str]) -> TokenBatch:
+    """Hash every word of a batch of texts, normalised as :func:`normal_words` does.
 
     A word's hash is a polynomial hash of its UTF-8 bytes and length, finalised by
     :func:`mix64`; equal words get equal hashes in every process.
-    """
-    return _hash_joined("\n".join(normal_texts), len(normal_texts))
-
-
-def normal_batch(texts: list[str]) -> str:
-    r"""The texts' normalised words, texts separated by newlines and words by runs of spaces.
-
-    The words of text ``i`` are :func:`normal_words` of ``texts[i]``, with no per-text Python
-    work: ASCII texts are lower-cased and translated (every non-word character to a space) all
-    together; the other texts are joined, put in NFKC and case-folded in one call each (NUL,
-    which joins them, is a starter that NFKC neither composes nor reorders), their few distinct
-    non-word characters (``\w`` as the regular expression reads it) replaced by spaces and the
-    rest translated like ASCII (when non-ASCII word characters remain: word by word). A batch
-    where a text holds NUL itself goes text by text.
-
-    Example:
-        >>> normal_batch(["Hello,  WORLD!", "It's"]).split("\n")
-        ['hello   world ', 'it s']
-        >>> normal_batch(["Straße’s", "ﬁne", "A-b"]).split("\n")
-        ['strasse s', 'fine', 'a b']
-    """
-    joined = "\0".join(texts)
-    if joined.count("\0") != len(texts) - 1:
-        return "\n".join(normal_form(t) for t in texts)
-    if joined.isascii():
-        return joined.lower().translate(_BATCH_SEP)
-    out = list(texts)
-    flags = list(map(str.isascii, texts))
-    for want, fold in ((True, _fold_ascii), (False, _fold_unicode)):
-        idx = [i for i, f in enumerate(flags) if f is want]
-        if idx:
-            for i, w in zip(idx, fold("\0".join([texts[i] for i in idx])).split("\n"), strict=True):
-                out[i] = w
-    return "\n".join(out)
-
-
-def _fold_ascii(joined: str) -> str:
-    return joined.lower().translate(_BATCH_SEP)
-
-
-def _fold_unicode(joined: str) -> str:
-    if not unicodedata.is_normalized("NFKC", joined):
-        joined = unicodedata.normalize("NFKC", joined)
-    folded = joined.casefold()
-    for c in set(_NON_ASCII.findall(folded)):  # the few distinct characters: str.replace is C speed
-        if not _WORD.fullmatch(c):
-            folded = folded.replace(c, " ")
-    if folded.isascii():
-        return folded.translate(_BATCH_SEP)
-    return "\n".join(" ".join(_WORD.findall(t)) for t in folded.split("\0"))
-
-
-def hash_texts(texts: list[str]) -> TokenBatch:
-    """:func:`hash_words` of the texts' normal forms, normalising the whole batch at once.
 
     Example:
         >>> a, b = hash_texts(["The QUICK, fox!", ""]), hash_words(["the quick fox", ""])
         >>> bool((a.hashes == b.hashes).all()), a.offsets.tolist() == b.offsets.tolist()
         (True, True)
     """
-    return _hash_joined(normal_batch(texts), len(texts))
+    batch = _hash_bytes("\0".join(["", *fold_texts(texts), ""]).encode("utf-8"), len(texts))
+    if batch is None:  # an ASCII text holds NUL itself (NUL joins the texts): take its normal form
+        texts = [normal_form(t) if t.isascii() and "\0" in t else t for t in texts]
+        batch = _hash_bytes("\0".join(["", *fold_texts(texts), ""]).encode("utf-8"), len(texts))
+        assert batch is not None
+    return batch
 
 
-def _hash_joined(joined: str, n_docs: int) -> TokenBatch:
-    """Word hashes of ``n_docs`` texts joined by newlines, words separated by one or more spaces."""
-    empty = np.zeros(0, dtype=np.uint64)
-    if n_docs == 0:
-        return TokenBatch(empty, np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64))
-    buf = np.frombuffer(joined.encode("utf-8"), dtype=np.uint8)
-    is_sep = (buf == 32) | (buf == 10)
-    if is_sep.all():  # no word at all
-        return TokenBatch(empty, np.zeros(0, dtype=np.int64), np.zeros(n_docs + 1, dtype=np.int64))
-    # Word [a, b) hashes to sum(buf[i] * BASE**(i - a)) from prefix sums of buf[i] * BASE**i.
-    edge = np.diff(np.concatenate(([1], is_sep.view(np.int8), [1])).astype(np.int8))
-    starts = np.flatnonzero(edge == -1)
-    ends = np.flatnonzero(edge == 1)
+def hash_words(normal_texts: list[str]) -> TokenBatch:
+    """Hash every word of already normalised texts (words separated by spaces, no NUL)."""
+    batch = _hash_bytes("\0".join(["", *normal_texts, ""]).encode("utf-8"), len(normal_texts))
+    if batch is None:
+        raise ValueError("hash_words takes normalised texts, which hold no NUL; one does")
+    return batch
+
+
+def _hash_bytes(raw: bytes, n_docs: int) -> TokenBatch | None:
+    """Word hashes of ``n_docs`` folded texts encoded as ``NUL text NUL text ... NUL`` (None if
+    the buffer holds another number of NULs: a text held NUL itself)."""
+    buf = np.frombuffer(raw, dtype=np.uint8)
+    nul = np.flatnonzero(buf == 0)  # n_docs + 1 text boundaries
+    if nul.size != n_docs + 1:
+        return None
+    # Folded text is ASCII but for its non-ASCII word characters (bytes >= 0x80): a byte is part of
+    # a word if it is one of those, a letter, a digit or "_"; letters are lower-cased. Only word
+    # bytes enter a word's hash, so separators may keep any value.
+    low = buf | ((buf - U8(0x41)) < U8(26)).view(np.uint8) << U8(5)
+    is_word = ((low - U8(0x61)) < U8(26)) | ((buf - U8(0x30)) < U8(10)) | (buf == U8(0x5F)) | (buf >= U8(0x80))
+    # Word bytes change to separators and back: word k is bytes (edge[2k], edge[2k + 1]].
+    edge = np.flatnonzero(is_word[1:] != is_word[:-1])
+    before, last = edge[0::2].copy(), edge[1::2].copy()
+    # Word [a, b) hashes to sum(low[i] * BASE**(i - a)) from prefix sums of low[i] * BASE**i.
     pw, inv = _powers(buf.size + 1)
-    prefix = np.zeros(buf.size + 1, dtype=np.uint64)
-    np.cumsum(buf * pw[: buf.size], out=prefix[1:])
-    h = (prefix[ends] - prefix[starts]) * inv[starts]
-    h ^= (ends - starts).astype(np.uint64) * U64(0x9E3779B97F4A7C15)
-    h = mix64(h)
-    newlines = np.flatnonzero(buf == 10)
-    doc = np.searchsorted(newlines, starts).astype(np.int64)
-    offsets = np.searchsorted(doc, np.arange(n_docs + 1)).astype(np.int64)
-    return TokenBatch(h, doc, offsets)
+    prefix = low.astype(np.uint64)
+    prefix *= pw[: buf.size]
+    np.cumsum(prefix, out=prefix)
+    h = (prefix.take(last) - prefix.take(before)) * inv[1:].take(before)
+    h ^= (last - before).astype(np.uint64) * _GOLD
+    offsets = np.searchsorted(before, nul).astype(np.int64)
+    doc = np.repeat(np.arange(n_docs, dtype=np.int64), np.diff(offsets))
+    return TokenBatch(mix64(h), doc, offsets)
 
 
-_NGRAM_C = constants(256, seed=13)
+def _prefix(hashes: np.ndarray) -> np.ndarray:
+    """``P[j] = sum(hashes[t] * BASE**t for t < j)`` (length ``len(hashes) + 1``)."""
+    prefix = np.zeros(hashes.size + 1, dtype=np.uint64)
+    np.cumsum(hashes * _powers(hashes.size)[0], out=prefix[1:])
+    return prefix
+
+
+def _all_ngrams(batch: TokenBatch, n: int) -> np.ndarray:
+    """The n-gram hash at every word position ``t <= len - n``, across text boundaries too.
+
+    The hash of words ``t .. t+n-1`` is ``sum(hashes[t + k] * BASE**k)`` (mod 2**64), read off
+    prefix sums, so its cost does not grow with ``n``. Word hashes are well mixed, so n-gram
+    hashes are uniform and two different n-grams collide with probability about 2**-63.
+    """
+    m = batch.hashes.size - n + 1
+    prefix = _prefix(batch.hashes)
+    return (prefix[n:] - prefix[:m]) * _powers(m)[1]
 
 
 def ngram_hashes(batch: TokenBatch, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -223,29 +253,32 @@ def ngram_hashes(batch: TokenBatch, n: int) -> tuple[np.ndarray, np.ndarray]:
     total = batch.hashes.size
     if total < n:
         return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
-    m = total - n + 1
-    coef = _NGRAM_C if n <= _NGRAM_C.size else constants(n, seed=13)
-    acc = batch.hashes[:m] * coef[0]
-    for i in range(1, n):
-        acc += batch.hashes[i : i + m] * coef[i]
-    start = np.flatnonzero(batch.doc[:m] == batch.doc[n - 1 :])
-    return mix64(acc[start] ^ U64(n)), start
+    start = np.flatnonzero(batch.doc[: total - n + 1] == batch.doc[n - 1 :])
+    return _all_ngrams(batch, n).take(start), start
 
 
-_TEXT_C = U64(0xD6E8FEB86659FD93)
+def find_ngrams(
+    batch: TokenBatch, n: int, sorted_keys: np.ndarray, bitmap: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every n-gram inside one text that equals a key: (index of its first word, key index) pairs.
+
+    The same matches as :func:`lookup` on :func:`ngram_hashes`, with the text boundaries checked
+    on the few matches only (``bitmap``: see :func:`key_filter`).
+    """
+    if batch.hashes.size < n or sorted_keys.size == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    start, ki = lookup(sorted_keys, _all_ngrams(batch, n), bitmap)
+    inside = batch.doc.take(start) == batch.doc.take(start + (n - 1))
+    return start[inside], ki[inside]
 
 
 def text_hashes(batch: TokenBatch) -> np.ndarray:
     """One 64-bit hash per text of its whole word sequence (equal normal forms, equal hashes)."""
-    n_docs = batch.offsets.size - 1
-    out = np.zeros(n_docs, dtype=np.uint64)
-    if batch.hashes.size:
-        rel = np.arange(batch.hashes.size) - batch.offsets[batch.doc]
-        weighted = mix64(batch.hashes + rel.astype(np.uint64) * _TEXT_C)
-        nonempty = np.flatnonzero(np.diff(batch.offsets) > 0)
-        out[nonempty] = np.add.reduceat(weighted, batch.offsets[nonempty])
-    counts = np.diff(batch.offsets).astype(np.uint64)
-    return mix64(out ^ (counts * U64(0x9E3779B97F4A7C15)))
+    lo, hi = batch.offsets[:-1], batch.offsets[1:]
+    prefix = _prefix(batch.hashes)
+    inv = _powers(batch.hashes.size + 1)[1]
+    whole = (prefix.take(hi) - prefix.take(lo)) * inv.take(lo)
+    return mix64(whole ^ ((hi - lo).astype(np.uint64) * _GOLD))
 
 
 def coverage(starts: np.ndarray, width: int, size: int) -> np.ndarray:
@@ -287,13 +320,13 @@ def lookup(
         qi, ki = lookup(sorted_keys, queries[maybe])
         return maybe[qi], ki
     lo = np.searchsorted(sorted_keys, queries, side="left")
-    hi = np.searchsorted(sorted_keys, queries, side="right")
-    counts = hi - lo
-    hit = np.flatnonzero(counts)
+    # the right end only for the queries found (most of those the bitmap lets through are not)
+    hit = np.flatnonzero(sorted_keys.take(np.minimum(lo, sorted_keys.size - 1)) == queries)
     if hit.size == 0:
         return z, z.copy()
-    counts = counts[hit]
+    lo = lo[hit]
+    counts = np.searchsorted(sorted_keys, queries[hit], side="right") - lo
     qi = np.repeat(hit, counts)
-    base = np.repeat(lo[hit] - (np.cumsum(counts) - counts), counts)
+    base = np.repeat(lo - (np.cumsum(counts) - counts), counts)
     ki = base + np.arange(int(counts.sum()))
     return qi.astype(np.int64), ki.astype(np.int64)
