@@ -16,7 +16,6 @@ check of :func:`~harness.record_columns.build_records`. CSV files are read row b
 
 from __future__ import annotations
 
-import gc
 import json
 import re
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from harness.errors import check_choice
+from harness.gcpause import paused_gc
 from harness.records import Kind, Record, RowProblem, RowRecords
 from harness.rows import (
     FORMATS,
@@ -235,16 +235,12 @@ def _build(batch: Any, lines: Any, maker: RowRecords, *, jsonl: bool, key_order:
     kind = maker.kind
     # Only new, live objects are made here: a collection pass over them would find nothing, and
     # the passes their allocation triggers take as long as building them.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return build_records(batch, lines, maker, jsonl=jsonl, key_order=key_order)
-    except Exception:  # any surprise in a batch: the row path reads it and says what is wrong
-        maker.kind = kind
-        return None
-    finally:
-        if was_enabled:
-            gc.enable()
+    with paused_gc():
+        try:
+            return build_records(batch, lines, maker, jsonl=jsonl, key_order=key_order)
+        except Exception:  # any surprise in a batch: the row path reads it and says what is wrong
+            maker.kind = kind
+            return None
 
 
 # ---------------------------------------------------------------------------- Parquet
