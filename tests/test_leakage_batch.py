@@ -169,3 +169,20 @@ def test_signatures_of_real_batches_equal_the_reference():
     np.minimum.at(raw, doc.astype(np.int64) * 128 + bins.astype(np.int64), sh & np.uint64(0xFFFFFFFF))
     expect = _densify_reference(raw.reshape(len(texts), 128), 128)
     assert np.array_equal(minhash.signatures(sh, doc, len(texts), num_perm=128), expect)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 7), min_size=1, max_size=12), st.integers(1, 9), st.randoms(use_true_random=False))
+def test_block_rows_read_as_the_joined_array(sizes, rows, rnd):
+    """Within-file near duplicates read the store's chunks in blocks: rows and columns as a join gives."""
+    from harness.leakage.result import BlockRows, _blocks
+
+    rng = np.random.default_rng(rnd.randrange(1 << 30))
+    parts = [rng.integers(0, 255, size=(n, 3), dtype=np.uint8) for n in sizes]
+    whole = np.concatenate(parts)
+    blocks = BlockRows(_blocks(list(parts), rows=rows))
+    assert sum(map(len, blocks.blocks)) == len(whole)
+    assert all(len(b) >= rows for b in blocks.blocks[:-1])
+    idx = rng.integers(0, len(whole), size=20) if len(whole) else np.zeros(0, dtype=np.int64)
+    assert np.array_equal(blocks.take(idx), whole[idx])
+    assert all(np.array_equal(blocks.column(c), whole[:, c]) for c in range(3))

@@ -119,12 +119,43 @@ def leaked_ids(findings: list[Finding], holdouts: list[str]) -> dict[str, set[st
     return out
 
 
-def _joined(parts: list[np.ndarray]) -> np.ndarray:
-    """The chunks as one array, put back in their place so that the chunks themselves are freed
-    (holding both would double the store's memory at the end of a large file)."""
-    whole = np.concatenate(parts)
-    parts[:] = [whole]
-    return whole
+def _blocks(parts: list[np.ndarray], rows: int = 1 << 16) -> list[np.ndarray]:
+    """The store's per-chunk arrays joined into blocks of about ``rows`` rows, in place.
+
+    The chunks are freed as their block is made, so the extra memory is one block, not a second
+    copy of the store (which a single join of everything would hold at the end of a large file).
+    """
+    parts.reverse()
+    blocks: list[np.ndarray] = []
+    while parts:
+        group = [parts.pop()]
+        while parts and sum(map(len, group)) < rows:
+            group.append(parts.pop())
+        blocks.append(np.concatenate(group) if len(group) > 1 else group[0])
+    parts[:] = blocks
+    return parts
+
+
+class BlockRows:
+    """Rows of a list of blocks (arrays with the same trailing shape), read without joining them."""
+
+    def __init__(self, blocks: list[np.ndarray]) -> None:
+        self.blocks = blocks
+        self.starts = np.cumsum([0, *map(len, blocks)])
+
+    def take(self, idx: np.ndarray) -> np.ndarray:
+        """Rows ``idx`` (global row numbers), as one array."""
+        which = np.searchsorted(self.starts, idx, side="right") - 1
+        first = self.blocks[0]
+        out = np.empty((len(idx), *first.shape[1:]), dtype=first.dtype)
+        for j in np.unique(which).tolist():
+            here = which == j
+            out[here] = self.blocks[j][idx[here] - self.starts[j]]
+        return out
+
+    def column(self, col: int) -> np.ndarray:
+        """Column ``col`` of every row."""
+        return np.concatenate([b[:, col] for b in self.blocks])
 
 
 def near_duplicate_findings(store: WithinStore, opts: LeakageOptions) -> list[Finding]:
@@ -137,12 +168,15 @@ def near_duplicate_findings(store: WithinStore, opts: LeakageOptions) -> list[Fi
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    sig, bands, dig = _joined(store.sig), _joined(store.bands), _joined(store.digest)
-    ok = np.flatnonzero(_joined(store.ok))
+    sig, bands = BlockRows(_blocks(store.sig)), BlockRows(_blocks(store.bands))
+    dig = np.concatenate(_blocks(store.digest))
+    ok = np.flatnonzero(np.concatenate(_blocks(store.ok)))
     pairs = []
-    for b in range(bands.shape[1]):
-        order = ok[np.argsort(bands[ok, b], kind="stable")]
-        k = bands[order, b]
+    for b in range(bands.blocks[0].shape[1]):
+        col = bands.column(b)
+        order = ok[np.argsort(col[ok], kind="stable")]
+        k = col[order]
+        del col
         same = k[1:] == k[:-1]
         if not same.any():
             continue
@@ -161,7 +195,7 @@ def near_duplicate_findings(store: WithinStore, opts: LeakageOptions) -> list[Fi
     sims = np.empty(p.shape[0])
     for s in range(0, p.shape[0], 65536):
         q = p[s : s + 65536]
-        agree = (sig[q[:, 0]] == sig[q[:, 1]]).mean(axis=1)
+        agree = (sig.take(q[:, 0]) == sig.take(q[:, 1])).mean(axis=1)
         sims[s : s + 65536] = np.clip((agree - 1 / 256) / (1 - 1 / 256), 0.0, 1.0)
     keep = sims >= opts.near_threshold
     p, sims = p[keep], sims[keep]
