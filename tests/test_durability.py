@@ -41,13 +41,22 @@ class HoldingServer:
         self.answered: list[str] = []
         self.release = threading.Event()
         self.lock = threading.Lock()
+        self.since = 0.0  # connections accepted before this belong to an earlier (killed) run
+        self.late: list[str] = []  # requests of such connections read after the rerun began
         server = self
 
         class Handler(JsonHandler):
+            def setup(self) -> None:
+                super().setup()
+                self.accepted = time.monotonic()
+
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 prompt = body["messages"][-1]["content"]
                 with server.lock:
+                    if self.accepted < server.since:  # the killed client's request, read late
+                        server.late.append(prompt)
+                        return
                     server.received.append(prompt)
                     hold = server.allow is not None and len(server.answered) >= server.allow
                     if not hold:
@@ -154,6 +163,7 @@ def test_sigkill_mid_batch_loses_only_the_items_in_flight(server, tmp_path):
     server.release.set()
     with server.lock:
         server.allow = None
+        server.since = time.monotonic()
         server.received.clear()
         server.answered.clear()
     resumed = run_eval(server.url, cache, tmp_path / "out")
