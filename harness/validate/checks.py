@@ -202,8 +202,8 @@ class ExactDuplicates(CheckBase):
         self.add(digest(text), record.id, record.line)
         return ()
 
-    def duplicate_groups(self) -> list[tuple[bytes, list[int]]]:
-        """(digest, record positions) of every digest seen more than once, by first appearance."""
+    def duplicate_groups(self) -> list[list[int]]:
+        """Record positions of every digest seen more than once, groups by first appearance."""
         n = len(self._ids)
         if n < 2:
             return []
@@ -214,8 +214,7 @@ class ExactDuplicates(CheckBase):
         sizes = np.diff(np.append(starts, n))
         many = sizes > 1
         runs = [order[a : a + k].tolist() for a, k in zip(starts[many].tolist(), sizes[many].tolist(), strict=True)]
-        runs.sort(key=lambda members: members[0])
-        return [(bytes(self._keys[16 * m[0] : 16 * m[0] + 16]), m) for m in runs]
+        return sorted(runs, key=lambda members: members[0])
 
     @property
     def groups(self) -> dict[bytes, list[tuple[str, int]]]:
@@ -225,17 +224,21 @@ class ExactDuplicates(CheckBase):
             out[bytes(self._keys[16 * i : 16 * i + 16])].append((rid, line))
         return out
 
+    def finding(self, members: list[int]) -> Finding:
+        """The finding of one group of record positions."""
+        ids = [self._ids[i] for i in members]
+        return Finding(
+            check=self.name,
+            severity="warning",
+            message=f"{len(members)} records are identical after normalisation: "
+            f"{', '.join(ids[:5])}{' ...' if len(ids) > 5 else ''}",
+            ids=ids,
+            lines=[self._lines[i] for i in members],
+        )
+
     def finish(self) -> Iterable[Finding]:
-        for _, members in self.duplicate_groups():
-            ids = [self._ids[i] for i in members]
-            yield Finding(
-                check=self.name,
-                severity="warning",
-                message=f"{len(members)} records are identical after normalisation: "
-                f"{', '.join(ids[:5])}{' ...' if len(ids) > 5 else ''}",
-                ids=ids,
-                lines=[self._lines[i] for i in members],
-            )
+        for members in self.duplicate_groups():
+            yield self.finding(members)
 
 
 @check("chat")

@@ -299,9 +299,8 @@ class _Join:
                 for rid, line in members:
                     check.add(key, rid, line)
                 files += [r.file] * len(members)
-        groups = check.duplicate_groups()
-        for (_, members), f in zip(groups, check.finish(), strict=True):
-            yield f.model_copy(update={"files": [files[i] for i in members]})
+        for members in check.duplicate_groups():
+            yield check.finding(members).model_copy(update={"files": [files[i] for i in members]})
 
     def near_duplicates(self, opts: LeakageOptions) -> Iterable[Finding]:
         store = WithinStore()
