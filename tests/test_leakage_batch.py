@@ -146,7 +146,7 @@ def _densify_reference(sig: np.ndarray, num_perm: int) -> np.ndarray:
 @settings(max_examples=200, deadline=None)
 @given(
     st.integers(1, 40),
-    st.sampled_from([16, 64, 128]),
+    st.sampled_from([12, 16, 64, 128]),  # 12 x an odd number of texts: cells not a multiple of 8
     st.floats(0.0, 1.0),
     st.integers(0, 2**32 - 1),
 )

@@ -13,10 +13,19 @@ from hypothesis import strategies as st
 
 from harness.leakage.chunk import scan_texts
 from harness.leakage.holdout import HoldoutItem
-from harness.leakage.index import build_index
+from harness.leakage.index import build_index, template_cover
 from harness.leakage.minhash import band_keys, candidate_probability, pair_similarity, signatures
 from harness.leakage.options import LeakageOptions, make_options
-from harness.leakage.tokens import hash_words, lookup, mix64, ngram_hashes, normal_form, normal_words, text_hashes
+from harness.leakage.tokens import (
+    hash_words,
+    key_filter,
+    lookup,
+    mix64,
+    ngram_hashes,
+    normal_form,
+    normal_words,
+    text_hashes,
+)
 
 WORDS = ["alpha", "beta", "gamma", "delta", "eps"]
 
@@ -69,6 +78,21 @@ def test_lookup_returns_every_match(keys, queries):
     got = sorted(zip(qi.tolist(), ki.tolist(), strict=True))
     want = sorted((i, j) for i, x in enumerate(queries) for j, y in enumerate(k.tolist()) if x == y)
     assert got == want
+
+
+@given(st.integers(0, 70_000), st.integers(0, 2**32 - 1))
+@settings(max_examples=25, deadline=None)
+def test_lookup_through_a_filter_of_any_size_finds_the_same_matches(n_keys, seed):
+    """The filter's size follows the key count (2**12 to 2**22 entries); it only ever drops non-matches."""
+    rng = np.random.default_rng(seed)
+    keys = mix64(rng.integers(0, 2**40, size=n_keys, dtype=np.uint64))
+    keys.sort()
+    queries = np.concatenate([keys[rng.integers(0, max(1, n_keys), size=min(n_keys, 500))],
+                              mix64(rng.integers(2**40, 2**41, size=5000, dtype=np.uint64))])  # fmt: skip
+    bitmap = key_filter(keys)
+    assert 2**12 <= bitmap.size <= 2**22 and bitmap.size >= min(2**22, 64 * n_keys)
+    got, want = lookup(keys, queries, bitmap), lookup(keys, queries)
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
 
 
 def test_text_hash_is_the_normal_form():
@@ -131,6 +155,20 @@ def test_template_words_are_left_out_of_ngrams():
     hits = scan_texts(index, [clean, leak], np.array([0, 1]), 2, opts, within=False)
     assert {int(d) for d in hits.ngram[:, 0]} == {1}
     assert {int(d) for d in hits.exact_doc} == {1}
+
+
+@given(
+    st.lists(st.lists(st.sampled_from(WORDS), min_size=0, max_size=14), min_size=3, max_size=6),
+    st.lists(st.lists(st.sampled_from(WORDS), max_size=30), min_size=1, max_size=5),
+    st.integers(2, 4),
+)
+@settings(max_examples=120, deadline=None)
+def test_template_cover_through_the_filter_equals_the_full_search(holds, train, n):
+    """``HoldoutIndex.cover`` looks positions up through the small template filter; the same words."""
+    index, _ = _index([" ".join(h) for h in holds], template_n=n, template_min_items=2, template_min_share=0.0)
+    batch = hash_words([" ".join(t) for t in train])
+    expect = template_cover(batch, index.template, n)
+    assert np.array_equal(index.cover(batch), expect)
 
 
 # ---------------------------------------------------------------------------- MinHash and LSH

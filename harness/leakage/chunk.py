@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.leakage.index import HoldoutIndex, compress, member, position, template_cover
+from harness.allocator import keep_freed_memory
+from harness.leakage.index import HoldoutIndex, compress, member, position
 from harness.leakage.minhash import band_keys, pair_similarity, shingle_hashes, signatures
 from harness.leakage.options import LeakageOptions
 from harness.leakage.tokens import TokenBatch, find_ngrams, hash_texts, lookup, text_hashes
@@ -115,7 +116,7 @@ def scan_texts(
         ngram = "ngram" in methods and index.ngram_keys.size > 0
         near = "near_duplicate" in methods and index.band_keys.size > 0
         if ngram or near:  # both look at the words outside holdout templates
-            covered = template_cover(batch, index.template, opts.template_n, index.filter("template"))
+            covered = index.cover(batch)
             # Training text rarely holds a holdout template: then its words are its content.
             content, kept = compress(batch, covered) if covered.any() else (batch, None)
             if ngram:
@@ -164,7 +165,8 @@ _WORKER: dict[str, object] = {}
 
 
 def init_worker(index: HoldoutIndex | None, opts: LeakageOptions, within: bool) -> None:
-    """Pool initializer: keep the index in the worker."""
+    """Pool initializer: keep the index in the worker (and freed batch arrays for the next batch)."""
+    keep_freed_memory()
     _WORKER["index"], _WORKER["opts"], _WORKER["within"] = index, opts, within
 
 

@@ -76,6 +76,10 @@ class HoldoutIndex:
             self.filters[name] = key_filter(keys[name])
         return self.filters[name]
 
+    def cover(self, batch: TokenBatch) -> np.ndarray:
+        """Boolean mask over a batch's words: covered by a template n-gram (:func:`template_cover`)."""
+        return template_cover(batch, self.template, self.options.template_n, self.filter("template"))
+
     def nbytes(self) -> int:
         """Bytes held by the index's arrays (the text itself not counted)."""
         arrays = (

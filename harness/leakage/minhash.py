@@ -26,7 +26,7 @@ from harness.leakage.tokens import U64, constants, mix64
 
 EMPTY = U64(1 << 63)  # larger than any bin value (values are 32-bit)
 _LOW32 = U64(0xFFFFFFFF)
-_MAX_PROBES = 256  # a multiple of _BLOCK
+_MAX_PROBES = 256  # _BLOCK times a power of 2
 _BLOCK = 8  # probes tested together, as the bits of one byte
 _LOWEST_BIT = np.array([(v & -v).bit_length() - 1 if v else 0 for v in range(256)], dtype=np.intp)
 
@@ -82,8 +82,12 @@ def _densify(s: np.ndarray, num_perm: int) -> np.ndarray:
     # unfilled (flat index ``bin * n + text``; about 1 in 30 is left after each block).
     full = (~e).view(np.uint8)
     hits = np.zeros(e.shape, dtype=np.uint8)
+    step = np.uint64 if e.size % 8 == 0 else np.uint8  # eight cells at a time: each 0 or 1, shifted by < 8
+    words = hits.reshape(-1).view(step)
     for a in range(_BLOCK):
-        hits |= full[probes[a]] << a
+        rows = full[probes[a]].reshape(-1).view(step)
+        rows <<= step(a)
+        words |= rows
     hits *= e
     src = first.take(hits + (np.arange(num_perm) * 256)[:, None])
     src *= n
@@ -98,19 +102,20 @@ def _densify(s: np.ndarray, num_perm: int) -> np.ndarray:
 def _probe_on(
     s: np.ndarray, o: np.ndarray, flat_e: np.ndarray, cells: np.ndarray, probes: np.ndarray, num_perm: int
 ) -> np.ndarray:
-    """The rare cells the first 8 probes left empty: later probes 8 at a time, then the next bin."""
+    """The rare cells the first 8 probes left empty: later probes in blocks of 8, 16, 32... (each
+    block as long as all the probes before it), then the next bin."""
     n = s.shape[1]
     flat_s, flat_o = s.ravel(), o.ravel()
     bins, rows = np.divmod(cells, n)
-    for base in range(_BLOCK, _MAX_PROBES, _BLOCK):
-        if cells.size == 0:
-            break
-        src = probes[base : base + _BLOCK].take(bins, axis=1)  # (8, cells): the next 8 probes
+    base = _BLOCK
+    while base < _MAX_PROBES and cells.size:
+        src = probes[base : 2 * base].take(bins, axis=1)  # (probes, cells): the next block
         hit = ~flat_e.take(src * n + rows)
         ok = hit.any(axis=0)
         at = hit.argmax(axis=0)[ok]
         flat_o[cells[ok]] = flat_s.take(src[at, np.flatnonzero(ok)] * n + rows[ok])
         cells, bins, rows = cells[~ok], bins[~ok], rows[~ok]
+        base *= 2
     if cells.size:  # very sparse sets: the next non-empty bin to the right
         src = (bins[None, :] + np.arange(1, num_perm)[:, None]) % num_perm
         at = (~flat_e.take(src * n + rows)).argmax(axis=0)

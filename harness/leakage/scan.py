@@ -19,7 +19,7 @@ import numpy as np
 
 from harness.leakage.chunk import ChunkHits, init_worker, scan_texts, worker_scan
 from harness.leakage.embed import Embedder, windows
-from harness.leakage.index import HoldoutIndex, template_cover
+from harness.leakage.index import HoldoutIndex
 from harness.leakage.options import LeakageOptions
 from harness.leakage.tokens import hash_words, normal_form
 
@@ -208,7 +208,7 @@ class Scanner:
             return
         normal = [normal_form(t) for t in c.texts]
         batch = hash_words(normal)
-        covered = template_cover(batch, self.index.template, self.opts.template_n, self.index.filter("template"))
+        covered = self.index.cover(batch)
         win_texts: list[str] = []
         win_doc: list[int] = []
         for i, text in enumerate(normal):

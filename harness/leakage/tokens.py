@@ -179,7 +179,10 @@ def hash_texts(texts: list[str]) -> TokenBatch:
         >>> bool((a.hashes == b.hashes).all()), a.offsets.tolist() == b.offsets.tolist()
         (True, True)
     """
-    batch = _hash_bytes("\0".join(["", *fold_texts(texts), ""]).encode("utf-8"), len(texts))
+    joined = "\0".join(["", *texts, ""])
+    if not joined.isascii():  # ASCII text (the common case) needs no Unicode folding: joined once
+        joined = "\0".join(["", *fold_texts(texts), ""])
+    batch = _hash_bytes(joined.encode("utf-8"), len(texts))
     if batch is None:  # an ASCII text holds NUL itself (NUL joins the texts): take its normal form
         texts = [normal_form(t) if t.isascii() and "\0" in t else t for t in texts]
         batch = _hash_bytes("\0".join(["", *fold_texts(texts), ""]).encode("utf-8"), len(texts))
@@ -289,14 +292,25 @@ def coverage(starts: np.ndarray, width: int, size: int) -> np.ndarray:
     return np.cumsum(diff[:size]) > 0
 
 
-FILTER_BITS = 22
+FILTER_BITS = 22  # the most bits a filter uses (4 MiB)
 
 
 def key_filter(sorted_keys: np.ndarray) -> np.ndarray:
-    """A bitmap over the top ``FILTER_BITS`` bits of the keys: a cheap first test before a binary search."""
-    bitmap = np.zeros(1 << FILTER_BITS, dtype=bool)
-    bitmap[(sorted_keys >> U64(64 - FILTER_BITS)).astype(np.intp)] = True
+    """A bitmap over the top bits of the keys: a cheap first test before a binary search.
+
+    About 128 entries a key (1 in 128 of other values gets through), from 2**12 to 2**FILTER_BITS
+    entries: a filter over a few keys stays in the processor's cache.
+    """
+    bits = min(FILTER_BITS, max(12, int(sorted_keys.size).bit_length() + 7))
+    bitmap = np.zeros(1 << bits, dtype=bool)
+    bitmap[(sorted_keys >> U64(64 - bits)).astype(np.intp)] = True
     return bitmap
+
+
+def _passes(bitmap: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """The indices of the queries whose top bits are set in ``bitmap`` (see :func:`key_filter`)."""
+    shift = U64(64 - (bitmap.size.bit_length() - 1))
+    return np.flatnonzero(bitmap.take((queries >> shift).astype(np.intp)))
 
 
 def lookup(
@@ -316,7 +330,7 @@ def lookup(
     if sorted_keys.size == 0 or queries.size == 0:
         return z, z.copy()
     if bitmap is not None:
-        maybe = np.flatnonzero(bitmap.take((queries >> U64(64 - FILTER_BITS)).astype(np.intp)))
+        maybe = _passes(bitmap, queries)
         qi, ki = lookup(sorted_keys, queries[maybe])
         return maybe[qi], ki
     lo = np.searchsorted(sorted_keys, queries, side="left")
