@@ -191,6 +191,9 @@ def _cpu_seconds() -> float:
 
 
 def _child(func_name: str, args: tuple, queue: Any) -> None:
+    from harness.allocator import keep_freed_memory
+
+    keep_freed_memory()  # every measurement runs as the harness command does (it calls this at start)
     result = globals()[func_name](*args)
     result["max_rss_mib"] = _peak_rss_mib()
     queue.put(result)

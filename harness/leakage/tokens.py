@@ -2,8 +2,8 @@
 
 Every leakage method sees text the same way: Unicode NFKC, case-folded, split into word
 characters (``\\w+``), so punctuation, case and spacing never hide a copy. Hashing is done on a
-whole batch of texts at once with numpy (no per-word Python work): the batch becomes one byte
-buffer, each word a 64-bit hash of its bytes, an n-gram a polynomial of its words' hashes, so
+whole batch of texts at once with numpy (no per-word Python work, but for the rare word longer
+than 32 bytes): the batch becomes one byte buffer, each word a 64-bit hash of its bytes, an n-gram a polynomial of its words' hashes, so
 lookups against a holdout index are sorted-array searches.
 
 Example:
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from hashlib import blake2b
 from typing import NamedTuple
 
 import numpy as np
@@ -171,8 +172,8 @@ class TokenBatch(NamedTuple):
 def hash_texts(texts: list[str]) -> TokenBatch:
     """Hash every word of a batch of texts, normalised as :func:`normal_words` does.
 
-    A word's hash is a polynomial hash of its UTF-8 bytes and length, finalised by
-    :func:`mix64`; equal words get equal hashes in every process.
+    A word's hash is built from its UTF-8 bytes read eight at a time (see :func:`_hash_bytes`);
+    equal words get equal hashes in every process and on every machine.
 
     Example:
         >>> a, b = hash_texts(["The QUICK, fox!", ""]), hash_words(["the quick fox", ""])
@@ -198,29 +199,56 @@ def hash_words(normal_texts: list[str]) -> TokenBatch:
     return batch
 
 
+# A word's first 8k bytes as one little-endian 64-bit value: MASKS[k] keeps k bytes (k <= 8).
+_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
+_MASKS[8] = U64(MASK64)
+WORD_BLOCKS = 4  # words of up to 4 x 8 bytes are hashed with array operations, longer ones by BLAKE2b
+
+
 def _hash_bytes(raw: bytes, n_docs: int) -> TokenBatch | None:
     """Word hashes of ``n_docs`` folded texts encoded as ``NUL text NUL text ... NUL`` (None if
-    the buffer holds another number of NULs: a text held NUL itself)."""
+    the buffer holds another number of NULs: a text held NUL itself).
+
+    A word of ``L`` lower-cased bytes is read as little-endian 64-bit blocks ``b0, b1, ...`` (the
+    last one zero-padded); its hash is ``h = b0``, then ``h = mix64(h) ^ bk`` for each later block
+    (words of up to ``8 * WORD_BLOCKS`` bytes; a longer word takes the first 8 bytes of its BLAKE2b
+    digest), then ``mix64(h ^ L * GOLD)``. The cost is a few passes over the bytes and a few over
+    the words: no 64-bit value per byte.
+    """
     buf = np.frombuffer(raw, dtype=np.uint8)
+    n = buf.size
     nul = np.flatnonzero(buf == 0)  # n_docs + 1 text boundaries
     if nul.size != n_docs + 1:
         return None
     # Folded text is ASCII but for its non-ASCII word characters (bytes >= 0x80): a byte is part of
-    # a word if it is one of those, a letter, a digit or "_"; letters are lower-cased. Only word
-    # bytes enter a word's hash, so separators may keep any value.
-    low = buf | ((buf - U8(0x41)) < U8(26)).view(np.uint8) << U8(5)
-    is_word = ((low - U8(0x61)) < U8(26)) | ((buf - U8(0x30)) < U8(10)) | (buf == U8(0x5F)) | (buf >= U8(0x80))
+    # a word if it is one of those, a letter, a digit or "_"; letters are lower-cased. Only a word's
+    # own bytes enter its hash (the blocks are masked to its length), so separators keep any value.
+    low = np.zeros(n + 16, dtype=np.uint8)  # padded: a block may be read from any word's start
+    np.bitwise_or(buf, ((buf - U8(0x41)) < U8(26)).view(np.uint8) << U8(5), out=low[:n])
+    is_word = (low[:n] - U8(0x61)) < U8(26)
+    is_word |= (buf - U8(0x30)) < U8(10)
+    is_word |= buf == U8(0x5F)
+    is_word |= buf >= U8(0x80)
     # Word bytes change to separators and back: word k is bytes (edge[2k], edge[2k + 1]].
     edge = np.flatnonzero(is_word[1:] != is_word[:-1])
-    before, last = edge[0::2].copy(), edge[1::2].copy()
-    # Word [a, b) hashes to sum(low[i] * BASE**(i - a)) from prefix sums of low[i] * BASE**i.
-    pw, inv = _powers(buf.size + 1)
-    prefix = low.astype(np.uint64)
-    prefix *= pw[: buf.size]
-    np.cumsum(prefix, out=prefix)
-    h = (prefix.take(last) - prefix.take(before)) * inv[1:].take(before)
-    h ^= (last - before).astype(np.uint64) * _GOLD
-    offsets = np.searchsorted(before, nul).astype(np.int64)
+    start = edge[0::2] + 1
+    length = edge[1::2] - edge[0::2]
+    blocks = np.ndarray((n + 9,), dtype="<u8", buffer=low.data, strides=(1,))  # 8 bytes from each offset
+    h = blocks[start]
+    h &= _MASKS[np.minimum(length, 8)]
+    sub = np.flatnonzero(length > 8)
+    for k in range(1, WORD_BLOCKS):
+        if sub.size == 0:
+            break
+        block = blocks[start[sub] + 8 * k]
+        block &= _MASKS[np.minimum(length[sub] - 8 * k, 8)]
+        h[sub] = mix64(h[sub]) ^ block
+        sub = sub[length[sub] > 8 * (k + 1)]
+    for i in sub.tolist():  # rare: words longer than 8 * WORD_BLOCKS bytes
+        a = int(start[i])
+        h[i] = int.from_bytes(blake2b(low[a : a + int(length[i])].tobytes(), digest_size=8).digest(), "little")
+    h ^= length.astype(np.uint64) * _GOLD
+    offsets = np.searchsorted(start, nul).astype(np.int64)
     doc = np.repeat(np.arange(n_docs, dtype=np.int64), np.diff(offsets))
     return TokenBatch(mix64(h), doc, offsets)
 
