@@ -171,6 +171,48 @@ def test_template_cover_through_the_filter_equals_the_full_search(holds, train, 
     assert np.array_equal(index.cover(batch), expect)
 
 
+def _whole_batch_reference(index, texts, opts):
+    """n-gram rows and near-duplicate pairs with every text's template words removed up front."""
+    from harness.leakage.chunk import ChunkHits, _ngram_pairs
+    from harness.leakage.index import compress
+    from harness.leakage.minhash import shingle_hashes
+    from harness.leakage.tokens import hash_texts
+
+    batch = hash_texts(texts)
+    content, kept = compress(batch, template_cover(batch, index.template, opts.template_n))
+    rows = _ngram_pairs(index, batch, content, kept, opts.n)
+    sh, start = shingle_hashes(content.hashes, content.doc, opts.shingle)
+    sig = signatures(sh, content.doc[start], len(texts), num_perm=opts.num_perm)
+    return rows, sig, ChunkHits
+
+
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 3), st.lists(st.sampled_from(WORDS), max_size=20)),
+                min_size=1, max_size=8))  # fmt: skip
+@settings(max_examples=80, deadline=None)
+def test_texts_with_templates_scanned_apart_give_the_whole_batch_results(rows):
+    """Texts holding a template are re-scanned without it, the others as they are: the same n-gram
+    rows and the same MinHash signatures as removing template words from every text first."""
+    import harness.leakage.chunk as chunk
+
+    template = "please read the passage below and answer the question about it"
+    holds = [f"{template} " + " ".join(f"w{i}x{j}" for j in range(14)) for i in range(4)]
+    index, opts = _index(holds, n=4)
+    texts = []
+    for with_template, h, words in rows:
+        body = " ".join(holds[h].split()[len(template.split()) : len(template.split()) + 8] + words)
+        texts.append(f"{template} {body}" if with_template else body)
+    seen = []
+    original = chunk.signatures
+    chunk.signatures = lambda *a, **k: seen.append(original(*a, **k)) or seen[-1]
+    try:
+        hits = scan_texts(index, texts, np.arange(len(texts)), len(texts), opts, within=False)
+    finally:
+        chunk.signatures = original
+    want, sig, _ = _whole_batch_reference(index, texts, opts)
+    assert hits.ngram.shape[0] > 0 and np.array_equal(hits.ngram, want)
+    assert len(seen) == 1 and np.array_equal(seen[0], sig)
+
+
 # ---------------------------------------------------------------------------- MinHash and LSH
 def _pair(rng: np.random.Generator, m: int, shared: int) -> tuple[np.ndarray, np.ndarray]:
     a = rng.integers(0, 2**62, size=m, dtype=np.uint64)

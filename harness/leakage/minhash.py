@@ -89,8 +89,7 @@ def _densify(s: np.ndarray, num_perm: int) -> np.ndarray:
         rows <<= step(a)
         words |= rows
     hits *= e
-    src = first.take(hits + (np.arange(num_perm) * 256)[:, None])
-    src *= n
+    src = (first * n).take(hits + (np.arange(num_perm) * 256)[:, None])  # the row of the bin taken from
     src += np.arange(n)
     o = s.take(src)
     flat_e = e.ravel()
@@ -106,15 +105,27 @@ def _probe_on(
     block as long as all the probes before it), then the next bin."""
     n = s.shape[1]
     flat_s, flat_o = s.ravel(), o.ravel()
+    flat_full = ~flat_e
     bins, rows = np.divmod(cells, n)
     base = _BLOCK
     while base < _MAX_PROBES and cells.size:
         src = probes[base : 2 * base].take(bins, axis=1)  # (probes, cells): the next block
-        hit = ~flat_e.take(src * n + rows)
-        ok = hit.any(axis=0)
-        at = hit.argmax(axis=0)[ok]
-        flat_o[cells[ok]] = flat_s.take(src[at, np.flatnonzero(ok)] * n + rows[ok])
-        cells, bins, rows = cells[~ok], bins[~ok], rows[~ok]
+        src *= n
+        src += rows
+        hit = flat_full.take(src)
+        if base == _BLOCK:  # the largest block of cells: its 8 tests as the bits of a byte
+            bits = hit.view(np.uint8)
+            hits = bits[0].copy()
+            for a in range(1, _BLOCK):
+                hits |= bits[a] << a
+            ok = hits != 0
+            at = _LOWEST_BIT.take(hits[ok])
+        else:
+            ok = hit.any(axis=0)
+            at = hit.argmax(axis=0)[ok]
+        flat_o[cells[ok]] = flat_s.take(src[at, np.flatnonzero(ok)])
+        left = ~ok
+        cells, bins, rows = cells[left], bins[left], rows[left]
         base *= 2
     if cells.size:  # very sparse sets: the next non-empty bin to the right
         src = (bins[None, :] + np.arange(1, num_perm)[:, None]) % num_perm

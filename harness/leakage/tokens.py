@@ -3,8 +3,9 @@
 Every leakage method sees text the same way: Unicode NFKC, case-folded, split into word
 characters (``\\w+``), so punctuation, case and spacing never hide a copy. Hashing is done on a
 whole batch of texts at once with numpy (no per-word Python work, but for the rare word longer
-than 32 bytes): the batch becomes one byte buffer, each word a 64-bit hash of its bytes, an n-gram a polynomial of its words' hashes, so
-lookups against a holdout index are sorted-array searches.
+than 32 bytes): the batch becomes one byte buffer, each word a 64-bit hash of its bytes, an
+n-gram a polynomial of its words' hashes, so lookups against a holdout index are sorted-array
+searches.
 
 Example:
     >>> normal_words("Hello,   WORLD! It's")
@@ -224,7 +225,7 @@ def _hash_bytes(raw: bytes, n_docs: int) -> TokenBatch | None:
     # a word if it is one of those, a letter, a digit or "_"; letters are lower-cased. Only a word's
     # own bytes enter its hash (the blocks are masked to its length), so separators keep any value.
     low = np.zeros(n + 16, dtype=np.uint8)  # padded: a block may be read from any word's start
-    np.bitwise_or(buf, ((buf - U8(0x41)) < U8(26)).view(np.uint8) << U8(5), out=low[:n])
+    low[:n] = np.frombuffer(raw.lower(), dtype=np.uint8)  # bytes.lower: ASCII letters only
     is_word = (low[:n] - U8(0x61)) < U8(26)
     is_word |= (buf - U8(0x30)) < U8(10)
     is_word |= buf == U8(0x5F)
@@ -234,8 +235,8 @@ def _hash_bytes(raw: bytes, n_docs: int) -> TokenBatch | None:
     start = edge[0::2] + 1
     length = edge[1::2] - edge[0::2]
     blocks = np.ndarray((n + 9,), dtype="<u8", buffer=low.data, strides=(1,))  # 8 bytes from each offset
-    h = blocks[start]
-    h &= _MASKS[np.minimum(length, 8)]
+    h = blocks.take(start)
+    h &= _MASKS.take(np.minimum(length, 8))
     sub = np.flatnonzero(length > 8)
     for k in range(1, WORD_BLOCKS):
         if sub.size == 0:
@@ -253,14 +254,19 @@ def _hash_bytes(raw: bytes, n_docs: int) -> TokenBatch | None:
     return TokenBatch(mix64(h), doc, offsets)
 
 
+def prefix_sums(batch: TokenBatch) -> np.ndarray:
+    """``P[j] = sum(hashes[t] * BASE**t for t < j)`` (length ``len(hashes) + 1``): every n-gram hash
+    and whole-text hash of the batch is read off them; compute them once and pass them on."""
+    return _prefix(batch.hashes)
+
+
 def _prefix(hashes: np.ndarray) -> np.ndarray:
-    """``P[j] = sum(hashes[t] * BASE**t for t < j)`` (length ``len(hashes) + 1``)."""
     prefix = np.zeros(hashes.size + 1, dtype=np.uint64)
     np.cumsum(hashes * _powers(hashes.size)[0], out=prefix[1:])
     return prefix
 
 
-def _all_ngrams(batch: TokenBatch, n: int) -> np.ndarray:
+def _all_ngrams(batch: TokenBatch, n: int, prefix: np.ndarray | None = None) -> np.ndarray:
     """The n-gram hash at every word position ``t <= len - n``, across text boundaries too.
 
     The hash of words ``t .. t+n-1`` is ``sum(hashes[t + k] * BASE**k)`` (mod 2**64), read off
@@ -268,7 +274,8 @@ def _all_ngrams(batch: TokenBatch, n: int) -> np.ndarray:
     hashes are uniform and two different n-grams collide with probability about 2**-63.
     """
     m = batch.hashes.size - n + 1
-    prefix = _prefix(batch.hashes)
+    if prefix is None:
+        prefix = _prefix(batch.hashes)
     return (prefix[n:] - prefix[:m]) * _powers(m)[1]
 
 
@@ -289,24 +296,30 @@ def ngram_hashes(batch: TokenBatch, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def find_ngrams(
-    batch: TokenBatch, n: int, sorted_keys: np.ndarray, bitmap: np.ndarray | None = None
+    batch: TokenBatch,
+    n: int,
+    sorted_keys: np.ndarray,
+    bitmap: np.ndarray | None = None,
+    prefix: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Every n-gram inside one text that equals a key: (index of its first word, key index) pairs.
 
     The same matches as :func:`lookup` on :func:`ngram_hashes`, with the text boundaries checked
-    on the few matches only (``bitmap``: see :func:`key_filter`).
+    on the few matches only (``bitmap``: see :func:`key_filter`; ``prefix``: the batch's
+    :func:`prefix_sums`, if already computed).
     """
     if batch.hashes.size < n or sorted_keys.size == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    start, ki = lookup(sorted_keys, _all_ngrams(batch, n), bitmap)
+    start, ki = lookup(sorted_keys, _all_ngrams(batch, n, prefix), bitmap)
     inside = batch.doc.take(start) == batch.doc.take(start + (n - 1))
     return start[inside], ki[inside]
 
 
-def text_hashes(batch: TokenBatch) -> np.ndarray:
+def text_hashes(batch: TokenBatch, prefix: np.ndarray | None = None) -> np.ndarray:
     """One 64-bit hash per text of its whole word sequence (equal normal forms, equal hashes)."""
     lo, hi = batch.offsets[:-1], batch.offsets[1:]
-    prefix = _prefix(batch.hashes)
+    if prefix is None:
+        prefix = _prefix(batch.hashes)
     inv = _powers(batch.hashes.size + 1)[1]
     whole = (prefix.take(hi) - prefix.take(lo)) * inv.take(lo)
     return mix64(whole ^ ((hi - lo).astype(np.uint64) * _GOLD))
@@ -321,6 +334,7 @@ def coverage(starts: np.ndarray, width: int, size: int) -> np.ndarray:
 
 
 FILTER_BITS = 22  # the most bits a filter uses (4 MiB)
+_INTP64 = np.dtype(np.intp).itemsize == 8
 
 
 def key_filter(sorted_keys: np.ndarray) -> np.ndarray:
@@ -338,7 +352,8 @@ def key_filter(sorted_keys: np.ndarray) -> np.ndarray:
 def _passes(bitmap: np.ndarray, queries: np.ndarray) -> np.ndarray:
     """The indices of the queries whose top bits are set in ``bitmap`` (see :func:`key_filter`)."""
     shift = U64(64 - (bitmap.size.bit_length() - 1))
-    return np.flatnonzero(bitmap.take((queries >> shift).astype(np.intp)))
+    top = queries >> shift  # below 2**22: the same bits as a signed index, so a view, not a copy
+    return np.flatnonzero(bitmap.take(top.view(np.intp) if _INTP64 else top.astype(np.intp)))
 
 
 def lookup(
