@@ -174,18 +174,15 @@ def _near(
     shingles are taken from it, the others' from ``batch``.
     """
     sh, sstart = shingle_hashes(batch.hashes, batch.doc, opts.shingle)
-    sdoc = batch.doc.take(sstart)
+    sig = signatures(sh, batch.doc.take(sstart), n_docs, num_perm=opts.num_perm)
     words = np.diff(batch.offsets)
-    if part is not None:
+    if part is not None:  # a signature is its own text's alone: those texts' rows are made again
         docs, content, _ = part
-        keep = ~docs.take(sdoc)
+        d = np.flatnonzero(docs)
         more, mstart = shingle_hashes(content.hashes, content.doc, opts.shingle)
-        sh = np.concatenate([sh[keep], more])
-        sdoc = np.concatenate([sdoc[keep], content.doc.take(mstart)])
-        words[docs] = np.diff(content.offsets)[docs]
-    sig = signatures(sh, sdoc, n_docs, num_perm=opts.num_perm)
-    has = np.bincount(sdoc, minlength=n_docs)[:n_docs] > 0
-    ok = np.flatnonzero(has & (words >= opts.min_words))
+        sig[d] = signatures(more, np.searchsorted(d, content.doc.take(mstart)), d.size, num_perm=opts.num_perm)
+        words[d] = np.diff(content.offsets)[d]
+    ok = np.flatnonzero((words >= opts.shingle) & (words >= opts.min_words))  # a shingle: `shingle` words
     if ok.size == 0:
         return
     keys = band_keys(sig, opts.bands, opts.rows).T[:, ok]  # bands x texts
@@ -195,7 +192,7 @@ def _near(
     n_texts = index.words.size
     cand = np.unique(ok[qi % ok.size] * n_texts + index.band_text[ki])
     cd, ct = cand // n_texts, cand % n_texts
-    sim = pair_similarity(sig[cd], index.sig[ct])
+    sim = pair_similarity(sig.T[:, cd].T, index.sig[ct])  # columns of the bins x texts layout
     keep_pairs = sim >= opts.threshold
     hits.near_doc, hits.near_text, hits.near_sim = cd[keep_pairs], ct[keep_pairs], sim[keep_pairs]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import sys
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from itertools import chain
 from typing import Any
@@ -30,9 +31,17 @@ EMBED_CACHE = 4096  # texts whose embeddings are kept for reuse
 class _Chunk:
     texts: list[str]
     owners: np.ndarray  # the record of each text
-    fields: list[str]
-    ids: list[str]
-    lines: list[int]
+    dicts: Sequence[dict[str, str]]  # each record's text fields
+    ids: Sequence[str]
+    lines: Sequence[int]
+    _fields: list[str] | None = None
+
+    @property
+    def fields(self) -> list[str]:
+        """The field name of each text (made when a hit needs it: most batches have none)."""
+        if self._fields is None:
+            self._fields = list(chain.from_iterable(self.dicts))
+        return self._fields
 
 
 @dataclass
@@ -128,9 +137,10 @@ class Scanner:
         size = self.opts.chunk_size
         records, self._queued = self._queued[:size], self._queued[size:]
         ids, lines, dicts = zip(*records, strict=True) if records else ((), (), ())
-        owners = np.repeat(np.arange(len(dicts), dtype=np.int64), list(map(len, dicts)))
+        counts = np.fromiter(map(len, dicts), dtype=np.int64, count=len(dicts))
+        owners = np.repeat(np.arange(len(dicts), dtype=np.int64), counts)
         texts = list(chain.from_iterable(map(dict.values, dicts)))
-        return _Chunk(texts, owners, list(chain.from_iterable(dicts)), list(ids), list(lines))
+        return _Chunk(texts, owners, dicts, ids, lines)
 
     def _submit(self) -> None:
         c = self._take_chunk()

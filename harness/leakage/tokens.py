@@ -333,7 +333,8 @@ def coverage(starts: np.ndarray, width: int, size: int) -> np.ndarray:
     return np.cumsum(diff[:size]) > 0
 
 
-FILTER_BITS = 22  # the most bits a filter uses (4 MiB)
+FILTER_BITS = 22  # the most bits a filter uses (4 Mi entries)
+PACK_FROM_BITS = 16  # filters of more entries are kept 8 to a byte (512 KiB at most: in cache)
 _INTP64 = np.dtype(np.intp).itemsize == 8
 
 
@@ -341,19 +342,27 @@ def key_filter(sorted_keys: np.ndarray) -> np.ndarray:
     """A bitmap over the top bits of the keys: a cheap first test before a binary search.
 
     About 128 entries a key (1 in 128 of other values gets through), from 2**12 to 2**FILTER_BITS
-    entries: a filter over a few keys stays in the processor's cache.
+    entries: a filter over a few keys stays in the processor's cache as one byte an entry; a large
+    one is packed 8 entries to a byte (``uint8``), so that random lookups stay in cache too.
     """
     bits = min(FILTER_BITS, max(12, int(sorted_keys.size).bit_length() + 7))
     bitmap = np.zeros(1 << bits, dtype=bool)
     bitmap[(sorted_keys >> U64(64 - bits)).astype(np.intp)] = True
-    return bitmap
+    return np.packbits(bitmap, bitorder="little") if bits > PACK_FROM_BITS else bitmap
 
 
 def _passes(bitmap: np.ndarray, queries: np.ndarray) -> np.ndarray:
     """The indices of the queries whose top bits are set in ``bitmap`` (see :func:`key_filter`)."""
-    shift = U64(64 - (bitmap.size.bit_length() - 1))
-    top = queries >> shift  # below 2**22: the same bits as a signed index, so a view, not a copy
-    return np.flatnonzero(bitmap.take(top.view(np.intp) if _INTP64 else top.astype(np.intp)))
+    packed = bitmap.dtype == np.uint8
+    entries = bitmap.size * 8 if packed else bitmap.size
+    top = queries >> U64(64 - (entries.bit_length() - 1))  # below 2**22: the same bits as an index
+    index = top.view(np.intp) if _INTP64 else top.astype(np.intp)
+    if not packed:
+        return np.flatnonzero(bitmap.take(index))
+    byte = bitmap.take(index >> 3)
+    byte >>= (index & 7).astype(np.uint8)
+    byte &= np.uint8(1)
+    return np.flatnonzero(byte)
 
 
 def lookup(
