@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.leakage import minhash
-from harness.leakage.tokens import SPACE_LIKE, fold_texts, hash_texts, hash_words, normal_form, normal_words
+from harness.leakage.tokens import SPACE_LIKE, constants, fold_texts, hash_texts, hash_words, normal_form, normal_words
 
 # Letters, digits, ASCII punctuation and spacing, and characters that NFKC or case folding change
 # (ligatures, full-width letters, the long s, German sharp s, Turkish dotted I, superscripts,
@@ -45,18 +45,20 @@ def _mix64(h: int) -> int:
     return h ^ (h >> 31)
 
 
+_BLOCK_WEIGHTS = [int(c) for c in constants(4, seed=29)]
+
+
 def _word_hash(word: str) -> int:
-    """A word's hash as defined: its UTF-8 bytes as little-endian 8-byte blocks chained by splitmix64
-    (BLAKE2b beyond 32 bytes), xor its length times the golden ratio, splitmix64."""
+    """A word's hash as defined: its UTF-8 bytes as little-endian 8-byte blocks, the first plus the
+    others times fixed odd weights (BLAKE2b beyond 32 bytes), xor its length times the golden
+    ratio, splitmix64."""
     data, mask = word.encode("utf-8"), (1 << 64) - 1
     if len(data) > 32:
         h = int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
     else:
         blocks = [int.from_bytes(data[i : i + 8], "little") for i in range(0, len(data), 8)]
-        h = blocks[0]
-        for b in blocks[1:]:
-            h = _mix64(h) ^ b
-    return _mix64(h ^ ((len(data) * 0x9E3779B97F4A7C15) & mask))
+        h = blocks[0] + sum(b * w for b, w in zip(blocks[1:], _BLOCK_WEIGHTS[1:], strict=False))
+    return _mix64((h & mask) ^ ((len(data) * 0x9E3779B97F4A7C15) & mask))
 
 
 @settings(max_examples=300, deadline=None)

@@ -26,7 +26,7 @@ from harness.leakage.tokens import U64, constants, mix64
 
 EMPTY = U64(1 << 63)  # larger than any bin value (values are 32-bit)
 _LOW32 = U64(0xFFFFFFFF)
-_MAX_PROBES = 256  # _BLOCK times a power of 2
+_MAX_PROBES = 256  # more than 6 x _BLOCK
 _BLOCK = 8  # probes tested together, as the bits of one byte
 _LOWEST_BIT = np.array([(v & -v).bit_length() - 1 if v else 0 for v in range(256)], dtype=np.intp)
 
@@ -104,15 +104,16 @@ def _densify(s: np.ndarray, num_perm: int) -> np.ndarray:
 def _probe_on(
     s: np.ndarray, o: np.ndarray, flat_e: np.ndarray, cells: np.ndarray, probes: np.ndarray, num_perm: int
 ) -> np.ndarray:
-    """The rare cells the first 8 probes left empty: later probes in blocks of 8, 16, 32... (each
-    block as long as all the probes before it), then the next bin."""
+    """The rare cells the first 8 probes left empty: later probes in blocks (the next 8, the next
+    32, all the rest: each cell takes the first non-empty one of its block), then the next bin."""
     n = s.shape[1]
     flat_s, flat_o = s.ravel(), o.ravel()
     flat_full = ~flat_e
     bins, rows = np.divmod(cells, n)
-    base = _BLOCK
-    while base < _MAX_PROBES and cells.size:
-        src = probes[base : 2 * base].take(bins, axis=1)  # (probes, cells): the next block
+    for base, end in ((_BLOCK, 2 * _BLOCK), (2 * _BLOCK, 6 * _BLOCK), (6 * _BLOCK, _MAX_PROBES)):
+        if cells.size == 0:
+            break
+        src = probes[base:end].take(bins, axis=1)  # (probes, cells): the next block
         src *= n
         src += rows
         hit = flat_full.take(src)
@@ -129,7 +130,6 @@ def _probe_on(
         flat_o[cells[ok]] = flat_s.take(src[at, np.flatnonzero(ok)])
         left = ~ok
         cells, bins, rows = cells[left], bins[left], rows[left]
-        base *= 2
     if cells.size:  # very sparse sets: the next non-empty bin to the right
         src = (bins[None, :] + np.arange(1, num_perm)[:, None]) % num_perm
         at = (~flat_e.take(src * n + rows)).argmax(axis=0)
@@ -185,8 +185,8 @@ _SHINGLE_C = constants(256, seed=13)
 def shingle_hashes(word_hashes: np.ndarray, doc: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Hashes of word ``k``-shingles inside each text and the index of each shingle's first word.
 
-    A shingle's hash is ``mix64(mix64(sum(word[i] * C[i]) ^ k) ^ D)`` with fixed odd constants
-    ``C`` and ``D``: the same values in every version of the index, so signatures do not move.
+    A shingle's hash is ``mix64(sum(word[i] * C[i]) ^ k)`` with fixed odd constants ``C`` (word
+    hashes are already uniform, so one bijective mix makes the sum's bits independent).
     """
     total = word_hashes.size
     if total < k:
@@ -197,4 +197,4 @@ def shingle_hashes(word_hashes: np.ndarray, doc: np.ndarray, k: int) -> tuple[np
     for i in range(1, k):
         acc += word_hashes[i : i + m] * coef[i]
     start = np.flatnonzero(doc[:m] == doc[k - 1 :])
-    return mix64(mix64(acc[start] ^ U64(k)) ^ U64(0x5851F42D4C957F2D)), start
+    return mix64(acc[start] ^ U64(k)), start

@@ -33,6 +33,7 @@ U8 = np.uint8
 MASK64 = (1 << 64) - 1
 _BASE = 0x100000001B3  # FNV-1a 64-bit prime: odd, so its powers never vanish mod 2**64
 _GOLD = U64(0x9E3779B97F4A7C15)
+WORD_BLOCKS = 4  # words of up to 4 x 8 bytes are hashed with array operations, longer ones by BLAKE2b
 
 
 # Punctuation common in English text that can be made a space before NFKC without changing any
@@ -92,18 +93,18 @@ def fold_texts(texts: list[str]) -> list[str]:
         >>> fold_texts(["Hello, World", "Straße’s ﬁne"])
         ['Hello, World', 'strasse s fine']
     """
-    if "\0".join(texts).isascii():
+    todo = [i for i, ascii in enumerate(map(str.isascii, texts)) if not ascii]
+    if not todo:
         return texts
     out = list(texts)
-    todo = []
-    for i in [i for i, ascii in enumerate(map(str.isascii, texts)) if not ascii]:
-        if "\0" in texts[i]:
-            out[i] = normal_form(texts[i])
-        else:
-            todo.append(i)
-    if not todo:
-        return out
     joined = "\0".join([texts[i] for i in todo])
+    if joined.count("\0") != len(todo) - 1:  # rare: a text holds NUL itself
+        for i in [i for i in todo if "\0" in texts[i]]:
+            out[i] = normal_form(texts[i])
+        todo = [i for i in todo if "\0" not in texts[i]]
+        if not todo:
+            return out
+        joined = "\0".join([texts[i] for i in todo])
     for c in SPACE_LIKE:
         if c in joined:
             joined = joined.replace(c, " ")
@@ -140,6 +141,7 @@ def constants(n: int, seed: int) -> np.ndarray:
     return rng.integers(0, 2**63, size=n, dtype=np.uint64) * U64(2) + U64(1)
 
 
+_BLOCK_C = constants(WORD_BLOCKS, seed=29)  # the block weights of a word's hash (the first is unused)
 _INV_BASE = pow(_BASE, -1, 1 << 64)
 _POW_CACHE: dict[str, np.ndarray] = {}
 
@@ -203,7 +205,6 @@ def hash_words(normal_texts: list[str]) -> TokenBatch:
 # A word's first 8k bytes as one little-endian 64-bit value: MASKS[k] keeps k bytes (k <= 8).
 _MASKS = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
 _MASKS[8] = U64(MASK64)
-WORD_BLOCKS = 4  # words of up to 4 x 8 bytes are hashed with array operations, longer ones by BLAKE2b
 
 
 def _hash_bytes(raw: bytes, n_docs: int) -> TokenBatch | None:
@@ -211,10 +212,10 @@ def _hash_bytes(raw: bytes, n_docs: int) -> TokenBatch | None:
     the buffer holds another number of NULs: a text held NUL itself).
 
     A word of ``L`` lower-cased bytes is read as little-endian 64-bit blocks ``b0, b1, ...`` (the
-    last one zero-padded); its hash is ``h = b0``, then ``h = mix64(h) ^ bk`` for each later block
-    (words of up to ``8 * WORD_BLOCKS`` bytes; a longer word takes the first 8 bytes of its BLAKE2b
-    digest), then ``mix64(h ^ L * GOLD)``. The cost is a few passes over the bytes and a few over
-    the words: no 64-bit value per byte.
+    last one zero-padded); its hash is ``h = b0 + b1 * C1 + b2 * C2 + b3 * C3`` (mod 2**64, fixed
+    odd constants; words of up to ``8 * WORD_BLOCKS`` bytes; a longer word takes the first 8 bytes
+    of its BLAKE2b digest), then ``mix64(h ^ L * GOLD)``. The cost is a few passes over the bytes
+    and a few over the words: no 64-bit value per byte.
     """
     buf = np.frombuffer(raw, dtype=np.uint8)
     n = buf.size
@@ -241,10 +242,12 @@ def _hash_bytes(raw: bytes, n_docs: int) -> TokenBatch | None:
     for k in range(1, WORD_BLOCKS):
         if sub.size == 0:
             break
-        block = blocks[start[sub] + 8 * k]
-        block &= _MASKS[np.minimum(length[sub] - 8 * k, 8)]
-        h[sub] = mix64(h[sub]) ^ block
-        sub = sub[length[sub] > 8 * (k + 1)]
+        at, left = start.take(sub), length.take(sub) - 8 * k
+        block = blocks.take(at + 8 * k)
+        block &= _MASKS.take(np.minimum(left, 8))
+        block *= _BLOCK_C[k]
+        h[sub] += block
+        sub = sub[left > 8]
     for i in sub.tolist():  # rare: words longer than 8 * WORD_BLOCKS bytes
         a = int(start[i])
         h[i] = int.from_bytes(blake2b(low[a : a + int(length[i])].tobytes(), digest_size=8).digest(), "little")
