@@ -183,20 +183,27 @@ def hash_texts(texts: list[str]) -> TokenBatch:
         >>> bool((a.hashes == b.hashes).all()), a.offsets.tolist() == b.offsets.tolist()
         (True, True)
     """
-    joined = "\0".join(["", *texts, ""])
-    if not joined.isascii():  # ASCII text (the common case) needs no Unicode folding: joined once
-        joined = "\0".join(["", *fold_texts(texts), ""])
-    batch = _hash_bytes(joined.encode("utf-8"), len(texts))
+    # ASCII text (the common case) needs no Unicode folding
+    folded = texts if all(map(str.isascii, texts)) else fold_texts(texts)
+    batch = _hash_bytes(_joined(folded), len(texts))
     if batch is None:  # an ASCII text holds NUL itself (NUL joins the texts): take its normal form
         texts = [normal_form(t) if t.isascii() and "\0" in t else t for t in texts]
-        batch = _hash_bytes("\0".join(["", *fold_texts(texts), ""]).encode("utf-8"), len(texts))
+        batch = _hash_bytes(_joined(fold_texts(texts)), len(texts))
         assert batch is not None
     return batch
 
 
+_PAD = " " * 16  # separators after the last text: a word's 8-byte blocks may be read past its end
+
+
+def _joined(texts: list[str]) -> bytes:
+    """``NUL text NUL text ... NUL`` and the padding, as UTF-8 (what :func:`_hash_bytes` reads)."""
+    return "\0".join(["", *texts, _PAD]).encode("utf-8")
+
+
 def hash_words(normal_texts: list[str]) -> TokenBatch:
     """Hash every word of already normalised texts (words separated by spaces, no NUL)."""
-    batch = _hash_bytes("\0".join(["", *normal_texts, ""]).encode("utf-8"), len(normal_texts))
+    batch = _hash_bytes(_joined(normal_texts), len(normal_texts))
     if batch is None:
         raise ValueError("hash_words takes normalised texts, which hold no NUL; one does")
     return batch
@@ -208,34 +215,34 @@ _MASKS[8] = U64(MASK64)
 
 
 def _hash_bytes(raw: bytes, n_docs: int) -> TokenBatch | None:
-    """Word hashes of ``n_docs`` folded texts encoded as ``NUL text NUL text ... NUL`` (None if
-    the buffer holds another number of NULs: a text held NUL itself).
+    """Word hashes of ``n_docs`` folded texts encoded as ``NUL text NUL text ... NUL`` and 16
+    spaces (:func:`_joined`); None if the buffer holds another number of NULs (a text held NUL).
 
     A word of ``L`` lower-cased bytes is read as little-endian 64-bit blocks ``b0, b1, ...`` (the
     last one zero-padded); its hash is ``h = b0 + b1 * C1 + b2 * C2 + b3 * C3`` (mod 2**64, fixed
     odd constants; words of up to ``8 * WORD_BLOCKS`` bytes; a longer word takes the first 8 bytes
     of its BLAKE2b digest), then ``mix64(h ^ L * GOLD)``. The cost is a few passes over the bytes
-    and a few over the words: no 64-bit value per byte.
+    and a few over the words (no 64-bit value per byte), with few temporary buffers.
     """
-    buf = np.frombuffer(raw, dtype=np.uint8)
-    n = buf.size
-    nul = np.flatnonzero(buf == 0)  # n_docs + 1 text boundaries
+    low = np.frombuffer(raw.lower(), dtype=np.uint8)  # bytes.lower: ASCII letters only
+    nul = np.flatnonzero(low == 0)  # n_docs + 1 text boundaries
     if nul.size != n_docs + 1:
         return None
     # Folded text is ASCII but for its non-ASCII word characters (bytes >= 0x80): a byte is part of
-    # a word if it is one of those, a letter, a digit or "_"; letters are lower-cased. Only a word's
-    # own bytes enter its hash (the blocks are masked to its length), so separators keep any value.
-    low = np.zeros(n + 16, dtype=np.uint8)  # padded: a block may be read from any word's start
-    low[:n] = np.frombuffer(raw.lower(), dtype=np.uint8)  # bytes.lower: ASCII letters only
-    is_word = (low[:n] - U8(0x61)) < U8(26)
-    is_word |= (buf - U8(0x30)) < U8(10)
-    is_word |= buf == U8(0x5F)
-    is_word |= buf >= U8(0x80)
+    # a word if it is one of those, a letter, a digit or "_". Only a word's own bytes enter its hash
+    # (the blocks are masked to its length), so separators keep any value.
+    tmp = low - U8(0x61)
+    is_word = tmp < U8(26)
+    test = np.empty_like(is_word)
+    np.subtract(low, U8(0x30), out=tmp)
+    is_word |= np.less(tmp, U8(10), out=test)
+    is_word |= np.equal(low, U8(0x5F), out=test)
+    is_word |= np.greater_equal(low, U8(0x80), out=test)
     # Word bytes change to separators and back: word k is bytes (edge[2k], edge[2k + 1]].
-    edge = np.flatnonzero(is_word[1:] != is_word[:-1])
+    edge = np.flatnonzero(np.not_equal(is_word[1:], is_word[:-1], out=test[:-1]))
     start = edge[0::2] + 1
     length = edge[1::2] - edge[0::2]
-    blocks = np.ndarray((n + 9,), dtype="<u8", buffer=low.data, strides=(1,))  # 8 bytes from each offset
+    blocks = np.ndarray((low.size - 7,), dtype="<u8", buffer=low.data, strides=(1,))  # 8 bytes from each offset
     h = blocks.take(start)
     h &= _MASKS.take(np.minimum(length, 8))
     sub = np.flatnonzero(length > 8)
