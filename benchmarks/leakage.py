@@ -10,6 +10,12 @@ method at a time) and the same near-duplicate job done with ``datasketch`` (MinH
 with the same 42 bands x 3 rows, candidates kept at Jaccard >= 0.4). Each measurement runs in a
 fresh process so its peak memory (max RSS) is its own. Recall on the planted leaks is printed for
 both near-duplicate implementations.
+
+    PYTHONPATH=. python benchmarks/leakage.py --paraphrase-n 0 --speed-only [--rounds 3]
+
+gives each method's rate (one worker) as a share of the read-and-parse floor (the same reader,
+doing nothing else): every measurement ``--rounds`` times in turn, the median and the range shown,
+and the findings of every run checked equal.
 """
 
 from __future__ import annotations
@@ -191,6 +197,9 @@ def _cpu_seconds() -> float:
 
 
 def _child(func_name: str, args: tuple, queue: Any) -> None:
+    from harness.allocator import keep_freed_memory
+
+    keep_freed_memory()  # every measurement runs as the harness command does (it calls this at start)
     result = globals()[func_name](*args)
     result["max_rss_mib"] = _peak_rss_mib()
     queue.put(result)
@@ -206,19 +215,42 @@ def measure(func_name: str, *args: Any) -> dict[str, Any]:
     return result
 
 
-def _print_speed(rows: list[tuple[str, dict[str, Any]]]) -> None:
-    """Rates against the read-and-parse floor, by wall time and by CPU time (the machine may be shared)."""
-    floor = [r for name, r in rows if name.startswith("read + parse")]
+FLOOR = "read + parse JSONL only"
+
+
+def _speed_rounds(folder: Path, runs: list[tuple[tuple[str, ...], int]], rounds: int) -> list[tuple[str, list]]:
+    """Each measurement ``rounds`` times, in turn (floor, every method, floor...), each in a fresh process."""
+    results: dict[str, list[dict[str, Any]]] = {}
+    for _ in range(rounds):
+        results.setdefault(FLOOR, []).append(measure("m_read", folder, None))
+        for methods, workers in runs:
+            name = f"ours {'+'.join(methods)}, {workers} worker(s)"
+            results.setdefault(name, []).append(measure("m_ours", folder, methods, workers))
+    results[FLOOR].append(measure("m_read", folder, None))
+    return list(results.items())
+
+
+def _print_speed(rows: list[tuple[str, list[dict[str, Any]]]]) -> None:
+    """Rates against the read-and-parse floor, by wall time and by CPU time (the machine may be
+    shared): the median of each measurement's runs, and the range of its CPU share of the floor."""
+    floor = dict(rows)[FLOOR]
     f_wall = statistics.median(r["n"] / r["seconds"] for r in floor)
     f_cpu = statistics.median(r["n"] / r["cpu_seconds"] for r in floor)
-    print("\n| measurement | examples/s (wall) | % of floor | examples/s (CPU) | % of floor | max RSS MiB |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    for name, r in rows:
-        wall, cpu = r["n"] / r["seconds"], r["n"] / r["cpu_seconds"]
-        rss = r["max_rss_mib"]
-        print(f"| {name} | {wall:,.0f} | {wall / f_wall:.0%} | {cpu:,.0f} | {cpu / f_cpu:.0%} | {rss:.0f} |")
+    print("\n| measurement | runs | examples/s (wall) | % of floor | examples/s (CPU) | % of floor | CPU % range "
+          "| max RSS MiB |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, runs in rows:
+        wall = statistics.median(r["n"] / r["seconds"] for r in runs)
+        cpus = sorted(r["n"] / r["cpu_seconds"] for r in runs)
+        cpu = statistics.median(cpus)
+        rss = max(r["max_rss_mib"] for r in runs)
+        spread = f"{cpus[0] / f_cpu:.0%}–{cpus[-1] / f_cpu:.0%}"
+        shares = f"{wall / f_wall:.0%} | {cpu:,.0f} | {cpu / f_cpu:.0%} | {spread}"
+        print(f"| {name} | {len(runs)} | {wall:,.0f} | {shares} | {rss:.0f} |")
+    found = {name: sorted({r["findings"] for r in runs}) for name, runs in rows if "findings" in runs[0]}
+    assert all(len(v) == 1 for v in found.values()), f"findings differ between runs: {found}"
     print(f"floor: median of the {len(floor)} read-only runs; findings per method: "
-          + ", ".join(f"{n}: {r['findings']}" for n, r in rows if "findings" in r))
+          + ", ".join(f"{n}: {v[0]}" for n, v in found.items()))
 
 
 def main() -> None:
@@ -228,6 +260,7 @@ def main() -> None:
     ap.add_argument("--paraphrase-n", type=int, default=1000)
     ap.add_argument("--dir", type=Path, default=None)
     ap.add_argument("--speed-only", action="store_true", help="One worker, no datasketch: the floor ratios only.")
+    ap.add_argument("--rounds", type=int, default=3, help="With --speed-only: times each measurement runs (median).")
     args = ap.parse_args()
     folder = args.dir or Path(tempfile.mkdtemp(prefix="leakbench-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -243,17 +276,16 @@ def main() -> None:
         for _, line in zip(range(args.n // 4), src, strict=False):
             dst.write(line)
 
-    rows: list[tuple[str, dict[str, Any]]] = []
-    rows.append(("read + parse JSONL only", measure("m_read", folder, None)))
     runs = [(("exact",), 1), (("ngram",), 1), (("near_duplicate",), 1), (("exact", "ngram", "near_duplicate"), 1)]
-    if not args.speed_only:
-        runs += [(("ngram",), 2), (("exact", "ngram", "near_duplicate"), 2)]
+    if args.speed_only:
+        _print_speed(_speed_rounds(folder, runs, args.rounds))
+        return
+    rows: list[tuple[str, dict[str, Any]]] = []
+    rows.append((FLOOR, measure("m_read", folder, None)))
+    runs += [(("ngram",), 2), (("exact", "ngram", "near_duplicate"), 2)]
     for methods, workers in runs:
         rows.append((f"ours {'+'.join(methods)}, {workers} worker(s)", measure("m_ours", folder, methods, workers)))
-    rows.append(("read + parse JSONL only (again, after the scans)", measure("m_read", folder, None)))
-    if args.speed_only:
-        _print_speed(rows)
-        return
+    rows.append((f"{FLOOR} (again, after the scans)", measure("m_read", folder, None)))
     rows.append(
         (f"ours ngram, 1 worker, first {args.n // 4} examples", measure("m_ours", folder, ("ngram",), 1, quarter.name))
     )

@@ -9,6 +9,7 @@ hashes, so equal hashes mean equal findings.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sys
 import unicodedata
@@ -18,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.leakage import minhash
-from harness.leakage.tokens import SPACE_LIKE, fold_texts, hash_texts, hash_words, normal_form, normal_words
+from harness.leakage.tokens import SPACE_LIKE, constants, fold_texts, hash_texts, hash_words, normal_form, normal_words
 
 # Letters, digits, ASCII punctuation and spacing, and characters that NFKC or case folding change
 # (ligatures, full-width letters, the long s, German sharp s, Turkish dotted I, superscripts,
@@ -35,16 +36,29 @@ def _reference(texts: list[str]):
     return hash_words([normal_form(t) for t in texts])
 
 
-def _word_hash(word: str) -> int:
-    """A word's hash as defined: polynomial of its UTF-8 bytes, xor its length, splitmix64."""
-    data, mask = word.encode("utf-8"), (1 << 64) - 1
-    h = sum(b * pow(0x100000001B3, i, 1 << 64) for i, b in enumerate(data)) & mask
-    h ^= (len(data) * 0x9E3779B97F4A7C15) & mask
+def _mix64(h: int) -> int:
+    mask = (1 << 64) - 1
     h ^= h >> 30
     h = (h * 0xBF58476D1CE4E5B9) & mask
     h ^= h >> 27
     h = (h * 0x94D049BB133111EB) & mask
     return h ^ (h >> 31)
+
+
+_BLOCK_WEIGHTS = [int(c) for c in constants(4, seed=29)]
+
+
+def _word_hash(word: str) -> int:
+    """A word's hash as defined: its UTF-8 bytes as little-endian 8-byte blocks, the first plus the
+    others times fixed odd weights (BLAKE2b beyond 32 bytes), xor its length times the golden
+    ratio, splitmix64."""
+    data, mask = word.encode("utf-8"), (1 << 64) - 1
+    if len(data) > 32:
+        h = int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
+    else:
+        blocks = [int.from_bytes(data[i : i + 8], "little") for i in range(0, len(data), 8)]
+        h = blocks[0] + sum(b * w for b, w in zip(blocks[1:], _BLOCK_WEIGHTS[1:], strict=False))
+    return _mix64((h & mask) ^ ((len(data) * 0x9E3779B97F4A7C15) & mask))
 
 
 @settings(max_examples=300, deadline=None)
@@ -56,6 +70,23 @@ def test_batch_hashes_equal_the_reference(texts):
     assert np.array_equal(fast.offsets, ref.offsets)
     words = [w for t in texts for w in normal_words(t)]
     assert fast.hashes.tolist() == [_word_hash(w) for w in words]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet="abzAZ09_éßﬁ\u4e00", min_size=1, max_size=80), min_size=1, max_size=8))
+def test_words_of_every_length_hash_as_defined(words):
+    """Words across the 8-byte block edges and past 32 bytes (the BLAKE2b path), ASCII or not."""
+    text = " ".join(words)
+    got = hash_texts(["x", text]).hashes[1:]
+    assert got.tolist() == [_word_hash(w) for w in normal_words(text)]
+
+
+def test_words_that_differ_in_one_byte_or_in_length_hash_apart():
+    words = [c * k for k in range(1, 70) for c in "ab"] + ["a" * (k - 1) + "b" for k in range(1, 70)]
+    words += ["a" * k + "_" for k in range(70)] + ["é" * k for k in range(1, 40)]
+    words = sorted(set(words))
+    h = hash_words([" ".join(words)]).hashes
+    assert h.size == len(words) and np.unique(h).size == len(words)
 
 
 def _byte_words(folded: str) -> list[str]:
@@ -146,7 +177,7 @@ def _densify_reference(sig: np.ndarray, num_perm: int) -> np.ndarray:
 @settings(max_examples=200, deadline=None)
 @given(
     st.integers(1, 40),
-    st.sampled_from([16, 64, 128]),
+    st.sampled_from([12, 16, 64, 128]),  # 12 x an odd number of texts: cells not a multiple of 8
     st.floats(0.0, 1.0),
     st.integers(0, 2**32 - 1),
 )

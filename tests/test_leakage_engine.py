@@ -13,10 +13,19 @@ from hypothesis import strategies as st
 
 from harness.leakage.chunk import scan_texts
 from harness.leakage.holdout import HoldoutItem
-from harness.leakage.index import build_index
+from harness.leakage.index import build_index, template_cover
 from harness.leakage.minhash import band_keys, candidate_probability, pair_similarity, signatures
 from harness.leakage.options import LeakageOptions, make_options
-from harness.leakage.tokens import hash_words, lookup, mix64, ngram_hashes, normal_form, normal_words, text_hashes
+from harness.leakage.tokens import (
+    hash_words,
+    key_filter,
+    lookup,
+    mix64,
+    ngram_hashes,
+    normal_form,
+    normal_words,
+    text_hashes,
+)
 
 WORDS = ["alpha", "beta", "gamma", "delta", "eps"]
 
@@ -69,6 +78,23 @@ def test_lookup_returns_every_match(keys, queries):
     got = sorted(zip(qi.tolist(), ki.tolist(), strict=True))
     want = sorted((i, j) for i, x in enumerate(queries) for j, y in enumerate(k.tolist()) if x == y)
     assert got == want
+
+
+@given(st.integers(0, 70_000), st.integers(0, 2**32 - 1))
+@settings(max_examples=25, deadline=None)
+def test_lookup_through_a_filter_of_any_size_finds_the_same_matches(n_keys, seed):
+    """The filter's size follows the key count (2**12 to 2**22 entries); it only ever drops non-matches."""
+    rng = np.random.default_rng(seed)
+    keys = mix64(rng.integers(0, 2**40, size=n_keys, dtype=np.uint64))
+    keys.sort()
+    queries = np.concatenate([keys[rng.integers(0, max(1, n_keys), size=min(n_keys, 500))],
+                              mix64(rng.integers(2**40, 2**41, size=5000, dtype=np.uint64))])  # fmt: skip
+    bitmap = key_filter(keys)
+    entries = bitmap.size * 8 if bitmap.dtype == np.uint8 else bitmap.size  # large filters: 8 to a byte
+    assert 2**12 <= entries <= 2**22 and entries >= min(2**22, 64 * n_keys)
+    assert (bitmap.dtype == np.uint8) == (entries > 2**16)
+    got, want = lookup(keys, queries, bitmap), lookup(keys, queries)
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
 
 
 def test_text_hash_is_the_normal_form():
@@ -131,6 +157,62 @@ def test_template_words_are_left_out_of_ngrams():
     hits = scan_texts(index, [clean, leak], np.array([0, 1]), 2, opts, within=False)
     assert {int(d) for d in hits.ngram[:, 0]} == {1}
     assert {int(d) for d in hits.exact_doc} == {1}
+
+
+@given(
+    st.lists(st.lists(st.sampled_from(WORDS), min_size=0, max_size=14), min_size=3, max_size=6),
+    st.lists(st.lists(st.sampled_from(WORDS), max_size=30), min_size=1, max_size=5),
+    st.integers(2, 4),
+)
+@settings(max_examples=120, deadline=None)
+def test_template_cover_through_the_filter_equals_the_full_search(holds, train, n):
+    """``HoldoutIndex.cover`` looks positions up through the small template filter; the same words."""
+    index, _ = _index([" ".join(h) for h in holds], template_n=n, template_min_items=2, template_min_share=0.0)
+    batch = hash_words([" ".join(t) for t in train])
+    expect = template_cover(batch, index.template, n)
+    assert np.array_equal(index.cover(batch), expect)
+
+
+def _whole_batch_reference(index, texts, opts):
+    """n-gram rows and near-duplicate pairs with every text's template words removed up front."""
+    from harness.leakage.chunk import ChunkHits, _ngram_pairs
+    from harness.leakage.index import compress
+    from harness.leakage.minhash import shingle_hashes
+    from harness.leakage.tokens import hash_texts
+
+    batch = hash_texts(texts)
+    content, kept = compress(batch, template_cover(batch, index.template, opts.template_n))
+    rows = _ngram_pairs(index, batch, content, kept, opts.n)
+    sh, start = shingle_hashes(content.hashes, content.doc, opts.shingle)
+    sig = signatures(sh, content.doc[start], len(texts), num_perm=opts.num_perm)
+    return rows, sig, ChunkHits
+
+
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 3), st.lists(st.sampled_from(WORDS), max_size=20)),
+                min_size=1, max_size=8))  # fmt: skip
+@settings(max_examples=80, deadline=None)
+def test_texts_with_templates_scanned_apart_give_the_whole_batch_results(rows):
+    """Texts holding a template are re-scanned without it, the others as they are: the same n-gram
+    rows and the same MinHash signatures as removing template words from every text first."""
+    import harness.leakage.chunk as chunk
+
+    template = "please read the passage below and answer the question about it"
+    holds = [f"{template} " + " ".join(f"w{i}x{j}" for j in range(14)) for i in range(4)]
+    index, opts = _index(holds, n=4)
+    texts = []
+    for with_template, h, words in rows:
+        body = " ".join(holds[h].split()[len(template.split()) : len(template.split()) + 8] + words)
+        texts.append(f"{template} {body}" if with_template else body)
+    seen = []  # the signatures the LSH bands are made of
+    original = chunk.band_keys
+    chunk.band_keys = lambda sig, *a: seen.append(sig.copy()) or original(sig, *a)
+    try:
+        hits = scan_texts(index, texts, np.arange(len(texts)), len(texts), opts, within=False)
+    finally:
+        chunk.band_keys = original
+    want, sig, _ = _whole_batch_reference(index, texts, opts)
+    assert hits.ngram.shape[0] > 0 and np.array_equal(hits.ngram, want)
+    assert len(seen) == 1 and np.array_equal(seen[0], sig)
 
 
 # ---------------------------------------------------------------------------- MinHash and LSH

@@ -14,6 +14,7 @@ from typing import Any
 
 import typer
 
+from harness.allocator import keep_freed_memory
 from harness.cli.app import command, console
 from harness.errors import HarnessError
 
@@ -77,6 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning harness errors into exit code 2 without a traceback."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
+    keep_freed_memory()  # batch loops reuse freed arrays instead of faulting pages in again
     register_verbs(_modules_for(args))
     try:
         rc = command().main(args=args, prog_name="harness", standalone_mode=False)

@@ -137,10 +137,13 @@ def scan_leakage(
     prep = prepare(holdouts, opts)
     scanner = Scanner(prep.holdout_index, prep.options, embedder=prep.embedder)
     n_examples = 0
+    from harness.gcpause import paused_gc
     from harness.progress import step
 
     try:
-        with step(f"leakage: scanning {Path(train).name}") as shown:
+        # The collector's passes would walk the batch of rows held for hashing again and again; the
+        # rows are acyclic, so reference counting frees them (4% of a 13-gram scan's time).
+        with paused_gc(), step(f"leakage: scanning {Path(train).name}") as shown:
             rows = _rows(train)
             # Rows are taken 1,024 at a time (islice: no Python work per row here).
             for block in iter(lambda: list(islice(rows, 1024)), []):

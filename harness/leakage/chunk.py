@@ -11,10 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.leakage.index import HoldoutIndex, compress, member, position, template_cover
+from harness.allocator import keep_freed_memory
+from harness.leakage.index import HoldoutIndex, covered_part, member, position
 from harness.leakage.minhash import band_keys, pair_similarity, shingle_hashes, signatures
 from harness.leakage.options import LeakageOptions
-from harness.leakage.tokens import TokenBatch, find_ngrams, hash_texts, lookup, text_hashes
+from harness.leakage.tokens import TokenBatch, find_ngrams, hash_texts, lookup, prefix_sums, text_hashes
 from harness.text import digest, normalize
 
 _Z = np.zeros(0, dtype=np.int64)
@@ -37,14 +38,25 @@ class ChunkHits:
 
 
 def _ngram_pairs(
-    index: HoldoutIndex, batch: TokenBatch, content: TokenBatch, kept: np.ndarray | None, n: int
+    index: HoldoutIndex,
+    batch: TokenBatch,
+    content: TokenBatch,
+    kept: np.ndarray | None,
+    n: int,
+    *,
+    prefix: np.ndarray | None = None,
+    skip: np.ndarray | None = None,
 ) -> np.ndarray:
     """Matched (train text, holdout text) pairs with counts and their longest run of n-grams.
 
-    ``content``: ``batch`` without template words; ``kept``: the index in ``batch`` of each of its
-    words (None: content is the whole batch).
+    ``content``: ``batch``'s words outside templates; ``kept``: the index in ``batch`` of each of
+    its words (None: content is ``batch`` itself, and ``prefix`` its prefix sums if known);
+    ``skip``: texts whose matches are left out (those :func:`covered_part` scans on their own).
     """
-    t_abs, ki = find_ngrams(content, n, index.ngram_keys, index.filter("ngram"))
+    t_abs, ki = find_ngrams(content, n, index.ngram_keys, index.filter("ngram"), prefix)
+    if skip is not None and t_abs.size:
+        keep = ~skip.take(content.doc.take(t_abs))
+        t_abs, ki = t_abs[keep], ki[keep]
     if t_abs.size == 0:
         return np.zeros((0, 8), dtype=np.int64)
     doc = content.doc[t_abs]
@@ -109,19 +121,25 @@ def scan_texts(
     methods = set(opts.methods) if index is not None else set()
     hits = ChunkHits(_Z, _Z, np.zeros((0, 8), dtype=np.int64), _Z, _Z, np.zeros(0))
     if index is not None:
+        prefix = prefix_sums(batch)  # every n-gram and whole-text hash is read off these
         if "exact" in methods and index.exact_keys.size:
-            qi, ki = lookup(index.exact_keys, text_hashes(batch), index.filter("exact"))
+            qi, ki = lookup(index.exact_keys, text_hashes(batch, prefix), index.filter("exact"))
             hits.exact_doc, hits.exact_text = qi, index.exact_text[ki]
         ngram = "ngram" in methods and index.ngram_keys.size > 0
         near = "near_duplicate" in methods and index.band_keys.size > 0
         if ngram or near:  # both look at the words outside holdout templates
-            covered = template_cover(batch, index.template, opts.template_n, index.filter("template"))
-            # Training text rarely holds a holdout template: then its words are its content.
-            content, kept = compress(batch, covered) if covered.any() else (batch, None)
+            covered = index.cover(batch, prefix)
+            # Training text rarely holds a holdout template: the few texts that do are scanned
+            # again without their template words, the others as they are.
+            part = covered_part(batch, covered) if covered.any() else None
             if ngram:
-                hits.ngram = _ngram_pairs(index, batch, content, kept, opts.n)
+                hits.ngram = _ngram_pairs(index, batch, batch, None, opts.n, prefix=prefix, skip=_docs(part))
+                if part is not None:
+                    more = _ngram_pairs(index, batch, part[1], part[2], opts.n)
+                    rows = np.concatenate([hits.ngram, more])
+                    hits.ngram = rows[np.lexsort((rows[:, 1], rows[:, 0]))]  # by text, then holdout text
             if near:
-                _near(index, content, n_docs, opts, hits)
+                _near(index, batch, part, n_docs, opts, hits)
     if within:
         sh, sstart = shingle_hashes(batch.hashes, batch.doc, opts.shingle)
         sdoc = batch.doc[sstart]
@@ -138,13 +156,33 @@ def scan_texts(
     return hits
 
 
-def _near(index: HoldoutIndex, content: TokenBatch, n_docs: int, opts: LeakageOptions, hits: ChunkHits) -> None:
-    """MinHash LSH candidates over non-template shingles, kept at estimated Jaccard >= threshold."""
-    sh, sstart = shingle_hashes(content.hashes, content.doc, opts.shingle)
-    sdoc = content.doc[sstart]
-    sig = signatures(sh, sdoc, n_docs, num_perm=opts.num_perm)
-    has = np.bincount(sdoc, minlength=n_docs)[:n_docs] > 0
-    ok = np.flatnonzero(has & (np.diff(content.offsets) >= opts.min_words))
+def _docs(part: tuple[np.ndarray, TokenBatch, np.ndarray] | None) -> np.ndarray | None:
+    return None if part is None else part[0]
+
+
+def _near(
+    index: HoldoutIndex,
+    batch: TokenBatch,
+    part: tuple[np.ndarray, TokenBatch, np.ndarray] | None,
+    n_docs: int,
+    opts: LeakageOptions,
+    hits: ChunkHits,
+) -> None:
+    """MinHash LSH candidates over non-template shingles, kept at estimated Jaccard >= threshold.
+
+    ``part``: :func:`covered_part` of the batch (None: no text holds a template); its texts'
+    shingles are taken from it, the others' from ``batch``.
+    """
+    sh, sstart = shingle_hashes(batch.hashes, batch.doc, opts.shingle)
+    sig = signatures(sh, batch.doc.take(sstart), n_docs, num_perm=opts.num_perm)
+    words = np.diff(batch.offsets)
+    if part is not None:  # a signature is its own text's alone: those texts' rows are made again
+        docs, content, _ = part
+        d = np.flatnonzero(docs)
+        more, mstart = shingle_hashes(content.hashes, content.doc, opts.shingle)
+        sig[d] = signatures(more, np.searchsorted(d, content.doc.take(mstart)), d.size, num_perm=opts.num_perm)
+        words[d] = np.diff(content.offsets)[d]
+    ok = np.flatnonzero((words >= opts.shingle) & (words >= opts.min_words))  # a shingle: `shingle` words
     if ok.size == 0:
         return
     keys = band_keys(sig, opts.bands, opts.rows).T[:, ok]  # bands x texts
@@ -154,9 +192,9 @@ def _near(index: HoldoutIndex, content: TokenBatch, n_docs: int, opts: LeakageOp
     n_texts = index.words.size
     cand = np.unique(ok[qi % ok.size] * n_texts + index.band_text[ki])
     cd, ct = cand // n_texts, cand % n_texts
-    sim = pair_similarity(sig[cd], index.sig[ct])
-    keep = sim >= opts.threshold
-    hits.near_doc, hits.near_text, hits.near_sim = cd[keep], ct[keep], sim[keep]
+    sim = pair_similarity(sig.T[:, cd].T, index.sig[ct])  # columns of the bins x texts layout
+    keep_pairs = sim >= opts.threshold
+    hits.near_doc, hits.near_text, hits.near_sim = cd[keep_pairs], ct[keep_pairs], sim[keep_pairs]
 
 
 # Worker-process state: the index is sent once per worker, not once per batch.
@@ -164,7 +202,8 @@ _WORKER: dict[str, object] = {}
 
 
 def init_worker(index: HoldoutIndex | None, opts: LeakageOptions, within: bool) -> None:
-    """Pool initializer: keep the index in the worker."""
+    """Pool initializer: keep the index in the worker (and freed batch arrays for the next batch)."""
+    keep_freed_memory()
     _WORKER["index"], _WORKER["opts"], _WORKER["within"] = index, opts, within
 
 

@@ -76,6 +76,10 @@ class HoldoutIndex:
             self.filters[name] = key_filter(keys[name])
         return self.filters[name]
 
+    def cover(self, batch: TokenBatch, prefix: np.ndarray | None = None) -> np.ndarray:
+        """Boolean mask over a batch's words: covered by a template n-gram (:func:`template_cover`)."""
+        return template_cover(batch, self.template, self.options.template_n, self.filter("template"), prefix)
+
     def nbytes(self) -> int:
         """Bytes held by the index's arrays (the text itself not counted)."""
         arrays = (
@@ -133,11 +137,13 @@ def template_grams(
     return np.unique(g[starts[df >= need[gr[starts]]]])
 
 
-def template_cover(batch: TokenBatch, template: np.ndarray, n: int, bitmap: np.ndarray | None = None) -> np.ndarray:
-    """Boolean mask over the batch's words: covered by a template n-gram."""
+def template_cover(
+    batch: TokenBatch, template: np.ndarray, n: int, bitmap: np.ndarray | None = None, prefix: np.ndarray | None = None
+) -> np.ndarray:
+    """Boolean mask over the batch's words: covered by a template n-gram (``prefix``: see :func:`find_ngrams`)."""
     if template.size == 0:
         return np.zeros(batch.hashes.size, dtype=bool)
-    start, _ = find_ngrams(batch, n, template, bitmap)
+    start, _ = find_ngrams(batch, n, template, bitmap, prefix)
     if start.size == 0:
         return np.zeros(batch.hashes.size, dtype=bool)
     return coverage(start, n, batch.hashes.size)
@@ -149,6 +155,25 @@ def compress(batch: TokenBatch, covered: np.ndarray) -> tuple[TokenBatch, np.nda
     doc = batch.doc.take(kept)
     offsets = np.searchsorted(doc, np.arange(batch.offsets.size)).astype(np.int64)
     return TokenBatch(batch.hashes.take(kept), doc, offsets), kept
+
+
+def covered_part(batch: TokenBatch, covered: np.ndarray) -> tuple[np.ndarray, TokenBatch, np.ndarray]:
+    """The few texts that hold template words, without those words.
+
+    Returns a mask over texts (which hold any), their remaining words as a batch numbered like
+    ``batch`` (the other texts empty in it), and the index in ``batch`` of each of those words.
+    :func:`compress` gives the same words for those texts, but copies every text of the batch.
+    """
+    n_docs = batch.offsets.size - 1
+    docs = np.zeros(n_docs, dtype=bool)
+    docs[batch.doc.take(np.flatnonzero(covered))] = True
+    d = np.flatnonzero(docs)
+    lo, counts = batch.offsets[d], np.diff(batch.offsets)[d]
+    words = np.repeat(lo - (np.cumsum(counts) - counts), counts) + np.arange(int(counts.sum()))
+    kept = words[~covered.take(words)]
+    doc = batch.doc.take(kept)
+    offsets = np.searchsorted(doc, np.arange(n_docs + 1)).astype(np.int64)
+    return docs, TokenBatch(batch.hashes.take(kept), doc, offsets), kept
 
 
 def position(batch: TokenBatch, word: np.ndarray) -> np.ndarray:
@@ -269,4 +294,14 @@ def build_index(holdouts: list[tuple[str, list[HoldoutItem]]], opts: LeakageOpti
     )
 
 
-__all__ = ["HoldoutIndex", "HoldoutText", "build_index", "compress", "lookup", "member", "position", "template_cover"]
+__all__ = [
+    "HoldoutIndex",
+    "HoldoutText",
+    "build_index",
+    "compress",
+    "covered_part",
+    "lookup",
+    "member",
+    "position",
+    "template_cover",
+]

@@ -26,7 +26,7 @@ from harness.leakage.tokens import U64, constants, mix64
 
 EMPTY = U64(1 << 63)  # larger than any bin value (values are 32-bit)
 _LOW32 = U64(0xFFFFFFFF)
-_MAX_PROBES = 256  # a multiple of _BLOCK
+_MAX_PROBES = 256  # more than 6 x _BLOCK
 _BLOCK = 8  # probes tested together, as the bits of one byte
 _LOWEST_BIT = np.array([(v & -v).bit_length() - 1 if v else 0 for v in range(256)], dtype=np.intp)
 
@@ -59,13 +59,16 @@ def signatures(shingles: np.ndarray, group: np.ndarray, n_groups: int, *, num_pe
         n_groups: number of groups; a group without shingles gets a row of :data:`EMPTY`.
         num_perm: signature length (number of bins).
     """
-    # Bins x groups layout: following a probe is then a gather of whole rows.
-    sig = np.full(num_perm * n_groups, EMPTY, dtype=np.uint64)
+    # The minima are taken group by group (a group's bins are neighbours in memory: five times
+    # faster than scattering over all groups), then laid out bins x groups, so that following a
+    # probe is a gather of whole rows.
+    sig = np.full(n_groups * num_perm, EMPTY, dtype=np.uint64)
     if shingles.size:
         bins = ((shingles >> U64(32)) * U64(num_perm)) >> U64(32)
-        key = bins.astype(np.int64) * n_groups + group
+        key = group * num_perm + bins.view(np.int64)
         np.minimum.at(sig, key, shingles & _LOW32)
-    return _densify(sig.reshape(num_perm, n_groups), num_perm).T  # a transposed view: no copy
+    by_bin = np.ascontiguousarray(sig.reshape(n_groups, num_perm).T)
+    return _densify(by_bin, num_perm).T  # a transposed view: no copy
 
 
 def _densify(s: np.ndarray, num_perm: int) -> np.ndarray:
@@ -82,11 +85,14 @@ def _densify(s: np.ndarray, num_perm: int) -> np.ndarray:
     # unfilled (flat index ``bin * n + text``; about 1 in 30 is left after each block).
     full = (~e).view(np.uint8)
     hits = np.zeros(e.shape, dtype=np.uint8)
+    step = np.uint64 if e.size % 8 == 0 else np.uint8  # eight cells at a time: each 0 or 1, shifted by < 8
+    words = hits.reshape(-1).view(step)
     for a in range(_BLOCK):
-        hits |= full[probes[a]] << a
+        rows = full[probes[a]].reshape(-1).view(step)
+        rows <<= step(a)
+        words |= rows
     hits *= e
-    src = first.take(hits + (np.arange(num_perm) * 256)[:, None])
-    src *= n
+    src = (first * n).take(hits + (np.arange(num_perm) * 256)[:, None])  # the row of the bin taken from
     src += np.arange(n)
     o = s.take(src)
     flat_e = e.ravel()
@@ -98,19 +104,32 @@ def _densify(s: np.ndarray, num_perm: int) -> np.ndarray:
 def _probe_on(
     s: np.ndarray, o: np.ndarray, flat_e: np.ndarray, cells: np.ndarray, probes: np.ndarray, num_perm: int
 ) -> np.ndarray:
-    """The rare cells the first 8 probes left empty: later probes 8 at a time, then the next bin."""
+    """The rare cells the first 8 probes left empty: later probes in blocks (the next 8, the next
+    32, all the rest: each cell takes the first non-empty one of its block), then the next bin."""
     n = s.shape[1]
     flat_s, flat_o = s.ravel(), o.ravel()
+    flat_full = ~flat_e
     bins, rows = np.divmod(cells, n)
-    for base in range(_BLOCK, _MAX_PROBES, _BLOCK):
+    for base, end in ((_BLOCK, 2 * _BLOCK), (2 * _BLOCK, 6 * _BLOCK), (6 * _BLOCK, _MAX_PROBES)):
         if cells.size == 0:
             break
-        src = probes[base : base + _BLOCK].take(bins, axis=1)  # (8, cells): the next 8 probes
-        hit = ~flat_e.take(src * n + rows)
-        ok = hit.any(axis=0)
-        at = hit.argmax(axis=0)[ok]
-        flat_o[cells[ok]] = flat_s.take(src[at, np.flatnonzero(ok)] * n + rows[ok])
-        cells, bins, rows = cells[~ok], bins[~ok], rows[~ok]
+        src = probes[base:end].take(bins, axis=1)  # (probes, cells): the next block
+        src *= n
+        src += rows
+        hit = flat_full.take(src)
+        if base == _BLOCK:  # the largest block of cells: its 8 tests as the bits of a byte
+            bits = hit.view(np.uint8)
+            hits = bits[0].copy()
+            for a in range(1, _BLOCK):
+                hits |= bits[a] << a
+            ok = hits != 0
+            at = _LOWEST_BIT.take(hits[ok])
+        else:
+            ok = hit.any(axis=0)
+            at = hit.argmax(axis=0)[ok]
+        flat_o[cells[ok]] = flat_s.take(src[at, np.flatnonzero(ok)])
+        left = ~ok
+        cells, bins, rows = cells[left], bins[left], rows[left]
     if cells.size:  # very sparse sets: the next non-empty bin to the right
         src = (bins[None, :] + np.arange(1, num_perm)[:, None]) % num_perm
         at = (~flat_e.take(src * n + rows)).argmax(axis=0)
@@ -166,8 +185,8 @@ _SHINGLE_C = constants(256, seed=13)
 def shingle_hashes(word_hashes: np.ndarray, doc: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Hashes of word ``k``-shingles inside each text and the index of each shingle's first word.
 
-    A shingle's hash is ``mix64(mix64(sum(word[i] * C[i]) ^ k) ^ D)`` with fixed odd constants
-    ``C`` and ``D``: the same values in every version of the index, so signatures do not move.
+    A shingle's hash is ``mix64(sum(word[i] * C[i]) ^ k)`` with fixed odd constants ``C`` (word
+    hashes are already uniform, so one bijective mix makes the sum's bits independent).
     """
     total = word_hashes.size
     if total < k:
@@ -178,4 +197,4 @@ def shingle_hashes(word_hashes: np.ndarray, doc: np.ndarray, k: int) -> tuple[np
     for i in range(1, k):
         acc += word_hashes[i : i + m] * coef[i]
     start = np.flatnonzero(doc[:m] == doc[k - 1 :])
-    return mix64(mix64(acc[start] ^ U64(k)) ^ U64(0x5851F42D4C957F2D)), start
+    return mix64(acc[start] ^ U64(k)), start

@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import sys
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from itertools import chain
 from typing import Any
@@ -19,7 +20,7 @@ import numpy as np
 
 from harness.leakage.chunk import ChunkHits, init_worker, scan_texts, worker_scan
 from harness.leakage.embed import Embedder, windows
-from harness.leakage.index import HoldoutIndex, template_cover
+from harness.leakage.index import HoldoutIndex
 from harness.leakage.options import LeakageOptions
 from harness.leakage.tokens import hash_words, normal_form
 
@@ -30,9 +31,17 @@ EMBED_CACHE = 4096  # texts whose embeddings are kept for reuse
 class _Chunk:
     texts: list[str]
     owners: np.ndarray  # the record of each text
-    fields: list[str]
-    ids: list[str]
-    lines: list[int]
+    dicts: Sequence[dict[str, str]]  # each record's text fields
+    ids: Sequence[str]
+    lines: Sequence[int]
+    _fields: list[str] | None = None
+
+    @property
+    def fields(self) -> list[str]:
+        """The field name of each text (made when a hit needs it: most batches have none)."""
+        if self._fields is None:
+            self._fields = list(chain.from_iterable(self.dicts))
+        return self._fields
 
 
 @dataclass
@@ -128,9 +137,10 @@ class Scanner:
         size = self.opts.chunk_size
         records, self._queued = self._queued[:size], self._queued[size:]
         ids, lines, dicts = zip(*records, strict=True) if records else ((), (), ())
-        owners = np.repeat(np.arange(len(dicts), dtype=np.int64), list(map(len, dicts)))
+        counts = np.fromiter(map(len, dicts), dtype=np.int64, count=len(dicts))
+        owners = np.repeat(np.arange(len(dicts), dtype=np.int64), counts)
         texts = list(chain.from_iterable(map(dict.values, dicts)))
-        return _Chunk(texts, owners, list(chain.from_iterable(dicts)), list(ids), list(lines))
+        return _Chunk(texts, owners, dicts, ids, lines)
 
     def _submit(self) -> None:
         c = self._take_chunk()
@@ -208,7 +218,7 @@ class Scanner:
             return
         normal = [normal_form(t) for t in c.texts]
         batch = hash_words(normal)
-        covered = template_cover(batch, self.index.template, self.opts.template_n, self.index.filter("template"))
+        covered = self.index.cover(batch)
         win_texts: list[str] = []
         win_doc: list[int] = []
         for i, text in enumerate(normal):

@@ -2,9 +2,10 @@
 
 Every leakage method sees text the same way: Unicode NFKC, case-folded, split into word
 characters (``\\w+``), so punctuation, case and spacing never hide a copy. Hashing is done on a
-whole batch of texts at once with numpy (no per-word Python work): the batch becomes one byte
-buffer, each word a 64-bit hash of its bytes, an n-gram a polynomial of its words' hashes, so
-lookups against a holdout index are sorted-array searches.
+whole batch of texts at once with numpy (no per-word Python work, but for the rare word longer
+than 32 bytes): the batch becomes one byte buffer, each word a 64-bit hash of its bytes, an
+n-gram a polynomial of its words' hashes, so lookups against a holdout index are sorted-array
+searches.
 
 Example:
     >>> normal_words("Hello,   WORLD! It's")
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from hashlib import blake2b
 from typing import NamedTuple
 
 import numpy as np
@@ -31,6 +33,7 @@ U8 = np.uint8
 MASK64 = (1 << 64) - 1
 _BASE = 0x100000001B3  # FNV-1a 64-bit prime: odd, so its powers never vanish mod 2**64
 _GOLD = U64(0x9E3779B97F4A7C15)
+WORD_BLOCKS = 4  # words of up to 4 x 8 bytes are hashed with array operations, longer ones by BLAKE2b
 
 
 # Punctuation common in English text that can be made a space before NFKC without changing any
@@ -90,18 +93,18 @@ def fold_texts(texts: list[str]) -> list[str]:
         >>> fold_texts(["Hello, World", "Straße’s ﬁne"])
         ['Hello, World', 'strasse s fine']
     """
-    if "\0".join(texts).isascii():
+    todo = [i for i, ascii in enumerate(map(str.isascii, texts)) if not ascii]
+    if not todo:
         return texts
     out = list(texts)
-    todo = []
-    for i in [i for i, ascii in enumerate(map(str.isascii, texts)) if not ascii]:
-        if "\0" in texts[i]:
-            out[i] = normal_form(texts[i])
-        else:
-            todo.append(i)
-    if not todo:
-        return out
     joined = "\0".join([texts[i] for i in todo])
+    if joined.count("\0") != len(todo) - 1:  # rare: a text holds NUL itself
+        for i in [i for i in todo if "\0" in texts[i]]:
+            out[i] = normal_form(texts[i])
+        todo = [i for i in todo if "\0" not in texts[i]]
+        if not todo:
+            return out
+        joined = "\0".join([texts[i] for i in todo])
     for c in SPACE_LIKE:
         if c in joined:
             joined = joined.replace(c, " ")
@@ -138,6 +141,7 @@ def constants(n: int, seed: int) -> np.ndarray:
     return rng.integers(0, 2**63, size=n, dtype=np.uint64) * U64(2) + U64(1)
 
 
+_BLOCK_C = constants(WORD_BLOCKS, seed=29)  # the block weights of a word's hash (the first is unused)
 _INV_BASE = pow(_BASE, -1, 1 << 64)
 _POW_CACHE: dict[str, np.ndarray] = {}
 
@@ -171,65 +175,108 @@ class TokenBatch(NamedTuple):
 def hash_texts(texts: list[str]) -> TokenBatch:
     """Hash every word of a batch of texts, normalised as :func:`normal_words` does.
 
-    A word's hash is a polynomial hash of its UTF-8 bytes and length, finalised by
-    :func:`mix64`; equal words get equal hashes in every process.
+    A word's hash is built from its UTF-8 bytes read eight at a time (see :func:`_hash_bytes`);
+    equal words get equal hashes in every process and on every machine.
 
     Example:
         >>> a, b = hash_texts(["The QUICK, fox!", ""]), hash_words(["the quick fox", ""])
         >>> bool((a.hashes == b.hashes).all()), a.offsets.tolist() == b.offsets.tolist()
         (True, True)
     """
-    batch = _hash_bytes("\0".join(["", *fold_texts(texts), ""]).encode("utf-8"), len(texts))
+    # ASCII text (the common case) needs no Unicode folding
+    folded = texts if all(map(str.isascii, texts)) else fold_texts(texts)
+    batch = _hash_bytes(_joined(folded), len(texts))
     if batch is None:  # an ASCII text holds NUL itself (NUL joins the texts): take its normal form
         texts = [normal_form(t) if t.isascii() and "\0" in t else t for t in texts]
-        batch = _hash_bytes("\0".join(["", *fold_texts(texts), ""]).encode("utf-8"), len(texts))
+        batch = _hash_bytes(_joined(fold_texts(texts)), len(texts))
         assert batch is not None
     return batch
 
 
+_PAD = " " * 16  # separators after the last text: a word's 8-byte blocks may be read past its end
+
+
+def _joined(texts: list[str]) -> bytes:
+    """``NUL text NUL text ... NUL`` and the padding, as UTF-8 (what :func:`_hash_bytes` reads)."""
+    return "\0".join(["", *texts, _PAD]).encode("utf-8")
+
+
 def hash_words(normal_texts: list[str]) -> TokenBatch:
     """Hash every word of already normalised texts (words separated by spaces, no NUL)."""
-    batch = _hash_bytes("\0".join(["", *normal_texts, ""]).encode("utf-8"), len(normal_texts))
+    batch = _hash_bytes(_joined(normal_texts), len(normal_texts))
     if batch is None:
         raise ValueError("hash_words takes normalised texts, which hold no NUL; one does")
     return batch
 
 
+# A word's first 8k bytes as one little-endian 64-bit value: MASKS[k] keeps k bytes (k <= 8).
+_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
+_MASKS[8] = U64(MASK64)
+
+
 def _hash_bytes(raw: bytes, n_docs: int) -> TokenBatch | None:
-    """Word hashes of ``n_docs`` folded texts encoded as ``NUL text NUL text ... NUL`` (None if
-    the buffer holds another number of NULs: a text held NUL itself)."""
-    buf = np.frombuffer(raw, dtype=np.uint8)
-    nul = np.flatnonzero(buf == 0)  # n_docs + 1 text boundaries
+    """Word hashes of ``n_docs`` folded texts encoded as ``NUL text NUL text ... NUL`` and 16
+    spaces (:func:`_joined`); None if the buffer holds another number of NULs (a text held NUL).
+
+    A word of ``L`` lower-cased bytes is read as little-endian 64-bit blocks ``b0, b1, ...`` (the
+    last one zero-padded); its hash is ``h = b0 + b1 * C1 + b2 * C2 + b3 * C3`` (mod 2**64, fixed
+    odd constants; words of up to ``8 * WORD_BLOCKS`` bytes; a longer word takes the first 8 bytes
+    of its BLAKE2b digest), then ``mix64(h ^ L * GOLD)``. The cost is a few passes over the bytes
+    and a few over the words (no 64-bit value per byte), with few temporary buffers.
+    """
+    low = np.frombuffer(raw.lower(), dtype=np.uint8)  # bytes.lower: ASCII letters only
+    nul = np.flatnonzero(low == 0)  # n_docs + 1 text boundaries
     if nul.size != n_docs + 1:
         return None
     # Folded text is ASCII but for its non-ASCII word characters (bytes >= 0x80): a byte is part of
-    # a word if it is one of those, a letter, a digit or "_"; letters are lower-cased. Only word
-    # bytes enter a word's hash, so separators may keep any value.
-    low = buf | ((buf - U8(0x41)) < U8(26)).view(np.uint8) << U8(5)
-    is_word = ((low - U8(0x61)) < U8(26)) | ((buf - U8(0x30)) < U8(10)) | (buf == U8(0x5F)) | (buf >= U8(0x80))
+    # a word if it is one of those, a letter, a digit or "_". Only a word's own bytes enter its hash
+    # (the blocks are masked to its length), so separators keep any value.
+    tmp = low - U8(0x61)
+    is_word = tmp < U8(26)
+    test = np.empty_like(is_word)
+    np.subtract(low, U8(0x30), out=tmp)
+    is_word |= np.less(tmp, U8(10), out=test)
+    is_word |= np.equal(low, U8(0x5F), out=test)
+    is_word |= np.greater_equal(low, U8(0x80), out=test)
     # Word bytes change to separators and back: word k is bytes (edge[2k], edge[2k + 1]].
-    edge = np.flatnonzero(is_word[1:] != is_word[:-1])
-    before, last = edge[0::2].copy(), edge[1::2].copy()
-    # Word [a, b) hashes to sum(low[i] * BASE**(i - a)) from prefix sums of low[i] * BASE**i.
-    pw, inv = _powers(buf.size + 1)
-    prefix = low.astype(np.uint64)
-    prefix *= pw[: buf.size]
-    np.cumsum(prefix, out=prefix)
-    h = (prefix.take(last) - prefix.take(before)) * inv[1:].take(before)
-    h ^= (last - before).astype(np.uint64) * _GOLD
-    offsets = np.searchsorted(before, nul).astype(np.int64)
+    edge = np.flatnonzero(np.not_equal(is_word[1:], is_word[:-1], out=test[:-1]))
+    start = edge[0::2] + 1
+    length = edge[1::2] - edge[0::2]
+    blocks = np.ndarray((low.size - 7,), dtype="<u8", buffer=low.data, strides=(1,))  # 8 bytes from each offset
+    h = blocks.take(start)
+    h &= _MASKS.take(np.minimum(length, 8))
+    sub = np.flatnonzero(length > 8)
+    for k in range(1, WORD_BLOCKS):
+        if sub.size == 0:
+            break
+        at, left = start.take(sub), length.take(sub) - 8 * k
+        block = blocks.take(at + 8 * k)
+        block &= _MASKS.take(np.minimum(left, 8))
+        block *= _BLOCK_C[k]
+        h[sub] += block
+        sub = sub[left > 8]
+    for i in sub.tolist():  # rare: words longer than 8 * WORD_BLOCKS bytes
+        a = int(start[i])
+        h[i] = int.from_bytes(blake2b(low[a : a + int(length[i])].tobytes(), digest_size=8).digest(), "little")
+    h ^= length.astype(np.uint64) * _GOLD
+    offsets = np.searchsorted(start, nul).astype(np.int64)
     doc = np.repeat(np.arange(n_docs, dtype=np.int64), np.diff(offsets))
     return TokenBatch(mix64(h), doc, offsets)
 
 
+def prefix_sums(batch: TokenBatch) -> np.ndarray:
+    """``P[j] = sum(hashes[t] * BASE**t for t < j)`` (length ``len(hashes) + 1``): every n-gram hash
+    and whole-text hash of the batch is read off them; compute them once and pass them on."""
+    return _prefix(batch.hashes)
+
+
 def _prefix(hashes: np.ndarray) -> np.ndarray:
-    """``P[j] = sum(hashes[t] * BASE**t for t < j)`` (length ``len(hashes) + 1``)."""
     prefix = np.zeros(hashes.size + 1, dtype=np.uint64)
     np.cumsum(hashes * _powers(hashes.size)[0], out=prefix[1:])
     return prefix
 
 
-def _all_ngrams(batch: TokenBatch, n: int) -> np.ndarray:
+def _all_ngrams(batch: TokenBatch, n: int, prefix: np.ndarray | None = None) -> np.ndarray:
     """The n-gram hash at every word position ``t <= len - n``, across text boundaries too.
 
     The hash of words ``t .. t+n-1`` is ``sum(hashes[t + k] * BASE**k)`` (mod 2**64), read off
@@ -237,7 +284,8 @@ def _all_ngrams(batch: TokenBatch, n: int) -> np.ndarray:
     hashes are uniform and two different n-grams collide with probability about 2**-63.
     """
     m = batch.hashes.size - n + 1
-    prefix = _prefix(batch.hashes)
+    if prefix is None:
+        prefix = _prefix(batch.hashes)
     return (prefix[n:] - prefix[:m]) * _powers(m)[1]
 
 
@@ -258,24 +306,30 @@ def ngram_hashes(batch: TokenBatch, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def find_ngrams(
-    batch: TokenBatch, n: int, sorted_keys: np.ndarray, bitmap: np.ndarray | None = None
+    batch: TokenBatch,
+    n: int,
+    sorted_keys: np.ndarray,
+    bitmap: np.ndarray | None = None,
+    prefix: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Every n-gram inside one text that equals a key: (index of its first word, key index) pairs.
 
     The same matches as :func:`lookup` on :func:`ngram_hashes`, with the text boundaries checked
-    on the few matches only (``bitmap``: see :func:`key_filter`).
+    on the few matches only (``bitmap``: see :func:`key_filter`; ``prefix``: the batch's
+    :func:`prefix_sums`, if already computed).
     """
     if batch.hashes.size < n or sorted_keys.size == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    start, ki = lookup(sorted_keys, _all_ngrams(batch, n), bitmap)
+    start, ki = lookup(sorted_keys, _all_ngrams(batch, n, prefix), bitmap)
     inside = batch.doc.take(start) == batch.doc.take(start + (n - 1))
     return start[inside], ki[inside]
 
 
-def text_hashes(batch: TokenBatch) -> np.ndarray:
+def text_hashes(batch: TokenBatch, prefix: np.ndarray | None = None) -> np.ndarray:
     """One 64-bit hash per text of its whole word sequence (equal normal forms, equal hashes)."""
     lo, hi = batch.offsets[:-1], batch.offsets[1:]
-    prefix = _prefix(batch.hashes)
+    if prefix is None:
+        prefix = _prefix(batch.hashes)
     inv = _powers(batch.hashes.size + 1)[1]
     whole = (prefix.take(hi) - prefix.take(lo)) * inv.take(lo)
     return mix64(whole ^ ((hi - lo).astype(np.uint64) * _GOLD))
@@ -289,14 +343,36 @@ def coverage(starts: np.ndarray, width: int, size: int) -> np.ndarray:
     return np.cumsum(diff[:size]) > 0
 
 
-FILTER_BITS = 22
+FILTER_BITS = 22  # the most bits a filter uses (4 Mi entries)
+PACK_FROM_BITS = 16  # filters of more entries are kept 8 to a byte (512 KiB at most: in cache)
+_INTP64 = np.dtype(np.intp).itemsize == 8
 
 
 def key_filter(sorted_keys: np.ndarray) -> np.ndarray:
-    """A bitmap over the top ``FILTER_BITS`` bits of the keys: a cheap first test before a binary search."""
-    bitmap = np.zeros(1 << FILTER_BITS, dtype=bool)
-    bitmap[(sorted_keys >> U64(64 - FILTER_BITS)).astype(np.intp)] = True
-    return bitmap
+    """A bitmap over the top bits of the keys: a cheap first test before a binary search.
+
+    About 128 entries a key (1 in 128 of other values gets through), from 2**12 to 2**FILTER_BITS
+    entries: a filter over a few keys stays in the processor's cache as one byte an entry; a large
+    one is packed 8 entries to a byte (``uint8``), so that random lookups stay in cache too.
+    """
+    bits = min(FILTER_BITS, max(12, int(sorted_keys.size).bit_length() + 7))
+    bitmap = np.zeros(1 << bits, dtype=bool)
+    bitmap[(sorted_keys >> U64(64 - bits)).astype(np.intp)] = True
+    return np.packbits(bitmap, bitorder="little") if bits > PACK_FROM_BITS else bitmap
+
+
+def _passes(bitmap: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """The indices of the queries whose top bits are set in ``bitmap`` (see :func:`key_filter`)."""
+    packed = bitmap.dtype == np.uint8
+    entries = bitmap.size * 8 if packed else bitmap.size
+    top = queries >> U64(64 - (entries.bit_length() - 1))  # below 2**22: the same bits as an index
+    index = top.view(np.intp) if _INTP64 else top.astype(np.intp)
+    if not packed:
+        return np.flatnonzero(bitmap.take(index))
+    byte = bitmap.take(index >> 3)
+    byte >>= (index & 7).astype(np.uint8)
+    byte &= np.uint8(1)
+    return np.flatnonzero(byte)
 
 
 def lookup(
@@ -316,7 +392,7 @@ def lookup(
     if sorted_keys.size == 0 or queries.size == 0:
         return z, z.copy()
     if bitmap is not None:
-        maybe = np.flatnonzero(bitmap.take((queries >> U64(64 - FILTER_BITS)).astype(np.intp)))
+        maybe = _passes(bitmap, queries)
         qi, ki = lookup(sorted_keys, queries[maybe])
         return maybe[qi], ki
     lo = np.searchsorted(sorted_keys, queries, side="left")
