@@ -286,7 +286,9 @@ def _all_ngrams(batch: TokenBatch, n: int, prefix: np.ndarray | None = None) -> 
     m = batch.hashes.size - n + 1
     if prefix is None:
         prefix = _prefix(batch.hashes)
-    return (prefix[n:] - prefix[:m]) * _powers(m)[1]
+    grams = np.subtract(prefix[n:], prefix[:m])
+    grams *= _powers(m)[1]
+    return grams
 
 
 def ngram_hashes(batch: TokenBatch, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -369,8 +371,11 @@ def _passes(bitmap: np.ndarray, queries: np.ndarray) -> np.ndarray:
     index = top.view(np.intp) if _INTP64 else top.astype(np.intp)
     if not packed:
         return np.flatnonzero(bitmap.take(index))
-    byte = bitmap.take(index >> 3)
-    byte >>= (index & 7).astype(np.uint8)
+    bit = index.astype(np.uint8)  # few full-width temporaries: each is a pass over memory
+    bit &= np.uint8(7)
+    index >>= 3
+    byte = bitmap.take(index)
+    byte >>= bit
     byte &= np.uint8(1)
     return np.flatnonzero(byte)
 
