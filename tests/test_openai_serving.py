@@ -248,15 +248,41 @@ def test_concurrency_option_bounds_requests_in_flight(tmp_path):
 # --------------------------------------------------------------------------------- Ctrl-C
 
 
+def _terminal_signals() -> None:
+    """In the child before exec: SIGINT as a terminal's process gets it (default action, not blocked),
+    whatever the test process inherited or changed."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _stuck(proc: subprocess.Popen) -> str:
+    """Where a process that ignores SIGINT is: its signal masks, then every thread's traceback
+    (faulthandler prints them on SIGABRT)."""
+    try:
+        status = Path(f"/proc/{proc.pid}/status").read_text().splitlines()
+        masks = "; ".join(line for line in status if line.startswith(("State", "Sig", "Threads")))
+    except OSError as exc:
+        masks = f"no /proc status ({exc})"
+    proc.send_signal(signal.SIGABRT)
+    try:
+        _, err = proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+    return f"{masks}\nstderr after SIGABRT:\n{err[-6000:]}"
+
+
 def test_ctrl_c_stops_at_once_against_a_hanging_server_and_keeps_the_cache(fake, tmp_path):
     prompts = [f"quick {i}" for i in range(3)] + [f"hang {i}" for i in range(3)]
     s = make_suite(tmp_path / "s", prompts)
     cache = tmp_path / "c.sqlite"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HARNESS_NO_PROGRESS": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "harness", "eval", str(s), "--model", "openai:qwen2.5-0.5b-instruct",
-         "--endpoint", fake.url, "--cache", str(cache), "--no-store", "--timeout", "600"],
+        [sys.executable, "-X", "faulthandler", "-m", "harness", "eval", str(s), "--model",
+         "openai:qwen2.5-0.5b-instruct", "--endpoint", fake.url, "--cache", str(cache), "--no-store",
+         "--timeout", "600"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=_terminal_signals,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 120
@@ -271,7 +297,10 @@ def test_ctrl_c_stops_at_once_against_a_hanging_server_and_keeps_the_cache(fake,
             pytest.fail("the quick items were never cached")
         t0 = time.monotonic()
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=15)
+        try:
+            _, err = proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"no exit 15 s after SIGINT; {_stuck(proc)}")
         took = time.monotonic() - t0
     finally:
         if proc.poll() is None:
