@@ -218,13 +218,17 @@ def measure(func_name: str, *args: Any) -> dict[str, Any]:
 FLOOR = "read + parse JSONL only"
 
 
+def _label(methods: tuple[str, ...], workers: int) -> str:
+    return f"ours {'+'.join(methods)}, {workers} worker(s)"
+
+
 def _speed_rounds(folder: Path, runs: list[tuple[tuple[str, ...], int]], rounds: int) -> list[tuple[str, list]]:
     """Each measurement ``rounds`` times, in turn (floor, every method, floor...), each in a fresh process."""
     results: dict[str, list[dict[str, Any]]] = {}
     for _ in range(rounds):
         results.setdefault(FLOOR, []).append(measure("m_read", folder, None))
         for methods, workers in runs:
-            name = f"ours {'+'.join(methods)}, {workers} worker(s)"
+            name = _label(methods, workers)
             results.setdefault(name, []).append(measure("m_ours", folder, methods, workers))
     results[FLOOR].append(measure("m_read", folder, None))
     return list(results.items())
@@ -284,7 +288,7 @@ def main() -> None:
     rows.append((FLOOR, measure("m_read", folder, None)))
     runs += [(("ngram",), 2), (("exact", "ngram", "near_duplicate"), 2)]
     for methods, workers in runs:
-        rows.append((f"ours {'+'.join(methods)}, {workers} worker(s)", measure("m_ours", folder, methods, workers)))
+        rows.append((_label(methods, workers), measure("m_ours", folder, methods, workers)))
     rows.append((f"{FLOOR} (again, after the scans)", measure("m_read", folder, None)))
     rows.append(
         (f"ours ngram, 1 worker, first {args.n // 4} examples", measure("m_ours", folder, ("ngram",), 1, quarter.name))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.allocator import keep_freed_memory
-from harness.leakage.index import HoldoutIndex, covered_part, member, position
+from harness.leakage.index import CoveredPart, HoldoutIndex, covered_part, member, position
 from harness.leakage.minhash import band_keys, pair_similarity, shingle_hashes, signatures
 from harness.leakage.options import LeakageOptions
 from harness.leakage.tokens import TokenBatch, find_ngrams, hash_texts, lookup, prefix_sums, text_hashes
@@ -133,9 +133,10 @@ def scan_texts(
             # again without their template words, the others as they are.
             part = covered_part(batch, covered) if covered.any() else None
             if ngram:
-                hits.ngram = _ngram_pairs(index, batch, batch, None, opts.n, prefix=prefix, skip=_docs(part))
+                skip = None if part is None else part.docs
+                hits.ngram = _ngram_pairs(index, batch, batch, None, opts.n, prefix=prefix, skip=skip)
                 if part is not None:
-                    more = _ngram_pairs(index, batch, part[1], part[2], opts.n)
+                    more = _ngram_pairs(index, batch, part.content, part.kept, opts.n)
                     rows = np.concatenate([hits.ngram, more])
                     hits.ngram = rows[np.lexsort((rows[:, 1], rows[:, 0]))]  # by text, then holdout text
             if near:
@@ -156,14 +157,10 @@ def scan_texts(
     return hits
 
 
-def _docs(part: tuple[np.ndarray, TokenBatch, np.ndarray] | None) -> np.ndarray | None:
-    return None if part is None else part[0]
-
-
 def _near(
     index: HoldoutIndex,
     batch: TokenBatch,
-    part: tuple[np.ndarray, TokenBatch, np.ndarray] | None,
+    part: CoveredPart | None,
     n_docs: int,
     opts: LeakageOptions,
     hits: ChunkHits,
@@ -177,8 +174,8 @@ def _near(
     sig = signatures(sh, batch.doc.take(sstart), n_docs, num_perm=opts.num_perm)
     words = np.diff(batch.offsets)
     if part is not None:  # a signature is its own text's alone: those texts' rows are made again
-        docs, content, _ = part
-        d = np.flatnonzero(docs)
+        content = part.content
+        d = np.flatnonzero(part.docs)
         more, mstart = shingle_hashes(content.hashes, content.doc, opts.shingle)
         sig[d] = signatures(more, np.searchsorted(d, content.doc.take(mstart)), d.size, num_perm=opts.num_perm)
         words[d] = np.diff(content.offsets)[d]

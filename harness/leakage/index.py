@@ -157,11 +157,17 @@ def compress(batch: TokenBatch, covered: np.ndarray) -> tuple[TokenBatch, np.nda
     return TokenBatch(batch.hashes.take(kept), doc, offsets), kept
 
 
-def covered_part(batch: TokenBatch, covered: np.ndarray) -> tuple[np.ndarray, TokenBatch, np.ndarray]:
+class CoveredPart(NamedTuple):
+    """The texts of a batch that hold template words (see :func:`covered_part`)."""
+
+    docs: np.ndarray  # mask over the batch's texts: holds a template word
+    content: TokenBatch  # their other words, numbered like the batch (the other texts empty)
+    kept: np.ndarray  # the index in the batch of each of those words
+
+
+def covered_part(batch: TokenBatch, covered: np.ndarray) -> CoveredPart:
     """The few texts that hold template words, without those words.
 
-    Returns a mask over texts (which hold any), their remaining words as a batch numbered like
-    ``batch`` (the other texts empty in it), and the index in ``batch`` of each of those words.
     :func:`compress` gives the same words for those texts, but copies every text of the batch.
     """
     n_docs = batch.offsets.size - 1
@@ -173,7 +179,7 @@ def covered_part(batch: TokenBatch, covered: np.ndarray) -> tuple[np.ndarray, To
     kept = words[~covered.take(words)]
     doc = batch.doc.take(kept)
     offsets = np.searchsorted(doc, np.arange(n_docs + 1)).astype(np.int64)
-    return docs, TokenBatch(batch.hashes.take(kept), doc, offsets), kept
+    return CoveredPart(docs, TokenBatch(batch.hashes.take(kept), doc, offsets), kept)
 
 
 def position(batch: TokenBatch, word: np.ndarray) -> np.ndarray:
@@ -295,6 +301,7 @@ def build_index(holdouts: list[tuple[str, list[HoldoutItem]]], opts: LeakageOpti
 
 
 __all__ = [
+    "CoveredPart",
     "HoldoutIndex",
     "HoldoutText",
     "build_index",

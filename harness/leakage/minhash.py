@@ -83,14 +83,8 @@ def _densify(s: np.ndarray, num_perm: int) -> np.ndarray:
     # take. The first 8 probes are tested for the whole grid at once (non-empty cells keep hits 0,
     # which ``first`` maps to the cell itself); later blocks of 8 only for the empty cells still
     # unfilled (flat index ``bin * n + text``; about 1 in 30 is left after each block).
-    full = (~e).view(np.uint8)
-    hits = np.zeros(e.shape, dtype=np.uint8)
-    step = np.uint64 if e.size % 8 == 0 else np.uint8  # eight cells at a time: each 0 or 1, shifted by < 8
-    words = hits.reshape(-1).view(step)
-    for a in range(_BLOCK):
-        rows = full[probes[a]].reshape(-1).view(step)
-        rows <<= step(a)
-        words |= rows
+    full = ~e
+    hits = _as_bits(full[probes[:_BLOCK]])
     hits *= e
     src = (first * n).take(hits + (np.arange(num_perm) * 256)[:, None])  # the row of the bin taken from
     src += np.arange(n)
@@ -98,17 +92,33 @@ def _densify(s: np.ndarray, num_perm: int) -> np.ndarray:
     flat_e = e.ravel()
     cells = np.flatnonzero(flat_e & (hits.ravel() == 0))
     cells = cells[full.any(axis=0).take(cells % n)]  # texts with some value only
-    return _probe_on(s, o, flat_e, cells, probes, num_perm)
+    return _probe_on(s, o, full.ravel(), cells, probes, num_perm)
+
+
+def _as_bits(tests: np.ndarray) -> np.ndarray:
+    """Up to 8 boolean tests (the first axis) as the bits of one byte per cell: bit ``a`` is test ``a``.
+
+    Eight cells are shifted and combined at a time where the cell count allows (a cell is 0 or 1
+    and shifts by less than 8, so no bit crosses into the next cell).
+    """
+    t = tests.view(np.uint8)
+    out = t[0].copy()
+    step = np.uint64 if out.size % 8 == 0 else np.uint8
+    words = out.reshape(-1).view(step)
+    for a in range(1, len(t)):
+        row = np.ascontiguousarray(t[a]).reshape(-1).view(step)
+        words |= row << step(a)
+    return out
 
 
 def _probe_on(
-    s: np.ndarray, o: np.ndarray, flat_e: np.ndarray, cells: np.ndarray, probes: np.ndarray, num_perm: int
+    s: np.ndarray, o: np.ndarray, flat_full: np.ndarray, cells: np.ndarray, probes: np.ndarray, num_perm: int
 ) -> np.ndarray:
-    """The rare cells the first 8 probes left empty: later probes in blocks (the next 8, the next
-    32, all the rest: each cell takes the first non-empty one of its block), then the next bin."""
+    """The rare cells the first 8 probes left empty (``flat_full``: the cells with a value): later
+    probes in blocks (the next 8, the next 32, all the rest: each cell takes the first non-empty
+    one of its block), then the next bin."""
     n = s.shape[1]
     flat_s, flat_o = s.ravel(), o.ravel()
-    flat_full = ~flat_e
     bins, rows = np.divmod(cells, n)
     for base, end in ((_BLOCK, 2 * _BLOCK), (2 * _BLOCK, 6 * _BLOCK), (6 * _BLOCK, _MAX_PROBES)):
         if cells.size == 0:
@@ -118,10 +128,7 @@ def _probe_on(
         src += rows
         hit = flat_full.take(src)
         if base == _BLOCK:  # the largest block of cells: its 8 tests as the bits of a byte
-            bits = hit.view(np.uint8)
-            hits = bits[0].copy()
-            for a in range(1, _BLOCK):
-                hits |= bits[a] << a
+            hits = _as_bits(hit)
             ok = hits != 0
             at = _LOWEST_BIT.take(hits[ok])
         else:
@@ -132,7 +139,7 @@ def _probe_on(
         cells, bins, rows = cells[left], bins[left], rows[left]
     if cells.size:  # very sparse sets: the next non-empty bin to the right
         src = (bins[None, :] + np.arange(1, num_perm)[:, None]) % num_perm
-        at = (~flat_e.take(src * n + rows)).argmax(axis=0)
+        at = flat_full.take(src * n + rows).argmax(axis=0)
         flat_o[cells] = flat_s.take(src[at, np.arange(cells.size)] * n + rows)
     return o
 

@@ -183,9 +183,7 @@ def hash_texts(texts: list[str]) -> TokenBatch:
         >>> bool((a.hashes == b.hashes).all()), a.offsets.tolist() == b.offsets.tolist()
         (True, True)
     """
-    # ASCII text (the common case) needs no Unicode folding
-    folded = texts if all(map(str.isascii, texts)) else fold_texts(texts)
-    batch = _hash_bytes(_joined(folded), len(texts))
+    batch = _hash_bytes(_joined(fold_texts(texts)), len(texts))  # ASCII texts are not copied
     if batch is None:  # an ASCII text holds NUL itself (NUL joins the texts): take its normal form
         texts = [normal_form(t) if t.isascii() and "\0" in t else t for t in texts]
         batch = _hash_bytes(_joined(fold_texts(texts)), len(texts))
@@ -267,12 +265,8 @@ def _hash_bytes(raw: bytes, n_docs: int) -> TokenBatch | None:
 def prefix_sums(batch: TokenBatch) -> np.ndarray:
     """``P[j] = sum(hashes[t] * BASE**t for t < j)`` (length ``len(hashes) + 1``): every n-gram hash
     and whole-text hash of the batch is read off them; compute them once and pass them on."""
-    return _prefix(batch.hashes)
-
-
-def _prefix(hashes: np.ndarray) -> np.ndarray:
-    prefix = np.zeros(hashes.size + 1, dtype=np.uint64)
-    np.cumsum(hashes * _powers(hashes.size)[0], out=prefix[1:])
+    prefix = np.zeros(batch.hashes.size + 1, dtype=np.uint64)
+    np.cumsum(batch.hashes * _powers(batch.hashes.size)[0], out=prefix[1:])
     return prefix
 
 
@@ -285,7 +279,7 @@ def _all_ngrams(batch: TokenBatch, n: int, prefix: np.ndarray | None = None) -> 
     """
     m = batch.hashes.size - n + 1
     if prefix is None:
-        prefix = _prefix(batch.hashes)
+        prefix = prefix_sums(batch)
     grams = np.subtract(prefix[n:], prefix[:m])
     grams *= _powers(m)[1]
     return grams
@@ -331,7 +325,7 @@ def text_hashes(batch: TokenBatch, prefix: np.ndarray | None = None) -> np.ndarr
     """One 64-bit hash per text of its whole word sequence (equal normal forms, equal hashes)."""
     lo, hi = batch.offsets[:-1], batch.offsets[1:]
     if prefix is None:
-        prefix = _prefix(batch.hashes)
+        prefix = prefix_sums(batch)
     inv = _powers(batch.hashes.size + 1)[1]
     whole = (prefix.take(hi) - prefix.take(lo)) * inv.take(lo)
     return mix64(whole ^ ((hi - lo).astype(np.uint64) * _GOLD))
