@@ -49,15 +49,20 @@ _BLOCK_WEIGHTS = [int(c) for c in constants(4, seed=29)]
 
 
 def _word_hash(word: str) -> int:
-    """A word's hash as defined: its UTF-8 bytes as little-endian 8-byte blocks, the first plus the
-    others times fixed odd weights (BLAKE2b beyond 32 bytes), xor its length times the golden
-    ratio, splitmix64."""
+    """A word's hash as defined: its UTF-8 bytes as little-endian 8-byte blocks, the first, plus the
+    last 8 bytes and the whole blocks at 8 and 16 that end before the last byte times fixed odd
+    weights (BLAKE2b beyond 32 bytes), xor its length times the golden ratio, splitmix64."""
     data, mask = word.encode("utf-8"), (1 << 64) - 1
-    if len(data) > 32:
+    size = len(data)
+    if size > 32:
         h = int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
     else:
-        blocks = [int.from_bytes(data[i : i + 8], "little") for i in range(0, len(data), 8)]
-        h = blocks[0] + sum(b * w for b, w in zip(blocks[1:], _BLOCK_WEIGHTS[1:], strict=False))
+        h = int.from_bytes(data[:8], "little")
+        if size > 8:
+            h += int.from_bytes(data[-8:], "little") * _BLOCK_WEIGHTS[1]
+        for k, at in enumerate((8, 16), start=2):
+            if at + 8 < size:
+                h += int.from_bytes(data[at : at + 8], "little") * _BLOCK_WEIGHTS[k]
     return _mix64((h & mask) ^ ((len(data) * 0x9E3779B97F4A7C15) & mask))
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.allocator import keep_freed_memory
+from harness.arrays import distinct
 from harness.leakage.index import CoveredPart, HoldoutIndex, covered_part, member, position
 from harness.leakage.minhash import band_keys, pair_similarity, shingle_hashes, signatures
 from harness.leakage.options import LeakageOptions
@@ -67,7 +68,7 @@ def _ngram_pairs(
     pair = doc * n_texts + ht
     # Distinct holdout n-grams matched per pair (the containment numerator).
     span = int(hpos.max()) + 1
-    pairs, matched = np.unique(np.unique(pair * span + hpos) // span, return_counts=True)
+    pairs, matched = np.unique(distinct(pair * span + hpos) // span, return_counts=True)
     # Longest run of consecutive n-grams on one diagonal (train pos - holdout pos constant).
     diag = tpos - hpos
     order = np.lexsort((tpos, diag, pair))
@@ -187,7 +188,7 @@ def _near(
     if qi.size == 0:
         return
     n_texts = index.words.size
-    cand = np.unique(ok[qi % ok.size] * n_texts + index.band_text[ki])
+    cand = distinct(ok[qi % ok.size] * n_texts + index.band_text[ki])
     cd, ct = cand // n_texts, cand % n_texts
     sim = pair_similarity(sig.T[:, cd].T, index.sig[ct])  # columns of the bins x texts layout
     keep_pairs = sim >= opts.threshold

@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from harness.arrays import distinct
 from harness.leakage.holdout import HoldoutItem
 from harness.leakage.minhash import band_keys, shingle_hashes, signatures
 from harness.leakage.options import LeakageOptions
@@ -134,7 +135,7 @@ def template_grams(
     first_text = np.unique(item_of_text, return_index=True)[1]
     items_per_group = np.bincount(group_of_text[first_text], minlength=n_groups)
     need = np.maximum(opts.template_min_items, np.ceil(opts.template_min_share * items_per_group))
-    return np.unique(g[starts[df >= need[gr[starts]]]])
+    return distinct(g[starts[df >= need[gr[starts]]]])
 
 
 def template_cover(

@@ -207,7 +207,7 @@ def hash_words(normal_texts: list[str]) -> TokenBatch:
     return batch
 
 
-# A word's first 8k bytes as one little-endian 64-bit value: MASKS[k] keeps k bytes (k <= 8).
+# A word's first k bytes as one little-endian 64-bit value: MASKS[k] keeps k bytes (k <= 8).
 _MASKS = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
 _MASKS[8] = U64(MASK64)
 
@@ -216,10 +216,13 @@ def _hash_bytes(raw: bytes, n_docs: int) -> TokenBatch | None:
     """Word hashes of ``n_docs`` folded texts encoded as ``NUL text NUL text ... NUL`` and 16
     spaces (:func:`_joined`); None if the buffer holds another number of NULs (a text held NUL).
 
-    A word of ``L`` lower-cased bytes is read as little-endian 64-bit blocks ``b0, b1, ...`` (the
-    last one zero-padded); its hash is ``h = b0 + b1 * C1 + b2 * C2 + b3 * C3`` (mod 2**64, fixed
-    odd constants; words of up to ``8 * WORD_BLOCKS`` bytes; a longer word takes the first 8 bytes
-    of its BLAKE2b digest), then ``mix64(h ^ L * GOLD)``. The cost is a few passes over the bytes
+    A word of ``L`` lower-cased bytes is read as little-endian 64-bit blocks: ``f``, its first 8
+    bytes (zero-padded if ``L < 8``); if ``L > 8``, ``t``, its last 8 bytes (overlapping ``f`` when
+    ``L < 16``), and ``m1``, ``m2``, the whole blocks at bytes 8 and 16 that end before the last
+    byte. Its hash is ``h = f + t * C1 + m1 * C2 + m2 * C3`` (mod 2**64, fixed odd constants, absent
+    blocks 0; words of up to ``8 * WORD_BLOCKS`` bytes; a longer word takes the first 8 bytes of
+    its BLAKE2b digest), then ``mix64(h ^ L * GOLD)``: only a short word's block is masked, the
+    blocks of longer words lie inside them. The cost is a few passes over the bytes
     and a few over the words (no 64-bit value per byte), with few temporary buffers.
     """
     low = np.frombuffer(raw.lower(), dtype=np.uint8)  # bytes.lower: ASCII letters only
@@ -240,19 +243,23 @@ def _hash_bytes(raw: bytes, n_docs: int) -> TokenBatch | None:
     edge = np.flatnonzero(np.not_equal(is_word[1:], is_word[:-1], out=test[:-1]))
     start = edge[0::2] + 1
     length = edge[1::2] - edge[0::2]
-    blocks = np.ndarray((low.size - 7,), dtype="<u8", buffer=low.data, strides=(1,))  # 8 bytes from each offset
+    # The 8 bytes from each offset, copied once: ``take`` from the strided view would copy it per call.
+    blocks = np.ascontiguousarray(np.ndarray((low.size - 7,), dtype="<u8", buffer=low.data, strides=(1,)))
     h = blocks.take(start)
-    h &= _MASKS.take(np.minimum(length, 8))
+    h &= _MASKS.take(length, mode="clip")  # a length over 8 keeps all 8 bytes
     sub = np.flatnonzero(length > 8)
-    for k in range(1, WORD_BLOCKS):
+    if sub.size:
+        block = blocks.take(edge[1::2].take(sub) - 7)  # the last 8 bytes (a word ends at edge + 1)
+        block *= _BLOCK_C[1]
+        h[sub] += block
+        sub = sub[length.take(sub) > 16]
+    for k in range(1, WORD_BLOCKS - 1):  # whole blocks in the middle: words of more than 8k + 8 bytes
         if sub.size == 0:
             break
-        at, left = start.take(sub), length.take(sub) - 8 * k
-        block = blocks.take(at + 8 * k)
-        block &= _MASKS.take(np.minimum(left, 8))
-        block *= _BLOCK_C[k]
+        block = blocks.take(start.take(sub) + 8 * k)
+        block *= _BLOCK_C[k + 1]
         h[sub] += block
-        sub = sub[left > 8]
+        sub = sub[length.take(sub) > 8 * k + 16]
     for i in sub.tolist():  # rare: words longer than 8 * WORD_BLOCKS bytes
         a = int(start[i])
         h[i] = int.from_bytes(blake2b(low[a : a + int(length[i])].tobytes(), digest_size=8).digest(), "little")
