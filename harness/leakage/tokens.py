@@ -93,9 +93,10 @@ def fold_texts(texts: list[str]) -> list[str]:
         >>> fold_texts(["Hello, World", "Straße’s ﬁne"])
         ['Hello, World', 'strasse s fine']
     """
-    todo = [i for i, ascii in enumerate(map(str.isascii, texts)) if not ascii]
-    if not todo:
+    ascii = list(map(str.isascii, texts))  # a C loop: half the time of one comprehension over the texts
+    if all(ascii):
         return texts
+    todo = [i for i, a in enumerate(ascii) if not a]
     out = list(texts)
     joined = "\0".join([texts[i] for i in todo])
     if joined.count("\0") != len(todo) - 1:  # rare: a text holds NUL itself
