@@ -129,6 +129,11 @@ def test_a_step_with_stderr_not_a_terminal_does_not_import_rich():
     )
     env = {k: v for k, v in os.environ.items() if k not in progress._CI_VARS + progress._TERMINAL_VARS}
     done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120, env={**env, "PYTHONPATH": str(ROOT)}
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        env={**env, "PYTHONPATH": str(ROOT)},
     )
     assert done.stdout.split() == ["False", "False"], done.stderr

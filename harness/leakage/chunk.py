@@ -56,11 +56,11 @@ def _ngram_pairs(
     """
     t_abs, ki = find_ngrams(content, n, index.ngram_keys, index.filter("ngram"), prefix)
     if skip is not None and t_abs.size:
-        keep = ~skip.take(content.doc.take(t_abs))
+        keep = ~skip.take(content.doc_of(t_abs))
         t_abs, ki = t_abs[keep], ki[keep]
     if t_abs.size == 0:
         return np.zeros((0, 8), dtype=np.int64)
-    doc = content.doc[t_abs]
+    doc = content.doc_of(t_abs)
     tpos = t_abs - content.offsets[doc]
     ht = index.ngram_text[ki]
     hpos = index.ngram_pos[ki]
@@ -183,14 +183,16 @@ def _near(
     ok = np.flatnonzero((words >= opts.shingle) & (words >= opts.min_words))  # a shingle: `shingle` words
     if ok.size == 0:
         return
-    keys = band_keys(sig, opts.bands, opts.rows).T[:, ok]  # bands x texts
+    keys = band_keys(sig, opts.bands, opts.rows).T  # bands x texts
+    if ok.size < n_docs:
+        keys = keys[:, ok]
     qi, ki = lookup(index.band_keys, keys.ravel(), index.filter("band"))
     if qi.size == 0:
         return
     n_texts = index.words.size
     cand = distinct(ok[qi % ok.size] * n_texts + index.band_text[ki])
     cd, ct = cand // n_texts, cand % n_texts
-    sim = pair_similarity(sig.T[:, cd].T, index.sig[ct])  # columns of the bins x texts layout
+    sim = pair_similarity(sig.T.take(cd, axis=1), index.sig.T.take(ct, axis=1), axis=0)  # bins x pairs
     keep_pairs = sim >= opts.threshold
     hits.near_doc, hits.near_text, hits.near_sim = cd[keep_pairs], ct[keep_pairs], sim[keep_pairs]
 

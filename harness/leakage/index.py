@@ -173,19 +173,19 @@ def covered_part(batch: TokenBatch, covered: np.ndarray) -> CoveredPart:
     """
     n_docs = batch.offsets.size - 1
     docs = np.zeros(n_docs, dtype=bool)
-    docs[batch.doc.take(np.flatnonzero(covered))] = True
+    docs[batch.doc_of(np.flatnonzero(covered))] = True
     d = np.flatnonzero(docs)
     lo, counts = batch.offsets[d], np.diff(batch.offsets)[d]
     words = np.repeat(lo - (np.cumsum(counts) - counts), counts) + np.arange(int(counts.sum()))
     kept = words[~covered.take(words)]
-    doc = batch.doc.take(kept)
+    doc = batch.doc_of(kept)
     offsets = np.searchsorted(doc, np.arange(n_docs + 1)).astype(np.int64)
     return CoveredPart(docs, TokenBatch(batch.hashes.take(kept), doc, offsets), kept)
 
 
 def position(batch: TokenBatch, word: np.ndarray) -> np.ndarray:
     """The position of each of these words (indices into ``batch``) in its own text."""
-    return word - batch.offsets.take(batch.doc.take(word))
+    return word - batch.offsets.take(batch.doc_of(word))
 
 
 def content_strings(normal: list[str], batch: TokenBatch, covered: np.ndarray) -> list[str]:

@@ -151,10 +151,13 @@ def similarity(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(a == b))
 
 
-def pair_similarity(sig_a: np.ndarray, sig_b: np.ndarray) -> np.ndarray:
-    """Row-wise estimated Jaccard similarity of two equally shaped signature matrices."""
-    sim = (sig_a == sig_b).mean(axis=1)
-    sim[(sig_a[:, 0] == EMPTY) | (sig_b[:, 0] == EMPTY)] = 0.0
+def pair_similarity(sig_a: np.ndarray, sig_b: np.ndarray, *, axis: int = 1) -> np.ndarray:
+    """Estimated Jaccard similarity of paired signatures in two equally shaped matrices: row by row
+    (``axis=1``), or column by column (``axis=0``: the bins x texts layout, where gathering the
+    pairs' columns from contiguous arrays is cheaper than gathering rows of a transposed view)."""
+    sim = (sig_a == sig_b).mean(axis=axis)
+    first_a, first_b = (sig_a[:, 0], sig_b[:, 0]) if axis == 1 else (sig_a[0], sig_b[0])
+    sim[(first_a == EMPTY) | (first_b == EMPTY)] = 0.0
     return sim
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from hashlib import blake2b
-from typing import NamedTuple
 
 import numpy as np
 
@@ -157,16 +156,32 @@ def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
     return _POW_CACHE["pow"][:n], _POW_CACHE["inv"][:n]
 
 
-class TokenBatch(NamedTuple):
+class TokenBatch:
     """Word hashes of a batch of texts, concatenated.
 
     ``hashes[offsets[i]:offsets[i + 1]]`` are the words of text ``i``; ``doc[t]`` is the text of
-    word ``t``.
+    word ``t``. ``doc`` (8 bytes a word) is made on first use: the n-gram method needs the text
+    of its few matches only (:meth:`doc_of`), MinHash shingles need it for every word.
     """
 
-    hashes: np.ndarray
-    doc: np.ndarray
-    offsets: np.ndarray
+    __slots__ = ("_doc", "hashes", "offsets")
+
+    def __init__(self, hashes: np.ndarray, doc: np.ndarray | None, offsets: np.ndarray) -> None:
+        self.hashes, self._doc, self.offsets = hashes, doc, offsets
+
+    @property
+    def doc(self) -> np.ndarray:
+        """The text of every word."""
+        if self._doc is None:
+            n_docs = self.offsets.size - 1
+            self._doc = np.repeat(np.arange(n_docs, dtype=np.int64), np.diff(self.offsets))
+        return self._doc
+
+    def doc_of(self, words: np.ndarray) -> np.ndarray:
+        """The text of each of these words (indices into ``hashes``)."""
+        if self._doc is not None:
+            return self._doc.take(words)
+        return np.searchsorted(self.offsets, words, side="right") - 1
 
     def count(self, i: int) -> int:
         """Number of words in text ``i``."""
@@ -265,9 +280,7 @@ def _hash_bytes(raw: bytes, n_docs: int) -> TokenBatch | None:
         a = int(start[i])
         h[i] = int.from_bytes(blake2b(low[a : a + int(length[i])].tobytes(), digest_size=8).digest(), "little")
     h ^= length.astype(np.uint64) * _GOLD
-    offsets = np.searchsorted(start, nul).astype(np.int64)
-    doc = np.repeat(np.arange(n_docs, dtype=np.int64), np.diff(offsets))
-    return TokenBatch(mix64(h), doc, offsets)
+    return TokenBatch(mix64(h), None, np.searchsorted(start, nul).astype(np.int64))
 
 
 def prefix_sums(batch: TokenBatch) -> np.ndarray:
@@ -325,7 +338,7 @@ def find_ngrams(
     if batch.hashes.size < n or sorted_keys.size == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     start, ki = lookup(sorted_keys, _all_ngrams(batch, n, prefix), bitmap)
-    inside = batch.doc.take(start) == batch.doc.take(start + (n - 1))
+    inside = batch.doc_of(start) == batch.doc_of(start + (n - 1))
     return start[inside], ki[inside]
 
 
