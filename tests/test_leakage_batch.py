@@ -195,11 +195,27 @@ def test_densify_equals_the_reference(n_texts, num_perm, fill, seed):
     assert np.array_equal(got, _densify_reference(sig.copy(), num_perm))
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 9), min_size=1, max_size=12), st.integers(1, 5))
+def test_shingles_stay_inside_their_text(lengths, k):
+    """Each text's shingles are its own k consecutive words, hashed as defined, none across texts."""
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    words = np.arange(1, int(offsets[-1]) + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    got, text = minhash.shingle_hashes(words, offsets, k)
+    coef = [int(c) for c in minhash._SHINGLE_C[:k]]
+    expect, owner = [], []
+    for i, (lo, hi) in enumerate(zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=True)):
+        for t in range(lo, hi - k + 1):
+            acc = sum(int(words[t + j]) * coef[j] for j in range(k)) & ((1 << 64) - 1)
+            expect.append(_mix64(acc ^ k))
+            owner.append(i)
+    assert got.tolist() == expect and text.tolist() == owner
+
+
 def test_signatures_of_real_batches_equal_the_reference():
     texts = [" ".join(f"w{(i * 7 + j * 13) % 97}" for j in range(i % 60)) for i in range(300)]
     batch = hash_texts(texts)
-    sh, start = minhash.shingle_hashes(batch.hashes, batch.doc, 2)
-    doc = batch.doc[start]
+    sh, doc = minhash.shingle_hashes(batch.hashes, batch.offsets, 2)
     raw = np.full(len(texts) * 128, minhash.EMPTY, dtype=np.uint64)
     bins = ((sh >> np.uint64(32)) * np.uint64(128)) >> np.uint64(32)
     np.minimum.at(raw, doc.astype(np.int64) * 128 + bins.astype(np.int64), sh & np.uint64(0xFFFFFFFF))

@@ -183,8 +183,8 @@ def _whole_batch_reference(index, texts, opts):
     batch = hash_texts(texts)
     content, kept = compress(batch, template_cover(batch, index.template, opts.template_n))
     rows = _ngram_pairs(index, batch, content, kept, opts.n)
-    sh, start = shingle_hashes(content.hashes, content.doc, opts.shingle)
-    sig = signatures(sh, content.doc[start], len(texts), num_perm=opts.num_perm)
+    sh, text = shingle_hashes(content.hashes, content.offsets, opts.shingle)
+    sig = signatures(sh, text, len(texts), num_perm=opts.num_perm)
     return rows, sig, ChunkHits
 
 

@@ -143,8 +143,7 @@ def scan_texts(
             if near:
                 _near(index, batch, part, n_docs, opts, hits)
     if within:
-        sh, sstart = shingle_hashes(batch.hashes, batch.doc, opts.shingle)
-        sdoc = batch.doc[sstart]
+        sh, sdoc = shingle_hashes(batch.hashes, batch.offsets, opts.shingle)
         rsig = signatures(sh, owners[sdoc], n_records, num_perm=opts.num_perm)
         hits.record_ok = np.bincount(owners[sdoc], minlength=n_records)[:n_records] > 0
         hits.record_sig = (rsig & np.uint64(0xFF)).astype(np.uint8)
@@ -171,14 +170,14 @@ def _near(
     ``part``: :func:`covered_part` of the batch (None: no text holds a template); its texts'
     shingles are taken from it, the others' from ``batch``.
     """
-    sh, sstart = shingle_hashes(batch.hashes, batch.doc, opts.shingle)
-    sig = signatures(sh, batch.doc.take(sstart), n_docs, num_perm=opts.num_perm)
+    sh, sdoc = shingle_hashes(batch.hashes, batch.offsets, opts.shingle)
+    sig = signatures(sh, sdoc, n_docs, num_perm=opts.num_perm)
     words = np.diff(batch.offsets)
     if part is not None:  # a signature is its own text's alone: those texts' rows are made again
         content = part.content
         d = np.flatnonzero(part.docs)
-        more, mstart = shingle_hashes(content.hashes, content.doc, opts.shingle)
-        sig[d] = signatures(more, np.searchsorted(d, content.doc.take(mstart)), d.size, num_perm=opts.num_perm)
+        more, mdoc = shingle_hashes(content.hashes, content.offsets, opts.shingle)
+        sig[d] = signatures(more, np.searchsorted(d, mdoc), d.size, num_perm=opts.num_perm)
         words[d] = np.diff(content.offsets)[d]
     ok = np.flatnonzero((words >= opts.shingle) & (words >= opts.min_words))  # a shingle: `shingle` words
     if ok.size == 0:

@@ -223,8 +223,7 @@ def _holdout_texts(
 def _near_index(cbatch: TokenBatch, fuzzy_ok: np.ndarray, opts: LeakageOptions) -> tuple[np.ndarray, ...]:
     """MinHash signatures of the texts' non-template shingles, their LSH band keys and each key's text."""
     n_texts = fuzzy_ok.size
-    sh, sstart = shingle_hashes(cbatch.hashes, cbatch.doc, opts.shingle)
-    sdoc = cbatch.doc[sstart]
+    sh, sdoc = shingle_hashes(cbatch.hashes, cbatch.offsets, opts.shingle)
     sig = signatures(sh, sdoc, n_texts, num_perm=opts.num_perm)
     has_sh = np.bincount(sdoc, minlength=n_texts)[:n_texts] > 0
     near_ok = np.flatnonzero(has_sh & fuzzy_ok)
