@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.leakage.tokens import U64, constants, mix64
+from harness.leakage.tokens import U64, constants, mix64, mix64_inplace
 
 EMPTY = U64(1 << 63)  # larger than any bin value (values are 32-bit)
 _LOW32 = U64(0xFFFFFFFF)
@@ -177,7 +177,7 @@ def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
     acc = (np.arange(bands, dtype=np.uint64) * U64(0x9E3779B97F4A7C15))[:, None]
     for j in range(rows):
         acc = acc + block[:, j] * _BAND_C[j % _BAND_C.size]
-    return mix64(acc).T
+    return mix64_inplace(acc).T
 
 
 def candidate_probability(s: float, bands: int, rows: int) -> float:
@@ -223,4 +223,4 @@ def shingle_hashes(word_hashes: np.ndarray, offsets: np.ndarray, k: int) -> tupl
     text = np.repeat(np.arange(per_text.size, dtype=np.int64), per_text)
     acc = acc[inside]
     acc ^= U64(k)
-    return mix64(acc), text
+    return mix64_inplace(acc), text

@@ -127,11 +127,20 @@ def _fold_unicode(joined: str) -> str:
 
 def mix64(x: np.ndarray) -> np.ndarray:
     """The splitmix64 finaliser: a bijective mix of 64-bit values (array in, new array out)."""
-    x = x ^ (x >> U64(30))
+    return mix64_inplace(np.array(x, dtype=np.uint64))
+
+
+def mix64_inplace(x: np.ndarray) -> np.ndarray:
+    """:func:`mix64` of a uint64 array, written over it (one scratch array, not four: these run
+    over every word and every shingle of a batch)."""
+    tmp = np.right_shift(x, U64(30))
+    x ^= tmp
     x *= U64(0xBF58476D1CE4E5B9)
-    x ^= x >> U64(27)
+    np.right_shift(x, U64(27), out=tmp)
+    x ^= tmp
     x *= U64(0x94D049BB133111EB)
-    x ^= x >> U64(31)
+    np.right_shift(x, U64(31), out=tmp)
+    x ^= tmp
     return x
 
 
@@ -279,15 +288,16 @@ def _hash_bytes(raw: bytes, n_docs: int) -> TokenBatch | None:
     for i in sub.tolist():  # rare: words longer than 8 * WORD_BLOCKS bytes
         a = int(start[i])
         h[i] = int.from_bytes(blake2b(low[a : a + int(length[i])].tobytes(), digest_size=8).digest(), "little")
-    h ^= length.astype(np.uint64) * _GOLD
-    return TokenBatch(mix64(h), None, np.searchsorted(start, nul).astype(np.int64))
+    h ^= length.view(np.uint64) * _GOLD  # lengths are positive: the same bits
+    return TokenBatch(mix64_inplace(h), None, np.searchsorted(start, nul).astype(np.int64, copy=False))
 
 
 def prefix_sums(batch: TokenBatch) -> np.ndarray:
     """``P[j] = sum(hashes[t] * BASE**t for t < j)`` (length ``len(hashes) + 1``): every n-gram hash
     and whole-text hash of the batch is read off them; compute them once and pass them on."""
     prefix = np.zeros(batch.hashes.size + 1, dtype=np.uint64)
-    np.cumsum(batch.hashes * _powers(batch.hashes.size)[0], out=prefix[1:])
+    np.multiply(batch.hashes, _powers(batch.hashes.size)[0], out=prefix[1:])
+    np.cumsum(prefix[1:], out=prefix[1:])
     return prefix
 
 
@@ -349,7 +359,8 @@ def text_hashes(batch: TokenBatch, prefix: np.ndarray | None = None) -> np.ndarr
         prefix = prefix_sums(batch)
     inv = _powers(batch.hashes.size + 1)[1]
     whole = (prefix.take(hi) - prefix.take(lo)) * inv.take(lo)
-    return mix64(whole ^ ((hi - lo).astype(np.uint64) * _GOLD))
+    whole ^= (hi - lo).view(np.uint64) * _GOLD
+    return mix64_inplace(whole)
 
 
 def coverage(starts: np.ndarray, width: int, size: int) -> np.ndarray:
