@@ -270,7 +270,10 @@ def build_index(holdouts: list[tuple[str, list[HoldoutItem]]], opts: LeakageOpti
     ngram_pos = (start - cbatch.offsets[gtext])[order]
     ngram_total = np.bincount(gtext, minlength=n_texts)[:n_texts]
 
-    sig, keys, btext = _near_index(cbatch, fuzzy_ok, opts)
+    if "near_duplicate" in opts.methods:
+        sig, keys, btext = _near_index(cbatch, fuzzy_ok, opts)
+    else:  # not asked for: no signatures (an empty key array turns the method off in every batch)
+        sig, keys, btext = np.zeros((n_texts, 0), np.uint64), np.zeros(0, np.uint64), np.zeros(0, np.int64)
     order = np.argsort(keys, kind="stable")
     if "paraphrase" in opts.methods:
         content = content_strings([normal_form(t.text) for t in texts], batch, covered)
