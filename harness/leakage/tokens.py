@@ -92,18 +92,25 @@ def fold_texts(texts: list[str]) -> list[str]:
         >>> fold_texts(["Hello, World", "Straße’s ﬁne"])
         ['Hello, World', 'strasse s fine']
     """
+    return _fold(texts)[0]
+
+
+def _fold(texts: list[str]) -> tuple[list[str], list[int]]:
+    """:func:`fold_texts`, and the index of each text that was not ASCII (the only ones whose UTF-8
+    length may differ from their length in characters)."""
     ascii = list(map(str.isascii, texts))  # a C loop: half the time of one comprehension over the texts
     if all(ascii):
-        return texts
-    todo = [i for i, a in enumerate(ascii) if not a]
+        return texts, []
+    wide = [i for i, a in enumerate(ascii) if not a]
     out = list(texts)
+    todo = wide
     joined = "\0".join([texts[i] for i in todo])
     if joined.count("\0") != len(todo) - 1:  # rare: a text holds NUL itself
         for i in [i for i in todo if "\0" in texts[i]]:
             out[i] = normal_form(texts[i])
         todo = [i for i in todo if "\0" not in texts[i]]
         if not todo:
-            return out
+            return out, wide
         joined = "\0".join([texts[i] for i in todo])
     for c in SPACE_LIKE:
         if c in joined:
@@ -112,7 +119,19 @@ def fold_texts(texts: list[str]) -> list[str]:
         joined = _fold_unicode(joined)
     for i, t in zip(todo, joined.split("\0"), strict=True):
         out[i] = t
-    return out
+    return out, wide
+
+
+def _utf8_lengths(texts: list[str], wide: list[int] | None = None) -> np.ndarray:
+    """The UTF-8 length of each text: its length in characters, but for the texts listed in
+    ``wide`` (None: those not ASCII), which are encoded to count."""
+    lengths = list(map(len, texts))
+    if wide is None:
+        ascii = list(map(str.isascii, texts))
+        wide = [] if all(ascii) else [i for i, a in enumerate(ascii) if not a]
+    for i in wide:
+        lengths[i] = len(texts[i].encode("utf-8"))
+    return np.array(lengths, dtype=np.int64)
 
 
 def _fold_unicode(joined: str) -> str:
@@ -208,12 +227,8 @@ def hash_texts(texts: list[str]) -> TokenBatch:
         >>> bool((a.hashes == b.hashes).all()), a.offsets.tolist() == b.offsets.tolist()
         (True, True)
     """
-    batch = _hash_bytes(_joined(fold_texts(texts)), len(texts))  # ASCII texts are not copied
-    if batch is None:  # an ASCII text holds NUL itself (NUL joins the texts): take its normal form
-        texts = [normal_form(t) if t.isascii() and "\0" in t else t for t in texts]
-        batch = _hash_bytes(_joined(fold_texts(texts)), len(texts))
-        assert batch is not None
-    return batch
+    folded, wide = _fold(texts)
+    return _hash_bytes(_joined(folded), _utf8_lengths(folded, wide))  # ASCII texts are not copied
 
 
 _PAD = " " * 16  # separators after the last text: a word's 8-byte blocks may be read past its end
@@ -225,11 +240,8 @@ def _joined(texts: list[str]) -> bytes:
 
 
 def hash_words(normal_texts: list[str]) -> TokenBatch:
-    """Hash every word of already normalised texts (words separated by spaces, no NUL)."""
-    batch = _hash_bytes(_joined(normal_texts), len(normal_texts))
-    if batch is None:
-        raise ValueError("hash_words takes normalised texts, which hold no NUL; one does")
-    return batch
+    """Hash every word of already normalised texts (lower-case words separated by spaces)."""
+    return _hash_bytes(_joined(normal_texts), _utf8_lengths(normal_texts))
 
 
 # A word's first k bytes as one little-endian 64-bit value: MASKS[k] keeps k bytes (k <= 8).
@@ -237,9 +249,10 @@ _MASKS = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
 _MASKS[8] = U64(MASK64)
 
 
-def _hash_bytes(raw: bytes, n_docs: int) -> TokenBatch | None:
-    """Word hashes of ``n_docs`` folded texts encoded as ``NUL text NUL text ... NUL`` and 16
-    spaces (:func:`_joined`); None if the buffer holds another number of NULs (a text held NUL).
+def _hash_bytes(raw: bytes, lengths: np.ndarray) -> TokenBatch:
+    """Word hashes of folded texts encoded as ``NUL text NUL text ... NUL`` and 16 spaces
+    (:func:`_joined`), text ``i`` of ``lengths[i]`` bytes. The texts' bounds come from their
+    lengths, so a NUL inside a text is one more separator, as in :func:`normal_words`.
 
     A word of ``L`` lower-cased bytes is read as little-endian 64-bit blocks: ``f``, its first 8
     bytes (zero-padded if ``L < 8``); if ``L > 8``, ``t``, its last 8 bytes (overlapping ``f`` when
@@ -251,9 +264,8 @@ def _hash_bytes(raw: bytes, n_docs: int) -> TokenBatch | None:
     and a few over the words (no 64-bit value per byte), with few temporary buffers.
     """
     low = np.frombuffer(raw.lower(), dtype=np.uint8)  # bytes.lower: ASCII letters only
-    nul = np.flatnonzero(low == 0)  # n_docs + 1 text boundaries
-    if nul.size != n_docs + 1:
-        return None
+    nul = np.zeros(lengths.size + 1, dtype=np.int64)  # the NUL before each text, and the last
+    np.cumsum(lengths + 1, out=nul[1:])
     # Folded text is ASCII but for its non-ASCII word characters (bytes >= 0x80): a byte is part of
     # a word if it is one of those, a letter, a digit or "_". Only a word's own bytes enter its hash
     # (the blocks are masked to its length), so separators keep any value.
