@@ -90,7 +90,19 @@ def enabled() -> bool:
     """Whether progress is drawn: stderr is a terminal, not ``--quiet``, not in CI."""
     if _state["quiet"] or any(os.environ.get(v) for v in _CI_VARS):
         return False
+    if isinstance(err, _LazyConsole) and not any(v in os.environ for v in _TERMINAL_VARS) and not _isatty(sys.stderr):
+        return False  # decided without importing rich (about 30 ms): stderr is a pipe, a file, a notebook
     return err.is_terminal
+
+
+_TERMINAL_VARS = ("FORCE_TERMINAL", "TTY_COMPATIBLE", "FORCE_COLOR")  # rich may call a non-tty a terminal
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no such method, or a closed stream
+        return False
 
 
 def note(message: str, *, style: str | None = None) -> None:

@@ -49,15 +49,20 @@ _BLOCK_WEIGHTS = [int(c) for c in constants(4, seed=29)]
 
 
 def _word_hash(word: str) -> int:
-    """A word's hash as defined: its UTF-8 bytes as little-endian 8-byte blocks, the first plus the
-    others times fixed odd weights (BLAKE2b beyond 32 bytes), xor its length times the golden
-    ratio, splitmix64."""
+    """A word's hash as defined: its UTF-8 bytes as little-endian 8-byte blocks, the first, plus the
+    last 8 bytes and the whole blocks at 8 and 16 that end before the last byte times fixed odd
+    weights (BLAKE2b beyond 32 bytes), xor its length times the golden ratio, splitmix64."""
     data, mask = word.encode("utf-8"), (1 << 64) - 1
-    if len(data) > 32:
+    size = len(data)
+    if size > 32:
         h = int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
     else:
-        blocks = [int.from_bytes(data[i : i + 8], "little") for i in range(0, len(data), 8)]
-        h = blocks[0] + sum(b * w for b, w in zip(blocks[1:], _BLOCK_WEIGHTS[1:], strict=False))
+        h = int.from_bytes(data[:8], "little")
+        if size > 8:
+            h += int.from_bytes(data[-8:], "little") * _BLOCK_WEIGHTS[1]
+        for k, at in enumerate((8, 16), start=2):
+            if at + 8 < size:
+                h += int.from_bytes(data[at : at + 8], "little") * _BLOCK_WEIGHTS[k]
     return _mix64((h & mask) ^ ((len(data) * 0x9E3779B97F4A7C15) & mask))
 
 
@@ -190,11 +195,27 @@ def test_densify_equals_the_reference(n_texts, num_perm, fill, seed):
     assert np.array_equal(got, _densify_reference(sig.copy(), num_perm))
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 9), min_size=1, max_size=12), st.integers(1, 5))
+def test_shingles_stay_inside_their_text(lengths, k):
+    """Each text's shingles are its own k consecutive words, hashed as defined, none across texts."""
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    words = np.arange(1, int(offsets[-1]) + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    got, text = minhash.shingle_hashes(words, offsets, k)
+    coef = [int(c) for c in minhash._SHINGLE_C[:k]]
+    expect, owner = [], []
+    for i, (lo, hi) in enumerate(zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=True)):
+        for t in range(lo, hi - k + 1):
+            acc = sum(int(words[t + j]) * coef[j] for j in range(k)) & ((1 << 64) - 1)
+            expect.append(_mix64(acc ^ k))
+            owner.append(i)
+    assert got.tolist() == expect and text.tolist() == owner
+
+
 def test_signatures_of_real_batches_equal_the_reference():
     texts = [" ".join(f"w{(i * 7 + j * 13) % 97}" for j in range(i % 60)) for i in range(300)]
     batch = hash_texts(texts)
-    sh, start = minhash.shingle_hashes(batch.hashes, batch.doc, 2)
-    doc = batch.doc[start]
+    sh, doc = minhash.shingle_hashes(batch.hashes, batch.offsets, 2)
     raw = np.full(len(texts) * 128, minhash.EMPTY, dtype=np.uint64)
     bins = ((sh >> np.uint64(32)) * np.uint64(128)) >> np.uint64(32)
     np.minimum.at(raw, doc.astype(np.int64) * 128 + bins.astype(np.int64), sh & np.uint64(0xFFFFFFFF))

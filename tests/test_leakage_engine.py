@@ -183,8 +183,8 @@ def _whole_batch_reference(index, texts, opts):
     batch = hash_texts(texts)
     content, kept = compress(batch, template_cover(batch, index.template, opts.template_n))
     rows = _ngram_pairs(index, batch, content, kept, opts.n)
-    sh, start = shingle_hashes(content.hashes, content.doc, opts.shingle)
-    sig = signatures(sh, content.doc[start], len(texts), num_perm=opts.num_perm)
+    sh, text = shingle_hashes(content.hashes, content.offsets, opts.shingle)
+    sig = signatures(sh, text, len(texts), num_perm=opts.num_perm)
     return rows, sig, ChunkHits
 
 
@@ -247,6 +247,13 @@ def test_minhash_identical_disjoint_and_empty_sets():
     y = mix64(np.arange(1000, 1050, dtype=np.uint64))
     sig = signatures(np.concatenate([x, x, y]), np.repeat([0, 1, 2], 50), 4, num_perm=64)
     assert pair_similarity(sig[[0, 0, 0]], sig[[1, 2, 3]]).tolist() == [1.0, 0.0, 0.0]
+    # the bins x texts layout (one column a text) gives the same, text 3 (no shingles) included
+    assert pair_similarity(sig.T[:, [0, 0, 0]], sig.T[:, [1, 2, 3]], axis=0).tolist() == [1.0, 0.0, 0.0]
+    z = mix64(np.arange(25, 75, dtype=np.uint64))  # Jaccard 25/75 with x
+    half = signatures(np.concatenate([x, z]), np.repeat([0, 1], 50), 2, num_perm=256)
+    rows = pair_similarity(half[:1], half[1:])
+    assert pair_similarity(half.T[:, :1], half.T[:, 1:], axis=0).tolist() == rows.tolist()
+    assert 0.2 < rows[0] < 0.5
 
 
 @pytest.mark.parametrize(("bands", "rows", "s"), [(42, 3, 0.4), (32, 4, 0.5), (16, 8, 0.8)])

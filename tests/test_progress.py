@@ -116,3 +116,24 @@ def test_results_on_stdout_without_colour_when_piped():
     colour = re.compile(r"\x1b\[(?:[0-9;]*;)?(?:3[0-8]|9[0-7])[;m]")  # a foreground colour, not bold/italic
     assert colour.search(harness(*args, env={"FORCE_COLOR": "1"}).stdout)  # the check can fail
     assert not colour.search(harness(*args, env={"FORCE_COLOR": "1", "NO_COLOR": "1"}).stdout)
+
+
+def test_a_step_with_stderr_not_a_terminal_does_not_import_rich():
+    """Progress is off when stderr is a pipe; deciding so must not cost rich's import."""
+    code = (
+        "import sys\n"
+        "from harness import progress\n"
+        "with progress.step('x', total=1) as s:\n"
+        "    s.advance()\n"
+        "print(progress.enabled(), 'rich' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in progress._CI_VARS + progress._TERMINAL_VARS}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        env={**env, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.stdout.split() == ["False", "False"], done.stderr

@@ -36,6 +36,7 @@ from harness.agreement import intraclass
 from harness.agreement import suffstats as ss
 from harness.agreement.intraclass import ICC_FORMS
 from harness.agreement.suffstats import ItemStat
+from harness.arrays import distinct
 from harness.errors import InputError, check_choice
 
 __all__ = [
@@ -86,7 +87,7 @@ def as_labels(labels: Sequence[float] | np.ndarray | None, *, func: str) -> np.n
     arr = as_ratings(labels, func=func, name="labels", ndim=1)
     if np.isnan(arr).any():
         raise InputError(f"The 'labels' parameter of {func} must not contain NaN (a missing value is not a category).")
-    uniq = ss.distinct(arr)
+    uniq = distinct(arr)
     if len(uniq) != len(arr):
         raise InputError(f"The 'labels' parameter of {func} must not repeat a category.")
     return uniq

@@ -27,7 +27,8 @@ import numpy as np
 from harness.agreement.bootstrap import bootstrap_ci
 from harness.agreement.coefficients import krippendorff_alpha, krippendorff_alpha_stat
 from harness.agreement.loo import alpha_without_each, loo_consensus_cells
-from harness.agreement.suffstats import code_categories, count_matrix, distinct, metric_matrix
+from harness.agreement.suffstats import code_categories, count_matrix, metric_matrix
+from harness.arrays import distinct
 from harness.errors import InputError
 from harness.gcpause import paused_gc
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.allocator import keep_freed_memory
+from harness.arrays import distinct
 from harness.leakage.index import CoveredPart, HoldoutIndex, covered_part, member, position
 from harness.leakage.minhash import band_keys, pair_similarity, shingle_hashes, signatures
 from harness.leakage.options import LeakageOptions
@@ -55,11 +56,11 @@ def _ngram_pairs(
     """
     t_abs, ki = find_ngrams(content, n, index.ngram_keys, index.filter("ngram"), prefix)
     if skip is not None and t_abs.size:
-        keep = ~skip.take(content.doc.take(t_abs))
+        keep = ~skip.take(content.doc_of(t_abs))
         t_abs, ki = t_abs[keep], ki[keep]
     if t_abs.size == 0:
         return np.zeros((0, 8), dtype=np.int64)
-    doc = content.doc[t_abs]
+    doc = content.doc_of(t_abs)
     tpos = t_abs - content.offsets[doc]
     ht = index.ngram_text[ki]
     hpos = index.ngram_pos[ki]
@@ -67,7 +68,7 @@ def _ngram_pairs(
     pair = doc * n_texts + ht
     # Distinct holdout n-grams matched per pair (the containment numerator).
     span = int(hpos.max()) + 1
-    pairs, matched = np.unique(np.unique(pair * span + hpos) // span, return_counts=True)
+    pairs, matched = np.unique(distinct(pair * span + hpos) // span, return_counts=True)
     # Longest run of consecutive n-grams on one diagonal (train pos - holdout pos constant).
     diag = tpos - hpos
     order = np.lexsort((tpos, diag, pair))
@@ -142,8 +143,7 @@ def scan_texts(
             if near:
                 _near(index, batch, part, n_docs, opts, hits)
     if within:
-        sh, sstart = shingle_hashes(batch.hashes, batch.doc, opts.shingle)
-        sdoc = batch.doc[sstart]
+        sh, sdoc = shingle_hashes(batch.hashes, batch.offsets, opts.shingle)
         rsig = signatures(sh, owners[sdoc], n_records, num_perm=opts.num_perm)
         hits.record_ok = np.bincount(owners[sdoc], minlength=n_records)[:n_records] > 0
         hits.record_sig = (rsig & np.uint64(0xFF)).astype(np.uint8)
@@ -170,26 +170,28 @@ def _near(
     ``part``: :func:`covered_part` of the batch (None: no text holds a template); its texts'
     shingles are taken from it, the others' from ``batch``.
     """
-    sh, sstart = shingle_hashes(batch.hashes, batch.doc, opts.shingle)
-    sig = signatures(sh, batch.doc.take(sstart), n_docs, num_perm=opts.num_perm)
+    sh, sdoc = shingle_hashes(batch.hashes, batch.offsets, opts.shingle)
+    sig = signatures(sh, sdoc, n_docs, num_perm=opts.num_perm)
     words = np.diff(batch.offsets)
     if part is not None:  # a signature is its own text's alone: those texts' rows are made again
         content = part.content
         d = np.flatnonzero(part.docs)
-        more, mstart = shingle_hashes(content.hashes, content.doc, opts.shingle)
-        sig[d] = signatures(more, np.searchsorted(d, content.doc.take(mstart)), d.size, num_perm=opts.num_perm)
+        more, mdoc = shingle_hashes(content.hashes, content.offsets, opts.shingle)
+        sig[d] = signatures(more, np.searchsorted(d, mdoc), d.size, num_perm=opts.num_perm)
         words[d] = np.diff(content.offsets)[d]
     ok = np.flatnonzero((words >= opts.shingle) & (words >= opts.min_words))  # a shingle: `shingle` words
     if ok.size == 0:
         return
-    keys = band_keys(sig, opts.bands, opts.rows).T[:, ok]  # bands x texts
+    keys = band_keys(sig, opts.bands, opts.rows).T  # bands x texts
+    if ok.size < n_docs:
+        keys = keys[:, ok]
     qi, ki = lookup(index.band_keys, keys.ravel(), index.filter("band"))
     if qi.size == 0:
         return
     n_texts = index.words.size
-    cand = np.unique(ok[qi % ok.size] * n_texts + index.band_text[ki])
+    cand = distinct(ok[qi % ok.size] * n_texts + index.band_text[ki])
     cd, ct = cand // n_texts, cand % n_texts
-    sim = pair_similarity(sig.T[:, cd].T, index.sig[ct])  # columns of the bins x texts layout
+    sim = pair_similarity(sig.T.take(cd, axis=1), index.sig.T.take(ct, axis=1), axis=0)  # bins x pairs
     keep_pairs = sim >= opts.threshold
     hits.near_doc, hits.near_text, hits.near_sim = cd[keep_pairs], ct[keep_pairs], sim[keep_pairs]
 

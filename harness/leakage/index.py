@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from harness.arrays import distinct
 from harness.leakage.holdout import HoldoutItem
 from harness.leakage.minhash import band_keys, shingle_hashes, signatures
 from harness.leakage.options import LeakageOptions
@@ -134,7 +135,7 @@ def template_grams(
     first_text = np.unique(item_of_text, return_index=True)[1]
     items_per_group = np.bincount(group_of_text[first_text], minlength=n_groups)
     need = np.maximum(opts.template_min_items, np.ceil(opts.template_min_share * items_per_group))
-    return np.unique(g[starts[df >= need[gr[starts]]]])
+    return distinct(g[starts[df >= need[gr[starts]]]])
 
 
 def template_cover(
@@ -172,19 +173,19 @@ def covered_part(batch: TokenBatch, covered: np.ndarray) -> CoveredPart:
     """
     n_docs = batch.offsets.size - 1
     docs = np.zeros(n_docs, dtype=bool)
-    docs[batch.doc.take(np.flatnonzero(covered))] = True
+    docs[batch.doc_of(np.flatnonzero(covered))] = True
     d = np.flatnonzero(docs)
     lo, counts = batch.offsets[d], np.diff(batch.offsets)[d]
     words = np.repeat(lo - (np.cumsum(counts) - counts), counts) + np.arange(int(counts.sum()))
     kept = words[~covered.take(words)]
-    doc = batch.doc.take(kept)
+    doc = batch.doc_of(kept)
     offsets = np.searchsorted(doc, np.arange(n_docs + 1)).astype(np.int64)
     return CoveredPart(docs, TokenBatch(batch.hashes.take(kept), doc, offsets), kept)
 
 
 def position(batch: TokenBatch, word: np.ndarray) -> np.ndarray:
     """The position of each of these words (indices into ``batch``) in its own text."""
-    return word - batch.offsets.take(batch.doc.take(word))
+    return word - batch.offsets.take(batch.doc_of(word))
 
 
 def content_strings(normal: list[str], batch: TokenBatch, covered: np.ndarray) -> list[str]:
@@ -222,8 +223,7 @@ def _holdout_texts(
 def _near_index(cbatch: TokenBatch, fuzzy_ok: np.ndarray, opts: LeakageOptions) -> tuple[np.ndarray, ...]:
     """MinHash signatures of the texts' non-template shingles, their LSH band keys and each key's text."""
     n_texts = fuzzy_ok.size
-    sh, sstart = shingle_hashes(cbatch.hashes, cbatch.doc, opts.shingle)
-    sdoc = cbatch.doc[sstart]
+    sh, sdoc = shingle_hashes(cbatch.hashes, cbatch.offsets, opts.shingle)
     sig = signatures(sh, sdoc, n_texts, num_perm=opts.num_perm)
     has_sh = np.bincount(sdoc, minlength=n_texts)[:n_texts] > 0
     near_ok = np.flatnonzero(has_sh & fuzzy_ok)
@@ -270,7 +270,10 @@ def build_index(holdouts: list[tuple[str, list[HoldoutItem]]], opts: LeakageOpti
     ngram_pos = (start - cbatch.offsets[gtext])[order]
     ngram_total = np.bincount(gtext, minlength=n_texts)[:n_texts]
 
-    sig, keys, btext = _near_index(cbatch, fuzzy_ok, opts)
+    if "near_duplicate" in opts.methods:
+        sig, keys, btext = _near_index(cbatch, fuzzy_ok, opts)
+    else:  # not asked for: no signatures (an empty key array turns the method off in every batch)
+        sig, keys, btext = np.zeros((n_texts, 0), np.uint64), np.zeros(0, np.uint64), np.zeros(0, np.int64)
     order = np.argsort(keys, kind="stable")
     if "paraphrase" in opts.methods:
         content = content_strings([normal_form(t.text) for t in texts], batch, covered)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.leakage.tokens import U64, constants, mix64
+from harness.leakage.tokens import U64, constants, mix64, mix64_inplace
 
 EMPTY = U64(1 << 63)  # larger than any bin value (values are 32-bit)
 _LOW32 = U64(0xFFFFFFFF)
@@ -151,10 +151,13 @@ def similarity(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(a == b))
 
 
-def pair_similarity(sig_a: np.ndarray, sig_b: np.ndarray) -> np.ndarray:
-    """Row-wise estimated Jaccard similarity of two equally shaped signature matrices."""
-    sim = (sig_a == sig_b).mean(axis=1)
-    sim[(sig_a[:, 0] == EMPTY) | (sig_b[:, 0] == EMPTY)] = 0.0
+def pair_similarity(sig_a: np.ndarray, sig_b: np.ndarray, *, axis: int = 1) -> np.ndarray:
+    """Estimated Jaccard similarity of paired signatures in two equally shaped matrices: row by row
+    (``axis=1``), or column by column (``axis=0``: the bins x texts layout, where gathering the
+    pairs' columns from contiguous arrays is cheaper than gathering rows of a transposed view)."""
+    sim = (sig_a == sig_b).mean(axis=axis)
+    first_a, first_b = (sig_a[:, 0], sig_b[:, 0]) if axis == 1 else (sig_a[0], sig_b[0])
+    sim[(first_a == EMPTY) | (first_b == EMPTY)] = 0.0
     return sim
 
 
@@ -174,7 +177,7 @@ def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
     acc = (np.arange(bands, dtype=np.uint64) * U64(0x9E3779B97F4A7C15))[:, None]
     for j in range(rows):
         acc = acc + block[:, j] * _BAND_C[j % _BAND_C.size]
-    return mix64(acc).T
+    return mix64_inplace(acc).T
 
 
 def candidate_probability(s: float, bands: int, rows: int) -> float:
@@ -189,11 +192,19 @@ def candidate_probability(s: float, bands: int, rows: int) -> float:
 _SHINGLE_C = constants(256, seed=13)
 
 
-def shingle_hashes(word_hashes: np.ndarray, doc: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Hashes of word ``k``-shingles inside each text and the index of each shingle's first word.
+def shingle_hashes(word_hashes: np.ndarray, offsets: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hashes of the word ``k``-shingles inside each text, and the text of each shingle.
 
-    A shingle's hash is ``mix64(sum(word[i] * C[i]) ^ k)`` with fixed odd constants ``C`` (word
-    hashes are already uniform, so one bijective mix makes the sum's bits independent).
+    ``offsets``: text ``i`` is words ``offsets[i]:offsets[i + 1]`` (a batch's offsets). A shingle's
+    hash is ``mix64(sum(word[i] * C[i]) ^ k)`` with fixed odd constants ``C`` (word hashes are
+    already uniform, so one bijective mix makes the sum's bits independent). The sums are taken at
+    every position; those that would cross into the next text (the last ``k - 1`` positions of each
+    text) are masked out, and the texts follow from the counts per text (no word-to-text array).
+
+    Example:
+        >>> sh, text = shingle_hashes(np.arange(1, 6, dtype=np.uint64), np.array([0, 3, 3, 5]), 2)
+        >>> text.tolist()  # two shingles in the first text, none in the empty one, one in the last
+        [0, 0, 2]
     """
     total = word_hashes.size
     if total < k:
@@ -203,5 +214,13 @@ def shingle_hashes(word_hashes: np.ndarray, doc: np.ndarray, k: int) -> tuple[np
     acc = word_hashes[:m] * coef[0]
     for i in range(1, k):
         acc += word_hashes[i : i + m] * coef[i]
-    start = np.flatnonzero(doc[:m] == doc[k - 1 :])
-    return mix64(acc[start] ^ U64(k)), start
+    starts, ends = offsets[:-1], offsets[1:]
+    inside = np.ones(m, dtype=bool)
+    for back in range(1, k):  # the position ``back`` words before a text's end starts no shingle
+        at = ends - back
+        inside[at[(at >= starts) & (at < m)]] = False
+    per_text = np.maximum(np.diff(offsets) - (k - 1), 0)
+    text = np.repeat(np.arange(per_text.size, dtype=np.int64), per_text)
+    acc = acc[inside]
+    acc ^= U64(k)
+    return mix64_inplace(acc), text

@@ -13,7 +13,7 @@ import sys
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from itertools import chain
+from itertools import chain, islice
 from typing import Any
 
 import numpy as np
@@ -34,14 +34,12 @@ class _Chunk:
     dicts: Sequence[dict[str, str]]  # each record's text fields
     ids: Sequence[str]
     lines: Sequence[int]
-    _fields: list[str] | None = None
 
-    @property
-    def fields(self) -> list[str]:
-        """The field name of each text (made when a hit needs it: most batches have none)."""
-        if self._fields is None:
-            self._fields = list(chain.from_iterable(self.dicts))
-        return self._fields
+    def field(self, doc: int) -> str:
+        """The field name of text ``doc`` (found for the few texts with a hit, not listed for all)."""
+        owner = int(self.owners[doc])
+        first = int(np.searchsorted(self.owners, owner))  # the record's first text
+        return next(islice(self.dicts[owner], doc - first, None))
 
 
 @dataclass
@@ -77,7 +75,7 @@ class WithinStore:
 
 def _pair(c: _Chunk, base: int, doc: int, ht: int, method: str, score: float, detail: dict[str, Any]) -> PairHit:
     owner = int(c.owners[doc])
-    return PairHit(base + owner, c.ids[owner], c.lines[owner], c.fields[doc], c.texts[doc], ht, method, score, detail)
+    return PairHit(base + owner, c.ids[owner], c.lines[owner], c.field(doc), c.texts[doc], ht, method, score, detail)
 
 
 class Scanner:

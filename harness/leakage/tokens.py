@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from hashlib import blake2b
-from typing import NamedTuple
 
 import numpy as np
 
@@ -93,17 +92,25 @@ def fold_texts(texts: list[str]) -> list[str]:
         >>> fold_texts(["Hello, World", "Straße’s ﬁne"])
         ['Hello, World', 'strasse s fine']
     """
-    todo = [i for i, ascii in enumerate(map(str.isascii, texts)) if not ascii]
-    if not todo:
-        return texts
+    return _fold(texts)[0]
+
+
+def _fold(texts: list[str]) -> tuple[list[str], list[int]]:
+    """:func:`fold_texts`, and the index of each text that was not ASCII (the only ones whose UTF-8
+    length may differ from their length in characters)."""
+    ascii = list(map(str.isascii, texts))  # a C loop: half the time of one comprehension over the texts
+    if all(ascii):
+        return texts, []
+    wide = [i for i, a in enumerate(ascii) if not a]
     out = list(texts)
+    todo = wide
     joined = "\0".join([texts[i] for i in todo])
     if joined.count("\0") != len(todo) - 1:  # rare: a text holds NUL itself
         for i in [i for i in todo if "\0" in texts[i]]:
             out[i] = normal_form(texts[i])
         todo = [i for i in todo if "\0" not in texts[i]]
         if not todo:
-            return out
+            return out, wide
         joined = "\0".join([texts[i] for i in todo])
     for c in SPACE_LIKE:
         if c in joined:
@@ -112,7 +119,19 @@ def fold_texts(texts: list[str]) -> list[str]:
         joined = _fold_unicode(joined)
     for i, t in zip(todo, joined.split("\0"), strict=True):
         out[i] = t
-    return out
+    return out, wide
+
+
+def _utf8_lengths(texts: list[str], wide: list[int] | None = None) -> np.ndarray:
+    """The UTF-8 length of each text: its length in characters, but for the texts listed in
+    ``wide`` (None: those not ASCII), which are encoded to count."""
+    lengths = list(map(len, texts))
+    if wide is None:
+        ascii = list(map(str.isascii, texts))
+        wide = [] if all(ascii) else [i for i, a in enumerate(ascii) if not a]
+    for i in wide:
+        lengths[i] = len(texts[i].encode("utf-8"))
+    return np.array(lengths, dtype=np.int64)
 
 
 def _fold_unicode(joined: str) -> str:
@@ -127,11 +146,20 @@ def _fold_unicode(joined: str) -> str:
 
 def mix64(x: np.ndarray) -> np.ndarray:
     """The splitmix64 finaliser: a bijective mix of 64-bit values (array in, new array out)."""
-    x = x ^ (x >> U64(30))
+    return mix64_inplace(np.array(x, dtype=np.uint64))
+
+
+def mix64_inplace(x: np.ndarray) -> np.ndarray:
+    """:func:`mix64` of a uint64 array, written over it (one scratch array, not four: these run
+    over every word and every shingle of a batch)."""
+    tmp = np.right_shift(x, U64(30))
+    x ^= tmp
     x *= U64(0xBF58476D1CE4E5B9)
-    x ^= x >> U64(27)
+    np.right_shift(x, U64(27), out=tmp)
+    x ^= tmp
     x *= U64(0x94D049BB133111EB)
-    x ^= x >> U64(31)
+    np.right_shift(x, U64(31), out=tmp)
+    x ^= tmp
     return x
 
 
@@ -156,16 +184,32 @@ def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
     return _POW_CACHE["pow"][:n], _POW_CACHE["inv"][:n]
 
 
-class TokenBatch(NamedTuple):
+class TokenBatch:
     """Word hashes of a batch of texts, concatenated.
 
     ``hashes[offsets[i]:offsets[i + 1]]`` are the words of text ``i``; ``doc[t]`` is the text of
-    word ``t``.
+    word ``t``. ``doc`` (8 bytes a word) is made on first use: the n-gram method needs the text
+    of its few matches only (:meth:`doc_of`), MinHash shingles need it for every word.
     """
 
-    hashes: np.ndarray
-    doc: np.ndarray
-    offsets: np.ndarray
+    __slots__ = ("_doc", "hashes", "offsets")
+
+    def __init__(self, hashes: np.ndarray, doc: np.ndarray | None, offsets: np.ndarray) -> None:
+        self.hashes, self._doc, self.offsets = hashes, doc, offsets
+
+    @property
+    def doc(self) -> np.ndarray:
+        """The text of every word."""
+        if self._doc is None:
+            n_docs = self.offsets.size - 1
+            self._doc = np.repeat(np.arange(n_docs, dtype=np.int64), np.diff(self.offsets))
+        return self._doc
+
+    def doc_of(self, words: np.ndarray) -> np.ndarray:
+        """The text of each of these words (indices into ``hashes``)."""
+        if self._doc is not None:
+            return self._doc.take(words)
+        return np.searchsorted(self.offsets, words, side="right") - 1
 
     def count(self, i: int) -> int:
         """Number of words in text ``i``."""
@@ -183,12 +227,8 @@ def hash_texts(texts: list[str]) -> TokenBatch:
         >>> bool((a.hashes == b.hashes).all()), a.offsets.tolist() == b.offsets.tolist()
         (True, True)
     """
-    batch = _hash_bytes(_joined(fold_texts(texts)), len(texts))  # ASCII texts are not copied
-    if batch is None:  # an ASCII text holds NUL itself (NUL joins the texts): take its normal form
-        texts = [normal_form(t) if t.isascii() and "\0" in t else t for t in texts]
-        batch = _hash_bytes(_joined(fold_texts(texts)), len(texts))
-        assert batch is not None
-    return batch
+    folded, wide = _fold(texts)
+    return _hash_bytes(_joined(folded), _utf8_lengths(folded, wide))  # ASCII texts are not copied
 
 
 _PAD = " " * 16  # separators after the last text: a word's 8-byte blocks may be read past its end
@@ -200,32 +240,32 @@ def _joined(texts: list[str]) -> bytes:
 
 
 def hash_words(normal_texts: list[str]) -> TokenBatch:
-    """Hash every word of already normalised texts (words separated by spaces, no NUL)."""
-    batch = _hash_bytes(_joined(normal_texts), len(normal_texts))
-    if batch is None:
-        raise ValueError("hash_words takes normalised texts, which hold no NUL; one does")
-    return batch
+    """Hash every word of already normalised texts (lower-case words separated by spaces)."""
+    return _hash_bytes(_joined(normal_texts), _utf8_lengths(normal_texts))
 
 
-# A word's first 8k bytes as one little-endian 64-bit value: MASKS[k] keeps k bytes (k <= 8).
+# A word's first k bytes as one little-endian 64-bit value: MASKS[k] keeps k bytes (k <= 8).
 _MASKS = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
 _MASKS[8] = U64(MASK64)
 
 
-def _hash_bytes(raw: bytes, n_docs: int) -> TokenBatch | None:
-    """Word hashes of ``n_docs`` folded texts encoded as ``NUL text NUL text ... NUL`` and 16
-    spaces (:func:`_joined`); None if the buffer holds another number of NULs (a text held NUL).
+def _hash_bytes(raw: bytes, lengths: np.ndarray) -> TokenBatch:
+    """Word hashes of folded texts encoded as ``NUL text NUL text ... NUL`` and 16 spaces
+    (:func:`_joined`), text ``i`` of ``lengths[i]`` bytes. The texts' bounds come from their
+    lengths, so a NUL inside a text is one more separator, as in :func:`normal_words`.
 
-    A word of ``L`` lower-cased bytes is read as little-endian 64-bit blocks ``b0, b1, ...`` (the
-    last one zero-padded); its hash is ``h = b0 + b1 * C1 + b2 * C2 + b3 * C3`` (mod 2**64, fixed
-    odd constants; words of up to ``8 * WORD_BLOCKS`` bytes; a longer word takes the first 8 bytes
-    of its BLAKE2b digest), then ``mix64(h ^ L * GOLD)``. The cost is a few passes over the bytes
+    A word of ``L`` lower-cased bytes is read as little-endian 64-bit blocks: ``f``, its first 8
+    bytes (zero-padded if ``L < 8``); if ``L > 8``, ``t``, its last 8 bytes (overlapping ``f`` when
+    ``L < 16``), and ``m1``, ``m2``, the whole blocks at bytes 8 and 16 that end before the last
+    byte. Its hash is ``h = f + t * C1 + m1 * C2 + m2 * C3`` (mod 2**64, fixed odd constants, absent
+    blocks 0; words of up to ``8 * WORD_BLOCKS`` bytes; a longer word takes the first 8 bytes of
+    its BLAKE2b digest), then ``mix64(h ^ L * GOLD)``: only a short word's block is masked, the
+    blocks of longer words lie inside them. The cost is a few passes over the bytes
     and a few over the words (no 64-bit value per byte), with few temporary buffers.
     """
     low = np.frombuffer(raw.lower(), dtype=np.uint8)  # bytes.lower: ASCII letters only
-    nul = np.flatnonzero(low == 0)  # n_docs + 1 text boundaries
-    if nul.size != n_docs + 1:
-        return None
+    nul = np.zeros(lengths.size + 1, dtype=np.int64)  # the NUL before each text, and the last
+    np.cumsum(lengths + 1, out=nul[1:])
     # Folded text is ASCII but for its non-ASCII word characters (bytes >= 0x80): a byte is part of
     # a word if it is one of those, a letter, a digit or "_". Only a word's own bytes enter its hash
     # (the blocks are masked to its length), so separators keep any value.
@@ -240,33 +280,36 @@ def _hash_bytes(raw: bytes, n_docs: int) -> TokenBatch | None:
     edge = np.flatnonzero(np.not_equal(is_word[1:], is_word[:-1], out=test[:-1]))
     start = edge[0::2] + 1
     length = edge[1::2] - edge[0::2]
-    blocks = np.ndarray((low.size - 7,), dtype="<u8", buffer=low.data, strides=(1,))  # 8 bytes from each offset
+    # The 8 bytes from each offset, copied once: ``take`` from the strided view would copy it per call.
+    blocks = np.ascontiguousarray(np.ndarray((low.size - 7,), dtype="<u8", buffer=low.data, strides=(1,)))
     h = blocks.take(start)
-    h &= _MASKS.take(np.minimum(length, 8))
+    h &= _MASKS.take(length, mode="clip")  # a length over 8 keeps all 8 bytes
     sub = np.flatnonzero(length > 8)
-    for k in range(1, WORD_BLOCKS):
+    if sub.size:
+        block = blocks.take(edge[1::2].take(sub) - 7)  # the last 8 bytes (a word ends at edge + 1)
+        block *= _BLOCK_C[1]
+        h[sub] += block
+        sub = sub[length.take(sub) > 16]
+    for k in range(1, WORD_BLOCKS - 1):  # whole blocks in the middle: words of more than 8k + 8 bytes
         if sub.size == 0:
             break
-        at, left = start.take(sub), length.take(sub) - 8 * k
-        block = blocks.take(at + 8 * k)
-        block &= _MASKS.take(np.minimum(left, 8))
-        block *= _BLOCK_C[k]
+        block = blocks.take(start.take(sub) + 8 * k)
+        block *= _BLOCK_C[k + 1]
         h[sub] += block
-        sub = sub[left > 8]
+        sub = sub[length.take(sub) > 8 * k + 16]
     for i in sub.tolist():  # rare: words longer than 8 * WORD_BLOCKS bytes
         a = int(start[i])
         h[i] = int.from_bytes(blake2b(low[a : a + int(length[i])].tobytes(), digest_size=8).digest(), "little")
-    h ^= length.astype(np.uint64) * _GOLD
-    offsets = np.searchsorted(start, nul).astype(np.int64)
-    doc = np.repeat(np.arange(n_docs, dtype=np.int64), np.diff(offsets))
-    return TokenBatch(mix64(h), doc, offsets)
+    h ^= length.view(np.uint64) * _GOLD  # lengths are positive: the same bits
+    return TokenBatch(mix64_inplace(h), None, np.searchsorted(start, nul).astype(np.int64, copy=False))
 
 
 def prefix_sums(batch: TokenBatch) -> np.ndarray:
     """``P[j] = sum(hashes[t] * BASE**t for t < j)`` (length ``len(hashes) + 1``): every n-gram hash
     and whole-text hash of the batch is read off them; compute them once and pass them on."""
     prefix = np.zeros(batch.hashes.size + 1, dtype=np.uint64)
-    np.cumsum(batch.hashes * _powers(batch.hashes.size)[0], out=prefix[1:])
+    np.multiply(batch.hashes, _powers(batch.hashes.size)[0], out=prefix[1:])
+    np.cumsum(prefix[1:], out=prefix[1:])
     return prefix
 
 
@@ -317,7 +360,7 @@ def find_ngrams(
     if batch.hashes.size < n or sorted_keys.size == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     start, ki = lookup(sorted_keys, _all_ngrams(batch, n, prefix), bitmap)
-    inside = batch.doc.take(start) == batch.doc.take(start + (n - 1))
+    inside = batch.doc_of(start) == batch.doc_of(start + (n - 1))
     return start[inside], ki[inside]
 
 
@@ -328,7 +371,8 @@ def text_hashes(batch: TokenBatch, prefix: np.ndarray | None = None) -> np.ndarr
         prefix = prefix_sums(batch)
     inv = _powers(batch.hashes.size + 1)[1]
     whole = (prefix.take(hi) - prefix.take(lo)) * inv.take(lo)
-    return mix64(whole ^ ((hi - lo).astype(np.uint64) * _GOLD))
+    whole ^= (hi - lo).view(np.uint64) * _GOLD
+    return mix64_inplace(whole)
 
 
 def coverage(starts: np.ndarray, width: int, size: int) -> np.ndarray:
