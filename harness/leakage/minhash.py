@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.leakage.tokens import U64, constants, mix64, mix64_inplace
+from harness.leakage.tokens import U64, constants, mix64_inplace
 
 EMPTY = U64(1 << 63)  # larger than any bin value (values are 32-bit)
 _LOW32 = U64(0xFFFFFFFF)
