@@ -20,13 +20,16 @@ from __future__ import annotations
 import ctypes
 import functools
 import sys
+from typing import Any
 
-__all__ = ["MMAP_THRESHOLD", "TRIM_THRESHOLD", "keep_freed_memory"]
+__all__ = ["MMAP_THRESHOLD", "TRIM_THRESHOLD", "keep_freed_memory", "release_freed_memory"]
 
 MMAP_THRESHOLD = 32 * 2**20  # glibc's own upper bound for the adaptive threshold on 64-bit systems
 TRIM_THRESHOLD = 128 * 2**20
 _M_TRIM_THRESHOLD = -1  # glibc <malloc.h>
 _M_MMAP_THRESHOLD = -3
+
+
 @functools.cache
 def keep_freed_memory() -> bool:
     """Set glibc's mmap and trim thresholds for this process (once); True when they were set."""
@@ -38,3 +41,27 @@ def keep_freed_memory() -> bool:
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return trim
+
+
+def release_freed_memory() -> bool:
+    """Give the free pages of the heap back to the kernel now (glibc's ``malloc_trim(0)``, which
+    also releases whole free pages in the middle of the heap); True if some were released.
+
+    For a process that frees many small arrays while it makes large ones (joining a store kept in
+    chunks): the freed chunks leave holes the new arrays do not fit, so without this the process
+    holds both copies until it ends. Elsewhere than glibc it does nothing.
+    """
+    trim = _malloc_trim()
+    return bool(trim(0)) if trim is not None else False

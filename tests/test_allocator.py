@@ -42,3 +42,36 @@ def test_it_runs_once_per_process():
     from harness.allocator import keep_freed_memory
 
     assert keep_freed_memory() is keep_freed_memory()
+
+
+_HOLES = """
+import sys
+import numpy as np
+from harness.allocator import keep_freed_memory, release_freed_memory
+def rss_mib():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+keep_freed_memory()
+# A store kept in small chunks, interleaved with arrays that stay (the holes a join leaves).
+chunks, kept = [], []
+for _ in range(400):
+    chunks.append(np.ones(2**17))  # 1 MiB each, from the heap
+    kept.append(np.ones(512))  # 4 KiB: from the heap too, between the chunks
+base = rss_mib()
+del chunks
+held = rss_mib()
+released = release_freed_memory()
+print(released, round(base - held), round(held - rss_mib()))
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim is glibc's")
+def test_freed_holes_in_the_heap_go_back_to_the_kernel():
+    """Freed chunks between live arrays stay in the process (raised trim threshold, holes not at
+    the top of the heap) until ``release_freed_memory`` hands their pages back."""
+    out = subprocess.run([sys.executable, "-c", _HOLES], capture_output=True, text=True, check=True).stdout
+    released, dropped_on_free, dropped_on_release = out.split()
+    assert released == "True"
+    assert int(dropped_on_free) < 50  # freeing alone returns little of the 400 MiB
+    assert int(dropped_on_release) > 300

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
+from harness.allocator import release_freed_memory
 from harness.findings import Finding
 from harness.leakage.evidence import build_evidence
 from harness.leakage.index import HoldoutIndex
@@ -119,19 +120,31 @@ def leaked_ids(findings: list[Finding], holdouts: list[str]) -> dict[str, set[st
     return out
 
 
+_RELEASE_EVERY = 64 * 2**20  # bytes of joined chunks after which their freed memory is handed back
+
+
 def _blocks(parts: list[np.ndarray], rows: int = 1 << 16) -> list[np.ndarray]:
     """The store's per-chunk arrays joined into blocks of about ``rows`` rows, in place.
 
-    The chunks are freed as their block is made, so the extra memory is one block, not a second
-    copy of the store (which a single join of everything would hold at the end of a large file).
+    The chunks are freed as their block is made and their memory handed back to the kernel every
+    :data:`_RELEASE_EVERY` bytes (glibc keeps the holes they leave, which a block does not fit), so
+    the extra memory is a few blocks, not a second copy of the store (which a single join of
+    everything, or the holes, would hold at the end of a large file).
     """
     parts.reverse()
     blocks: list[np.ndarray] = []
+    freed = 0
     while parts:
         group = [parts.pop()]
         while parts and sum(map(len, group)) < rows:
             group.append(parts.pop())
         blocks.append(np.concatenate(group) if len(group) > 1 else group[0])
+        if len(group) > 1:
+            freed += blocks[-1].nbytes
+        del group
+        if freed >= _RELEASE_EVERY:  # the chunks' heap holes do not fit a block: hand them back
+            release_freed_memory()
+            freed = 0
     parts[:] = blocks
     return parts
 
