@@ -188,14 +188,14 @@ def _coded_numpy(raw: bytes) -> CodedTable | None:
     first = np.searchsorted(commas, starts)  # each row's first comma
     if not bool((np.searchsorted(commas, stops) - first == len(header) - 1).all()):
         return None  # a row with another number of cells
-    spans = []
+    cell_spans: list[tuple[np.ndarray, np.ndarray]] = []
     for k in range(len(header)):
         a = starts if k == 0 else commas[first + (k - 1)] + 1
         b = stops if k == len(header) - 1 else commas[first + k]
         if len(a) and len(a) * int((b - a).max()) > 8 * len(body) + 2**20:
             return _coded_arrow(raw)  # a long cell would make the column's byte matrix huge
-        spans.append((a, b))
-    columns = {name: _code_spans(buf, a, b) for name, (a, b) in zip(header, spans, strict=True)}
+        cell_spans.append((a, b))
+    columns = {name: _code_spans(buf, a, b) for name, (a, b) in zip(header, cell_spans, strict=True)}
     return CodedTable(header, columns, lines)
 
 

@@ -115,11 +115,10 @@ class Ratings:
 def _columns_of(rows: list[Rating]) -> RatingColumns:
     """Code a list of ratings into columns (each field gathered in C)."""
     fields = [tuple(map(itemgetter(k), rows)) for k in range(len(Rating._fields))]
-    optional = [None if f.count(None) == len(f) else code_column(list(f)) for f in fields[3:7]]
+    item, rater, score = (code_column(list(f)) for f in fields[:3])
+    criterion, gold, timestamp, shown = (None if f.count(None) == len(f) else code_column(list(f)) for f in fields[3:7])
     return RatingColumns(
-        *(code_column(list(f)) for f in fields[:3]),
-        *optional,
-        line=np.fromiter(fields[7], dtype=np.int64, count=len(rows)),
+        item, rater, score, criterion, gold, timestamp, shown, np.fromiter(fields[7], dtype=np.int64, count=len(rows))
     )
 
 

@@ -107,7 +107,7 @@ def _as_bits(tests: np.ndarray) -> np.ndarray:
     words = out.reshape(-1).view(step)
     for a in range(1, len(t)):
         row = np.ascontiguousarray(t[a]).reshape(-1).view(step)
-        words |= row << step(a)
+        words |= np.left_shift(row, step(a))
     return out
 
 

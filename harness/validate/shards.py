@@ -299,8 +299,8 @@ class _Join:
                 for rid, line in members:
                     check.add(key, rid, line)
                 files += [r.file] * len(members)
-        for members in check.duplicate_groups():
-            yield check.finding(members).model_copy(update={"files": [files[i] for i in members]})
+        for group in check.duplicate_groups():
+            yield check.finding(group).model_copy(update={"files": [files[i] for i in group]})
 
     def near_duplicates(self, opts: LeakageOptions) -> Iterable[Finding]:
         store = WithinStore()
