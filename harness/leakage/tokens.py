@@ -98,10 +98,9 @@ def fold_texts(texts: list[str]) -> list[str]:
 def _fold(texts: list[str]) -> tuple[list[str], list[int]]:
     """:func:`fold_texts`, and the index of each text that was not ASCII (the only ones whose UTF-8
     length may differ from their length in characters)."""
-    ascii = list(map(str.isascii, texts))  # a C loop: half the time of one comprehension over the texts
-    if all(ascii):
+    wide = _non_ascii(texts)
+    if not wide:
         return texts, []
-    wide = [i for i, a in enumerate(ascii) if not a]
     out = list(texts)
     todo = wide
     joined = "\0".join([texts[i] for i in todo])
@@ -122,14 +121,17 @@ def _fold(texts: list[str]) -> tuple[list[str], list[int]]:
     return out, wide
 
 
+def _non_ascii(texts: list[str]) -> list[int]:
+    """The index of each text that is not ASCII."""
+    ascii = list(map(str.isascii, texts))  # a C loop: half the time of one comprehension over the texts
+    return [] if all(ascii) else [i for i, a in enumerate(ascii) if not a]
+
+
 def _utf8_lengths(texts: list[str], wide: list[int] | None = None) -> np.ndarray:
     """The UTF-8 length of each text: its length in characters, but for the texts listed in
     ``wide`` (None: those not ASCII), which are encoded to count."""
     lengths = list(map(len, texts))
-    if wide is None:
-        ascii = list(map(str.isascii, texts))
-        wide = [] if all(ascii) else [i for i, a in enumerate(ascii) if not a]
-    for i in wide:
+    for i in _non_ascii(texts) if wide is None else wide:
         lengths[i] = len(texts[i].encode("utf-8"))
     return np.array(lengths, dtype=np.int64)
 
