@@ -159,7 +159,9 @@ class Scanner:
             )
         if self.embedder is not None:
             self._paraphrase(c, base)
-        while len(self.pending) > 2 * max(1, self.workers if self.pool is not None else 0):
+        # Inline, a batch is taken in at once: its rows are freed while still in cache, and the
+        # next batch's rows are read into the memory they held.
+        while len(self.pending) > (2 * self.workers if self.pool is not None else 0):
             self._collect()
 
     def _start_pool(self) -> None:
