@@ -20,6 +20,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from hashlib import blake2b
+from itertools import compress
+from operator import not_
 
 import numpy as np
 
@@ -123,17 +125,17 @@ def _fold(texts: list[str]) -> tuple[list[str], list[int]]:
 
 def _non_ascii(texts: list[str]) -> list[int]:
     """The index of each text that is not ASCII."""
-    ascii = list(map(str.isascii, texts))  # a C loop: half the time of one comprehension over the texts
-    return [] if all(ascii) else [i for i, a in enumerate(ascii) if not a]
+    wide = list(map(str.isascii, texts))  # C loops: a third of the time of a comprehension
+    return list(compress(range(len(texts)), map(not_, wide))) if not all(wide) else []
 
 
 def _utf8_lengths(texts: list[str], wide: list[int] | None = None) -> np.ndarray:
     """The UTF-8 length of each text: its length in characters, but for the texts listed in
     ``wide`` (None: those not ASCII), which are encoded to count."""
-    lengths = list(map(len, texts))
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
     for i in _non_ascii(texts) if wide is None else wide:
         lengths[i] = len(texts[i].encode("utf-8"))
-    return np.array(lengths, dtype=np.int64)
+    return lengths
 
 
 def _fold_unicode(joined: str) -> str:
@@ -395,7 +397,16 @@ def text_hashes(batch: TokenBatch, prefix: np.ndarray | None = None) -> np.ndarr
 
 
 def coverage(starts: np.ndarray, width: int, size: int) -> np.ndarray:
-    """A boolean mask of length ``size`` of the words covered by windows starting at ``starts``."""
+    """A boolean mask of length ``size`` of the words covered by windows starting at ``starts``.
+
+    >>> coverage(np.array([0, 5]), 2, 7).astype(int).tolist()
+    [1, 1, 0, 0, 0, 1, 1]
+    """
+    if starts.size * width <= size // 16:  # few windows (a batch's template words): set them directly
+        mask = np.zeros(size, dtype=bool)
+        words = (starts[:, None] + np.arange(width)).ravel()
+        mask[words[words < size]] = True
+        return mask
     diff = np.zeros(size + 1, dtype=np.int64)
     np.add.at(diff, starts, 1)
     np.add.at(diff, np.minimum(starts + width, size), -1)
