@@ -201,8 +201,10 @@ class Scanner:
                     "holdout_words": [hs, he],
                 }
                 hit(doc, ht, "ngram", frac, detail)
-        for doc, ht, sim in zip(h.near_doc.tolist(), h.near_text.tolist(), h.near_sim.tolist(), strict=True):
-            hit(doc, ht, "near_duplicate", sim, {"similarity": round(sim, 4), "estimate": "minhash_jaccard"})
+        near = zip(h.near_doc.tolist(), h.near_text.tolist(), h.near_sim.tolist(), h.near_est.tolist(), strict=True)
+        for doc, ht, sim, est in near:
+            detail = {"similarity": round(sim, 4), "measure": "jaccard", "minhash_estimate": round(est, 4)}
+            hit(doc, ht, "near_duplicate", sim, detail)
         if self.within and h.record_sig is not None:
             s = self.store
             s.sig.append(h.record_sig)
