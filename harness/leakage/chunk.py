@@ -172,7 +172,7 @@ def _near(
     opts: LeakageOptions,
     hits: ChunkHits,
 ) -> None:
-    """MinHash LSH candidates over non-template shingles, kept at estimated Jaccard >= threshold.
+    """MinHash LSH candidates over non-template shingles, kept at exact Jaccard >= threshold.
 
     ``part``: :func:`covered_part` of the batch (None: no text holds a template); its texts'
     shingles are taken from it, the others' from ``batch``.
