@@ -19,7 +19,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.leakage import minhash
-from harness.leakage.tokens import SPACE_LIKE, constants, fold_texts, hash_texts, hash_words, normal_form, normal_words
+from harness.leakage.tokens import (
+    SPACE_LIKE,
+    constants,
+    coverage,
+    fold_texts,
+    hash_texts,
+    hash_words,
+    normal_form,
+    normal_words,
+)
 
 # Letters, digits, ASCII punctuation and spacing, and characters that NFKC or case folding change
 # (ligatures, full-width letters, the long s, German sharp s, Turkish dotted I, superscripts,
@@ -238,3 +247,15 @@ def test_block_rows_read_as_the_joined_array(sizes, rows, rnd):
     idx = rng.integers(0, len(whole), size=20) if len(whole) else np.zeros(0, dtype=np.int64)
     assert np.array_equal(blocks.take(idx), whole[idx])
     assert all(np.array_equal(blocks.column(c), whole[:, c]) for c in range(3))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 300), st.integers(1, 14), st.lists(st.integers(0, 299), max_size=40))
+def test_coverage_equals_the_windows_set_one_by_one(size, width, starts):
+    """Both ways of marking the words under windows (few windows set directly, many by a running
+    sum of window starts and ends) mark exactly the words of every window, clipped at the end."""
+    at = np.array([s for s in starts if s < size], dtype=np.int64)
+    want = np.zeros(size, dtype=bool)
+    for s in at.tolist():
+        want[s : s + width] = True
+    assert np.array_equal(coverage(at, width, size), want)

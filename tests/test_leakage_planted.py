@@ -157,3 +157,24 @@ def test_findings_carry_the_contract_fields(planted_run):
     ev = ngram.data["evidence"]
     assert 0 < ev["containment"] <= 1 and ev["matched_ngrams"] <= ev["holdout_ngrams"]
     assert ev["span_words"] >= 13
+
+
+def test_the_prose_pool_does_not_depend_on_what_the_process_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Libraries patch the standard library (transformers adds methods to ``logging.Logger``): the
+    pool is read by a fresh interpreter, so the planted sets stay the same whichever tests ran first."""
+    import logging
+
+    from tests.fixtures import planted
+
+    before = planted._raw_units_fresh()
+
+    def warning_twice(self: logging.Logger, msg: str) -> None:
+        """This method is like the warning method of a logger but it says everything two times over."""
+
+    monkeypatch.setattr(logging.Logger, "warning_twice", warning_twice, raising=False)
+    def patched(units: list) -> bool:
+        return any("two times over" in u.text for u in units)
+
+    assert patched(planted._raw_units())  # read in this process, the patch shows
+    after = planted._raw_units_fresh()
+    assert after == before and not patched(after)

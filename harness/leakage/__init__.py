@@ -8,7 +8,8 @@ templates (an instruction repeated by max(3, 5% of the items) of a holdout; see
 - ``ngram``: shared word 13-grams (the GPT-3 contamination analysis), with the share of the
   holdout item's 13-grams found and the longest shared span;
 - ``near_duplicate``: MinHash (one-permutation hashing, densified) over word 2-gram shingles with
-  LSH banding (42 bands x 3 rows of 128 values), flagged at estimated Jaccard >= 0.4;
+  LSH banding (42 bands x 3 rows of 128 values) to find candidates, flagged at an exact Jaccard
+  similarity of the two shingle sets >= 0.4;
 - ``paraphrase``: all-MiniLM-L6-v2 sentence embeddings, cosine >= 0.8 (optional extra ``embed``).
 
 Example:

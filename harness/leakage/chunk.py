@@ -7,19 +7,25 @@ match come back, so what crosses between processes is small.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from harness.allocator import keep_freed_memory
 from harness.arrays import distinct
 from harness.leakage.index import CoveredPart, HoldoutIndex, covered_part, member, position
-from harness.leakage.minhash import band_keys, pair_similarity, shingle_hashes, signatures
+from harness.leakage.minhash import band_keys, pair_similarity, set_jaccard, shingle_hashes, shingle_sets, signatures
 from harness.leakage.options import LeakageOptions
 from harness.leakage.tokens import TokenBatch, find_ngrams, hash_texts, lookup, prefix_sums, text_hashes
 from harness.text import digest, normalize
 
 _Z = np.zeros(0, dtype=np.int64)
+
+VERIFY_FROM = 0.25
+"""Near-duplicate candidates (pairs sharing an LSH band) whose MinHash estimate is at least this
+share of the threshold have their exact Jaccard similarity computed, which decides the finding.
+At 128 values a pair at the threshold estimates below a quarter of it far less often than LSH
+misses it (``tests/test_leakage_exact_jaccard.py`` measures both)."""
 
 
 @dataclass
@@ -31,7 +37,8 @@ class ChunkHits:
     ngram: np.ndarray  # rows: doc, holdout text, matched, longest run, train word span, holdout word span
     near_doc: np.ndarray
     near_text: np.ndarray
-    near_sim: np.ndarray
+    near_sim: np.ndarray  # exact Jaccard similarity of the pair's shingle sets
+    near_est: np.ndarray = field(default_factory=lambda: np.zeros(0))  # the pair's MinHash estimate
     record_sig: np.ndarray | None = None  # within-train: low 8 bits of each record's signature
     record_bands: np.ndarray | None = None  # within-train: 32-bit LSH band keys
     record_digest: np.ndarray | None = None  # within-train: exact-duplicate key (normalised text)
@@ -165,7 +172,7 @@ def _near(
     opts: LeakageOptions,
     hits: ChunkHits,
 ) -> None:
-    """MinHash LSH candidates over non-template shingles, kept at estimated Jaccard >= threshold.
+    """MinHash LSH candidates over non-template shingles, kept at exact Jaccard >= threshold.
 
     ``part``: :func:`covered_part` of the batch (None: no text holds a template); its texts'
     shingles are taken from it, the others' from ``batch``.
@@ -173,6 +180,7 @@ def _near(
     sh, sdoc = shingle_hashes(batch.hashes, batch.offsets, opts.shingle)
     sig = signatures(sh, sdoc, n_docs, num_perm=opts.num_perm)
     words = np.diff(batch.offsets)
+    more, mdoc = sh[:0], sdoc[:0]
     if part is not None:  # a signature is its own text's alone: those texts' rows are made again
         content = part.content
         d = np.flatnonzero(part.docs)
@@ -191,9 +199,34 @@ def _near(
     n_texts = index.words.size
     cand = distinct(ok[qi % ok.size] * n_texts + index.band_text[ki])
     cd, ct = cand // n_texts, cand % n_texts
-    sim = pair_similarity(sig.T.take(cd, axis=1), index.sig.T.take(ct, axis=1), axis=0)  # bins x pairs
-    keep_pairs = sim >= opts.threshold
-    hits.near_doc, hits.near_text, hits.near_sim = cd[keep_pairs], ct[keep_pairs], sim[keep_pairs]
+    est = pair_similarity(sig.T.take(cd, axis=1), index.sig.T.take(ct, axis=1), axis=0)  # bins x pairs
+    check = np.flatnonzero(est >= opts.threshold * VERIFY_FROM)
+    if check.size == 0:
+        return
+    cd, ct, est = cd[check], ct[check], est[check]
+    docs, row = np.unique(cd, return_inverse=True)
+    sets, rows = _text_sets(docs, (sh, sdoc), (more, mdoc), None if part is None else part.docs)
+    sim = set_jaccard(sets, rows.take(row), (index.shingle_set, index.set_offsets), ct)
+    keep = sim >= opts.threshold
+    hits.near_doc, hits.near_text, hits.near_sim, hits.near_est = cd[keep], ct[keep], sim[keep], est[keep]
+
+
+def _text_sets(
+    docs: np.ndarray,
+    whole: tuple[np.ndarray, np.ndarray],
+    content: tuple[np.ndarray, np.ndarray],
+    part_docs: np.ndarray | None,
+) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """The distinct shingles of these texts of a batch (``whole``: the batch's shingles and their
+    texts; ``content``: the same for the texts holding a template, without it; ``part_docs``: which
+    texts those are), and the row of each text in them (:func:`set_jaccard` reads them)."""
+    own = np.zeros(docs.size, dtype=bool) if part_docs is None else part_docs.take(docs)
+    a = shingle_sets(*whole, docs[~own])
+    b = shingle_sets(*content, docs[own])
+    rows = np.empty(docs.size, dtype=np.int64)
+    rows[~own] = np.arange(docs.size - int(own.sum()))
+    rows[own] = np.arange(int(own.sum())) + (docs.size - int(own.sum()))
+    return (np.concatenate([a[0], b[0]]), np.concatenate([a[1], b[1][1:] + a[1][-1]])), rows
 
 
 # Worker-process state: the index is sent once per worker, not once per batch.

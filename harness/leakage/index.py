@@ -13,7 +13,7 @@ import numpy as np
 
 from harness.arrays import distinct
 from harness.leakage.holdout import HoldoutItem
-from harness.leakage.minhash import band_keys, shingle_hashes, signatures
+from harness.leakage.minhash import band_keys, shingle_hashes, shingle_sets, signatures
 from harness.leakage.options import LeakageOptions
 from harness.leakage.tokens import (
     TokenBatch,
@@ -62,6 +62,10 @@ class HoldoutIndex:
     band_keys: np.ndarray
     band_text: np.ndarray
     content: list[str] = field(default_factory=list)  # non-template words per text, for embedding
+    # Distinct non-template shingles of each text (sorted; ``set_offsets[i]:set_offsets[i + 1]``):
+    # near-duplicate candidates are confirmed by their exact Jaccard similarity.
+    shingle_set: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
+    set_offsets: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
     skipped: dict[str, int] = field(default_factory=dict)
     filters: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
@@ -96,6 +100,8 @@ class HoldoutIndex:
             self.sig,
             self.band_keys,
             self.band_text,
+            self.shingle_set,
+            self.set_offsets,
         )
         return int(sum(a.nbytes for a in arrays))
 
@@ -221,14 +227,16 @@ def _holdout_texts(
 
 
 def _near_index(cbatch: TokenBatch, fuzzy_ok: np.ndarray, opts: LeakageOptions) -> tuple[np.ndarray, ...]:
-    """MinHash signatures of the texts' non-template shingles, their LSH band keys and each key's text."""
+    """MinHash signatures of the texts' non-template shingles, their LSH band keys and each key's
+    text, and each text's distinct shingles with their offsets."""
     n_texts = fuzzy_ok.size
     sh, sdoc = shingle_hashes(cbatch.hashes, cbatch.offsets, opts.shingle)
     sig = signatures(sh, sdoc, n_texts, num_perm=opts.num_perm)
     has_sh = np.bincount(sdoc, minlength=n_texts)[:n_texts] > 0
     near_ok = np.flatnonzero(has_sh & fuzzy_ok)
     keys = band_keys(sig[near_ok], opts.bands, opts.rows).ravel()
-    return sig, keys, np.repeat(near_ok, opts.bands)
+    sets, offsets = shingle_sets(sh, sdoc, np.arange(n_texts))
+    return sig, keys, np.repeat(near_ok, opts.bands), sets, offsets
 
 
 def build_index(holdouts: list[tuple[str, list[HoldoutItem]]], opts: LeakageOptions) -> HoldoutIndex:
@@ -271,9 +279,10 @@ def build_index(holdouts: list[tuple[str, list[HoldoutItem]]], opts: LeakageOpti
     ngram_total = np.bincount(gtext, minlength=n_texts)[:n_texts]
 
     if "near_duplicate" in opts.methods:
-        sig, keys, btext = _near_index(cbatch, fuzzy_ok, opts)
+        sig, keys, btext, sets, set_offsets = _near_index(cbatch, fuzzy_ok, opts)
     else:  # not asked for: no signatures (an empty key array turns the method off in every batch)
         sig, keys, btext = np.zeros((n_texts, 0), np.uint64), np.zeros(0, np.uint64), np.zeros(0, np.int64)
+        sets, set_offsets = np.zeros(0, np.uint64), np.zeros(n_texts + 1, np.int64)
     order = np.argsort(keys, kind="stable")
     if "paraphrase" in opts.methods:
         content = content_strings([normal_form(t.text) for t in texts], batch, covered)
@@ -299,6 +308,8 @@ def build_index(holdouts: list[tuple[str, list[HoldoutItem]]], opts: LeakageOpti
         band_keys=keys[order],
         band_text=btext[order],
         content=content,
+        shingle_set=sets,
+        set_offsets=set_offsets,
         skipped=skipped,
     )
 

@@ -53,7 +53,7 @@ _method(
 )
 _method(
     "near_duplicate",
-    "MinHash with LSH banding over word shingles, flagged at an estimated Jaccard threshold",
+    "MinHash LSH candidates over word shingles, flagged at an exact Jaccard threshold",
     LeakageMethod(
         2,
         "MinHash, word {shingle}-gram shingles, {num_perm} values, {bands} bands x {rows} rows, "

@@ -161,6 +161,59 @@ def pair_similarity(sig_a: np.ndarray, sig_b: np.ndarray, *, axis: int = 1) -> n
     return sim
 
 
+def _ragged(lo: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The positions of the runs ``lo[r] : lo[r] + counts[r]`` of a flat array, concatenated, and
+    the run of each position."""
+    owner = np.repeat(np.arange(lo.size, dtype=np.int64), counts)
+    at = np.arange(owner.size, dtype=np.int64) + np.repeat(lo - (np.cumsum(counts) - counts), counts)
+    return at, owner
+
+
+def shingle_sets(shingles: np.ndarray, group: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct shingles of each of ``groups``: sorted, concatenated, and the offsets of each.
+
+    ``group``: the group of each shingle, non-decreasing (as :func:`shingle_hashes` gives them).
+
+    >>> v, off = shingle_sets(np.array([9, 3, 9, 5], dtype=np.uint64), np.array([0, 0, 0, 2]), np.array([2, 0, 1]))
+    >>> v.tolist(), off.tolist()
+    ([5, 3, 9], [0, 1, 3, 3])
+    """
+    lo = np.searchsorted(group, groups, side="left")
+    at, owner = _ragged(lo, np.searchsorted(group, groups, side="right") - lo)
+    vals = shingles.take(at)
+    order = np.lexsort((vals, owner))
+    vals, owner = vals.take(order), owner.take(order)
+    new = np.ones(vals.size, dtype=bool)
+    new[1:] = (vals[1:] != vals[:-1]) | (owner[1:] != owner[:-1])
+    vals, owner = vals[new], owner[new]
+    return vals, np.searchsorted(owner, np.arange(groups.size + 1)).astype(np.int64)
+
+
+def set_jaccard(
+    a: tuple[np.ndarray, np.ndarray], a_rows: np.ndarray, b: tuple[np.ndarray, np.ndarray], b_rows: np.ndarray
+) -> np.ndarray:
+    """Exact Jaccard similarity of set ``a_rows[p]`` of ``a`` and set ``b_rows[p]`` of ``b``, for each
+    pair ``p``; ``a`` and ``b`` are ``(values, offsets)`` of distinct values per set
+    (:func:`shingle_sets`). Two empty sets have similarity 0.
+
+    >>> a = (np.array([1, 2, 3, 7], dtype=np.uint64), np.array([0, 3, 4]))
+    >>> b = (np.array([2, 3, 4, 7], dtype=np.uint64), np.array([0, 3, 4]))
+    >>> set_jaccard(a, np.array([0, 1, 0]), b, np.array([0, 1, 1])).tolist()
+    [0.5, 1.0, 0.0]
+    """
+    a_n, b_n = np.diff(a[1]).take(a_rows), np.diff(b[1]).take(b_rows)
+    a_at, a_pair = _ragged(a[1].take(a_rows), a_n)
+    b_at, b_pair = _ragged(b[1].take(b_rows), b_n)
+    vals = np.concatenate([a[0].take(a_at), b[0].take(b_at)])
+    pair = np.concatenate([a_pair, b_pair])
+    order = np.lexsort((vals, pair))
+    vals, pair = vals.take(order), pair.take(order)
+    both = (vals[1:] == vals[:-1]) & (pair[1:] == pair[:-1])  # a value in both sets of its pair
+    inter = np.bincount(pair[1:][both], minlength=a_rows.size)[: a_rows.size]
+    union = a_n + b_n - inter
+    return np.divide(inter, union, out=np.zeros(a_rows.size), where=union > 0)
+
+
 _BAND_C = constants(64, seed=7)
 
 

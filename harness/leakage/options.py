@@ -30,7 +30,7 @@ class LeakageOptions(BaseModel):
       the items' content, and a leak of one of them must still be found. A template is
       boilerplate repeated across a holdout; a family is a handful of items.
     - MinHash over word ``shingle = 2``-grams, ``num_perm = 128`` values, ``bands = 42`` x
-      ``rows = 3`` and a flag at estimated Jaccard >= ``threshold = 0.4``, measured on the
+      ``rows = 3`` find candidates, flagged at exact Jaccard >= ``threshold = 0.4``, measured on the
       planted-leak set (``benchmarks/leakage_threshold.py``): with one word in eight replaced a
       leak keeps Jaccard >= 0.50 (median 0.62), clean rows stay <= 0.36 (look-alikes <= 0.26);
       42 x 3 bands make a pair at 0.5 a candidate with probability 0.996.
@@ -51,7 +51,7 @@ class LeakageOptions(BaseModel):
     num_perm: int = Field(default=128, ge=8, le=1024, description="MinHash signature length")
     bands: int = Field(default=42, ge=1, description="LSH bands")
     rows: int = Field(default=3, ge=1, description="MinHash values per LSH band")
-    threshold: float = Field(default=0.4, gt=0.0, le=1.0, description="near-duplicate estimated Jaccard")
+    threshold: float = Field(default=0.4, gt=0.0, le=1.0, description="near-duplicate Jaccard (exact, of LSH candidates)")
     paraphrase: bool | None = Field(default=None, description="None: on when the 'embed' extra is installed")
     paraphrase_threshold: float = Field(default=0.8, gt=0.0, le=1.0, description="cosine similarity")
     paraphrase_window: int = Field(default=128, ge=8, description="words per embedded window of a long text")

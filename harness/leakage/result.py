@@ -55,7 +55,7 @@ def _describe(method: str, detail: dict[str, Any]) -> str:
             f"{detail['train_words'][1] - detail['train_words'][0]} words"
         )
     if method == "near_duplicate":
-        return f"near duplicate, estimated Jaccard similarity {detail['similarity']:.2f}"
+        return f"near duplicate, Jaccard similarity {detail['similarity']:.2f}"
     return f"paraphrase, embedding cosine similarity {detail['cosine']:.2f}"
 
 

@@ -159,7 +159,9 @@ class Scanner:
             )
         if self.embedder is not None:
             self._paraphrase(c, base)
-        while len(self.pending) > 2 * max(1, self.workers if self.pool is not None else 0):
+        # Inline, a batch is taken in at once: its rows are freed while still in cache, and the
+        # next batch's rows are read into the memory they held.
+        while len(self.pending) > (2 * self.workers if self.pool is not None else 0):
             self._collect()
 
     def _start_pool(self) -> None:
@@ -199,8 +201,10 @@ class Scanner:
                     "holdout_words": [hs, he],
                 }
                 hit(doc, ht, "ngram", frac, detail)
-        for doc, ht, sim in zip(h.near_doc.tolist(), h.near_text.tolist(), h.near_sim.tolist(), strict=True):
-            hit(doc, ht, "near_duplicate", sim, {"similarity": round(sim, 4), "estimate": "minhash_jaccard"})
+        near = zip(h.near_doc.tolist(), h.near_text.tolist(), h.near_sim.tolist(), h.near_est.tolist(), strict=True)
+        for doc, ht, sim, est in near:
+            detail = {"similarity": round(sim, 4), "measure": "jaccard", "minhash_estimate": round(est, 4)}
+            hit(doc, ht, "near_duplicate", sim, detail)
         if self.within and h.record_sig is not None:
             s = self.store
             s.sig.append(h.record_sig)

@@ -20,6 +20,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from hashlib import blake2b
+from itertools import compress
+from operator import not_
 
 import numpy as np
 
@@ -123,17 +125,17 @@ def _fold(texts: list[str]) -> tuple[list[str], list[int]]:
 
 def _non_ascii(texts: list[str]) -> list[int]:
     """The index of each text that is not ASCII."""
-    ascii = list(map(str.isascii, texts))  # a C loop: half the time of one comprehension over the texts
-    return [] if all(ascii) else [i for i, a in enumerate(ascii) if not a]
+    wide = list(map(str.isascii, texts))  # C loops: a third of the time of a comprehension
+    return list(compress(range(len(texts)), map(not_, wide))) if not all(wide) else []
 
 
 def _utf8_lengths(texts: list[str], wide: list[int] | None = None) -> np.ndarray:
     """The UTF-8 length of each text: its length in characters, but for the texts listed in
     ``wide`` (None: those not ASCII), which are encoded to count."""
-    lengths = list(map(len, texts))
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
     for i in _non_ascii(texts) if wide is None else wide:
         lengths[i] = len(texts[i].encode("utf-8"))
-    return np.array(lengths, dtype=np.int64)
+    return lengths
 
 
 def _fold_unicode(joined: str) -> str:
@@ -251,6 +253,23 @@ _MASKS = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
 _MASKS[8] = U64(MASK64)
 
 
+def _gather8(blocks: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The 8 bytes from each byte offset ``at`` as little-endian 64-bit values, from ``blocks``,
+    the same bytes read as aligned 64-bit values (each offset at least 16 bytes before their end):
+    two aligned reads and shifts, not a copy of the bytes at every offset (8 bytes a byte)."""
+    word = at >> 3
+    shift = (at & 7).view(np.uint64)
+    shift <<= U64(3)  # bits below the offset in its aligned block
+    out = blocks.take(word)
+    out >>= shift
+    word += 1
+    high = blocks.take(word)
+    np.subtract(U64(64), shift, out=shift)  # 64 when aligned: a shift of 64 gives 0 in numpy
+    high <<= shift
+    out |= high
+    return out
+
+
 def _hash_bytes(raw: bytes, lengths: np.ndarray) -> TokenBatch:
     """Word hashes of folded texts encoded as ``NUL text NUL text ... NUL`` and 16 spaces
     (:func:`_joined`), text ``i`` of ``lengths[i]`` bytes. The texts' bounds come from their
@@ -265,7 +284,8 @@ def _hash_bytes(raw: bytes, lengths: np.ndarray) -> TokenBatch:
     blocks of longer words lie inside them. The cost is a few passes over the bytes
     and a few over the words (no 64-bit value per byte), with few temporary buffers.
     """
-    low = np.frombuffer(raw.lower(), dtype=np.uint8)  # bytes.lower: ASCII letters only
+    lowered = raw.lower()  # bytes.lower: ASCII letters only
+    low = np.frombuffer(lowered, dtype=np.uint8)
     nul = np.zeros(lengths.size + 1, dtype=np.int64)  # the NUL before each text, and the last
     np.cumsum(lengths + 1, out=nul[1:])
     # Folded text is ASCII but for its non-ASCII word characters (bytes >= 0x80): a byte is part of
@@ -282,20 +302,19 @@ def _hash_bytes(raw: bytes, lengths: np.ndarray) -> TokenBatch:
     edge = np.flatnonzero(np.not_equal(is_word[1:], is_word[:-1], out=test[:-1]))
     start = edge[0::2] + 1
     length = edge[1::2] - edge[0::2]
-    # The 8 bytes from each offset, copied once: ``take`` from the strided view would copy it per call.
-    blocks = np.ascontiguousarray(np.ndarray((low.size - 7,), dtype="<u8", buffer=low.data, strides=(1,)))
-    h = blocks.take(start)
+    blocks = np.frombuffer(lowered, dtype="<u8", count=low.size // 8)  # aligned: no copy
+    h = _gather8(blocks, start)
     h &= _MASKS.take(length, mode="clip")  # a length over 8 keeps all 8 bytes
     sub = np.flatnonzero(length > 8)
     if sub.size:
-        block = blocks.take(edge[1::2].take(sub) - 7)  # the last 8 bytes (a word ends at edge + 1)
+        block = _gather8(blocks, edge[1::2].take(sub) - 7)  # the last 8 bytes (a word ends at edge + 1)
         block *= _BLOCK_C[1]
         h[sub] += block
         sub = sub[length.take(sub) > 16]
     for k in range(1, WORD_BLOCKS - 1):  # whole blocks in the middle: words of more than 8k + 8 bytes
         if sub.size == 0:
             break
-        block = blocks.take(start.take(sub) + 8 * k)
+        block = _gather8(blocks, start.take(sub) + 8 * k)
         block *= _BLOCK_C[k + 1]
         h[sub] += block
         sub = sub[length.take(sub) > 8 * k + 16]
@@ -378,7 +397,16 @@ def text_hashes(batch: TokenBatch, prefix: np.ndarray | None = None) -> np.ndarr
 
 
 def coverage(starts: np.ndarray, width: int, size: int) -> np.ndarray:
-    """A boolean mask of length ``size`` of the words covered by windows starting at ``starts``."""
+    """A boolean mask of length ``size`` of the words covered by windows starting at ``starts``.
+
+    >>> coverage(np.array([0, 5]), 2, 7).astype(int).tolist()
+    [1, 1, 0, 0, 0, 1, 1]
+    """
+    if starts.size * width <= size // 16:  # few windows (a batch's template words): set them directly
+        mask = np.zeros(size, dtype=bool)
+        words = (starts[:, None] + np.arange(width)).ravel()
+        mask[words[words < size]] = True
+        return mask
     diff = np.zeros(size + 1, dtype=np.int64)
     np.add.at(diff, starts, 1)
     np.add.at(diff, np.minimum(starts + width, size), -1)
@@ -417,7 +445,7 @@ def _passes(bitmap: np.ndarray, queries: np.ndarray) -> np.ndarray:
     byte = bitmap.take(index)
     byte >>= bit
     byte &= np.uint8(1)
-    return np.flatnonzero(byte)
+    return np.flatnonzero(byte.view(np.bool_))  # 0 or 1: a bool view takes the fast path
 
 
 def lookup(
