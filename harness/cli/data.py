@@ -47,7 +47,10 @@ def validate(
     ] = None,
     minhash_threshold: Annotated[
         float | None,
-        typer.Option("--minhash-threshold", help="Near-duplicate leak: Jaccard at least (exact, of the MinHash LSH candidates) [default: 0.4]."),
+        typer.Option(
+            "--minhash-threshold",
+            help="Near-duplicate leak: Jaccard at least (exact, of the MinHash LSH candidates) [default: 0.4].",
+        ),
     ] = None,
     paraphrase: Annotated[
         bool | None,

@@ -51,7 +51,9 @@ class LeakageOptions(BaseModel):
     num_perm: int = Field(default=128, ge=8, le=1024, description="MinHash signature length")
     bands: int = Field(default=42, ge=1, description="LSH bands")
     rows: int = Field(default=3, ge=1, description="MinHash values per LSH band")
-    threshold: float = Field(default=0.4, gt=0.0, le=1.0, description="near-duplicate Jaccard (exact, of LSH candidates)")
+    threshold: float = Field(
+        default=0.4, gt=0.0, le=1.0, description="near-duplicate Jaccard (exact, of LSH candidates)"
+    )
     paraphrase: bool | None = Field(default=None, description="None: on when the 'embed' extra is installed")
     paraphrase_threshold: float = Field(default=0.8, gt=0.0, le=1.0, description="cosine similarity")
     paraphrase_window: int = Field(default=128, ge=8, description="words per embedded window of a long text")
