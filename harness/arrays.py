@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["distinct"]
+__all__ = ["distinct", "run_positions"]
 
 
 def distinct(values: np.ndarray) -> np.ndarray:
@@ -23,3 +23,13 @@ def distinct(values: np.ndarray) -> np.ndarray:
     keep[0] = True
     np.not_equal(s[1:], s[:-1], out=keep[1:])
     return s[keep]
+
+
+def run_positions(lo: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The positions of the runs ``lo[r] : lo[r] + counts[r]`` of a flat array, concatenated (the
+    elements of a ragged array's chosen rows, or of each query's matches in a sorted array).
+
+    >>> run_positions(np.array([5, 0, 9]), np.array([2, 0, 3])).tolist()
+    [5, 6, 9, 10, 11]
+    """
+    return np.repeat(lo - (np.cumsum(counts) - counts), counts) + np.arange(int(counts.sum()), dtype=np.int64)

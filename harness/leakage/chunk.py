@@ -204,7 +204,8 @@ def _near(
     if check.size == 0:
         return
     cd, ct, est = cd[check], ct[check], est[check]
-    docs, row = np.unique(cd, return_inverse=True)
+    docs = distinct(cd)
+    row = np.searchsorted(docs, cd)
     sets, rows = _text_sets(docs, (sh, sdoc), (more, mdoc), None if part is None else part.docs)
     sim = set_jaccard(sets, rows.take(row), (index.shingle_set, index.set_offsets), ct)
     keep = sim >= opts.threshold

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from harness.arrays import distinct
+from harness.arrays import distinct, run_positions
 from harness.leakage.holdout import HoldoutItem
 from harness.leakage.minhash import band_keys, shingle_hashes, shingle_sets, signatures
 from harness.leakage.options import LeakageOptions
@@ -182,7 +182,7 @@ def covered_part(batch: TokenBatch, covered: np.ndarray) -> CoveredPart:
     docs[batch.doc_of(np.flatnonzero(covered))] = True
     d = np.flatnonzero(docs)
     lo, counts = batch.offsets[d], np.diff(batch.offsets)[d]
-    words = np.repeat(lo - (np.cumsum(counts) - counts), counts) + np.arange(int(counts.sum()))
+    words = run_positions(lo, counts)
     kept = words[~covered.take(words)]
     doc = batch.doc_of(kept)
     offsets = np.searchsorted(doc, np.arange(n_docs + 1)).astype(np.int64)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from harness.arrays import run_positions
 from harness.leakage.tokens import U64, constants, mix64_inplace
 
 EMPTY = U64(1 << 63)  # larger than any bin value (values are 32-bit)
@@ -162,11 +163,8 @@ def pair_similarity(sig_a: np.ndarray, sig_b: np.ndarray, *, axis: int = 1) -> n
 
 
 def _ragged(lo: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The positions of the runs ``lo[r] : lo[r] + counts[r]`` of a flat array, concatenated, and
-    the run of each position."""
-    owner = np.repeat(np.arange(lo.size, dtype=np.int64), counts)
-    at = np.arange(owner.size, dtype=np.int64) + np.repeat(lo - (np.cumsum(counts) - counts), counts)
-    return at, owner
+    """:func:`~harness.arrays.run_positions`, and the run of each position."""
+    return run_positions(lo, counts), np.repeat(np.arange(lo.size, dtype=np.int64), counts)
 
 
 def shingle_sets(shingles: np.ndarray, group: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -25,6 +25,8 @@ from operator import not_
 
 import numpy as np
 
+from harness.arrays import run_positions
+
 _WORD = re.compile(r"\w+")
 _NON_ASCII = re.compile(r"[^\0-\x7f]")
 # For ASCII text, \w is [A-Za-z0-9_]: every other ASCII character separates words.
@@ -476,6 +478,5 @@ def lookup(
     lo = lo[hit]
     counts = np.searchsorted(sorted_keys, queries[hit], side="right") - lo
     qi = np.repeat(hit, counts)
-    base = np.repeat(lo - (np.cumsum(counts) - counts), counts)
-    ki = base + np.arange(int(counts.sum()))
+    ki = run_positions(lo, counts)
     return qi.astype(np.int64), ki.astype(np.int64)
